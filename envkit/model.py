@@ -33,7 +33,10 @@ __all__ = [
     "ServiceSpec",
     "VolumeSpec",
     "canonical_spec",
+    "container_labels",
     "container_name",
+    "envkit_version",
+    "project_labels",
     "spec_hash",
 ]
 
@@ -268,3 +271,51 @@ def spec_hash(spec: ServiceSpec) -> str:
 
 def mask(value: str, secrets: frozenset[str]) -> str:
     return SENSITIVE if value in secrets else value
+
+
+def envkit_version() -> str:
+    """The running envkit's version, for the ``io.envkit.version`` label."""
+    import envkit
+
+    version = getattr(envkit, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("envkit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def project_labels(desired: DesiredState, *, expires: str | None = None) -> dict[str, str]:
+    """The labels every object of the instance carries (networks and volumes get exactly
+    these, plus ``io.envkit.volume`` on a volume). ``expires``: RFC 3339 UTC, throwaway
+    instances only."""
+    labels = {
+        LABEL.STACK: desired.stack,
+        LABEL.ENV: desired.environment,
+        LABEL.PROJECT: desired.project,
+        LABEL.VERSION: envkit_version(),
+    }
+    if desired.instance:
+        labels[LABEL.INSTANCE] = desired.instance
+    if expires:
+        labels[LABEL.EXPIRES] = expires
+    return labels
+
+
+def container_labels(
+    desired: DesiredState, spec: ServiceSpec, replica: int, *, expires: str | None = None
+) -> dict[str, str]:
+    """Every label of the container ``{project}-{service}-{replica}``: the user's labels,
+    then envkit's (which win: a user label cannot fake an envkit identity). The spec label
+    is :func:`canonical_spec`, so it never holds a secret in clear."""
+    labels = {k: v for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
+    labels.update(project_labels(desired, expires=expires))
+    labels[LABEL.SERVICE] = spec.name
+    labels[LABEL.REPLICA] = str(replica)
+    labels[LABEL.SPEC_HASH] = spec_hash(spec)
+    labels[LABEL.SPEC] = json.dumps(canonical_spec(spec), sort_keys=True, separators=(",", ":"))
+    return labels
