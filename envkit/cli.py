@@ -13,6 +13,7 @@ docker SDK.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -147,7 +148,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         if not args_list:
             parser.print_help(console.err_stream)
             return 2
-        args = parser.parse_args(args_list)
+        try:
+            with contextlib.redirect_stdout(console.out_stream):
+                args = parser.parse_args(args_list)
+        except SystemExit as exc:  # --help, --version
+            return int(exc.code or 0)
         if args.command is None:
             raise UsageError("no command given", hint="run 'envkit --help' for the commands")
         from envkit import commands

@@ -48,11 +48,11 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     from envkit.lock import instance_lock
     from envkit.plan import Action, plan
     from envkit.present import plan_text
-    from envkit.progress import LineReporter
+    from envkit.progress import reporter_for
 
     desired = resolve_env(args, console).desired
     eng = engine()
-    reporter = LineReporter(console.err_stream, frozenset(console.secrets))
+    reporter = reporter_for(console.err_stream, frozenset(console.secrets))
     with instance_lock(desired.project, timeout_s=args.lock_timeout, on_wait=console.err):
         p = plan(desired, eng.observe(desired))
         if p.conflicts:
@@ -82,11 +82,11 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.apply import down
     from envkit.lock import instance_lock
-    from envkit.progress import LineReporter
+    from envkit.progress import reporter_for
 
     desired = resolve_env(args, console).desired
     eng = engine()
-    reporter = LineReporter(console.err_stream, frozenset(console.secrets))
+    reporter = reporter_for(console.err_stream, frozenset(console.secrets))
     with instance_lock(desired.project, timeout_s=args.lock_timeout, on_wait=console.err):
         down(eng, desired, volumes=args.volumes, reporter=reporter)
     return 0

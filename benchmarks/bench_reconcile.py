@@ -1,0 +1,180 @@
+"""Benchmark: envkit's reconciler against docker-compose 1.29.2 and a raw-SDK floor.
+
+    python benchmarks/bench_reconcile.py [--sizes 10,50] [--repeat 3]
+
+For each size N it generates the same stack of N busybox services (each `sleep`, one env
+var, one port published on 127.0.0.1 with a random host port) as an envkit stack and as a
+compose file, and times, as separate processes the way users run them:
+
+* cold up        - nothing exists; create the network and N containers and start them
+* no-op up       - everything already matches
+* one change     - one service's environment changed: recreate that one
+* down           - remove everything
+
+The floor is a script that creates and starts the same N containers with the docker SDK
+in a thread pool (no planning, no labels to read), and for the no-op case a fresh
+interpreter that imports docker and makes one label-filtered container list. Needs a
+running engine and the envkit-test/busybox image (scripts/setup.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+IMAGE = "envkit-test/busybox:latest"
+
+
+def envkit_stack(n: int) -> str:
+    out = ["stack: bench", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
+    for i in range(n):
+        rev = "{{ rev }}" if i == 0 else "1"
+        out.append(
+            f"  svc{i}:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+            f"    environment: {{REV: '{rev}'}}\n    ports: ['127.0.0.1::80']\n"
+            f"    stop_grace_period: 1s"
+        )
+    return "\n".join(out) + "\n"
+
+
+def compose_stack(n: int) -> str:
+    out = ["version: '3.8'", "services:"]
+    for i in range(n):
+        rev = "${REV:-1}" if i == 0 else "1"
+        out.append(
+            f"  svc{i}:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+            f"    environment: {{REV: '{rev}'}}\n    ports: ['127.0.0.1::80']\n"
+            f"    stop_grace_period: 1s"
+        )
+    return "\n".join(out) + "\n"
+
+
+FLOOR_UP = """
+import sys, docker
+from concurrent.futures import ThreadPoolExecutor
+n, project = int(sys.argv[1]), sys.argv[2]
+client = docker.from_env()
+net = client.networks.create(project, labels={"bench": project})
+def one(i):
+    c = client.containers.create("%s", ["sleep", "3600"], name=f"{project}-svc{i}-1",
+        environment={"REV": "1"}, ports={"80/tcp": ("127.0.0.1", None)},
+        labels={"bench": project}, network=project, stop_signal="SIGKILL")
+    c.start()
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(one, range(n)))
+""" % IMAGE
+
+FLOOR_DOWN = """
+import sys, docker
+from concurrent.futures import ThreadPoolExecutor
+project = sys.argv[1]
+client = docker.from_env()
+cs = client.containers.list(all=True, filters={"label": f"bench={project}"})
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda c: c.remove(force=True), cs))
+for net in client.networks.list(filters={"label": f"bench={project}"}):
+    net.remove()
+"""
+
+FLOOR_LIST = """
+import docker
+docker.from_env().api.containers(all=True, filters={"label": "io.envkit.project=bench-b"})
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def median(fn: Callable[[], float], repeat: int) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10,50")
+    ap.add_argument("--repeat", type=int, default=3)
+    opts = ap.parse_args()
+    py = sys.executable
+    compose = shutil.which("docker-compose")
+    tmp = Path(tempfile.mkdtemp(prefix="envkit-bench-"))
+    envkit = [py, "-m", "envkit"]
+    rows: list[tuple[str, ...]] = []
+    for n in (int(s) for s in opts.sizes.split(",")):
+        stack = tmp / f"envkit{n}.yaml"
+        stack.write_text(envkit_stack(n))
+        cdir = tmp / f"compose{n}"
+        cdir.mkdir()
+        (cdir / "docker-compose.yml").write_text(compose_stack(n))
+        ek = [*envkit, "-f", str(stack)]
+        base_env = dict(os.environ)
+
+        def ek_cycle() -> tuple[float, float, float, float]:
+            cold = timed([*ek, "up", "b"])
+            noop = timed([*ek, "up", "b"])
+            change = timed([*ek, "up", "b", "--var", "rev=2"])
+            down = timed([*ek, "down", "b"])
+            return cold, noop, change, down
+
+        def compose_cycle() -> tuple[float, float, float, float]:
+            c = [compose or "docker-compose", "-p", "benchc"]
+            cold = timed([*c, "up", "-d"], cwd=str(cdir))
+            noop = timed([*c, "up", "-d"], cwd=str(cdir))
+            change = timed([*c, "up", "-d"], env={**base_env, "REV": "2"}, cwd=str(cdir))
+            down = timed([*c, "down"], cwd=str(cdir))
+            return cold, noop, change, down
+
+        def floor_cycle() -> tuple[float, float]:
+            up = timed([py, "-c", FLOOR_UP, str(n), "benchf"])
+            down = timed([py, "-c", FLOOR_DOWN, "benchf"])
+            return up, down
+
+        results: dict[str, list[tuple[float, ...]]] = {"envkit": [], "compose": [], "floor": []}
+        for _ in range(opts.repeat):
+            results["envkit"].append(ek_cycle())
+            if compose:
+                results["compose"].append(compose_cycle())
+            results["floor"].append(floor_cycle())
+        # The no-op floor: a fresh interpreter, import docker, one filtered list.
+        timed([*ek, "up", "b"])
+        list_floor = median(lambda: timed([py, "-c", FLOOR_LIST]), opts.repeat * 2)
+        timed([*ek, "down", "b"])
+
+        def med(tool: str, i: int) -> float:
+            return statistics.median(r[i] for r in results[tool])
+
+        f_up, f_down = med("floor", 0), med("floor", 1)
+        for i, what in enumerate(("cold up", "no-op up", "one-service change", "down")):
+            e = med("envkit", i)
+            c = med("compose", i) if compose else float("nan")
+            floor = {0: f_up, 1: list_floor, 3: f_down}.get(i)
+            rows.append((
+                str(n), what, f"{e:.2f} s", f"{c:.2f} s" if compose else "n/a",
+                f"{floor:.2f} s" if floor is not None else "-",
+                f"{e / floor:.2f}x" if floor else "-",
+                f"{c / e:.1f}x" if compose else "-",
+            ))
+    shutil.rmtree(tmp, ignore_errors=True)
+    head = ("services", "operation", "envkit", "docker-compose 1.29.2", "SDK floor",
+            "envkit / floor", "compose / envkit")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
