@@ -1,0 +1,86 @@
+"""Shared builders for planner tests: a desired state and what an engine would report."""
+
+from __future__ import annotations
+
+import json
+
+from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
+from envkit.model import (
+    Condition,
+    Dependency,
+    DesiredState,
+    Mount,
+    MountType,
+    PortSpec,
+    ServiceSpec,
+    VolumeSpec,
+    canonical_spec,
+    spec_hash,
+)
+from envkit.plan import Plan
+
+P = "shop-dev"
+IMG = {"mysql:5.7": "sha256:" + "a" * 64, "web:1": "sha256:" + "b" * 64}
+
+DB = ServiceSpec(
+    name="db",
+    image="mysql:5.7",
+    environment=(("MYSQL_DATABASE", "shop"), ("MYSQL_ROOT_PASSWORD", "hunter2")),
+    sensitive_env=frozenset({"MYSQL_ROOT_PASSWORD"}),
+    ports=(PortSpec(3306, host_ip="127.0.0.1", published=3307),),
+    mounts=(Mount(MountType.VOLUME, "/var/lib/mysql", "data"),),
+)
+WEB = ServiceSpec(
+    name="web", image="web:1", depends_on=(Dependency("db", Condition.HEALTHY),), replicas=2
+)
+
+
+def desired(*services: ServiceSpec, volumes: tuple[VolumeSpec, ...] = ()) -> DesiredState:
+    return DesiredState("shop", "dev", None, services, volumes, sensitive_values=frozenset())
+
+
+def seen(
+    spec: ServiceSpec,
+    n: int = 1,
+    *,
+    state: str = "running",
+    image_id: str | None = None,
+    project: str = P,
+    name: str | None = None,
+    recorded: dict[str, object] | None = None,
+) -> ObservedContainer:
+    """What the engine reports for a container envkit made from ``spec``."""
+    return ObservedContainer(
+        id=f"id-{spec.name}-{n}",
+        name=name or f"{project}-{spec.name}-{n}",
+        project=project,
+        service=spec.name,
+        replica=n,
+        spec_hash=spec_hash(spec),
+        spec=json.loads(json.dumps(canonical_spec(spec), sort_keys=True))
+        if recorded is None
+        else recorded,
+        image_id=image_id or IMG.get(spec.image) or "sha256:none",
+        state=state,
+    )
+
+
+def world(
+    *containers: ObservedContainer,
+    network: bool = True,
+    volumes: tuple[str, ...] = (),
+    images: dict[str, str | None] | None = None,
+    **extra: object,
+) -> ObservedState:
+    return ObservedState(
+        project=P,
+        containers=containers,
+        networks=(ObservedNetwork("n1", P),) if network else (),
+        volumes=tuple(ObservedVolume(v) for v in volumes),
+        images=IMG if images is None else images,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def rows(p: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c.action.name, c.name, c.reasons) for c in p.changes]
