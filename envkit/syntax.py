@@ -1,0 +1,277 @@
+"""Docker Compose's short syntaxes as small pure parsers: ports, volumes, durations, sizes.
+
+Each parser returns model values or raises :class:`Invalid`, whose message refers to the
+whole input as ``{value}`` so the caller can show it quoted, or masked when it is
+sensitive. Decisions:
+
+- ports: ``"80"``, ``80``, ``"8080:80"``, ``"127.0.0.1:8080:80"``, ``"127.0.0.1::80"``,
+  ``"[::1]:8080:80"``, ``"53:53/udp"``, ranges ``"9000-9002:9000-9002"`` (expanded, one
+  PortSpec per port). A host range must have a container range of the same length;
+  Compose's "any host port of a range for one container port" is refused, because a
+  PortSpec publishes one fixed (or engine-chosen) port.
+- volumes: a source starting with ``/``, ``.`` or ``~`` is a bind mount (resolved against
+  the stack file's folder, ``~`` expanded), anything else a named volume, a lone path an
+  anonymous volume. Modes: ``ro``, ``rw`` and the no-op consistency flags.
+- durations are Go's (``1m30s``, ``500ms``, ``10us``); plain numbers are seconds.
+- sizes: ``b``, ``k``, ``m``, ``g``, ``t`` (optionally ``kb``, ``mb``...), powers of 1024;
+  plain numbers are bytes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from envkit.model import Mount, MountType, PortSpec
+
+__all__ = [
+    "Invalid",
+    "parse_duration",
+    "parse_mount",
+    "parse_port",
+    "parse_port_long",
+    "parse_size",
+]
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+_VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_NOOP_MODES = frozenset({"cached", "delegated", "consistent"})
+
+
+class Invalid(ValueError):
+    """A value that does not parse. ``message`` names the whole value as ``{value}``."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+# -- ports ---------------------------------------------------------------------------------
+
+_NOT_PORT = "{value} is not a port mapping"
+
+
+def _port_range(text: str, what: str) -> list[int]:
+    low, dash, high = text.partition("-")
+    numbers = [low, high] if dash else [low]
+    if not all(n.isdigit() for n in numbers):
+        raise Invalid(_NOT_PORT, f"the {what} port must be a number or a range like 9000-9002")
+    first, last = int(numbers[0]), int(numbers[-1])
+    for n in (first, last):
+        if not 1 <= n <= 65535:
+            raise Invalid(_NOT_PORT, f"port {n} is out of range: ports are 1 to 65535")
+    if last < first:
+        raise Invalid(_NOT_PORT, f"the {what} range {text} ends before it starts")
+    return list(range(first, last + 1))
+
+
+def _host_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise Invalid(
+            _NOT_PORT, f"'{text}' is not an IP address (write IPv6 in brackets: [::1]:8080:80)"
+        ) from None
+
+
+def _expand(host_ip: str, published: str, target: str, protocol: str) -> tuple[PortSpec, ...]:
+    targets = _port_range(target, "container")
+    if not published:
+        return tuple(PortSpec(t, protocol, host_ip, None) for t in targets)
+    hosts = _port_range(published, "host")
+    if len(hosts) != len(targets):
+        raise Invalid(_NOT_PORT, "the host and container ranges must have the same number of ports")
+    return tuple(PortSpec(t, protocol, host_ip, h) for h, t in zip(hosts, targets, strict=True))
+
+
+def parse_port(value: Any) -> tuple[PortSpec, ...]:
+    """Compose's short port syntax -> PortSpecs (a range gives one per port)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise Invalid(_NOT_PORT, "write a port as a string like '8080:80' or a mapping")
+    text = str(value).strip()
+    mapping, slash, protocol = text.rpartition("/")
+    if not slash:
+        mapping, protocol = text, "tcp"
+    if protocol not in PROTOCOLS:
+        raise Invalid(_NOT_PORT, "the protocol must be tcp, udp or sctp")
+    host_ip = ""
+    if mapping.startswith("["):
+        address, bracket, rest = mapping[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise Invalid(_NOT_PORT, "an IPv6 address is written [::1]:8080:80")
+        host_ip = _host_ip(address)
+        parts = rest[1:].split(":")
+        if len(parts) != 2:
+            raise Invalid(_NOT_PORT, "after the address comes HOST:CONTAINER, e.g. [::1]:8080:80")
+        published, target = parts
+    else:
+        parts = mapping.split(":")
+        if len(parts) == 1:
+            published, target = "", parts[0]
+        elif len(parts) == 2:
+            published, target = parts
+            if not published:
+                raise Invalid(
+                    _NOT_PORT, "write the host port before ':' or only the container port"
+                )
+        elif len(parts) == 3:
+            host_ip, published, target = _host_ip(parts[0]), parts[1], parts[2]
+        else:
+            raise Invalid(_NOT_PORT, "use [IP:]HOST:CONTAINER[/PROTOCOL]; IPv6 goes in brackets")
+    return _expand(host_ip, published, target, protocol)
+
+
+def parse_port_long(value: dict[str, Any]) -> tuple[PortSpec, ...]:
+    """The long form ``{target, published, host_ip, protocol}``."""
+    target = value.get("target")
+    if target is None or isinstance(target, bool) or not isinstance(target, int | str):
+        raise Invalid("{value} is not a port mapping", "a port mapping needs a target port")
+    published = value.get("published")
+    if isinstance(published, bool) or not isinstance(published, int | str | None):
+        raise Invalid(_NOT_PORT, "published is a port number or a range")
+    protocol = value.get("protocol", "tcp")
+    if protocol not in PROTOCOLS:
+        raise Invalid(_NOT_PORT, "the protocol must be tcp, udp or sctp")
+    host_ip = value.get("host_ip") or ""
+    if not isinstance(host_ip, str):
+        raise Invalid(_NOT_PORT, "host_ip is an IP address")
+    published_text = "" if published is None else str(published)
+    return _expand(_host_ip(host_ip) if host_ip else "", published_text, str(target), protocol)
+
+
+# -- volumes -------------------------------------------------------------------------------
+
+_NOT_MOUNT = "{value} is not a volume mount"
+
+
+def _target(path: str) -> str:
+    if not path.startswith("/"):
+        raise Invalid(_NOT_MOUNT, f"the container path '{path}' must be absolute")
+    return posixpath.normpath(path)
+
+
+def bind_source(source: str, directory: Path) -> str:
+    """A bind source as an absolute host path (relative to the stack file's folder)."""
+    return os.path.normpath(os.path.join(directory, os.path.expanduser(source)))
+
+
+def _is_bind(source: str) -> bool:
+    return source.startswith(("/", ".", "~"))
+
+
+def parse_mount(value: Any, directory: Path) -> Mount:
+    """Compose's short volume syntax (string) or long form (mapping) -> Mount."""
+    if isinstance(value, dict):
+        return _parse_mount_long(value, directory)
+    if not isinstance(value, str) or not value:
+        raise Invalid(_NOT_MOUNT, "write a volume as 'name:/path[:ro]' or a mapping")
+    parts = value.split(":")
+    read_only = False
+    if len(parts) == 2 and parts[0].startswith("/") and parts[1] in ("ro", "rw"):
+        # "/data:ro": an anonymous volume with a mode
+        return Mount(MountType.VOLUME, _target(parts[0]), "", parts[1] == "ro")
+    if len(parts) == 3:
+        modes = set(parts[2].split(","))
+        unknown = modes - {"ro", "rw"} - _NOOP_MODES
+        if unknown:
+            raise Invalid(_NOT_MOUNT, f"unknown mode '{sorted(unknown)[0]}': use ro or rw")
+        if {"ro", "rw"} <= modes:
+            raise Invalid(_NOT_MOUNT, "a mount is either ro or rw")
+        read_only = "ro" in modes
+        parts = parts[:2]
+    if len(parts) == 1:
+        return Mount(MountType.VOLUME, _target(parts[0]))
+    if len(parts) != 2:
+        raise Invalid(_NOT_MOUNT, "use SOURCE:TARGET[:ro|rw]")
+    source, target = parts
+    if not source:
+        raise Invalid(_NOT_MOUNT, "the source before ':' is empty")
+    if _is_bind(source):
+        return Mount(MountType.BIND, _target(target), bind_source(source, directory), read_only)
+    if not _VOLUME_NAME.fullmatch(source):
+        raise Invalid(_NOT_MOUNT, f"'{source}' is neither a volume name nor a path")
+    return Mount(MountType.VOLUME, _target(target), source, read_only)
+
+
+def _parse_mount_long(value: dict[str, Any], directory: Path) -> Mount:
+    kind = value.get("type", "volume")
+    try:
+        mount_type = MountType(kind)
+    except ValueError:
+        raise Invalid(_NOT_MOUNT, "type must be volume, bind or tmpfs") from None
+    target = value.get("target")
+    if not isinstance(target, str) or not target:
+        raise Invalid(_NOT_MOUNT, "a mount needs a target: the absolute path in the container")
+    source = value.get("source") or ""
+    if not isinstance(source, str):
+        raise Invalid(_NOT_MOUNT, "source must be a string")
+    read_only = value.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise Invalid(_NOT_MOUNT, "read_only must be true or false")
+    if mount_type is MountType.BIND:
+        if not source:
+            raise Invalid(_NOT_MOUNT, "a bind mount needs a source path")
+        source = bind_source(source, directory)
+    elif mount_type is MountType.TMPFS:
+        if source:
+            raise Invalid(_NOT_MOUNT, "a tmpfs mount has no source")
+    elif source and not _VOLUME_NAME.fullmatch(source):
+        raise Invalid(_NOT_MOUNT, f"'{source}' is not a volume name (for a path use type: bind)")
+    return Mount(mount_type, _target(target), source, read_only)
+
+
+# -- durations and sizes -------------------------------------------------------------------
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
+                   "m": 60.0, "h": 3600.0}  # fmt: skip
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+
+
+def parse_duration(value: Any) -> float:
+    """``"1m30s"`` -> 90.0; numbers are seconds."""
+    hint = "write a duration like 1m30s, 500ms, 2s or 1h (a plain number is seconds)"
+    if isinstance(value, bool):
+        raise Invalid("{value} is not a duration", hint)
+    if isinstance(value, int | float):
+        if value < 0:
+            raise Invalid("{value} is not a duration", "a duration cannot be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise Invalid("{value} is not a duration", hint)
+    text = value.strip()
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    total, pos = 0.0, 0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise Invalid("{value} is not a duration", hint)
+    return total
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(value: Any) -> int:
+    """``"512m"`` -> 536870912; numbers are bytes."""
+    hint = "write a size like 512m, 1g, 1024k or 100b (a plain number is bytes)"
+    if isinstance(value, bool):
+        raise Invalid("{value} is not a size", hint)
+    if isinstance(value, int):
+        if value < 0:
+            raise Invalid("{value} is not a size", "a size cannot be negative")
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise Invalid("{value} is not a size", hint)
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
