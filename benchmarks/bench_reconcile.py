@@ -60,17 +60,17 @@ def compose_stack(n: int) -> str:
 FLOOR_UP = """
 import sys, docker
 from concurrent.futures import ThreadPoolExecutor
-n, project = int(sys.argv[1]), sys.argv[2]
+n, project, IMAGE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 client = docker.from_env()
 net = client.networks.create(project, labels={"bench": project})
 def one(i):
-    c = client.containers.create("%s", ["sleep", "3600"], name=f"{project}-svc{i}-1",
+    c = client.containers.create(IMAGE, ["sleep", "3600"], name=f"{project}-svc{i}-1",
         environment={"REV": "1"}, ports={"80/tcp": ("127.0.0.1", None)},
         labels={"bench": project}, network=project, stop_signal="SIGKILL")
     c.start()
 with ThreadPoolExecutor(8) as pool:
     list(pool.map(one, range(n)))
-""" % IMAGE
+"""
 
 FLOOR_DOWN = """
 import sys, docker
@@ -103,6 +103,29 @@ def median(fn: Callable[[], float], repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat))
 
 
+def envkit_cycle(ek: list[str]) -> tuple[float, ...]:
+    cold = timed([*ek, "up", "b"])
+    noop = timed([*ek, "up", "b"])
+    change = timed([*ek, "up", "b", "--var", "rev=2"])
+    down = timed([*ek, "down", "b"])
+    return cold, noop, change, down
+
+
+def compose_cycle(compose: str, cdir: Path) -> tuple[float, ...]:
+    c = [compose, "-p", "benchc"]
+    cold = timed([*c, "up", "-d"], cwd=str(cdir))
+    noop = timed([*c, "up", "-d"], cwd=str(cdir))
+    change = timed([*c, "up", "-d"], env={**os.environ, "REV": "2"}, cwd=str(cdir))
+    down = timed([*c, "down"], cwd=str(cdir))
+    return cold, noop, change, down
+
+
+def floor_cycle(py: str, n: int) -> tuple[float, ...]:
+    up = timed([py, "-c", FLOOR_UP, str(n), "benchf", IMAGE])
+    down = timed([py, "-c", FLOOR_DOWN, "benchf"])
+    return up, down
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10,50")
@@ -120,40 +143,18 @@ def main() -> None:
         cdir.mkdir()
         (cdir / "docker-compose.yml").write_text(compose_stack(n))
         ek = [*envkit, "-f", str(stack)]
-        base_env = dict(os.environ)
-
-        def ek_cycle() -> tuple[float, float, float, float]:
-            cold = timed([*ek, "up", "b"])
-            noop = timed([*ek, "up", "b"])
-            change = timed([*ek, "up", "b", "--var", "rev=2"])
-            down = timed([*ek, "down", "b"])
-            return cold, noop, change, down
-
-        def compose_cycle() -> tuple[float, float, float, float]:
-            c = [compose or "docker-compose", "-p", "benchc"]
-            cold = timed([*c, "up", "-d"], cwd=str(cdir))
-            noop = timed([*c, "up", "-d"], cwd=str(cdir))
-            change = timed([*c, "up", "-d"], env={**base_env, "REV": "2"}, cwd=str(cdir))
-            down = timed([*c, "down"], cwd=str(cdir))
-            return cold, noop, change, down
-
-        def floor_cycle() -> tuple[float, float]:
-            up = timed([py, "-c", FLOOR_UP, str(n), "benchf"])
-            down = timed([py, "-c", FLOOR_DOWN, "benchf"])
-            return up, down
-
         results: dict[str, list[tuple[float, ...]]] = {"envkit": [], "compose": [], "floor": []}
         for _ in range(opts.repeat):
-            results["envkit"].append(ek_cycle())
+            results["envkit"].append(envkit_cycle(ek))
             if compose:
-                results["compose"].append(compose_cycle())
-            results["floor"].append(floor_cycle())
+                results["compose"].append(compose_cycle(compose, cdir))
+            results["floor"].append(floor_cycle(py, n))
         # The no-op floor: a fresh interpreter, import docker, one filtered list.
         timed([*ek, "up", "b"])
         list_floor = median(lambda: timed([py, "-c", FLOOR_LIST]), opts.repeat * 2)
         timed([*ek, "down", "b"])
 
-        def med(tool: str, i: int) -> float:
+        def med(tool: str, i: int, results: dict[str, list[tuple[float, ...]]] = results) -> float:
             return statistics.median(r[i] for r in results[tool])
 
         f_up, f_down = med("floor", 0), med("floor", 1)
@@ -161,15 +162,27 @@ def main() -> None:
             e = med("envkit", i)
             c = med("compose", i) if compose else float("nan")
             floor = {0: f_up, 1: list_floor, 3: f_down}.get(i)
-            rows.append((
-                str(n), what, f"{e:.2f} s", f"{c:.2f} s" if compose else "n/a",
-                f"{floor:.2f} s" if floor is not None else "-",
-                f"{e / floor:.2f}x" if floor else "-",
-                f"{c / e:.1f}x" if compose else "-",
-            ))
+            rows.append(
+                (
+                    str(n),
+                    what,
+                    f"{e:.2f} s",
+                    f"{c:.2f} s" if compose else "n/a",
+                    f"{floor:.2f} s" if floor is not None else "-",
+                    f"{e / floor:.2f}x" if floor else "-",
+                    f"{c / e:.1f}x" if compose else "-",
+                )
+            )
     shutil.rmtree(tmp, ignore_errors=True)
-    head = ("services", "operation", "envkit", "docker-compose 1.29.2", "SDK floor",
-            "envkit / floor", "compose / envkit")
+    head = (
+        "services",
+        "operation",
+        "envkit",
+        "docker-compose 1.29.2",
+        "SDK floor",
+        "envkit / floor",
+        "compose / envkit",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:

@@ -10,7 +10,6 @@ cost of `envkit --help` / `envkit validate` over a bare interpreter, side by sid
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
@@ -87,8 +86,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="envkit-bench-"))
     compose = shutil.which("docker-compose")
     print("## validate + render one environment (in process, best of 5)\n")
-    print("| services | envkit read+validate | envkit render+model | envkit total | per service |"
-          + (" docker-compose config (process) |" if compose else ""))
+    print(
+        "| services | envkit read+validate | envkit render+model | envkit total | per service |"
+        + (" docker-compose config (process) |" if compose else "")
+    )
     print("|---:|---:|---:|---:|---:|" + ("---:|" if compose else ""))
     for n in (50, 500):
         path = tmp / f"stack{n}.yaml"
@@ -114,7 +115,10 @@ def main() -> None:
     rows = [
         ("bare interpreter", bare),
         ("envkit --help", run_cmd([py, "-m", "envkit", "--help"])),
-        ("envkit validate (3 services, 2 envs)", run_cmd([py, "-m", "envkit", "-f", str(small), "validate"])),
+        (
+            "envkit validate (3 services, 2 envs)",
+            run_cmd([py, "-m", "envkit", "-f", str(small), "validate"]),
+        ),
         ("python -c 'import docker'", run_cmd([py, "-c", "import docker"])),
     ]
     print("| command | median | over bare interpreter |")
@@ -122,12 +126,19 @@ def main() -> None:
     for name, t in rows:
         print(f"| {name} | {t * 1000:.0f} ms | {(t - bare) * 1000:+.0f} ms |")
     probe = subprocess.run(
-        [py, "-c", "import io, sys; from envkit.cli import main; "
-         "main(['-f', sys.argv[1], 'validate'], stdout=io.StringIO()); print('docker' in sys.modules)",
-         str(small)],
-        capture_output=True, text=True,
+        [
+            py,
+            "-c",
+            "import io, sys; from envkit.cli import main; "
+            "main(['-f', sys.argv[1], 'validate'], stdout=io.StringIO()); print('docker' in sys.modules)",
+            str(small),
+        ],
+        capture_output=True,
+        text=True,
     )
-    print(f"\ndocker SDK imported by `envkit validate`: {probe.stdout.strip() or probe.stderr.strip()}")
+    print(
+        f"\ndocker SDK imported by `envkit validate`: {probe.stdout.strip() or probe.stderr.strip()}"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

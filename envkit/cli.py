@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="envkit",
         description="Declarative environments for Docker: one stack file, many environments.",
     )
-    parser.add_argument("-f", "--file", default=None, metavar="FILE",
-                        help="stack file (default: ./envkit.yaml)")
+    parser.add_argument(
+        "-f", "--file", default=None, metavar="FILE", help="stack file (default: ./envkit.yaml)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"envkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -82,12 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def add_render_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--var", action="append", type=_var, default=[], metavar="KEY=VALUE",
-                       help="set a variable (highest precedence; repeatable)")
-        p.add_argument("--instance", metavar="ID", help="an independent instance of the environment")
+        p.add_argument(
+            "--var",
+            action="append",
+            type=_var,
+            default=[],
+            metavar="KEY=VALUE",
+            help="set a variable (highest precedence; repeatable)",
+        )
+        p.add_argument(
+            "--instance", metavar="ID", help="an independent instance of the environment"
+        )
 
-    p = sub.add_parser("validate", help="check the stack file and every (or the named) environment",
-                       description="Check the stack file and render every (or each named) environment.")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "validate",
+        help="check the stack file and every (or the named) environment",
+        description="Check the stack file and render every (or each named) environment.",
+    )
     p.add_argument("envs", nargs="*", metavar="ENV")
     p.add_argument("--var", action="append", type=_var, default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
@@ -95,23 +107,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = env_parser("render", "print the resolved desired state of an environment")
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
-    p.add_argument("--explain", action="store_true",
-                   help="show each variable's value, layer and origin instead")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="show each variable's value, layer and origin instead",
+    )
 
     p = env_parser("plan", "show what 'up' would change")
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
-    p.add_argument("--detailed-exitcode", action="store_true",
-                   help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are, 1 on error",
+    )
 
     p = env_parser("up", "make the engine match the environment (plan, then apply)")
     add_render_options(p)
-    p.add_argument("--wait", action="store_true",
-                   help="wait until every service is healthy (or running without a healthcheck)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="seconds to wait for each start/health condition (default 300)")
-    p.add_argument("--lock-timeout", type=float, default=600.0, metavar="S",
-                   help="seconds to wait for another envkit working on this instance (default 600)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until every service is healthy (or running without a healthcheck)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds to wait for each start/health condition (default 300)",
+    )
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds to wait for another envkit working on this instance (default 600)",
+    )
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
 
     p = env_parser("down", "remove the environment's containers and network")
@@ -138,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     console = Console(stdout or sys.stdout, stderr or sys.stderr)
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
@@ -174,7 +206,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         if debug:
             console.err(traceback.format_exc().rstrip())
         console.err(f"error[internal]: {type(exc).__name__}: {exc}")
-        console.err("  hint: this is a bug in envkit; run again with --debug and report the traceback")
+        console.err(
+            "  hint: this is a bug in envkit; run again with --debug and report the traceback"
+        )
         return 1
 
 

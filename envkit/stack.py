@@ -65,4 +65,3 @@ def resolve(
     if problems:
         raise StackError(problems)
     return Resolved(rendered, to_desired(rendered))
-

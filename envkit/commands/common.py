@@ -37,7 +37,9 @@ def instance_id(args: argparse.Namespace) -> str | None:
     return value
 
 
-def resolve_env(args: argparse.Namespace, console: Console, doc: Document | None = None) -> Resolved:
+def resolve_env(
+    args: argparse.Namespace, console: Console, doc: Document | None = None
+) -> Resolved:
     instance = instance_id(args)
     doc = doc if doc is not None else read_stack(args)
     resolved = resolve(

@@ -26,8 +26,9 @@ def _address(host_ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def status_json(project: str, instance: str | None,
-                containers: Sequence[ObservedContainer]) -> dict[str, Any]:
+def status_json(
+    project: str, instance: str | None, containers: Sequence[ObservedContainer]
+) -> dict[str, Any]:
     """``{format_version, project, instance, services: {name: {containers, state, health,
     ports: {"3306/tcp": "127.0.0.1:49153"}}}}`` — documented in the README."""
     services: dict[str, Any] = {}
@@ -35,16 +36,27 @@ def status_json(project: str, instance: str | None,
         entry = services.setdefault(
             c.service, {"containers": [], "state": c.state, "health": c.health, "ports": {}}
         )
-        entry["containers"].append({"name": c.name, "id": c.id[:12], "replica": c.replica,
-                                    "state": c.state, "health": c.health})
+        entry["containers"].append(
+            {
+                "name": c.name,
+                "id": c.id[:12],
+                "replica": c.replica,
+                "state": c.state,
+                "health": c.health,
+            }
+        )
         if c.state != "running":
             entry["state"] = c.state
         if c.health not in (None, "healthy"):
             entry["health"] = c.health
         for b in c.ports:
             entry["ports"].setdefault(f"{b.target}/{b.protocol}", _address(b.host_ip, b.host_port))
-    return {"format_version": STATUS_FORMAT_VERSION, "project": project, "instance": instance,
-            "services": services}
+    return {
+        "format_version": STATUS_FORMAT_VERSION,
+        "project": project,
+        "instance": instance,
+        "services": services,
+    }
 
 
 def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
@@ -63,17 +75,25 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     for c in containers:
         by_project.setdefault(c.project, []).append(c)
     if args.json:
-        console.out(json.dumps({
-            "format_version": STATUS_FORMAT_VERSION,
-            "projects": [status_json(p, cs[0].labels.get(LABEL.INSTANCE), cs)
-                         for p, cs in sorted(by_project.items())],
-        }, indent=2))
+        console.out(
+            json.dumps(
+                {
+                    "format_version": STATUS_FORMAT_VERSION,
+                    "projects": [
+                        status_json(p, cs[0].labels.get(LABEL.INSTANCE), cs)
+                        for p, cs in sorted(by_project.items())
+                    ],
+                },
+                indent=2,
+            )
+        )
         return 0
-    rows = [("PROJECT", "SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")]
+    rows: list[tuple[str, ...]] = [("PROJECT", "SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")]
     for project, cs in sorted(by_project.items()):
         for c in sorted(cs, key=lambda c: (c.service, c.replica)):
-            ports = ", ".join(f"{_address(b.host_ip, b.host_port)}->{b.target}/{b.protocol}"
-                              for b in c.ports)
+            ports = ", ".join(
+                f"{_address(b.host_ip, b.host_port)}->{b.target}/{b.protocol}" for b in c.ports
+            )
             rows.append((project, c.service, c.name, c.state, c.health or "-", ports or "-"))
     if len(rows) == 1:
         console.err("no envkit containers found")
@@ -82,21 +102,26 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _service_containers(args: argparse.Namespace, console: Console,
-                        service: str | None) -> list[ObservedContainer]:
+def _service_containers(
+    args: argparse.Namespace, console: Console, service: str | None
+) -> list[ObservedContainer]:
     desired = resolve_env(args, console).desired
     if service is not None and service not in {s.name for s in desired.services}:
         names = ", ".join(s.name for s in desired.services)
-        raise UsageError(f"{desired.project} has no service {service!r}",
-                         hint=f"the services are: {names}")
+        raise UsageError(
+            f"{desired.project} has no service {service!r}", hint=f"the services are: {names}"
+        )
     labels: dict[str, str | None] = {LABEL.PROJECT: desired.project}
     if service is not None:
         labels[LABEL.SERVICE] = service
     containers = engine().list_containers(labels)
     if not containers:
         what = f"service {service!r} of " if service else ""
-        raise EnvkitError(f"no containers for {what}{desired.project}", code="not-running",
-                          hint=f"run 'envkit up {args.env}' first")
+        raise EnvkitError(
+            f"no containers for {what}{desired.project}",
+            code="not-running",
+            hint=f"run 'envkit up {args.env}' first",
+        )
     return sorted(containers, key=lambda c: (c.service, c.replica))
 
 
@@ -120,6 +145,7 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
                 for raw in lines:
                     line = raw.decode("utf-8", "replace")
                     console.out(f"{c.name} | {line}" if prefix else line)
+
     threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
     for t in threads:
         t.start()
@@ -134,14 +160,20 @@ def cmd_port(args: argparse.Namespace, console: Console) -> int:
     target, _, proto = str(args.port).partition("/")
     proto = proto or "tcp"
     if not target.isdigit():
-        raise UsageError(f"{args.port!r} is not a port", hint="write PORT or PORT/PROTO, e.g. 3306/tcp")
-    containers = [c for c in _service_containers(args, console, args.service)
-                  if c.replica == args.index]
+        raise UsageError(
+            f"{args.port!r} is not a port", hint="write PORT or PORT/PROTO, e.g. 3306/tcp"
+        )
+    containers = [
+        c for c in _service_containers(args, console, args.service) if c.replica == args.index
+    ]
     if not containers:
         raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
     for b in containers[0].ports:
         if b.target == int(target) and b.protocol == proto:
             console.out(_address(b.host_ip, b.host_port))
             return 0
-    raise EnvkitError(f"{containers[0].name} does not publish {target}/{proto}", code="no-such-port",
-                      hint="list the published ports with 'envkit ps'")
+    raise EnvkitError(
+        f"{containers[0].name} does not publish {target}/{proto}",
+        code="no-such-port",
+        hint="list the published ports with 'envkit ps'",
+    )

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 
 def _conflict_error(p: Plan) -> PlanConflict:
-    lines = [f"  error[{c.code}]: {c.message}" + (f"\n    hint: {c.hint}" if c.hint else "")
-             for c in p.conflicts]
+    lines = [
+        f"  error[{c.code}]: {c.message}" + (f"\n    hint: {c.hint}" if c.hint else "")
+        for c in p.conflicts
+    ]
     n = len(p.conflicts)
     return PlanConflict(
         f"{p.project}: the plan has {n} conflict{'s' if n != 1 else ''}; nothing was changed",
@@ -34,7 +36,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.out(json.dumps(plan_json(p), indent=2))
     else:
-        console.out(plan_text(p))
+        console.out(plan_text(p, conflicts=False))
     if p.conflicts:
         if args.json:
             return 1
@@ -75,7 +77,9 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                     console.err(f"warning: {c.name} is not running (it exited after start)")
     if args.json:
         containers = eng.list_containers({"io.envkit.project": desired.project})
-        console.out(json.dumps(status_json(desired.project, desired.instance, containers), indent=2))
+        console.out(
+            json.dumps(status_json(desired.project, desired.instance, containers), indent=2)
+        )
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from envkit.commands.common import read_stack, resolve_env, stack_path
@@ -36,12 +37,17 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             except StackError as exc:
                 problems.extend(d for d in exc.diagnostics if d not in problems)
     if args.json:
-        console.out(json.dumps({
-            "file": path,
-            "valid": not problems,
-            "environments": checked,
-            "errors": [d.to_json() for d in problems],
-        }, indent=2))
+        console.out(
+            json.dumps(
+                {
+                    "file": path,
+                    "valid": not problems,
+                    "environments": checked,
+                    "errors": [d.to_json() for d in problems],
+                },
+                indent=2,
+            )
+        )
     elif problems:
         for d in problems:
             console.err(d.render())
@@ -73,8 +79,12 @@ def desired_json(desired: DesiredState) -> dict[str, Any]:
         "network": desired.network,
         "services": services,
         "volumes": {
-            v.name: {"name": desired.volume_name(v.name), "driver": v.driver,
-                     "driver_opts": dict(v.driver_opts), "external": v.external}
+            v.name: {
+                "name": desired.volume_name(v.name),
+                "driver": v.driver,
+                "driver_opts": dict(v.driver_opts),
+                "external": v.external,
+            }
             for v in desired.volumes
         },
     }
@@ -83,7 +93,7 @@ def desired_json(desired: DesiredState) -> dict[str, Any]:
 def cmd_render(args: argparse.Namespace, console: Console) -> int:
     resolved = resolve_env(args, console)
     if args.explain:
-        rows = [("VARIABLE", "VALUE", "LAYER", "FROM")]
+        rows: list[tuple[str, ...]] = [("VARIABLE", "VALUE", "LAYER", "FROM")]
         for var in resolved.rendered.variables:
             value = SENSITIVE if var.sensitive else json.dumps(var.value)
             rows.append((var.name, value, var.layer, str(var.origin) if var.origin else "-"))
@@ -99,7 +109,7 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

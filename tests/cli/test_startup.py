@@ -16,7 +16,9 @@ print(code, ",".join(heavy) or "-")
 
 
 def probe(*argv: str) -> str:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    )
     return done.stdout.strip()
 
 
@@ -33,6 +35,8 @@ def test_validate_does_not_import_docker(tmp_path: Path) -> None:
 
 
 def test_console_script_runs() -> None:
-    done = subprocess.run([sys.executable, "-m", "envkit", "--version"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "envkit", "--version"], capture_output=True, text=True
+    )
     assert done.returncode == 0
     assert done.stdout.startswith("envkit ")
