@@ -221,7 +221,9 @@ def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
     )
 
 
-EXPECTED_DENIED = f"error[unreadable]: (root): stack.yaml cannot be read: permission denied\n{HINT_F}"
+EXPECTED_DENIED = (
+    f"error[unreadable]: (root): stack.yaml cannot be read: permission denied\n{HINT_F}"
+)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file; covered by the next test")
