@@ -107,19 +107,29 @@ class _Normalizer:
         return f"'{text}'"
 
     def fail(
-        self, code: str, message: str, path: Path_, *, value: Any = None, hint: str | None = None
+        self,
+        code: str,
+        message: str,
+        path: Path_,
+        *,
+        value: Any = None,
+        hint: str | None = None,
+        at_key: bool = False,
     ) -> None:
         message = message.replace("{value}", self.shown(value))
         secrets = self.r.sensitive_values | self.extra_sensitive
         hint = redact(hint, secrets) if hint else None
-        origin = self.r.origin(path)
+        origin = self.r.key_origin(path) if at_key else self.r.origin(path)
         self.diagnostics.append(Diagnostic(code, redact(message, secrets), path, origin, hint))
 
     def parse(self, code: str, fn: Callable[[Any], T], value: Any, path: Path_) -> T | None:
         try:
             return fn(value)
         except Invalid as exc:
-            self.fail(code, exc.message, path, value=value, hint=exc.hint)
+            secret = self.shown(value) == SENSITIVE
+            self.fail(
+                code, exc.message, path, value=value, hint=exc.safe_hint if secret else exc.hint
+            )
             return None
 
     def wrong_type(self, expected: str, value: Any, path: Path_) -> None:
@@ -241,6 +251,7 @@ class _Normalizer:
                     f"service '{name}' has neither image nor build",
                     at,
                     hint="add 'image: NAME[:TAG]' or a 'build' context",
+                    at_key=True,
                 )
             image = f"{self._project()}-{name}".lower()
         environment, sensitive_env = self.environment(svc, at)

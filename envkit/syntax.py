@@ -43,12 +43,14 @@ _NOOP_MODES = frozenset({"cached", "delegated", "consistent"})
 
 
 class Invalid(ValueError):
-    """A value that does not parse. ``message`` names the whole value as ``{value}``."""
+    """A value that does not parse. ``message`` names the whole value as ``{value}``; a hint
+    that quotes part of the value comes with ``safe_hint``, shown when the value is secret."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, safe_hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.safe_hint = hint if safe_hint is None else safe_hint
 
 
 # -- ports ---------------------------------------------------------------------------------
@@ -64,9 +66,17 @@ def _port_range(text: str, what: str) -> list[int]:
     first, last = int(numbers[0]), int(numbers[-1])
     for n in (first, last):
         if not 1 <= n <= 65535:
-            raise Invalid(_NOT_PORT, f"port {n} is out of range: ports are 1 to 65535")
+            raise Invalid(
+                _NOT_PORT,
+                f"port {n} is out of range: ports are 1 to 65535",
+                safe_hint="ports are 1 to 65535",
+            )
     if last < first:
-        raise Invalid(_NOT_PORT, f"the {what} range {text} ends before it starts")
+        raise Invalid(
+            _NOT_PORT,
+            f"the {what} range {text} ends before it starts",
+            safe_hint="a range is written LOW-HIGH",
+        )
     return list(range(first, last + 1))
 
 
@@ -75,7 +85,9 @@ def _host_ip(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise Invalid(
-            _NOT_PORT, f"'{text}' is not an IP address (write IPv6 in brackets: [::1]:8080:80)"
+            _NOT_PORT,
+            f"'{text}' is not an IP address (write IPv6 in brackets: [::1]:8080:80)",
+            safe_hint="the host IP is not an IP address (write IPv6 in brackets: [::1]:8080:80)",
         ) from None
 
 
@@ -151,7 +163,11 @@ _NOT_MOUNT = "{value} is not a volume mount"
 
 def _target(path: str) -> str:
     if not path.startswith("/"):
-        raise Invalid(_NOT_MOUNT, f"the container path '{path}' must be absolute")
+        raise Invalid(
+            _NOT_MOUNT,
+            f"the container path '{path}' must be absolute",
+            safe_hint="the container path must be absolute",
+        )
     return posixpath.normpath(path)
 
 
@@ -179,7 +195,11 @@ def parse_mount(value: Any, directory: Path) -> Mount:
         modes = set(parts[2].split(","))
         unknown = modes - {"ro", "rw"} - _NOOP_MODES
         if unknown:
-            raise Invalid(_NOT_MOUNT, f"unknown mode '{sorted(unknown)[0]}': use ro or rw")
+            raise Invalid(
+                _NOT_MOUNT,
+                f"unknown mode '{sorted(unknown)[0]}': use ro or rw",
+                safe_hint="the mode must be ro or rw",
+            )
         if {"ro", "rw"} <= modes:
             raise Invalid(_NOT_MOUNT, "a mount is either ro or rw")
         read_only = "ro" in modes
@@ -194,7 +214,11 @@ def parse_mount(value: Any, directory: Path) -> Mount:
     if _is_bind(source):
         return Mount(MountType.BIND, _target(target), bind_source(source, directory), read_only)
     if not _VOLUME_NAME.fullmatch(source):
-        raise Invalid(_NOT_MOUNT, f"'{source}' is neither a volume name nor a path")
+        raise Invalid(
+            _NOT_MOUNT,
+            f"'{source}' is neither a volume name nor a path",
+            safe_hint="the source is neither a volume name nor a path",
+        )
     return Mount(MountType.VOLUME, _target(target), source, read_only)
 
 
@@ -221,7 +245,11 @@ def _parse_mount_long(value: dict[str, Any], directory: Path) -> Mount:
         if source:
             raise Invalid(_NOT_MOUNT, "a tmpfs mount has no source")
     elif source and not _VOLUME_NAME.fullmatch(source):
-        raise Invalid(_NOT_MOUNT, f"'{source}' is not a volume name (for a path use type: bind)")
+        raise Invalid(
+            _NOT_MOUNT,
+            f"'{source}' is not a volume name (for a path use type: bind)",
+            safe_hint="the source is not a volume name (for a path use type: bind)",
+        )
     return Mount(mount_type, _target(target), source, read_only)
 
 
