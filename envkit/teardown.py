@@ -1,0 +1,114 @@
+"""down(engine, desired_or_project): remove an instance, touching only what carries its labels.
+
+Containers go first, dependents before what they depend on (reverse dependency order, each
+layer in parallel), then the project network, then — only with ``volumes=True`` — the
+project's named volumes. Objects without this project's ``io.envkit.project`` label are
+never touched (an external volume, a same-named container someone else made). Removing
+what is already gone succeeds, so ``down`` twice is fine. Locking is the caller's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from envkit.engine.base import Engine, ObservedContainer
+from envkit.model import DesiredState
+from envkit.progress import Reporter
+
+__all__ = ["DownResult", "down", "stop_grace_s"]
+
+DEFAULT_STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class DownResult:
+    project: str
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+
+
+def stop_grace_s(spec_label: Mapping[str, Any]) -> float:
+    """The stop grace period a container was created with (from its spec label)."""
+    value = spec_label.get("stop_grace_period_s")
+    return float(value) if isinstance(value, int | float) else DEFAULT_STOP_GRACE_S
+
+
+def _bare(project: str) -> DesiredState:
+    """A service-less desired state whose ``project`` is ``project`` (for observe)."""
+    stack, sep, env = project.rpartition("-")
+    if not sep:
+        raise ValueError(f"not an envkit project name: {project!r}")
+    return DesiredState(stack=stack, environment=env, instance=None, services=())
+
+
+def _layers(
+    containers: list[ObservedContainer], desired: DesiredState | None
+) -> list[list[ObservedContainer]]:
+    """Removal layers: containers of services nobody depends on first, dependencies last.
+    Services the desired state does not know (pruned, or no desired state) go first."""
+    if desired is None:
+        return [containers] if containers else []
+    known = {s.name: s for s in desired.services}
+    depth: dict[str, int] = {}
+
+    def level(name: str, seen: frozenset[str] = frozenset()) -> int:
+        # depth = longest chain of dependents above this service
+        if name in depth:
+            return depth[name]
+        if name in seen:
+            return 0
+        users = [s.name for s in desired.services if any(d.service == name for d in s.depends_on)]
+        depth[name] = 1 + max((level(u, seen | {name}) for u in users), default=0)
+        return depth[name]
+
+    layers: dict[int, list[ObservedContainer]] = {}
+    for c in containers:
+        layers.setdefault(level(c.service) if c.service in known else 0, []).append(c)
+    return [layers[k] for k in sorted(layers)]
+
+
+def down(
+    engine: Engine,
+    target: DesiredState | str,
+    *,
+    volumes: bool = False,
+    reporter: Reporter,
+    workers: int = 8,
+) -> DownResult:
+    """Remove the instance ``target`` (a desired state, or a project name when the stack is
+    not at hand: then containers go in one parallel layer)."""
+    desired = target if isinstance(target, DesiredState) else None
+    # A service-less state: observe then lists without image or host-port probes.
+    observed = engine.observe(_bare(target.project if isinstance(target, DesiredState) else target))
+    project = observed.project
+    removed: list[str] = []
+
+    def remove(c: ObservedContainer) -> str:
+        reporter.step(c.name, "stopping")
+        engine.stop_container(c.id, stop_grace_s(c.spec))
+        engine.remove_container(c.id)
+        reporter.step(c.name, "removed")
+        return c.name
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit-down") as pool:
+        for layer in _layers(list(observed.containers), desired):
+            removed += pool.map(remove, sorted(layer, key=lambda c: c.name))
+
+    networks: list[str] = []
+    for net in observed.networks:
+        reporter.step(net.name, "removing network")
+        engine.remove_network(net.name)
+        networks.append(net.name)
+    vols: list[str] = []
+    if volumes:
+        for vol in observed.volumes:
+            reporter.step(vol.name, "removing volume")
+            engine.remove_volume(vol.name)
+            vols.append(vol.name)
+    elif observed.volumes:
+        reporter.step(project, f"kept {len(observed.volumes)} volume(s) (use --volumes to remove)")
+    return DownResult(project, tuple(removed), tuple(networks), tuple(vols))
