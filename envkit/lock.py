@@ -1,0 +1,112 @@
+"""A per-instance lock, so two envkit runs on the same instance never interleave.
+
+``fcntl.flock`` on a file keyed by the engine (DOCKER_HOST) and the project, under
+``$ENVKIT_STATE_DIR/locks`` or ``/tmp/envkit-locks``. The kernel releases a flock when its
+holder exits, however it exits (``kill -9`` included), so there are no stale locks to clean
+up: a leftover file is only a place to lock. The holder writes its pid into the file so a
+waiter can say whom it waits for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from envkit.errors import LockTimeout
+
+__all__ = ["instance_lock", "lock_path"]
+
+DEFAULT_DIR = "/tmp/envkit-locks"
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+
+
+def lock_path(project: str, *, environment: Mapping[str, str] | None = None) -> Path:
+    """Where the lock of ``project`` on the current engine lives."""
+    env = os.environ if environment is None else environment
+    state = env.get("ENVKIT_STATE_DIR")
+    base = Path(state) / "locks" if state else Path(DEFAULT_DIR)
+    engine = env.get("DOCKER_HOST") or DEFAULT_ENGINE
+    key = hashlib.sha256(f"{engine}\0{project}".encode()).hexdigest()[:12]
+    return base / f"{project}.{key}.lock"
+
+
+def _open(path: Path) -> int:
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path.parent) == DEFAULT_DIR:  # shared by every user of the host, like /tmp
+            with contextlib.suppress(OSError):
+                path.parent.chmod(0o1777)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:  # another user's lock file: a read-only fd can still flock
+        return os.open(path, os.O_RDONLY)
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {int(info['pid'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pid unknown"
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def instance_lock(
+    project: str,
+    *,
+    timeout_s: float = 300.0,
+    on_wait: Callable[[str], None] | None = None,
+    poll_s: float = 0.1,
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[Path]:
+    """Hold the lock of ``project`` for the ``with`` block. When another envkit holds it,
+    say so once through ``on_wait`` and wait up to ``timeout_s``, then raise LockTimeout."""
+    path = lock_path(project, environment=environment)
+    fd = _open(path)
+    try:
+        if not _try_lock(fd):
+            holder = _holder(fd)
+            if on_wait is not None:
+                on_wait(f"waiting for another envkit ({holder}) holding the lock on {project}")
+            deadline = time.monotonic() + timeout_s
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"another envkit ({_holder(fd)}) still holds the lock on {project} "
+                        f"after {timeout_s:g}s",
+                        hint="wait for it to finish (or stop it); the lock goes when that "
+                        f"process exits. Lock file: {path}",
+                    )
+                time.sleep(poll_s)
+        info = {
+            "pid": os.getpid(),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "argv": sys.argv[:6],
+        }
+        with contextlib.suppress(OSError):  # read-only fd: locked, but cannot say by whom
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
