@@ -98,6 +98,29 @@ def _environment() -> SandboxedEnvironment:
     )
 
 
+Compiled = tuple[Callable[[dict[str, Any]], Any], frozenset[str]]
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile(text: str) -> Compiled | Exception:
+    """Compile once per distinct string (validate renders every environment with the same
+    strings): a lone ``{{ expr }}`` as an expression (native type), else a template. Also
+    returns the top-level names the template reads, for secret tainting."""
+    from jinja2 import TemplateSyntaxError, meta
+
+    jinja = _environment()
+    try:
+        tree = jinja.parse(text)
+        names = frozenset(meta.find_undeclared_variables(tree))
+        lone = _LONE_EXPRESSION.fullmatch(text)
+        expr = lone.group("expr") if lone else None
+        if expr is not None and not any(m in expr for m in (*_MARKERS, "}}", "#}", "%}")):
+            return jinja.compile_expression(expr, undefined_to_none=False), names
+        return jinja.from_string(tree).render, names
+    except TemplateSyntaxError as exc:
+        return exc
+
+
 class Templater:
     """Renders every templated string of a tree against one context, collecting errors."""
 
@@ -121,7 +144,6 @@ class Templater:
         self._secret_env = secret_env
         self._sensitive = sensitive
         self._environment = environment
-        self._compiled: dict[str, tuple[Callable[[], Any], frozenset[str]] | Exception] = {}
         self.diagnostics: list[Diagnostic] = []
         self.tainted: set[str] = set()  # rendered values derived from secrets
         self.env_used: set[str] = set()
@@ -138,34 +160,11 @@ class Templater:
             return [self.walk(v, (*path, i), origin_of) for i, v in enumerate(value)]
         return value
 
-    def _compile(self, text: str) -> tuple[Callable[[], Any], frozenset[str]] | Exception:
-        cached = self._compiled.get(text)
-        if cached is not None:
-            return cached
-        from jinja2 import TemplateSyntaxError, meta
-
-        jinja = _environment()
-        result: tuple[Callable[[], Any], frozenset[str]] | Exception
-        try:
-            names = frozenset(meta.find_undeclared_variables(jinja.parse(text)))
-            lone = _LONE_EXPRESSION.fullmatch(text)
-            expr = lone.group("expr") if lone else None
-            if expr is not None and not any(m in expr for m in (*_MARKERS, "}}", "#}", "%}")):
-                compiled = jinja.compile_expression(expr, undefined_to_none=False)
-                result = (functools.partial(compiled, self._context), names)
-            else:
-                template = jinja.from_string(text)
-                result = (functools.partial(template.render, self._context), names)
-        except TemplateSyntaxError as exc:
-            result = exc
-        self._compiled[text] = result
-        return result
-
     def _render(self, text: str, path: Path_, origin_of: OriginOf) -> Any:
         from jinja2 import TemplateSyntaxError
         from jinja2.runtime import Undefined
 
-        compiled = self._compile(text)
+        compiled = _compile(text)
         if isinstance(compiled, TemplateSyntaxError):
             where = f" (line {compiled.lineno} of the template)" if "\n" in text.strip() else ""
             message = f"{self._quote(text)}: {compiled.message}{where}"
@@ -174,10 +173,11 @@ class Templater:
         if isinstance(compiled, Exception):  # pragma: no cover - only syntax errors are cached
             raise compiled
         call, names = compiled
+        context = self._context
         self._vars.read.clear()
         self._env.read.clear()
         try:
-            value = call()
+            value = call(context)
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()
         except _Missing as exc:
