@@ -36,7 +36,7 @@ from functools import partial
 from typing import Any
 
 from envkit.engine.base import ContainerStatus, Engine
-from envkit.errors import ApplyError, EngineError, PlanConflict
+from envkit.errors import ApplyError, EngineError, EngineUnavailable, EnvkitError, PlanConflict
 from envkit.model import (
     LABEL,
     Condition,
@@ -162,7 +162,8 @@ def apply(
                 }
                 failures = _run_all(run, pool, ready, {})
         except BaseException:
-            run.cancel.set()
+            run.cancel.set()  # waits stop; calls in flight finish; nothing new starts
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
     if failures:
         raise _combine(failures)
@@ -187,7 +188,8 @@ def wait_ready(
         try:
             failures = _run_all(run, pool, jobs, {})
         except BaseException:
-            run.cancel.set()
+            run.cancel.set()  # waits stop; calls in flight finish; nothing new starts
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
     if failures:
         raise _combine(failures)
@@ -201,13 +203,13 @@ def _run_all(
     pool: ThreadPoolExecutor,
     jobs: Mapping[str, Callable[[], None]],
     deps: Mapping[str, set[str]],
-) -> list[ApplyError]:
+) -> list[EnvkitError]:
     """Run jobs respecting ``deps`` (job -> jobs it needs), as many at once as the pool
     allows. A job whose dependency failed is skipped. Returns the failures."""
     pending = dict(jobs)
     running: dict[Future[None], str] = {}
     finished: set[str] = set()
-    failed: dict[str, ApplyError] = {}
+    failed: dict[str, EnvkitError] = {}
     while pending or running:
         progress = True
         while progress:  # skip, transitively, whatever depends on a failure
@@ -230,14 +232,17 @@ def _run_all(
             if pending:  # a cycle; the schema and normalize reject them, so be brief
                 raise ApplyError(f"dependency cycle among: {', '.join(sorted(pending))}")
             break
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        # A timeout, so Ctrl-C is seen promptly even where a blocked wait is not interrupted.
+        done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
         for fut in done:
             name = running.pop(fut)
             exc = fut.exception()
             if exc is None:
                 finished.add(name)
-            elif isinstance(exc, ApplyError | EngineError):
-                failed[name] = exc if isinstance(exc, ApplyError) else _as_apply_error(exc)
+            elif isinstance(exc, ApplyError | EngineError) and not isinstance(
+                exc, EngineUnavailable
+            ):
+                failed[name] = exc
                 run.reporter.step(name, f"failed: {exc.message}")
             else:
                 raise exc
@@ -245,25 +250,23 @@ def _run_all(
     return first + [e for e in failed.values() if e.code == "dependency-failed"]
 
 
-def _as_apply_error(exc: EngineError) -> ApplyError:
-    err = ApplyError(
-        exc.message, hint=exc.hint, origin=exc.origin, code=exc.code, detail=exc.detail
-    )
-    err.__cause__ = exc
-    return err
-
-
-def _combine(failures: list[ApplyError]) -> ApplyError:
-    if len(failures) == 1:
-        return failures[0]
+def _combine(failures: list[EnvkitError]) -> EnvkitError:
+    """One failure is raised as itself (an ApplyError with logs, or e.g. ImageNotFound),
+    with the services it kept from starting added to its detail; several failures become
+    one ApplyError listing them all."""
     real = [f for f in failures if f.code != "dependency-failed"] or failures
+    skipped = [f.message for f in failures if f not in real]
+    if len(real) == 1:
+        err = real[0]
+        if skipped:
+            err.detail = "\n".join([*filter(None, [(err.detail or "").rstrip("\n")]), *skipped])
+        return err
     detail = "\n".join(
         f.message + ("\n" + f.detail.rstrip("\n") if f.detail else "") for f in failures
     )
     return ApplyError(
-        f"{len(real)} service(s) failed: " + "; ".join(f.message for f in real),
+        f"{len(real)} services failed: " + "; ".join(f.message for f in real),
         hint=real[0].hint,
-        code=real[0].code,
         detail=detail,
     )
 
@@ -314,7 +317,9 @@ def _remove(run: _Run, change: Change) -> None:
     run.record(change.name, Action.REMOVE)
 
 
-def _apply_services(run: _Run, pool: ThreadPoolExecutor, changes: list[Change]) -> list[ApplyError]:
+def _apply_services(
+    run: _Run, pool: ThreadPoolExecutor, changes: list[Change]
+) -> list[EnvkitError]:
     by_service: dict[str, list[Change]] = {}
     for change in changes:
         if change.service is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import urllib.request
@@ -12,7 +14,7 @@ import pytest
 from envkit.apply import apply, down
 from envkit.engine.base import ObservedContainer
 from envkit.engine.docker import DockerEngine
-from envkit.errors import ApplyError
+from envkit.errors import ApplyError, ImageNotFound
 from envkit.model import (
     Condition,
     Dependency,
@@ -20,6 +22,8 @@ from envkit.model import (
     Mount,
     MountType,
     PortSpec,
+    PullPolicy,
+    ServiceSpec,
 )
 from envkit.plan import Action, Change, Plan, ResourceKind
 
@@ -301,3 +305,48 @@ def test_down_never_touches_unlabelled_objects(
     net.reload()
     vol.reload()
     ctr.reload()
+
+
+def test_ctrl_c_during_a_wait_stops_cleanly(engine: DockerEngine, project: Project) -> None:
+    slow = svc(
+        "slow",
+        healthcheck=Healthcheck(("CMD-SHELL", "exit 1"), interval_s=0.3, start_period_s=60),
+    )
+    later = svc("later", depends_on=(Dependency("slow", Condition.HEALTHY),))
+    desired = project.desired(slow, later)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            apply(project.create_plan(desired), engine, Recorder(), timeout_s=60)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 10
+    # What was done is whole: the network and slow exist, later was never created.
+    observed = engine.observe(desired)
+    assert [c.service for c in observed.containers] == ["slow"]
+    assert [n.name for n in observed.networks] == [project.name]
+
+
+def test_missing_image_fails_before_touching_the_old_container(
+    engine: DockerEngine, project: Project
+) -> None:
+    desired = project.desired(svc("a"), svc("b"))
+    apply(project.create_plan(desired), engine, Recorder())
+    obs = {c.service: c for c in engine.observe(desired).containers}
+    gone = ServiceSpec("a", "envkit-test/absent:1", pull_policy=PullPolicy.NEVER)
+    d2 = project.desired(gone, svc("b", depends_on=(Dependency("a"),)))
+    plan = Plan(
+        d2,
+        (
+            Change(ResourceKind.CONTAINER, obs["a"].name, Action.RECREATE, "a", 1, obs["a"], gone),
+            Change(ResourceKind.CONTAINER, obs["b"].name, Action.NOOP, "b", 1, obs["b"]),
+        ),
+    )
+    with pytest.raises(ImageNotFound) as info:
+        apply(plan, engine, Recorder())
+    assert "envkit-test/absent:1" in info.value.message
+    assert "b not started: its dependency a failed" in (info.value.detail or "")
+    after = {c.service: c for c in engine.observe(desired).containers}
+    assert after["a"].id == obs["a"].id and after["a"].state == "running"
