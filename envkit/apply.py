@@ -54,6 +54,9 @@ __all__ = ["ApplyResult", "DownResult", "apply", "down", "wait_ready"]
 Clock = Callable[[], float]
 LOG_TAIL = 20
 POLL_S = 0.2
+# `wait` on a container without a healthcheck: "ready" means it stayed running this long
+# after this apply started it, so one that exits at once is not reported ready.
+SETTLE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class _Run:
         self.cancel = threading.Event()
         self.lock = threading.Lock()
         self.ids: dict[str, str] = {}
+        self.started: dict[str, float] = {}  # container name -> when this apply started it
         self.done: list[tuple[str, Action]] = []
         self.images: dict[tuple[Any, ...], Future[str]] = {}
 
@@ -140,7 +144,7 @@ def apply(
     now: Clock = time.monotonic,
 ) -> ApplyResult:
     """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
-    is healthy (running, when it has no healthcheck). ``expires``: RFC 3339 expiry label
+    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start). ``expires``: RFC 3339 expiry label
     for throwaway instances. Raises ApplyError (with logs) when a service fails, PlanConflict
     when the plan has conflicts, EngineError when the engine refuses an operation."""
     if plan.conflicts:
@@ -359,8 +363,7 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         cid = change.before.id
         run.reporter.step(change.name, "starting")
     else:
-        run.reporter.step(change.name, "pulling/checking image")
-        run.ensure_image(after)
+        run.ensure_image(after)  # a pull or build reports its own output lines
         run.check()
         if action is Action.RECREATE and change.before is not None:
             run.reporter.step(change.name, "stopping (recreate)")
@@ -372,6 +375,8 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         run.remember(change.name, cid)
         run.reporter.step(change.name, "created")
     run.engine.start_container(cid)
+    with run.lock:
+        run.started[change.name] = run.now()
     run.record(change.name, action)
     status = run.engine.status(cid)
     if status.state in ("exited", "dead") and status.exit_code not in (0, None):
@@ -408,16 +413,20 @@ def _wait_condition(run: _Run, waiter: str, service: str, condition: Condition) 
 
 def _wait_service_ready(run: _Run, spec: ServiceSpec) -> None:
     for name, cid in _service_container_ids(run, spec.name):
-        _poll(run, name, cid, _ready, "healthy")
+        started = run.started.get(name)
+        settled = None if started is None else started + SETTLE_S
+        _poll(run, name, cid, partial(_ready, settled=settled, now=run.now), "healthy")
         run.reporter.step(name, "ready")
 
 
-def _ready(status: ContainerStatus) -> bool | str:
+def _ready(status: ContainerStatus, *, settled: float | None, now: Clock) -> bool | str:
     if status.state in ("exited", "dead"):
         return f"exited with code {status.exit_code}"
     if status.health == "unhealthy":
         return "is unhealthy"
-    return status.state == "running" and status.health in (None, "healthy")
+    if status.state == "running" and status.health is None:
+        return settled is None or now() >= settled
+    return status.state == "running" and status.health == "healthy"
 
 
 def _meets(status: ContainerStatus, condition: Condition) -> bool | str:

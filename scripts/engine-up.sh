@@ -34,7 +34,12 @@ fi
 
 missing=""
 [ -n "$(docker_bin)" ] && command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
-[ -x /bin/busybox ] || missing="$missing busybox-static"
+# The test images are FROM scratch: they need the static busybox, not the dynamic one.
+if command -v dpkg >/dev/null 2>&1; then
+    dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
+else
+    [ -x /bin/busybox ] || missing="$missing busybox-static"
+fi
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
         say "need to install:$missing but not root; run: sudo apt-get install -y$missing"
@@ -47,7 +52,11 @@ if [ -n "$missing" ]; then
     apt-get install -y -q $missing
 fi
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+# Not pgrep: procps is not on a minimal Debian. dockerd keeps its pid in /var/run/docker.pid.
+dockerd_running() {
+    [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null
+}
+if ! dockerd_running; then
     if [ "$(id -u)" != 0 ]; then
         say "dockerd is not running and starting it needs root: sudo $0"
         exit 1
@@ -55,7 +64,6 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
     say "starting dockerd (log: $LOG)"
     mkdir -p "$(dirname "$LOG")"
     nohup dockerd >>"$LOG" 2>&1 &
-    echo $! >/var/run/envkit-dockerd.pid 2>/dev/null || true
 fi
 
 elapsed=0

@@ -142,6 +142,8 @@ def project(docker_client: Any) -> Iterator[Project]:
 def svc(
     name: str, *, command: tuple[str, ...] | None = ("sleep", "3600"), **kw: Any
 ) -> ServiceSpec:
-    """A busybox service; short stop grace so tests do not wait 10 s on sleep's SIGTERM."""
+    """A busybox service. busybox as PID 1 ignores SIGTERM: an init forwards it, and a
+    short grace period bounds the rest, so stopping never costs the default 10 s."""
     kw.setdefault("stop_grace_period_s", 1)
+    kw.setdefault("init", True)
     return ServiceSpec(name=name, image=IMAGE, command=command, **kw)
