@@ -411,6 +411,10 @@ class DockerEngine:
     def create_container(
         self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
     ) -> str:
+        """Create ``{project}-{service}-{replica}`` on the project network, reachable there
+        by its service name (a network alias). The hostname stays Docker's default (the
+        short container id) unless the stack sets one, as in Compose: replicas of a service
+        would otherwise share a hostname."""
         name = container_name(desired.project, spec.name, replica)
         api = self._api()
         with self._boundary("create container", name):

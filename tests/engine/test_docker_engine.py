@@ -174,3 +174,15 @@ def test_own_fixed_port_is_not_in_use(engine: DockerEngine, project: Project) ->
     desired = project.desired(svc("web", ports=(PortSpec(80, "tcp", "127.0.0.1", port),)))
     apply(project.create_plan(desired), engine, NullReporter())
     assert engine.observe(desired).ports_in_use == ()
+
+
+def test_status_logs_and_follow(engine: DockerEngine, project: Project) -> None:
+    spec = svc("talk", command=("sh", "-c", "sleep 0.3; for i in 1 2 3; do echo line$i; done"))
+    desired = project.desired(spec)
+    apply(project.create_plan(desired), engine, NullReporter())
+    [c] = engine.observe(desired).containers
+    lines = [chunk.decode() for chunk in engine.follow_logs(c.id)]  # ends when it exits
+    assert "".join(lines).split() == ["line1", "line2", "line3"]
+    assert engine.logs(c.id, tail=1).strip() == "line3"
+    status = engine.status(c.id)
+    assert status.state == "exited" and status.exit_code == 0 and status.health is None
