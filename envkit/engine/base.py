@@ -85,8 +85,9 @@ class ObservedState:
     volumes: tuple[ObservedVolume, ...] = ()  # envkit-labelled, this project
     # image reference -> local image id (None when the image is not present locally)
     images: Mapping[str, str | None] = field(default_factory=dict)
-    # Names the desired state wants that exist WITHOUT this project's labels.
-    foreign_names: Mapping[str, str] = field(default_factory=dict)  # name -> "container"/"network"/"volume"
+    # Names the desired state wants that exist WITHOUT this project's labels:
+    # name -> "container" | "network" | "volume".
+    foreign_names: Mapping[str, str] = field(default_factory=dict)
     # Host ports wanted by the desired state that something else holds.
     ports_in_use: tuple[PortUse, ...] = ()
 
@@ -115,13 +116,19 @@ class Engine(Protocol):
 
     def remove_network(self, name: str) -> None: ...
 
-    def create_volume(self, name: str, labels: Mapping[str, str], driver: str = "local",
-                      driver_opts: Mapping[str, str] | None = None) -> None: ...
+    def create_volume(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        driver: str = "local",
+        driver_opts: Mapping[str, str] | None = None,
+    ) -> None: ...
 
     def remove_volume(self, name: str) -> None: ...
 
-    def create_container(self, desired: DesiredState, spec: ServiceSpec, replica: int,
-                         labels: Mapping[str, str]) -> str:
+    def create_container(
+        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+    ) -> str:
         """Create (not start) the container ``{project}-{service}-{replica}``; return its id."""
         ...
 
