@@ -216,7 +216,9 @@ def container_name(project: str, service: str, replica: int) -> str:
 
 # Fields that do not change the container itself (Compose leaves the same ones out of its
 # config hash): how many, in which order, and how the image is obtained.
-_NOT_HASHED = frozenset({"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"})
+_NOT_HASHED = frozenset(
+    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"}
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -249,9 +251,7 @@ def canonical_spec(spec: ServiceSpec) -> dict[str, Any]:
             continue
         value = _jsonable(getattr(spec, name))
         if name == "environment":
-            value = {
-                k: (_digest(v) if k in spec.sensitive_env else v) for k, v in spec.environment
-            }
+            value = {k: (_digest(v) if k in spec.sensitive_env else v) for k, v in spec.environment}
         out[name] = value
     return out
 
@@ -263,7 +263,9 @@ def spec_hash(spec: ServiceSpec) -> str:
     # The digest of a sensitive value is short; hash the full values too so that two
     # secrets differing beyond a digest collision still change the hash.
     secret_part = "".join(
-        hashlib.sha256(v.encode()).hexdigest() for k, v in spec.environment if k in spec.sensitive_env
+        hashlib.sha256(v.encode()).hexdigest()
+        for k, v in spec.environment
+        if k in spec.sensitive_env
     )
     digest = hashlib.sha256(f"{SPEC_HASH_VERSION}\0{canonical}\0{secret_part}".encode()).hexdigest()
     return f"v{SPEC_HASH_VERSION}-{digest[:32]}"
