@@ -416,12 +416,15 @@ def _wait_service_ready(run: _Run, spec: ServiceSpec) -> None:
         started = run.started.get(name)
         settled = None if started is None else started + SETTLE_S
         _poll(run, name, cid, partial(_ready, settled=settled, now=run.now), "healthy")
-        run.reporter.step(name, "ready")
+        status = run.engine.status(cid)
+        done = status.state in ("exited", "dead")
+        run.reporter.step(name, "completed" if done else "ready")
 
 
 def _ready(status: ContainerStatus, *, settled: float | None, now: Clock) -> bool | str:
     if status.state in ("exited", "dead"):
-        return f"exited with code {status.exit_code}"
+        # A one-shot service (a migration, a seed job) that finished successfully is done.
+        return True if status.exit_code == 0 else f"exited with code {status.exit_code}"
     if status.health == "unhealthy":
         return "is unhealthy"
     if status.state == "running" and status.health is None:

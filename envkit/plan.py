@@ -7,8 +7,9 @@ on them.
 Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 
 - none observed -> CREATE;
-- spec hash and image id unchanged: running (or paused/restarting) -> NOOP, created or
-  exited -> START (one-shot jobs are therefore re-run by every ``up``), dead -> RECREATE;
+- spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
+  code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
+  re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
 - spec hash changed -> RECREATE, reasons = field-level differences of the recorded spec
   label and :func:`~envkit.model.canonical_spec`; image id behind the tag changed ->
   RECREATE. An image that is not present locally is compared with nothing (it will be
@@ -255,8 +256,11 @@ def _container_change(
         )
     if reasons:
         return change(Action.RECREATE, *reasons, *obtain)
+    if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
+        return change(Action.NOOP, "completed")
     if before.state in _STOPPED:
-        return change(Action.START, f"{before.state}, will be started")
+        code = f" with code {before.exit_code}" if before.exit_code is not None else ""
+        return change(Action.START, f"{before.state}{code}, will be started")
     if before.state in _RUNNING:
         return change(Action.NOOP)
     return change(Action.RECREATE, f"container is {before.state}", *obtain)

@@ -48,6 +48,7 @@ class ObservedContainer:
     state: str  # created | running | paused | restarting | exited | dead
     health: str | None = None  # starting | healthy | unhealthy | None (no healthcheck)
     ports: tuple[PortBinding, ...] = ()
+    exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
 

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -557,6 +558,15 @@ def _container_name(raw: Mapping[str, Any]) -> str:
     return str(names[0]).lstrip("/")
 
 
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+
+
+def _exit_code_from_status(status: str) -> int | None:
+    """``Exited (0) 5 minutes ago`` -> 0: the list call carries it, no inspect needed."""
+    found = _EXITED.match(status)
+    return int(found.group(1)) if found else None
+
+
 def _health_from_status(status: str) -> str | None:
     if "(healthy)" in status:
         return "healthy"
@@ -600,6 +610,7 @@ def _parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
         state=str(raw.get("State", "")),
         health=_health_from_status(str(raw.get("Status", ""))),
         ports=tuple(sorted(ports, key=lambda b: (b.target, b.protocol, b.host_ip))),
+        exit_code=_exit_code_from_status(str(raw.get("Status", ""))),
         labels=labels,
         created=(
             datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")

@@ -282,6 +282,7 @@ class FakeEngine:
             state=c.state,
             health=c.health,
             ports=c.bindings,
+            exit_code=c.exit_code if c.state == "exited" else None,
             labels=dict(c.labels),
             created=c.created,
         )

@@ -44,6 +44,7 @@ def seen(
     n: int = 1,
     *,
     state: str = "running",
+    exit_code: int | None = None,
     image_id: str | None = None,
     project: str = P,
     name: str | None = None,
@@ -62,6 +63,7 @@ def seen(
         else recorded,
         image_id=image_id or IMG.get(spec.image) or "sha256:none",
         state=state,
+        exit_code=exit_code,
     )
 
 

@@ -58,6 +58,27 @@ CASES = {
             ("NOOP", "shop-dev-web-2", ()),
         ],
     ),
+    "a one-shot job that completed is left alone; a failed one is started again": (
+        desired(
+            ServiceSpec(name="migrate", image="web:1"),
+            ServiceSpec(name="seed", image="web:1"),
+            ServiceSpec(name="poller", image="web:1", restart="always"),
+        ),
+        world(
+            seen(ServiceSpec(name="migrate", image="web:1"), state="exited", exit_code=0),
+            seen(ServiceSpec(name="seed", image="web:1"), state="exited", exit_code=3),
+            seen(
+                ServiceSpec(name="poller", image="web:1", restart="always"),
+                state="exited",
+                exit_code=0,
+            ),
+        ),
+        [
+            ("NOOP", "shop-dev-migrate-1", ("completed",)),
+            ("START", "shop-dev-seed-1", ("exited with code 3, will be started",)),
+            ("START", "shop-dev-poller-1", ("exited with code 0, will be started",)),
+        ],
+    ),
     "changed fields are named, secrets are not shown": (
         desired(DB2),
         world(seen(DB), images={**IMG, "mariadb:10": "sha256:" + "c" * 64}),
