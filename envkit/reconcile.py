@@ -1,0 +1,99 @@
+"""The reconciler's two verbs, shared by the CLI, the Python API and the pytest plugin.
+
+``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> apply ->
+observe again and check that what runs is what was planned. ``down``: under the same lock,
+remove the instance. Neither prints: the plan is handed to ``on_plan`` and progress goes
+to the reporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envkit.apply import ApplyResult, apply
+from envkit.engine.base import Engine, ObservedContainer
+from envkit.errors import ApplyError, PlanConflict
+from envkit.lock import instance_lock
+from envkit.model import LABEL, DesiredState
+from envkit.plan import Action, Plan, plan
+from envkit.progress import NullReporter, Reporter
+from envkit.teardown import DownResult
+from envkit.teardown import down as _down
+
+__all__ = ["UpResult", "conflict_error", "down", "up"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    plan: Plan
+    applied: ApplyResult | None  # None when there was nothing to do
+    containers: tuple[ObservedContainer, ...]  # the instance's containers afterwards
+    not_running: tuple[str, ...] = ()  # containers that exited after start (not one-shots)
+
+
+def conflict_error(p: Plan) -> PlanConflict:
+    lines = [
+        f"  error[{c.code}]: {c.message}" + (f"\n    hint: {c.hint}" if c.hint else "")
+        for c in p.conflicts
+    ]
+    n = len(p.conflicts)
+    return PlanConflict(
+        f"{p.project}: the plan has {n} conflict{'s' if n != 1 else ''}; nothing was changed",
+        detail="\n".join(lines),
+        hint="resolve the conflicts above, then run the command again",
+    )
+
+
+def up(
+    desired: DesiredState,
+    engine: Engine,
+    *,
+    reporter: Reporter | None = None,
+    wait: bool = False,
+    timeout_s: float = 300.0,
+    lock_timeout_s: float = 600.0,
+    on_lock_wait: Callable[[str], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    expires: str | None = None,
+) -> UpResult:
+    reporter = reporter or NullReporter()
+    with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+        p = plan(desired, engine.observe(desired))
+        if p.conflicts:
+            raise conflict_error(p)
+        if on_plan is not None:
+            on_plan(p)
+        applied = None
+        if p.has_changes or wait:
+            applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
+        not_running: list[str] = []
+        if p.has_changes:
+            # What runs must be what was planned: read the engine again and plan again.
+            after = plan(desired, engine.observe(desired))
+            drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
+            if drift or after.conflicts:
+                from envkit.present import plan_text
+
+                raise ApplyError(
+                    f"{desired.project}: after apply the engine still differs from the stack",
+                    detail=plan_text(after),
+                    hint="run 'envkit up' again; if it persists, report it with --debug output",
+                )
+            not_running = [c.name for c in after.changes if c.action is Action.START]
+        containers = engine.list_containers({LABEL.PROJECT: desired.project})
+    return UpResult(p, applied, tuple(containers), tuple(not_running))
+
+
+def down(
+    desired: DesiredState | str,
+    engine: Engine,
+    *,
+    volumes: bool = False,
+    reporter: Reporter | None = None,
+    lock_timeout_s: float = 600.0,
+    on_lock_wait: Callable[[str], None] | None = None,
+) -> DownResult:
+    project = desired if isinstance(desired, str) else desired.project
+    with instance_lock(project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+        return _down(engine, desired, volumes=volumes, reporter=reporter or NullReporter())
