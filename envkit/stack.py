@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from envkit.errors import Diagnostic, StackError
+from envkit.errors import Diagnostic, StackError, redact
 from envkit.model import DesiredState
 from envkit.render import Rendered, render
 from envkit.stackfile import Document, load
@@ -46,6 +46,11 @@ def environments(doc: Document) -> list[str]:
     return list(envs) if isinstance(envs, dict) else []
 
 
+def _redacted(d: Diagnostic, secrets: frozenset[str]) -> Diagnostic:
+    hint = redact(d.hint, secrets) if d.hint else d.hint
+    return replace(d, message=redact(d.message, secrets), hint=hint)
+
+
 def resolve(
     doc: Document,
     environment: str,
@@ -63,5 +68,8 @@ def resolve(
     if not problems:
         problems = checks.check_services(rendered.tree, rendered)
     if problems:
-        raise StackError(problems)
+        # These checks quote rendered values, which may hold secrets: mask them here, at
+        # the one place that knows both the messages and the sensitive values.
+        secrets = rendered.sensitive_values
+        raise StackError([_redacted(d, secrets) for d in problems])
     return Resolved(rendered, to_desired(rendered))
