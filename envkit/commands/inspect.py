@@ -6,57 +6,22 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from envkit.commands.common import engine, instance_id, read_stack, resolve_env
 from envkit.commands.stackfile import table
 from envkit.errors import EnvkitError, UsageError
 from envkit.model import LABEL
+from envkit.status import STATUS_FORMAT_VERSION as STATUS_FORMAT_VERSION
+from envkit.status import address
+from envkit.status import status_json as status_json
 
 if TYPE_CHECKING:
     from envkit.cli import Console
     from envkit.engine.base import ObservedContainer
 
-STATUS_FORMAT_VERSION = 1
-
-
-def _address(host_ip: str, port: int) -> str:
-    ip = host_ip or "0.0.0.0"
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def status_json(
-    project: str, instance: str | None, containers: Sequence[ObservedContainer]
-) -> dict[str, Any]:
-    """``{format_version, project, instance, services: {name: {containers, state, health,
-    ports: {"3306/tcp": "127.0.0.1:49153"}}}}`` — documented in the README."""
-    services: dict[str, Any] = {}
-    for c in sorted(containers, key=lambda c: (c.service, c.replica)):
-        entry = services.setdefault(
-            c.service, {"containers": [], "state": c.state, "health": c.health, "ports": {}}
-        )
-        entry["containers"].append(
-            {
-                "name": c.name,
-                "id": c.id[:12],
-                "replica": c.replica,
-                "state": c.state,
-                "health": c.health,
-            }
-        )
-        if c.state != "running":
-            entry["state"] = c.state
-        if c.health not in (None, "healthy"):
-            entry["health"] = c.health
-        for b in c.ports:
-            entry["ports"].setdefault(f"{b.target}/{b.protocol}", _address(b.host_ip, b.host_port))
-    return {
-        "format_version": STATUS_FORMAT_VERSION,
-        "project": project,
-        "instance": instance,
-        "services": services,
-    }
+# Moved to the core (envkit.status) so the Python API shares them; kept importable here.
+_address = address
 
 
 def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
