@@ -72,4 +72,36 @@ def resolve(
         # the one place that knows both the messages and the sensitive values.
         secrets = rendered.sensitive_values
         raise StackError([_redacted(d, secrets) for d in problems])
-    return Resolved(rendered, to_desired(rendered))
+    return Resolved(rendered, _as_instance(doc, rendered, to_desired(rendered)))
+
+
+def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> DesiredState:
+    """Apply the environment's instance rules (``envkit.instances``): random host ports
+    for the instances of an ``ephemeral_ports`` environment; no read-write external volume
+    shared by instances."""
+    from envkit.instances import ephemeral_ports_flag, random_ports, shared_names
+
+    at: tuple[str, ...] = ("environments", rendered.environment, "ephemeral_ports")
+    envs = doc.data.get("environments")
+    env_def = envs.get(rendered.environment) if isinstance(envs, dict) else None
+    flag = ephemeral_ports_flag(env_def, at, doc.origin(at))
+    problems: list[Diagnostic] = []
+    if isinstance(flag, Diagnostic):
+        problems.append(flag)
+    elif flag and desired.instance:
+        desired = random_ports(desired)
+    for service, _volume, message in shared_names(desired):
+        path = ("services", service, "volumes")
+        problems.append(
+            Diagnostic(
+                "shared-volume",
+                message,
+                path,
+                rendered.origin(path),
+                "mount it read-only (':ro'), or use a volume of the stack (each instance "
+                "gets its own) instead of an external one",
+            )
+        )
+    if problems:
+        raise StackError(problems)
+    return desired

@@ -24,14 +24,22 @@ def read_stack(args: argparse.Namespace) -> Document:
     return read(stack_path(args))
 
 
-_INSTANCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-
-
 def instance_id(args: argparse.Namespace) -> str | None:
+    from envkit.instances import INSTANCE_ID
+
     value: str | None = getattr(args, "instance", None)
-    if value is not None and not _INSTANCE_ID.fullmatch(value):
+    if value is not None and not INSTANCE_ID.fullmatch(value):
+        bad = next((ch for ch in value if not re.fullmatch(r"[a-z0-9_-]", ch)), None)
+        if not value:
+            why = " (it is empty)"
+        elif bad is not None:
+            why = f": {bad!r} at position {value.index(bad) + 1} is not allowed"
+        elif len(value) > 63:
+            why = f" ({len(value)} characters, at most 63)"
+        else:
+            why = f": it starts with {value[0]!r}"
         raise UsageError(
-            f"--instance {value!r} is not a valid instance id",
+            f"--instance {value!r} is not a valid instance id{why}",
             hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
         )
     return value
