@@ -1,9 +1,9 @@
 """The reconciler's two verbs, shared by the CLI, the Python API and the pytest plugin.
 
-``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> apply ->
-observe again and check that what runs is what was planned. ``down``: under the same lock,
-remove the instance. Neither prints: the plan is handed to ``on_plan`` and progress goes
-to the reporter.
+``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> renew the
+lease when given an expiry (``envkit.expiry``) -> apply -> observe again and check that
+what runs is what was planned. ``down``: under the same lock, remove the instance.
+Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envkit.apply import ApplyResult, apply
-from envkit.engine.base import Engine, ObservedContainer
+from envkit.engine.base import Engine, ObservedContainer, ObservedState
 from envkit.errors import ApplyError, PlanConflict
+from envkit.expiry import is_lease, lease_labels, lease_name
 from envkit.lock import instance_lock
-from envkit.model import LABEL, DesiredState
+from envkit.model import LABEL, DesiredState, project_labels
 from envkit.plan import Action, Plan, plan
 from envkit.progress import NullReporter, Reporter
 from envkit.teardown import DownResult
@@ -30,6 +31,7 @@ class UpResult:
     applied: ApplyResult | None  # None when there was nothing to do
     containers: tuple[ObservedContainer, ...]  # the instance's containers afterwards
     not_running: tuple[str, ...] = ()  # containers that exited after start (not one-shots)
+    expires: str | None = None  # the instance's expiry when up was given one
 
 
 def conflict_error(p: Plan) -> PlanConflict:
@@ -59,11 +61,14 @@ def up(
 ) -> UpResult:
     reporter = reporter or NullReporter()
     with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
-        p = plan(desired, engine.observe(desired))
+        observed = engine.observe(desired)
+        p = plan(desired, observed)
         if p.conflicts:
             raise conflict_error(p)
         if on_plan is not None:
             on_plan(p)
+        if expires is not None:
+            _renew_lease(engine, desired, observed, expires)
         applied = None
         if p.has_changes or wait:
             applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
@@ -82,7 +87,22 @@ def up(
                 )
             not_running = [c.name for c in after.changes if c.action is Action.START]
         containers = engine.list_containers({LABEL.PROJECT: desired.project})
-    return UpResult(p, applied, tuple(containers), tuple(not_running))
+    return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
+
+
+def _renew_lease(
+    engine: Engine, desired: DesiredState, observed: ObservedState, expires: str
+) -> None:
+    """Point the instance's lease at ``expires`` (``envkit.expiry``): labels cannot change,
+    so an existing lease is replaced. Under the instance lock, so gc (which takes the same
+    lock and reads the lease again) never sees the gap between remove and create."""
+    name = lease_name(desired.project)
+    for vol in observed.volumes:
+        if vol.name == name and is_lease(vol.labels):
+            if vol.labels.get(LABEL.EXPIRES) == expires:
+                return
+            engine.remove_volume(name)
+    engine.create_volume(name, lease_labels(project_labels(desired), expires))
 
 
 def down(
