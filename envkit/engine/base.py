@@ -58,12 +58,14 @@ class ObservedNetwork:
     id: str
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    created: str = ""  # RFC 3339, when the engine says (list_networks)
 
 
 @dataclass(frozen=True, slots=True)
 class ObservedVolume:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    created: str = ""  # RFC 3339, when the engine says (list_volumes)
 
 
 @dataclass(frozen=True, slots=True)

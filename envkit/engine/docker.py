@@ -273,6 +273,35 @@ class DockerEngine:
             raw = self._api().containers(all=True, filters=filters)
         return [_parse_container(c) for c in raw]
 
+    def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
+        """Networks carrying ``labels`` (a None value: the key, with any value)."""
+        filters = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
+        with self._boundary("list networks", "with envkit labels"):
+            raw = self._api().networks(filters=filters)
+        return [
+            ObservedNetwork(
+                id=str(n.get("Id", "")),
+                name=str(n.get("Name", "")),
+                labels=_labels(n),
+                created=str(n.get("Created") or ""),
+            )
+            for n in raw
+        ]
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
+        """Volumes carrying ``labels`` (a None value: the key, with any value)."""
+        filters = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
+        with self._boundary("list volumes", "with envkit labels"):
+            raw = self._api().volumes(filters=filters).get("Volumes") or []
+        return [
+            ObservedVolume(
+                name=str(v.get("Name", "")),
+                labels=_labels(v),
+                created=str(v.get("CreatedAt") or ""),
+            )
+            for v in raw
+        ]
+
     # -- images -----------------------------------------------------------------------
 
     def image_id(self, ref: str) -> str | None:
