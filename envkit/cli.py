@@ -144,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for another envkit working on this instance (default 600)",
     )
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
+    p.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="a new instance with a unique id (printed on stdout, or in the JSON)",
+    )
+    p.add_argument(
+        "--ttl",
+        metavar="D",
+        help="expire the instance D from now (90s, 15m, 2h, 1d); 'envkit gc' removes it "
+        "then. Running up --ttl again extends it",
+    )
 
     p = env_parser("down", "remove the environment's containers and network")
     add_render_options(p)
@@ -166,6 +177,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("port", metavar="PORT[/PROTO]")
     p.add_argument("--instance", metavar="ID")
     p.add_argument("--index", type=int, default=1, metavar="N", help="replica number (default 1)")
+
+    p = env_parser("env", "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)")
+    add_render_options(p)
+    p.add_argument(
+        "--format",
+        choices=("shell", "json"),
+        default="shell",
+        help="shell: export lines for eval (default); json: one object",
+    )
+
+    p = sub.add_parser(
+        "gc",
+        help="remove expired instances of every stack on the engine",
+        description="Remove expired envkit instances (containers, network, volumes) of every "
+        "stack on the engine. Never touches anything without envkit's labels, nor an instance "
+        "without an expiry unless --older-than with --include-unexpiring says so.",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would be removed")
+    p.add_argument(
+        "--older-than",
+        metavar="D",
+        help="also remove instances (with an expiry) whose newest object is older than D",
+    )
+    p.add_argument(
+        "--include-unexpiring",
+        action="store_true",
+        help="with --older-than: instances without an expiry too",
+    )
+    p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for an envkit working on an instance before skipping it",
+    )
     return parser
 
 

@@ -17,6 +17,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from envkit.commands import stackfile as module
     elif args.command in ("plan", "up", "down"):
         from envkit.commands import reconcile as module  # type: ignore[no-redef]
+    elif args.command == "env":
+        from envkit.commands import env as module  # type: ignore[no-redef]
+    elif args.command == "gc":
+        from envkit.commands import gc as module  # type: ignore[no-redef]
     else:
         from envkit.commands import inspect as module  # type: ignore[no-redef]
     handler = getattr(module, "cmd_" + args.command.replace("-", "_"))

@@ -31,26 +31,60 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_up(args: argparse.Namespace, console: Console) -> int:
-    from envkit.commands.inspect import status_json
+    """``--ephemeral``: a new instance id, printed on stdout at once (before anything can
+    fail, so a script can always clean up), or carried in the JSON. ``--json``: the status
+    document of ``envkit.status`` plus ``expires`` (what ``--ttl`` set, else null); when up
+    fails, a document with ``error: {code, message}`` instead of ``services``, and the
+    usual error on stderr."""
+    from envkit.errors import EnvkitError, UsageError
+    from envkit.expiry import expires_at
+    from envkit.instances import new_instance_id
     from envkit.present import plan_text
     from envkit.progress import reporter_for
     from envkit.reconcile import up
+    from envkit.status import STATUS_FORMAT_VERSION, status_json
 
+    expires = expires_at(args.ttl) if args.ttl is not None else None
+    if args.ephemeral:
+        if args.instance is not None:
+            raise UsageError(
+                "--ephemeral and --instance exclude each other",
+                hint="--ephemeral makes a new instance id; --instance ID names one",
+            )
+        args.instance = new_instance_id()
     desired = resolve_env(args, console).desired
-    result = up(
-        desired,
-        engine(),
-        reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
-        wait=args.wait,
-        timeout_s=args.timeout,
-        lock_timeout_s=args.lock_timeout,
-        on_lock_wait=console.err,
-        on_plan=lambda p: console.err(plan_text(p)),
-    )
+    if args.ephemeral:
+        console.err(f"instance {desired.instance} (project {desired.project})")
+        if not args.json:
+            console.out(str(desired.instance))
+    try:
+        result = up(
+            desired,
+            engine(),
+            reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
+            wait=args.wait,
+            timeout_s=args.timeout,
+            lock_timeout_s=args.lock_timeout,
+            on_lock_wait=console.err,
+            on_plan=lambda p: console.err(plan_text(p)),
+            expires=expires,
+        )
+    except EnvkitError as exc:
+        if args.json:
+            failed = {
+                "format_version": STATUS_FORMAT_VERSION,
+                "project": desired.project,
+                "instance": desired.instance,
+                "expires": expires,
+                "error": {"code": exc.code, "message": exc.message},
+            }
+            console.out(json.dumps(failed, indent=2))
+        raise
     for name in result.not_running:
         console.err(f"warning: {name} is not running (it exited after start)")
     if args.json:
         status = status_json(desired.project, desired.instance, result.containers)
+        status["expires"] = result.expires
         console.out(json.dumps(status, indent=2))
     return 0
 
