@@ -34,6 +34,10 @@ def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str
 
 
 def cmd_ps(args: argparse.Namespace, console: Console) -> int:
+    """``--json``: always ``{format_version, projects: [status, ...]}`` — one
+    :func:`envkit.status.status_json` document per project, sorted by name (``ps ENV``
+    lists at most one: ``projects[0]`` is the same document ``up --json`` prints), so the
+    shape does not depend on how many instances run."""
     instance_id(args)
     containers = engine().list_containers(_project_filter(args, console))
     by_project: dict[str, list[ObservedContainer]] = {}
