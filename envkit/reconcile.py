@@ -22,7 +22,7 @@ from envkit.progress import NullReporter, Reporter
 from envkit.teardown import DownResult
 from envkit.teardown import down as _down
 
-__all__ = ["UpResult", "conflict_error", "down", "up"]
+__all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,7 @@ def up(
 ) -> UpResult:
     reporter = reporter or NullReporter()
     with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+        refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
         p = plan(desired, observed)
         if p.conflicts:
@@ -103,6 +104,24 @@ def _renew_lease(
                 return
             engine.remove_volume(name)
     engine.create_volume(name, lease_labels(project_labels(desired), expires))
+
+
+def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) -> None:
+    """Pull every image whose service has ``pull_policy: always``, before planning: the
+    planner (pure) then sees the registry's current image as the local image id, so an
+    image updated under the same tag shows as a change (and recreates only its services).
+    ``plan`` and ``up`` both do it; a registry that cannot be reached fails here, before
+    anything changes."""
+    from envkit.model import PullPolicy
+
+    seen: set[str] = set()
+    for spec in desired.services:
+        if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
+            seen.add(spec.image)
+            reporter.step(spec.image, "pulling (pull_policy: always)")
+            engine.refresh_image(
+                spec, on_output=lambda line, s=spec: reporter.output(s.image, line)
+            )
 
 
 def down(

@@ -72,7 +72,24 @@ def resolve(
         # the one place that knows both the messages and the sensitive values.
         secrets = rendered.sensitive_values
         raise StackError([_redacted(d, secrets) for d in problems])
-    return Resolved(rendered, _as_instance(doc, rendered, to_desired(rendered)))
+    desired = _as_instance(doc, rendered, to_desired(rendered))
+    return Resolved(rendered, _images(doc, rendered, desired))
+
+
+def _images(doc: Document, rendered: Rendered, desired: DesiredState) -> DesiredState:
+    """Where images come from: every pulled image renamed into the environment's
+    ``registry`` (``envkit.imageref``, pure), and every local build context hashed
+    (``envkit.buildcontext``: reads files), so a changed context changes the spec hash."""
+    from envkit.buildcontext import with_context_hashes
+    from envkit.imageref import with_registry
+
+    envs = doc.data.get("environments")
+    env_def = envs.get(rendered.environment) if isinstance(envs, dict) else None
+    registry = env_def.get("registry") if isinstance(env_def, dict) else None
+    desired = with_registry(desired, registry if isinstance(registry, str) else None)
+    if any(s.build is not None for s in desired.services):
+        desired = with_context_hashes(desired, rendered.origin)
+    return desired
 
 
 def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> DesiredState:

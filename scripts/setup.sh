@@ -14,6 +14,9 @@ echo "==> installing envkit and its test tools" >&2
 echo "==> making sure a Docker engine answers" >&2
 bash scripts/engine-up.sh
 
+echo "==> Debian tools for images and bundles: docker-registry (tests), pigz (bundle gzip)" >&2
+bash scripts/install-image-tools.sh
+
 echo "==> building test images" >&2
 bash scripts/build-test-images.sh
 

@@ -15,10 +15,13 @@ if TYPE_CHECKING:
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.plan import plan
     from envkit.present import plan_json, plan_text
-    from envkit.reconcile import conflict_error
+    from envkit.progress import reporter_for
+    from envkit.reconcile import conflict_error, refresh_images
 
     desired = resolve_env(args, console).desired
-    p = plan(desired, engine().observe(desired))
+    eng = engine()
+    refresh_images(desired, eng, reporter_for(console.err_stream, frozenset(console.secrets)))
+    p = plan(desired, eng.observe(desired))
     if args.json:
         console.out(json.dumps(plan_json(p), indent=2))
     else:

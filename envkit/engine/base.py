@@ -16,6 +16,7 @@ from envkit.model import DesiredState, ServiceSpec
 __all__ = [
     "ContainerStatus",
     "Engine",
+    "ImageInfo",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
@@ -96,6 +97,15 @@ class ObservedState:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """A local image: what a bundle's manifest records about it."""
+
+    id: str  # sha256:...
+    tags: tuple[str, ...]
+    size: int  # bytes, uncompressed
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerStatus:
     state: str
     health: str | None
@@ -113,6 +123,11 @@ class Engine(Protocol):
 
     def ensure_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
         """Make the service's image present per its pull_policy/build; return its id."""
+        ...
+
+    def refresh_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
+        """Pull the service's image now (pull_policy always: before planning, so the plan
+        compares with the registry's current image); return its id."""
         ...
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...

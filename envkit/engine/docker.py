@@ -18,12 +18,13 @@ import json
 import os
 import re
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from envkit.engine.base import (
     ContainerStatus,
+    ImageInfo,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
@@ -53,8 +54,15 @@ IMAGE_HINT = (
     "build it (`docker build -t IMAGE ...`), load it (`docker load -i FILE` or "
     "`envkit bundle load FILE`), or make its registry reachable"
 )
+PULL_HINT = (
+    "no registry reachable? bring the images in as a bundle (`envkit bundle save ENV` where "
+    "they are, `envkit bundle load FILE` here), build them (build: in the stack), or push a "
+    "bundle to a private registry (`envkit bundle push FILE --registry HOST:PORT`) and set "
+    "`registry: HOST:PORT` on the environment; for a private registry, `docker login` it"
+)
 
 OutputCallback = Callable[[str], None]
+_BUILD_TAIL = 30  # output lines of a failing build step shown in the error
 
 
 class DockerEngine:
@@ -75,6 +83,9 @@ class DockerEngine:
         self._version = version or env.get("DOCKER_API_VERSION") or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
+        # image reference -> id pulled by this engine object (pull_policy always: `up`
+        # pulls before planning, and apply does not pull the same reference again)
+        self._pulled: dict[str, str] = {}
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -314,14 +325,53 @@ class DockerEngine:
                 return None
             raise
 
+    def _local_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
+        """(id, labels) of a local image, or None when it is not on the engine."""
+        try:
+            with self._boundary("inspect image", ref):
+                info = self._api().inspect_image(ref)
+        except EngineError as exc:
+            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
+                return None
+            raise
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        return str(info["Id"]), dict(labels)
+
     def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Make the service's image present; return its id. Compose's pull policies:
+
+        - ``always``: pull (once per engine object: ``up`` pulls before planning, see
+          :meth:`refresh_image`, and apply does not pull the same reference again);
+        - ``missing`` (default): use the local image; without one, build when the service
+          has ``build:``, else pull. With ``build:``, a local image counts only when it was
+          built from the same context, Dockerfile, args and target (its ``io.envkit.build``
+          label), so a changed context rebuilds;
+        - ``never``: the local image or an error; ``build``: always build.
+        """
+        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
+
         ref = spec.image
         policy = spec.pull_policy
-        local = None if policy is PullPolicy.ALWAYS else self.image_id(ref)
-        if local is not None and policy is not PullPolicy.BUILD:
-            return local
-        if spec.build is not None and policy in (PullPolicy.MISSING, PullPolicy.BUILD):
+        if policy is PullPolicy.ALWAYS:
+            pulled = self._pulled.get(ref)
+            if pulled is not None and self.image_id(ref) == pulled:
+                return pulled
+            return self._pull(spec, on_output)
+        if policy is PullPolicy.BUILD:
+            if spec.build is None:
+                raise ImageNotFound(
+                    f"service {spec.name}: pull_policy is 'build' but the service has no build:",
+                    hint="add a build: section or choose another pull_policy",
+                    origin=spec.origin,
+                )
             return self._build(spec, on_output)
+        local = self._local_labels(ref)
+        if spec.build is not None and policy is PullPolicy.MISSING:
+            if local is not None and local[1].get(BUILD_LABEL) == build_fingerprint(spec.build):
+                return local[0]
+            return self._build(spec, on_output)
+        if local is not None:
+            return local[0]
         if policy is PullPolicy.NEVER:
             raise ImageNotFound(
                 f"service {spec.name}: image {ref!r} is not on the local engine "
@@ -329,12 +379,11 @@ class DockerEngine:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
-        if policy is PullPolicy.BUILD:
-            raise ImageNotFound(
-                f"service {spec.name}: pull_policy is 'build' but the service has no build:",
-                hint="add a build: section or choose another pull_policy",
-                origin=spec.origin,
-            )
+        return self._pull(spec, on_output)
+
+    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Pull ``spec.image`` now (for pull_policy always, before planning), so the
+        planner compares containers with the registry's current image. Returns its id."""
         return self._pull(spec, on_output)
 
     def _pull(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
@@ -343,6 +392,8 @@ class DockerEngine:
         repo, tag = _split_tag(ref)
         try:
             with self._boundary("pull image", ref):
+                # No auth_config: the SDK reads the engine user's ~/.docker/config.json
+                # (DOCKER_CONFIG), as `docker pull` does.
                 for event in self._api().pull(repo, tag=tag, stream=True, decode=True):
                     if "error" in event:
                         raise EngineError(str(event["error"]))
@@ -354,10 +405,10 @@ class DockerEngine:
             if isinstance(exc, EngineUnavailable):
                 raise
             raise ImageNotFound(
-                f"service {spec.name}: image {ref!r} is not on the local engine "
-                f"({self.endpoint}) and pulling it from {registry} failed: {exc.message}",
-                hint=IMAGE_HINT,
+                f"service {spec.name}: cannot pull {ref!r} from {registry}: {exc.message}",
+                hint=PULL_HINT,
                 origin=spec.origin,
+                code="pull-failed",
             ) from exc
         found = self.image_id(ref)
         if found is None:
@@ -367,11 +418,18 @@ class DockerEngine:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
+        self._pulled[ref] = found
         return found
 
     def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
+        """Build with the engine's (legacy) builder, labelled with the build fingerprint.
+        Output lines go to ``on_output``; a failure names the failing step and its output."""
+        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
+
         build = spec.build
         assert build is not None
+        step = ""  # the last "Step N/M : ..." line
+        step_output: list[str] = []
         with self._boundary("build image", f"{spec.image} for service {spec.name}"):
             stream = self._api().build(
                 path=build.context,
@@ -379,27 +437,127 @@ class DockerEngine:
                 tag=spec.image,
                 buildargs=dict(build.args) or None,
                 target=build.target,
+                labels={BUILD_LABEL: build_fingerprint(build)},
                 rm=True,
+                forcerm=True,
                 decode=True,
             )
             for event in stream:
                 if "error" in event:
+                    error = str(event["error"]).strip()
+                    shown = step_output[-_BUILD_TAIL:]
+                    detail = None
+                    if step:
+                        detail = f"  failing step: {step}"
+                        if shown:
+                            cut = len(step_output) - len(shown)
+                            more = (
+                                f"  (last {len(shown)} of {len(step_output)} lines)" if cut else ""
+                            )
+                            detail += f"\n  its output{more}:\n" + "\n".join(
+                                f"    {line}" for line in shown
+                            )
                     raise EngineError(
-                        f"building {spec.image} for service {spec.name} failed: "
-                        f"{str(event['error']).strip()}",
+                        f"building {spec.image} for service {spec.name} failed: {error}",
                         code="build-failed",
                         origin=spec.origin,
-                        hint=f"fix the Dockerfile or the context {build.context}",
+                        detail=detail,
+                        hint=f"fix that step of {build.dockerfile} or the context {build.context}",
                     )
                 text = event.get("stream")
-                if on_output is not None and text:
-                    for line in str(text).splitlines():
-                        if line.strip():
-                            on_output(line)
+                if not text:
+                    continue
+                for line in str(text).splitlines():
+                    if not line.strip():
+                        continue
+                    if line.startswith("Step "):
+                        step, step_output = line.strip(), []
+                    elif not line.startswith((" ---> ", "Removing intermediate")):
+                        step_output.append(line.rstrip())
+                    if on_output is not None:
+                        on_output(line)
         found = self.image_id(spec.image)
         if found is None:
             raise EngineError(f"built {spec.image} but the engine does not have it afterwards")
         return found
+
+    # -- images: save, load, tag, push (bundles) ----------------------------------------
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        """Id, tags and size of a local image, or None when it is not on the engine."""
+        try:
+            with self._boundary("inspect image", ref):
+                info = self._api().inspect_image(ref)
+        except EngineError as exc:
+            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
+                return None
+            raise
+        return ImageInfo(
+            id=str(info["Id"]),
+            tags=tuple(info.get("RepoTags") or ()),
+            size=int(info.get("Size") or 0),
+        )
+
+    def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """``docker save REF...`` as a stream of tar bytes: one archive for all images, so
+        layers they share are in it once. (The SDK's ``get_image`` takes one name; the
+        engine's endpoint takes many, so this calls it through the SDK's request helpers.)"""
+        api = self._api()
+        subject = ", ".join(refs)
+        with self._boundary("save images", subject):
+            response = api._get(api._url("/images/get"), params={"names": refs}, stream=True)
+            api._raise_for_status(response)
+        with self._boundary("save images", subject):
+            yield from api._stream_raw_result(response, chunk_size, False)
+
+    def load_images(
+        self, data: Iterable[bytes], on_output: OutputCallback | None = None
+    ) -> list[str]:
+        """``docker load`` from a stream of tar bytes; returns what the engine says it
+        loaded (``Loaded image: ...`` lines)."""
+        loaded: list[str] = []
+        with self._boundary("load images", "from the bundle"):
+            for event in self._api().load_image(data=iter(data)):
+                if "error" in event:
+                    raise EngineError(
+                        f"the engine refused the bundle's images: {event['error']}",
+                        code="load-failed",
+                    )
+                text = str(event.get("stream") or event.get("status") or "").strip()
+                if text.startswith("Loaded image"):
+                    loaded.append(text.split(":", 1)[1].strip())
+                if text and on_output is not None:
+                    on_output(text)
+        return loaded
+
+    def tag_image(self, image: str, ref: str) -> None:
+        repo, tag = _split_tag(ref)
+        with self._boundary("tag image", f"{image} as {ref}"):
+            self._api().tag(image, repo, tag=tag)
+
+    def push_image(self, ref: str, on_output: OutputCallback | None = None) -> None:
+        """Push with the engine user's registry credentials (the SDK reads the docker
+        config file, as `docker push` does)."""
+        repo, tag = _split_tag(ref)
+        registry = _registry_of(ref)
+        try:
+            with self._boundary("push image", ref):
+                for event in self._api().push(repo, tag=tag, stream=True, decode=True):
+                    if "error" in event:
+                        raise EngineError(str(event["error"]))
+                    if on_output is not None and event.get("status"):
+                        line = f"{event.get('id', '')} {event['status']}".strip()
+                        on_output(line)
+        except EngineError as exc:
+            if isinstance(exc, EngineUnavailable):
+                raise
+            raise EngineError(
+                f"cannot push {ref} to {registry}: {exc.message}",
+                code="push-failed",
+                hint=f"check that the registry {registry} runs and answers (a registry on "
+                "127.0.0.0/8 may use plain http; any other needs TLS or the engine's "
+                "insecure-registries), and `docker login` it if it needs credentials",
+            ) from exc
 
     # -- networks and volumes ----------------------------------------------------------
 
@@ -559,6 +717,24 @@ class DockerEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def build_context_files(context: str, dockerfile: str) -> list[str]:
+    """The files and folders (relative, sorted) of a build context that the SDK sends to the
+    engine: docker's own ``.dockerignore`` matcher, read the way ``APIClient.build`` reads
+    it, so ``envkit.buildcontext`` hashes exactly what a build sees."""
+    from docker.utils.build import exclude_paths
+
+    patterns: list[str] = []
+    ignore = os.path.join(context, ".dockerignore")
+    if os.path.exists(ignore):
+        with open(ignore, encoding="utf-8") as f:
+            lines = [line.strip() for line in f.read().splitlines()]
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    inside = dockerfile
+    if os.path.isabs(dockerfile):
+        inside = os.path.relpath(dockerfile, context)
+    return sorted(exclude_paths(context, patterns, dockerfile=inside))
 
 
 # -- parsing the engine's JSON (pure) ---------------------------------------------------

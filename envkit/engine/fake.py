@@ -322,6 +322,18 @@ class FakeEngine:
             self.images[ref] = self.registry[ref]
             return self.images[ref]
 
+    def refresh_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
+        """Pull ``spec.image`` from the fake registry now (pull_policy always, before plan)."""
+        with self._lock:
+            if spec.image not in self.registry:
+                raise ImageNotFound(
+                    f"service {spec.name}: cannot pull {spec.image!r}: not in the fake registry",
+                    code="pull-failed",
+                )
+            self.calls.append(("pull", spec.image))
+            self.images[spec.image] = self.registry[spec.image]
+            return self.images[spec.image]
+
     def create_network(self, name: str, labels: Mapping[str, str]) -> None:
         with self._lock:
             self.calls.append(("create_network", name))
