@@ -1,11 +1,46 @@
 """envkit: a declarative environment provisioner for Docker.
 
 One stack file describes services; ``envkit up dev`` makes a Docker engine match it for the
-environment ``dev``, changing only what differs.
+environment ``dev``, changing only what differs. From Python::
+
+    import envkit
+
+    with envkit.load("envkit.yaml").ephemeral("ci") as env:
+        host, port = env.port("db", 3306)
+
+The API (:mod:`envkit.api`) is imported on first use, so ``import envkit`` stays cheap.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envkit.api import Environment, Stack, load
+    from envkit.errors import EnvkitError
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Environment", "EnvkitError", "Stack", "__version__", "load"]
+
+_LAZY = {
+    "Environment": "envkit.api",
+    "EnvkitError": "envkit.errors",
+    "Stack": "envkit.api",
+    "load": "envkit.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'envkit' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

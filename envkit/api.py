@@ -1,0 +1,397 @@
+"""The Python API: the same core as the CLI (``stack.read``/``resolve`` + ``reconcile.up``/
+``down``), as objects::
+
+    stack = envkit.load("envkit.yaml")
+    with stack.ephemeral("ci", ttl="1h") as env:      # a unique instance, always torn down
+        host, port = env.port("db", 3306)              # ("127.0.0.1", 49153)
+        print(env.logs("db", tail=20))
+
+    env = stack.up("ci", instance="pr-42", ttl="2h")  # stays until env.down() or gc
+    env.status()                                       # the document of `envkit ps --json`
+    env.down(volumes=True)
+
+Errors are the CLI's (:mod:`envkit.errors`). Nothing here prints: progress goes to an
+optional :class:`~envkit.progress.Reporter`. The engine is ``DockerEngine.from_env()``
+unless one is given (``load(path, engine=FakeEngine())`` runs without Docker); the docker
+SDK is imported on the first engine call, not by this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from envkit.errors import EnvkitError, UsageError
+from envkit.model import LABEL, DesiredState
+from envkit.stack import DEFAULT_FILE, environments, read, resolve
+from envkit.status import find_binding, parse_port, status_json
+
+if TYPE_CHECKING:
+    from envkit.engine.base import Engine, ObservedContainer
+    from envkit.progress import Reporter
+    from envkit.reconcile import UpResult
+    from envkit.stackfile import Document
+    from envkit.teardown import DownResult
+    from envkit.watchdog import Watchdog
+
+__all__ = ["DEFAULT_TTL", "Environment", "Stack", "load"]
+
+DEFAULT_TTL = "1h"  # of an ephemeral instance: gc reaps it after that if nothing else did
+_WILDCARD_V4 = ("", "0.0.0.0")
+
+
+def load(
+    path: str | os.PathLike[str] = DEFAULT_FILE,
+    *,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Stack:
+    """Read and validate a stack file (raises :class:`~envkit.errors.StackError` with every
+    located problem). ``engine``: the engine every instance of this stack uses (default:
+    ``DockerEngine.from_env()``, connected on first use). ``environ``: the process
+    environment templates see as ``env`` (default: ``os.environ``)."""
+    return Stack(read(path), engine=engine, environ=environ)
+
+
+def _check_instance(instance: str) -> str:
+    from envkit.instances import INSTANCE_ID
+
+    if not isinstance(instance, str) or not INSTANCE_ID.fullmatch(instance):
+        raise UsageError(
+            f"instance {instance!r} is not a valid instance id",
+            hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+            code="invalid-instance",
+        )
+    return instance
+
+
+class Stack:
+    """A validated stack file. Cheap to keep; every method re-reads the engine."""
+
+    def __init__(
+        self,
+        document: Document,
+        *,
+        engine: Engine | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.document = document
+        self._engine = engine
+        self._own_engine = engine is None  # made from the process environment
+        self._environ = dict(environ) if environ is not None else None
+
+    def __repr__(self) -> str:
+        return f"<envkit.Stack {self.name!r} from {self.document.display}>"
+
+    @property
+    def name(self) -> str:
+        return str(self.document.data.get("stack"))
+
+    @property
+    def path(self) -> str:
+        return str(self.document.path)
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        return tuple(environments(self.document))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from envkit.engine.docker import DockerEngine
+
+            self._engine = DockerEngine.from_env(self._environ)
+        return self._engine
+
+    def render(
+        self,
+        environment: str,
+        *,
+        vars: Mapping[str, Any] | None = None,
+        instance: str | None = None,
+    ) -> DesiredState:
+        """The desired state of ``environment`` (optionally one instance of it), without
+        touching the engine. ``vars`` override the stack's like ``--var k=v``."""
+        if instance is not None:
+            _check_instance(instance)
+        cli_vars = {str(k): str(v) for k, v in (vars or {}).items()}
+        return resolve(
+            self.document, environment, cli_vars=cli_vars, environ=self._environ, instance=instance
+        ).desired
+
+    def attach(
+        self,
+        environment: str,
+        *,
+        instance: str | None = None,
+        vars: Mapping[str, Any] | None = None,
+        engine: Engine | None = None,
+    ) -> Environment:
+        """A handle on an instance that is (or may be) up already, without changing it."""
+        desired = self.render(environment, vars=vars, instance=instance)
+        return Environment(desired, engine or self.engine)
+
+    def up(
+        self,
+        environment: str,
+        *,
+        instance: str | None = None,
+        wait: bool = True,
+        ttl: str | float | None = None,
+        vars: Mapping[str, Any] | None = None,
+        timeout: float = 300.0,
+        engine: Engine | None = None,
+        reporter: Reporter | None = None,
+        watchdog: bool = False,
+    ) -> Environment:
+        """Make the engine match ``environment`` (instance ``instance``, or the environment
+        itself) like ``envkit up``; with ``wait`` until every service is healthy (or
+        started), within ``timeout`` seconds. ``ttl``: stamp an expiry ``envkit gc`` honours.
+        ``watchdog``: tear the instance down when this process dies, however it dies (see
+        :mod:`envkit.watchdog`). Use the handle as a context manager to ``down`` on exit."""
+        desired = self.render(environment, vars=vars, instance=instance)
+        eng = self._engine_for(engine, watchdog)
+        guard = self._watch(desired, watchdog)
+        try:
+            env = Environment(desired, eng, watchdog=guard)
+            env._up(wait=wait, ttl=ttl, timeout=timeout, reporter=reporter)
+        except BaseException:
+            if guard is not None:  # the caller gets no handle: the instance stays as up left it
+                guard.stand_down()
+            raise
+        return env
+
+    @contextlib.contextmanager
+    def ephemeral(
+        self,
+        environment: str,
+        *,
+        ttl: str | float | None = DEFAULT_TTL,
+        wait: bool = True,
+        vars: Mapping[str, Any] | None = None,
+        timeout: float = 300.0,
+        engine: Engine | None = None,
+        reporter: Reporter | None = None,
+        watchdog: bool | None = None,
+    ) -> Iterator[Environment]:
+        """A new, uniquely named instance of ``environment`` for the ``with`` block, torn
+        down with its volumes on exit however the block ends (an exception, Ctrl-C, or an
+        ``up`` that failed half-way). ``watchdog`` (default: on with the Docker engine from
+        the environment) also tears it down when this process is killed; ``ttl`` is the
+        last resort, for ``envkit gc``."""
+        from envkit.instances import new_instance_id
+
+        desired = self.render(environment, vars=vars, instance=new_instance_id())
+        use_watchdog = self._own_engine and engine is None if watchdog is None else watchdog
+        eng = self._engine_for(engine, use_watchdog)
+        env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
+        try:
+            env._up(wait=wait, ttl=ttl, timeout=timeout, reporter=reporter)
+            yield env
+        except BaseException as exc:
+            try:
+                env.down(volumes=True, reporter=reporter)
+            except Exception as teardown:  # never hide why the block failed
+                exc.add_note(f"envkit: tearing down {env.project} also failed: {teardown}")
+            raise
+        env.down(volumes=True, reporter=reporter)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _engine_for(self, engine: Engine | None, watchdog: bool) -> Engine:
+        if watchdog and (engine is not None or not self._own_engine):
+            raise UsageError(
+                "the watchdog needs the Docker engine of the process environment",
+                hint="a watchdog reconnects from DOCKER_HOST in its own process, so it cannot "
+                "reach an engine passed in; pass watchdog=False",
+                code="watchdog-engine",
+            )
+        return engine or self.engine
+
+    def _watch(self, desired: DesiredState, watchdog: bool) -> Watchdog | None:
+        if not watchdog:
+            return None
+        from envkit.watchdog import Watchdog
+
+        return Watchdog.spawn(desired.project, environ=self._environ)
+
+
+class Environment:
+    """A handle on one instance (project ``{stack}-{env}[-{instance}]``). Reads re-query
+    the engine each time; :meth:`down` removes the instance. As a context manager it
+    removes the instance and its volumes on exit."""
+
+    def __init__(
+        self, desired: DesiredState, engine: Engine, *, watchdog: Watchdog | None = None
+    ) -> None:
+        self.desired = desired
+        self.engine = engine
+        self.expires: str | None = None  # RFC 3339 UTC, when up was given a ttl
+        self.up_result: UpResult | None = None
+        self._watchdog = watchdog
+        self._is_down = False
+
+    def __repr__(self) -> str:
+        return f"<envkit.Environment {self.project}>"
+
+    @property
+    def project(self) -> str:
+        return self.desired.project
+
+    @property
+    def stack(self) -> str:
+        return self.desired.stack
+
+    @property
+    def environment(self) -> str:
+        return self.desired.environment
+
+    @property
+    def instance(self) -> str | None:
+        return self.desired.instance
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.desired.services)
+
+    @property
+    def watchdog(self) -> Watchdog | None:
+        return self._watchdog
+
+    def _up(
+        self, *, wait: bool, ttl: str | float | None, timeout: float, reporter: Reporter | None
+    ) -> None:
+        from envkit.reconcile import up
+
+        if ttl is not None:
+            from envkit.expiry import expires_at
+
+            self.expires = expires_at(ttl)
+        self.up_result = up(
+            self.desired,
+            self.engine,
+            reporter=reporter,
+            wait=wait,
+            timeout_s=timeout,
+            expires=self.expires,
+        )
+        self._is_down = False
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def containers(self, service: str | None = None) -> list[ObservedContainer]:
+        """The instance's containers (of one service), sorted by service and replica."""
+        labels: dict[str, str | None] = {LABEL.PROJECT: self.project}
+        if service is not None:
+            labels[LABEL.SERVICE] = self._check_service(service)
+        found = self.engine.list_containers(labels)
+        return sorted(found, key=lambda c: (c.service, c.replica))
+
+    def status(self) -> dict[str, Any]:
+        """The instance's entry of ``envkit ps --json``: ``{format_version, project,
+        instance, services: {name: {containers, state, health, ports}}}``."""
+        return status_json(self.project, self.instance, self.containers())
+
+    def port(self, service: str, port: int | str, *, replica: int = 1) -> tuple[str, int]:
+        """Where ``port`` (``3306``, ``"3306"``, ``"53/udp"``) of ``service`` is published:
+        ``(host, host_port)``, with a wildcard host address given as one to connect to
+        (``0.0.0.0`` -> ``127.0.0.1``, or the engine's host when it is remote)."""
+        target, proto = parse_port(port)
+        containers = [c for c in self.containers(service) if c.replica == replica]
+        if not containers:
+            raise EnvkitError(
+                f"no container for replica {replica} of service {service!r} of {self.project}",
+                code="not-running",
+                hint="bring the instance up first (stack.up(...))",
+            )
+        binding = find_binding(containers[0], target, proto)
+        if binding is None:
+            raise EnvkitError(
+                f"{containers[0].name} does not publish {target}/{proto}",
+                code="no-such-port",
+                hint="publish it under the service's ports:, and check env.status()",
+            )
+        return self._connect_host(binding.host_ip), binding.host_port
+
+    def url(self, service: str, port: int | str, *, scheme: str = "http", path: str = "") -> str:
+        """``http://127.0.0.1:49153/path`` for ``port`` of ``service``."""
+        host, host_port = self.port(service, port)
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{host_port}{path}"
+
+    def logs(self, service: str | None = None, *, tail: int | None = None) -> str:
+        """The logs of ``service`` (or every service), stdout and stderr interleaved. With
+        several containers each line is prefixed ``name | ``, like ``envkit logs``."""
+        containers = self.containers(service)
+        prefix = len(containers) > 1
+        out: list[str] = []
+        for c in containers:
+            text = self.engine.logs(c.id, tail=tail)
+            if not prefix:
+                out.append(text)
+                continue
+            out.extend(f"{c.name} | {line}\n" for line in text.splitlines())
+        return "".join(out)
+
+    # -- tearing down -----------------------------------------------------------------------
+
+    def down(self, *, volumes: bool = True, reporter: Reporter | None = None) -> DownResult:
+        """Remove the instance (with its named volumes unless ``volumes=False``), like
+        ``envkit down``; a second call finds nothing left and succeeds."""
+        from envkit.reconcile import down
+
+        result = down(self.desired, self.engine, volumes=volumes, reporter=reporter)
+        self._is_down = True
+        if self._watchdog is not None:  # only once down succeeded: else it still guards
+            self._watchdog.stand_down()
+            self._watchdog = None
+        return result
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.down(volumes=True)
+            return
+        try:
+            self.down(volumes=True)
+        except Exception as teardown:
+            exc.add_note(f"envkit: tearing down {self.project} also failed: {teardown}")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _check_service(self, service: str) -> str:
+        if service not in self.services:
+            raise UsageError(
+                f"{self.project} has no service {service!r}",
+                hint=f"the services are: {', '.join(self.services)}",
+                code="no-such-service",
+            )
+        return service
+
+    def _connect_host(self, host_ip: str) -> str:
+        if host_ip not in (*_WILDCARD_V4, "::"):
+            return host_ip
+        remote = _remote_engine_host(self.engine)
+        if remote:
+            return remote
+        return "::1" if host_ip == "::" else "127.0.0.1"
+
+
+def _remote_engine_host(engine: Engine) -> str | None:
+    """The host name of a Docker engine reached over TCP (``tcp://build-box:2376``)."""
+    if getattr(engine, "is_local", True):
+        return None
+    from urllib.parse import urlsplit
+
+    endpoint = str(getattr(engine, "endpoint", "")).removeprefix("DOCKER_HOST=")
+    return (urlsplit(endpoint).hostname if "://" in endpoint else None) or None

@@ -1,0 +1,312 @@
+"""envkit's pytest plugin (entry point ``pytest11``): throwaway instances as fixtures.
+
+Configuration (``pytest.ini``/``pyproject.toml``; relative paths are from the rootdir)::
+
+    [pytest]
+    envkit_stack_file = envkit.yaml    # the stack file
+    envkit_environment = ci            # the environment `envkit_env` brings up
+    envkit_ttl = 1h                    # expiry stamped on every instance (gc's last resort)
+    envkit_scope = session             # how long one instance serves: session|package|module|class
+    envkit_watchdog = true             # remove instances even when pytest is SIGKILLed
+    envkit_log_lines = 50              # log lines per healthy service attached to a failure
+
+Fixtures and helpers:
+
+- ``envkit_env``: the instance of the configured environment, or of the one a marker names
+  (``@pytest.mark.envkit(env="ci", stack="other.yaml", scope="module", vars={...})``). One
+  ephemeral instance per (stack, environment, vars) and scope, brought up with ``wait=True``
+  on first use and torn down (volumes too) when its scope ends.
+- ``envkit_stack``: the :class:`envkit.api.Stack` of ``envkit_stack_file``.
+- :func:`envkit_fixture`: a named fixture of its own scope, for a conftest:
+  ``db = envkit_fixture("ci", scope="module")``.
+
+When a test fails, the logs of every envkit instance it used are attached to its report
+(section ``envkit logs: PROJECT``): all of an unhealthy or exited service's recent output,
+the last lines of the others. Every instance gets a watchdog (:mod:`envkit.watchdog`), so a
+killed pytest leaves nothing behind; whatever a crash leaves anyway expires by its ttl.
+
+Importing this module costs nothing beyond pytest: envkit's API (and Docker) load only when
+one of its fixtures is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Generator, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from envkit.api import Environment, Stack
+
+__all__ = ["envkit_fixture"]
+
+SCOPES = ("session", "package", "module", "class", "function")
+MARKER = (
+    "envkit(env=None, *, stack=None, scope=None, vars=None, ttl=None): the envkit "
+    "environment (and stack file) the envkit_env fixture brings up for this test"
+)
+_HEAVY_LOG_LINES = 200  # of an unhealthy or exited service
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("envkit_stack_file", "envkit: the stack file", default="envkit.yaml")
+    parser.addini("envkit_environment", "envkit: the environment envkit_env brings up")
+    parser.addini("envkit_ttl", "envkit: expiry of every instance (e.g. 1h)", default="1h")
+    parser.addini(
+        "envkit_scope", "envkit: scope of one instance (session, module, ...)", default="session"
+    )
+    parser.addini(
+        "envkit_watchdog", "envkit: watchdog against a killed pytest", type="bool", default=True
+    )
+    parser.addini(
+        "envkit_log_lines", "envkit: log lines per healthy service on failure", default="50"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    config.stash[_MANAGER] = _Instances(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The safety net: anything a scope did not tear down (an interrupted session) goes."""
+    manager = config.stash.get(_MANAGER, None)
+    if manager is not None:
+        manager.close_all()
+
+
+# -- the instances ------------------------------------------------------------------------------
+
+
+class _Instances:
+    """Every instance this pytest run brought up, keyed by what identifies it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._stacks: dict[Path, Stack] = {}
+        self._live: dict[tuple[Any, ...], tuple[Environment, contextlib.ExitStack]] = {}
+
+    def base_dir(self) -> Path:
+        inipath = self.config.inipath
+        return inipath.parent if inipath is not None else self.config.rootpath
+
+    def stack(self, path: str | Path | None = None) -> Stack:
+        from envkit.api import load
+
+        chosen = Path(path or str(self.config.getini("envkit_stack_file")))
+        full = chosen if chosen.is_absolute() else self.base_dir() / chosen
+        if full not in self._stacks:
+            self._stacks[full] = load(full)
+        return self._stacks[full]
+
+    def up(
+        self,
+        key: tuple[Any, ...],
+        environment: str,
+        *,
+        stack: str | Path | None,
+        vars: Mapping[str, Any] | None,
+        ttl: str | None,
+    ) -> tuple[Environment, bool]:
+        """The live instance for ``key``, bringing it up when there is none (-> new)."""
+        if key in self._live:
+            return self._live[key][0], False
+        exits = contextlib.ExitStack()
+        env = exits.enter_context(
+            self.stack(stack).ephemeral(
+                environment,
+                ttl=ttl or str(self.config.getini("envkit_ttl")) or None,
+                vars=vars,
+                wait=True,
+                watchdog=bool(self.config.getini("envkit_watchdog")),
+            )
+        )
+        self._live[key] = (env, exits)
+        return env, True
+
+    def close(self, key: tuple[Any, ...]) -> None:
+        entry = self._live.pop(key, None)
+        if entry is not None:
+            entry[1].close()
+
+    def close_all(self) -> None:
+        for key in list(self._live):
+            with contextlib.suppress(Exception):
+                self.close(key)
+
+
+_MANAGER = pytest.StashKey[_Instances]()
+
+
+def _manager(config: pytest.Config) -> _Instances:
+    return config.stash[_MANAGER]
+
+
+def _scope_node(request: pytest.FixtureRequest, scope: str) -> pytest.Item | pytest.Collector:
+    node: pytest.Item | pytest.Collector | None = None
+    if scope == "session":
+        return request.session
+    if scope == "package":
+        node = request.node.getparent(pytest.Package)
+    elif scope == "module":
+        node = request.node.getparent(pytest.Module)
+    elif scope == "class":
+        node = request.node.getparent(pytest.Class)
+    return node if node is not None else request.node
+
+
+def _check_scope(scope: str, where: str) -> str:
+    if scope not in SCOPES:
+        raise pytest.UsageError(f"{where}: scope {scope!r} is not one of {', '.join(SCOPES)}")
+    return scope
+
+
+@pytest.fixture(scope="session")
+def envkit_stack(request: pytest.FixtureRequest) -> Stack:
+    """The stack of the ``envkit_stack_file`` ini option (default ``envkit.yaml``)."""
+    return _manager(request.config).stack()
+
+
+@pytest.fixture
+def envkit_env(request: pytest.FixtureRequest) -> Environment:
+    """An ephemeral instance of the environment the ``envkit`` marker or the
+    ``envkit_environment`` ini option names, shared by every test of its scope."""
+    marker = request.node.get_closest_marker("envkit")
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    args = marker.args if marker is not None else ()
+    environment = kwargs.pop("env", None) or (args[0] if args else None)
+    environment = environment or str(request.config.getini("envkit_environment") or "")
+    if not environment:
+        raise pytest.UsageError(
+            "envkit_env: no environment named; set envkit_environment in the pytest ini "
+            "file or mark the test @pytest.mark.envkit(env='NAME')"
+        )
+    stack = kwargs.pop("stack", None)
+    vars_ = kwargs.pop("vars", None) or {}
+    ttl = kwargs.pop("ttl", None)
+    scope = kwargs.pop("scope", None) or str(request.config.getini("envkit_scope"))
+    _check_scope(scope, "envkit")
+    if kwargs:
+        raise pytest.UsageError(f"@pytest.mark.envkit: unknown arguments {sorted(kwargs)}")
+    manager = _manager(request.config)
+    node = _scope_node(request, scope)
+    key = (
+        str(manager.stack(stack).path),
+        environment,
+        tuple(sorted((str(k), str(v)) for k, v in vars_.items())),
+        ttl,
+        node.nodeid,
+    )
+    env, new = manager.up(key, environment, stack=stack, vars=vars_, ttl=ttl)
+    if new:
+        node.addfinalizer(lambda: manager.close(key))
+    return env
+
+
+def envkit_fixture(
+    environment: str,
+    *,
+    stack: str | Path | None = None,
+    scope: str = "session",
+    vars: Mapping[str, Any] | None = None,
+    ttl: str | None = None,
+    name: str | None = None,
+) -> Any:
+    """A fixture (assign it to a name in a conftest) yielding an ephemeral instance of
+    ``environment``, up (``wait=True``) for ``scope`` and then torn down with its volumes::
+
+        db = envkit_fixture("ci", scope="module")
+
+        def test_db(db):
+            host, port = db.port("db", 3306)
+    """
+    _check_scope(scope, f"envkit_fixture({environment!r})")
+    frozen = dict(vars or {})
+
+    def instance(request: pytest.FixtureRequest) -> Iterator[Environment]:
+        manager = _manager(request.config)
+        key = ("fixture", id(instance), request.node.nodeid)
+        env, _ = manager.up(key, environment, stack=stack, vars=frozen, ttl=ttl)
+        try:
+            yield env
+        finally:
+            manager.close(key)
+
+    instance.__name__ = name or f"envkit_{environment}"
+    decorate: Callable[[Any], Any] = pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload]
+    return decorate(instance)
+
+
+# -- logs on failure ------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when in ("setup", "call") and "envkit.api" in sys.modules:
+        with contextlib.suppress(Exception):  # a report must never fail because of us
+            _attach(item, call, report)
+    return report
+
+
+def _attach(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    from envkit.api import Environment
+    from envkit.errors import EnvkitError
+
+    excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, EnvkitError):
+        report.sections.append(("envkit error", excinfo.value.render()))
+    funcargs: Mapping[str, Any] = getattr(item, "funcargs", {})
+    seen: set[str] = set()
+    lines = _int(item.config.getini("envkit_log_lines"), 50)
+    for value in funcargs.values():
+        if isinstance(value, Environment) and value.project not in seen:
+            seen.add(value.project)
+            report.sections.append((f"envkit logs: {value.project}", failure_logs(value, lines)))
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+def failure_logs(env: Environment, lines: int = 50) -> str:
+    """The logs worth reading when a test failed: every recent line of an unhealthy or
+    exited service, the last ``lines`` of the others; secrets redacted."""
+    from envkit.errors import redact
+
+    out: list[str] = []
+    try:
+        containers = env.containers()
+    except Exception as exc:
+        return f"(could not list the containers of {env.project}: {exc})"
+    if not containers:
+        return f"(no containers of {env.project} are left)"
+    for c in containers:
+        troubled = c.state != "running" or c.health not in (None, "healthy")
+        state = ", ".join(
+            filter(
+                None,
+                [
+                    c.state,
+                    c.health,
+                    f"exit code {c.exit_code}" if c.exit_code is not None else None,
+                ],
+            )
+        )
+        tail = _HEAVY_LOG_LINES if troubled else lines
+        try:
+            text = env.engine.logs(c.id, tail=tail)
+        except Exception as exc:
+            text = f"(could not read the logs: {exc})\n"
+        shown = "all recent output" if troubled else f"last {tail} lines"
+        out.append(f"--- {c.name} ({state}) - {shown} ---\n{text.rstrip()}\n")
+    return redact("".join(out), env.desired.sensitive_values)

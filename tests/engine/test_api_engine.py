@@ -1,0 +1,123 @@
+"""The Python API against the real engine: up, a reachable port, logs, status, ephemeral.
+
+Each test writes its own stack (``a<8 hex>``); everything labelled with it is removed
+afterwards, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+import envkit
+from envkit.model import LABEL
+
+from .conftest import IMAGE
+
+pytestmark = pytest.mark.engine
+
+BODY = """\
+environments:
+  ci: {{ephemeral_ports: true}}
+services:
+  web:
+    image: {image}
+    command: [sh, -c, "echo {banner}; mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    ports: ["127.0.0.1::8000"]
+    healthcheck: {{test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"], interval: 1s, retries: 30}}
+    volumes: ["data:/data"]
+    init: true
+    stop_grace_period: 1s
+volumes:
+  data: {{}}
+"""
+
+
+def remove_stack(client: Any, name: str) -> None:
+    """Everything labelled with the stack, whatever its environment or instance."""
+    selector = {"label": f"{LABEL.STACK}={name}"}
+    for ctr in client.containers.list(all=True, filters=selector):
+        with contextlib.suppress(docker.errors.NotFound):
+            ctr.remove(force=True, v=True)
+    for net in client.networks.list(filters=selector):
+        with contextlib.suppress(docker.errors.NotFound):
+            net.remove()
+    for vol in client.volumes.list(filters=selector):
+        with contextlib.suppress(docker.errors.NotFound):
+            vol.remove(force=True)
+
+
+def remains(client: Any, project: str) -> list[str]:
+    """Every container, network and volume of ``project`` still on the engine."""
+    selector = {"label": f"{LABEL.PROJECT}={project}"}
+    return (
+        [c.name for c in client.containers.list(all=True, filters=selector)]
+        + [n.name for n in client.networks.list(filters=selector)]
+        + [v.name for v in client.volumes.list(filters=selector)]
+    )
+
+
+@pytest.fixture
+def stack_file(docker_client: Any, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    name = f"a{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "envkit.yaml"
+    path.write_text(f"stack: {name}\n" + BODY.format(image=IMAGE, banner=f"banner-{name}"))
+    try:
+        yield path, name
+    finally:
+        remove_stack(docker_client, name)
+
+
+def connect(host: str, port: int) -> bytes:
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return s.recv(4096)
+
+
+def test_up_port_is_reachable_logs_status_and_down(
+    stack_file: tuple[Path, str], docker_client: Any
+) -> None:
+    path, name = stack_file
+    stack = envkit.load(path)
+    env = stack.up("ci", instance="one", ttl="10m")
+    try:
+        host, port = env.port("web", 8000)
+        assert host == "127.0.0.1" and port > 0
+        assert connect(host, port).startswith(b"HTTP/1.")
+        assert env.url("web", "8000/tcp") == f"http://127.0.0.1:{port}"
+        assert f"banner-{name}" in env.logs("web")
+        status = env.status()
+        assert status["services"]["web"]["health"] == "healthy"
+        assert status["services"]["web"]["ports"] == {"8000/tcp": f"127.0.0.1:{port}"}
+        labels = docker_client.containers.get(f"{name}-ci-one-web-1").labels
+        assert labels[LABEL.EXPIRES] == env.expires
+    finally:
+        env.down(volumes=True)
+    assert remains(docker_client, env.project) == []
+
+
+def test_ephemeral_instances_side_by_side_and_torn_down_after_an_exception(
+    stack_file: tuple[Path, str], docker_client: Any
+) -> None:
+    path, _ = stack_file
+    stack = envkit.load(path)
+    with pytest.raises(RuntimeError, match="boom"), stack.ephemeral("ci", ttl="10m") as one:
+        with stack.ephemeral("ci", ttl="10m") as two:
+            assert one.project != two.project
+            assert one.port("web", 8000) != two.port("web", 8000)
+            assert connect(*two.port("web", 8000)).startswith(b"HTTP/1.")
+            dog = one.watchdog
+            assert dog is not None and dog.alive()
+        assert remains(docker_client, two.project) == []
+        assert connect(*one.port("web", 8000)).startswith(b"HTTP/1.")
+        raise RuntimeError("boom")
+    assert remains(docker_client, one.project) == []
+    assert one.watchdog is None and not dog.alive()  # stood down after the teardown
+    assert not dog.log_path.exists()  # it did nothing: no log kept
