@@ -89,6 +89,7 @@ class _Instances:
         self.config = config
         self._stacks: dict[Path, Stack] = {}
         self._live: dict[tuple[Any, ...], tuple[Environment, contextlib.ExitStack]] = {}
+        self._failed: dict[tuple[Any, ...], Exception] = {}
 
     def base_dir(self) -> Path:
         inipath = self.config.inipath
@@ -115,16 +116,22 @@ class _Instances:
         """The live instance for ``key``, bringing it up when there is none (-> new)."""
         if key in self._live:
             return self._live[key][0], False
+        if key in self._failed:  # one failed up per scope, not one per test
+            raise self._failed[key]
         exits = contextlib.ExitStack()
-        env = exits.enter_context(
-            self.stack(stack).ephemeral(
-                environment,
-                ttl=ttl or str(self.config.getini("envkit_ttl")) or None,
-                vars=vars,
-                wait=True,
-                watchdog=bool(self.config.getini("envkit_watchdog")),
+        try:
+            env = exits.enter_context(
+                self.stack(stack).ephemeral(
+                    environment,
+                    ttl=ttl or str(self.config.getini("envkit_ttl")) or None,
+                    vars=vars,
+                    wait=True,
+                    watchdog=bool(self.config.getini("envkit_watchdog")),
+                )
             )
-        )
+        except Exception as exc:
+            self._failed[key] = exc
+            raise
         self._live[key] = (env, exits)
         return env, True
 

@@ -1,0 +1,220 @@
+"""The pytest plugin used by a small example suite, run by a pytest subprocess: instances
+per scope, a failing test's report carrying the service's logs, nothing left afterwards —
+and the watchdog removing the instance when that pytest is killed with SIGKILL.
+
+Each test writes its own stack (``p<8 hex>``); everything labelled with it is removed
+afterwards, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envkit.model import LABEL
+
+from .conftest import IMAGE
+from .test_api_engine import remains, remove_stack
+
+pytestmark = pytest.mark.engine
+
+STACK = """\
+stack: {name}
+environments:
+  ci: {{ephemeral_ports: true}}
+services:
+  web:
+    image: {image}
+    command: [sh, -c, "echo web-says-{name}; mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    ports: ["127.0.0.1::8000"]
+    healthcheck: {{test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"], interval: 1s, retries: 30}}
+    volumes: ["data:/data"]
+    init: true
+    stop_grace_period: 1s
+volumes:
+  data: {{}}
+"""
+
+INI = """\
+[pytest]
+envkit_stack_file = envkit.yaml
+envkit_environment = ci
+envkit_ttl = 10m
+"""
+
+CONFTEST = """\
+import json, os
+from envkit.pytest_plugin import envkit_fixture
+
+web = envkit_fixture("ci", scope="module")
+
+def record(env):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(json.dumps({"project": env.project, "watchdog": env.watchdog.pid}) + "\\n")
+"""
+
+SUITE = """\
+import socket, pytest
+from conftest import record
+
+def test_connects(envkit_env):
+    record(envkit_env)
+    host, port = envkit_env.port("web", 8000)
+    socket.create_connection((host, port), timeout=5).close()
+
+def test_shares_the_session_instance(envkit_env):
+    record(envkit_env)
+    assert envkit_env.status()["services"]["web"]["health"] == "healthy"
+
+def test_fails(envkit_env):
+    assert envkit_env.status()["services"]["web"]["state"] == "exited", "deliberately failing"
+
+def test_module_fixture(web):
+    record(web)
+    socket.create_connection(web.port("web", 8000), timeout=5).close()
+"""
+
+SLEEPER = """\
+import os, time
+from conftest import record
+
+def test_sleeps(envkit_env):
+    record(envkit_env)
+    open(os.environ["RECORD"] + ".ready", "w").close()
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def suite(docker_client: Any, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    name = f"p{uuid.uuid4().hex[:8]}"
+    (tmp_path / "envkit.yaml").write_text(STACK.format(name=name, image=IMAGE))
+    (tmp_path / "pytest.ini").write_text(INI)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    try:
+        yield tmp_path, name
+    finally:
+        remove_stack(docker_client, name)
+
+
+def inner_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["RECORD"] = str(tmp_path / "record.jsonl")
+    env["ENVKIT_STATE_DIR"] = str(tmp_path / "state")
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def records(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "record.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines]
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def wait_until(check: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.25)
+    return bool(check())
+
+
+def test_example_suite_passes_fails_with_logs_and_leaves_nothing(
+    suite: tuple[Path, str], docker_client: Any
+) -> None:
+    tmp_path, name = suite
+    (tmp_path / "test_example.py").write_text(SUITE)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", str(tmp_path)],
+        cwd=tmp_path,
+        env=inner_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = run.stdout
+    assert run.returncode == 1, out + run.stderr
+    assert "PASSED test_example.py::test_connects" in out
+    assert "PASSED test_example.py::test_shares_the_session_instance" in out
+    assert "PASSED test_example.py::test_module_fixture" in out
+    assert "FAILED test_example.py::test_fails - AssertionError: deliberately failing" in out
+
+    seen = records(tmp_path)
+    session = {r["project"] for r in seen[:2]}
+    module = {r["project"] for r in seen[2:]}
+    assert len(seen) == 3 and len(session) == 1 and len(module) == 1 and session != module
+    (project,) = session
+    assert project.startswith(f"{name}-ci-")
+
+    # The failing test's report carries the service's logs, under its own section.
+    failures = out[out.index("= FAILURES =") : out.index("short test summary info")]
+    section = failures[failures.index(f"envkit logs: {project}") :]
+    assert f"--- {project}-web-1 (running, healthy) - last 50 lines ---" in section
+    assert f"web-says-{name}" in section
+    # ... and only the failing test's.
+    assert out.count(f"envkit logs: {project}") == 1
+
+    # Nothing of either instance remains; every watchdog stood down and exited.
+    for p in session | module:
+        assert remains(docker_client, p) == []
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL.STACK}={name}"}) == []
+    assert all(gone(r["watchdog"]) for r in seen)
+    logs = list((tmp_path / "state" / "watchdog").glob("*.log"))
+    assert logs == [], [p.read_text() for p in logs]
+
+
+def test_watchdog_removes_the_instance_when_pytest_is_killed(
+    suite: tuple[Path, str], docker_client: Any
+) -> None:
+    tmp_path, _ = suite
+    (tmp_path / "test_sleeper.py").write_text(SLEEPER)
+    ready = tmp_path / "record.jsonl.ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        env=inner_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(ready.exists, 120), "the inner test never brought its instance up"
+        (record,) = records(tmp_path)
+        project, watchdog = record["project"], record["watchdog"]
+        assert remains(docker_client, project)  # up, with its network and volume
+        assert not gone(watchdog)
+
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert wait_until(lambda: remains(docker_client, project) == [], 20), remains(
+        docker_client, project
+    )
+    assert wait_until(lambda: gone(watchdog), 20), f"watchdog {watchdog} still runs"
+    (log,) = (tmp_path / "state" / "watchdog").glob(f"{project}.*.log")
+    text = log.read_text()
+    assert f"tearing down {project}" in text
+    assert f"removed {project}: 1 container(s), 1 network(s), 2 volume(s)" in text, text
