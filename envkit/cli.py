@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--older-than",
         metavar="D",
-        help="also remove instances (with an expiry) whose newest object is older than D",
+        help="also remove instances (with an expiry) whose newest container is older than D",
     )
     p.add_argument(
         "--include-unexpiring",
@@ -212,6 +212,49 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         metavar="S",
         help="seconds to wait for an envkit working on an instance before skipping it",
+    )
+
+    p = sub.add_parser(
+        "bundle",
+        help="move an environment's images as one verified file (no registry needed)",
+        description="Save an environment's images, stack file and env files into one "
+        "verified, compressed file; inspect, load or push it where there is no internet.",
+    )
+    bundle = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    bundle.required = True
+    b = bundle.add_parser("save", help="write every image ENV needs, its stack and a manifest")
+    b.add_argument("env", metavar="ENV", help="environment name")
+    add_render_options(b)
+    b.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the bundle to write (default: {stack}-{env}_{YYYYMMDD}.envkit.tar.gz)",
+    )
+    b.add_argument(
+        "--zstd", action="store_true", help="zstd (multi-threaded, faster) instead of gzip"
+    )
+    b.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="keep the values of the env files (left out by default)",
+    )
+    b = bundle.add_parser("load", help="verify a bundle, then load its images into the engine")
+    b.add_argument("bundle", metavar="FILE")
+    b.add_argument(
+        "--extract", metavar="DIR", help="also write the bundle's stack files into DIR"
+    )
+    b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
+    b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
+    b.add_argument("bundle", metavar="FILE")
+    b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
+    b = bundle.add_parser("push", help="push a bundle's images into a private registry")
+    b.add_argument("bundle", metavar="FILE")
+    b.add_argument(
+        "--registry",
+        required=True,
+        metavar="HOST:PORT",
+        help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
     )
     return parser
 

@@ -17,7 +17,7 @@ The design (``envkit up --ttl``, ``envkit gc``):
 - An instance's expiry is its lease's when it has one, else the latest expiry stamped on
   any of its objects; an instance none of whose objects carries one never expires.
 - ``gc`` reaps an instance whose expiry has passed; with ``older_than`` also one whose
-  newest object was created longer ago than that (only instances with an expiry, unless
+  newest container was created longer ago than that (only instances with an expiry, unless
   ``include_unexpiring``). Objects are grouped by ``io.envkit.project``: nothing without
   envkit's labels is ever considered.
 """
@@ -69,6 +69,8 @@ def parse_ttl(ttl: str | float, *, what: str = "--ttl") -> float:
             if days:
                 seconds = float(days.group(1)) * 86400.0
                 text = days.group(2)
+                if re.fullmatch(r"[\d.]+", text):  # "1d2": 2 what?
+                    raise Invalid("{value} is not a duration")
             if text or not days:
                 seconds += parse_duration(text)
         else:
@@ -154,7 +156,7 @@ class Candidate:
     project: str
     reason: Reason
     expires: datetime | None  # None: the instance has no expiry
-    created: datetime | None  # its newest object's creation time
+    created: datetime | None  # its newest container's creation time
     objects: tuple[EnvkitObject, ...]
 
     @property
@@ -175,6 +177,18 @@ def effective_expiry(objects: Iterable[EnvkitObject]) -> datetime | None:
     return max(found) if found else None
 
 
+def _newest(objects: tuple[EnvkitObject, ...]) -> datetime | None:
+    """When the instance was last (re)created: its newest container; without containers,
+    its newest other object but the lease (which ``up --ttl`` renews)."""
+    containers = [o for o in objects if o.kind is Kind.CONTAINER]
+    others = [o for o in objects if not (o.kind is Kind.VOLUME and is_lease(o.labels))]
+    for group in (containers, others, list(objects)):
+        times = [o.created for o in group if o.created is not None]
+        if times:
+            return max(times)
+    return None
+
+
 def reapable(
     objects: Iterable[EnvkitObject],
     now: datetime,
@@ -192,8 +206,7 @@ def reapable(
     for project in sorted(by_project):
         objs = tuple(sorted(by_project[project], key=lambda o: (o.kind.value, o.name)))
         expiry = effective_expiry(objs)
-        times = [o.created for o in objs if o.created is not None]
-        newest = max(times) if times else None
+        newest = _newest(objs)
         reason: Reason | None = None
         if expiry is not None and expiry <= now:
             reason = Reason.EXPIRED
