@@ -68,6 +68,15 @@ def _check_instance(instance: str) -> str:
     return instance
 
 
+def _expires(ttl: str | float | None) -> str | None:
+    if ttl is None:
+        return None
+    from envkit.expiry import expires_at, parse_ttl
+
+    parse_ttl(ttl, what="ttl")  # the message names the argument, not the CLI's --ttl
+    return expires_at(ttl)
+
+
 class Stack:
     """A validated stack file. Cheap to keep; every method re-reads the engine."""
 
@@ -150,18 +159,16 @@ class Stack:
         """Make the engine match ``environment`` (instance ``instance``, or the environment
         itself) like ``envkit up``; with ``wait`` until every service is healthy (or
         started), within ``timeout`` seconds. ``ttl``: stamp an expiry ``envkit gc`` honours.
-        ``watchdog``: tear the instance down when this process dies, however it dies (see
+        ``watchdog``: remove the instance when this process exits without having called
+        :meth:`Environment.down`, however it exits, SIGKILL included (see
         :mod:`envkit.watchdog`). Use the handle as a context manager to ``down`` on exit."""
         desired = self.render(environment, vars=vars, instance=instance)
+        expires = _expires(ttl)
         eng = self._engine_for(engine, watchdog)
-        guard = self._watch(desired, watchdog)
-        try:
-            env = Environment(desired, eng, watchdog=guard)
-            env._up(wait=wait, ttl=ttl, timeout=timeout, reporter=reporter)
-        except BaseException:
-            if guard is not None:  # the caller gets no handle: the instance stays as up left it
-                guard.stand_down()
-            raise
+        # A watchdog outlives a failed up on purpose: the half-made instance still goes
+        # when this process exits.
+        env = Environment(desired, eng, watchdog=self._watch(desired, watchdog))
+        env._up(wait=wait, expires=expires, timeout=timeout, reporter=reporter)
         return env
 
     @contextlib.contextmanager
@@ -185,11 +192,12 @@ class Stack:
         from envkit.instances import new_instance_id
 
         desired = self.render(environment, vars=vars, instance=new_instance_id())
-        use_watchdog = self._own_engine and engine is None if watchdog is None else watchdog
+        expires = _expires(ttl)
+        use_watchdog = (self._own_engine and engine is None) if watchdog is None else watchdog
         eng = self._engine_for(engine, use_watchdog)
         env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
         try:
-            env._up(wait=wait, ttl=ttl, timeout=timeout, reporter=reporter)
+            env._up(wait=wait, expires=expires, timeout=timeout, reporter=reporter)
             yield env
         except BaseException as exc:
             try:
@@ -262,14 +270,11 @@ class Environment:
         return self._watchdog
 
     def _up(
-        self, *, wait: bool, ttl: str | float | None, timeout: float, reporter: Reporter | None
+        self, *, wait: bool, expires: str | None, timeout: float, reporter: Reporter | None
     ) -> None:
         from envkit.reconcile import up
 
-        if ttl is not None:
-            from envkit.expiry import expires_at
-
-            self.expires = expires_at(ttl)
+        self.expires = expires
         self.up_result = up(
             self.desired,
             self.engine,

@@ -6,20 +6,23 @@ afterwards, even when the test fails.
 
 from __future__ import annotations
 
-import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 import envkit
 from envkit.model import LABEL
 
 from .conftest import IMAGE
+from .instance_checks import gone, remains, remove_stack, wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -38,30 +41,6 @@ services:
 volumes:
   data: {{}}
 """
-
-
-def remove_stack(client: Any, name: str) -> None:
-    """Everything labelled with the stack, whatever its environment or instance."""
-    selector = {"label": f"{LABEL.STACK}={name}"}
-    for ctr in client.containers.list(all=True, filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            ctr.remove(force=True, v=True)
-    for net in client.networks.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            net.remove()
-    for vol in client.volumes.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            vol.remove(force=True)
-
-
-def remains(client: Any, project: str) -> list[str]:
-    """Every container, network and volume of ``project`` still on the engine."""
-    selector = {"label": f"{LABEL.PROJECT}={project}"}
-    return (
-        [c.name for c in client.containers.list(all=True, filters=selector)]
-        + [n.name for n in client.networks.list(filters=selector)]
-        + [v.name for v in client.volumes.list(filters=selector)]
-    )
 
 
 @pytest.fixture
@@ -121,3 +100,46 @@ def test_ephemeral_instances_side_by_side_and_torn_down_after_an_exception(
     assert remains(docker_client, one.project) == []
     assert one.watchdog is None and not dog.alive()  # stood down after the teardown
     assert not dog.log_path.exists()  # it did nothing: no log kept
+
+
+SCRIPT = """\
+import sys, time, envkit
+stack = envkit.load(sys.argv[1])
+env = stack.up("ci", instance="w1", ttl="10m", watchdog=True)
+print(env.project, env.watchdog.pid, flush=True)
+if sys.argv[2] == "sleep":
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_watchdog_removes_an_instance_its_process_left(
+    stack_file: tuple[Path, str], docker_client: Any, tmp_path: Path, ending: str
+) -> None:
+    """up(watchdog=True) without down(): the instance goes when the process exits, and
+    when it is SIGKILLed."""
+    path, name = stack_file
+    env = dict(os.environ, ENVKIT_STATE_DIR=str(tmp_path / "state"))
+    mode = "sleep" if ending == "sigkill" else "exit"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(path), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        project, pid = proc.stdout.readline().split()
+        assert project == f"{name}-ci-w1"
+        if ending == "sigkill":
+            assert remains(docker_client, project)
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert wait_until(lambda: remains(docker_client, project) == [], 20)
+    assert wait_until(lambda: gone(int(pid)), 20)
+    (log,) = (tmp_path / "state" / "watchdog").glob(f"{project}.*.log")
+    assert f"removed {project}: 1 container(s), 1 network(s), 2 volume(s)" in log.read_text()

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 from envkit.model import LABEL
 
 from .conftest import IMAGE
-from .test_api_engine import remains, remove_stack
+from .instance_checks import gone, remains, remove_stack, wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -119,24 +118,6 @@ def records(tmp_path: Path) -> list[dict[str, Any]]:
     path = tmp_path / "record.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     return [json.loads(line) for line in lines]
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie nobody reaped yet counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def wait_until(check: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.25)
-    return bool(check())
 
 
 def test_example_suite_passes_fails_with_logs_and_leaves_nothing(

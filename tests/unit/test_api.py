@@ -117,7 +117,7 @@ def test_invalid_instance_ids_are_refused(stack: Stack, engine: FakeEngine, bad:
 def test_a_bad_ttl_is_refused_before_anything_is_created(
     stack: Stack, engine: FakeEngine, ttl: str
 ) -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^ttl "):
         stack.up("ci", ttl=ttl)
     assert engine.mutating_calls == []
 
