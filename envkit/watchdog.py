@@ -93,6 +93,9 @@ class Watchdog:
         env = dict(os.environ if environ is None else environ)
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        for name in ("ENVKIT_STATE_DIR", "DOCKER_CERT_PATH"):  # the child runs in /
+            if env.get(name):
+                env[name] = os.path.abspath(env[name])
         directory = log_dir(env)
         directory.mkdir(parents=True, exist_ok=True)
         log = directory / f"{project}.{os.getpid()}.log"
