@@ -17,6 +17,9 @@ What each action does:
   with fresh anonymous volumes (unlike Compose, which copies them: envkit keeps state only
   in named volumes, which is what ``down --volumes`` reasons about).
 - START: start the stopped container. NOOP: nothing, but dependents still wait on it.
+- Without ``wait``, a container this apply started that exits with a non-zero code within
+  ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
+  with ``wait``, every container must become healthy (or stay running) instead.
 - REMOVE: stop and remove (with its anonymous volumes).
 
 Interruption: on Ctrl-C no more work is submitted, engine calls in flight finish, waits
@@ -57,6 +60,9 @@ POLL_S = 0.2
 # `wait` on a container without a healthcheck: "ready" means it stayed running this long
 # after this apply started it, so one that exits at once is not reported ready.
 SETTLE_S = 1.0
+# Without `wait`: a container that exits (non-zero) this soon after its start failed to
+# start, and apply says so with its logs. One list call after the last start, not a poll.
+START_SETTLE_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +133,8 @@ class _Run:
                 fut.set_exception(exc)
         fut.result()
 
-    def sleep(self) -> None:
-        if self.cancel.wait(POLL_S):
+    def sleep(self, seconds: float = POLL_S) -> None:
+        if self.cancel.wait(seconds):
             raise _Cancelled
 
 
@@ -160,6 +166,8 @@ def apply(
             failures = _run_all(run, pool, {c.name: partial(_remove, run, c) for c in removals}, {})
             if not failures:
                 failures = _apply_services(run, pool, [c for c in containers if c not in removals])
+            if not wait and not failures:
+                failures = _exited_after_start(run)
             if wait and not failures:
                 ready = {
                     s.name: partial(_wait_service_ready, run, s) for s in plan.desired.services
@@ -378,12 +386,31 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
     with run.lock:
         run.started[change.name] = run.now()
     run.record(change.name, action)
-    status = run.engine.status(cid)
-    if status.state in ("exited", "dead") and status.exit_code not in (0, None):
-        raise _failure(
-            run, change.name, cid, f"exited with code {status.exit_code} right after start", status
-        )
     run.reporter.step(change.name, "started")
+
+
+def _exited_after_start(run: _Run) -> list[EnvkitError]:
+    """The containers this apply started that exited with a non-zero code within
+    START_SETTLE_S of their start: wait out the settle time of the last one, then one list
+    call (the engine reports the exit a few hundred ms after the start returned, so a
+    check right after each start would race with it)."""
+    with run.lock:
+        started = dict(run.started)
+    if not started:
+        return []
+    remaining = max(started.values()) + START_SETTLE_S - run.now()
+    if remaining > 0:
+        run.sleep(remaining)
+    listed = run.engine.list_containers({LABEL.PROJECT: run.desired.project})
+    failures: list[EnvkitError] = []
+    for c in sorted(listed, key=lambda c: c.name):
+        if c.name in started and c.state in ("exited", "dead") and c.exit_code != 0:
+            status = ContainerStatus(c.state, c.health, c.exit_code)
+            code = "?" if c.exit_code is None else c.exit_code
+            failures.append(
+                _failure(run, c.name, c.id, f"exited with code {code} right after start", status)
+            )
+    return failures
 
 
 # -- waiting -----------------------------------------------------------------------------
@@ -405,10 +432,18 @@ def _service_container_ids(run: _Run, service: str) -> list[tuple[str, str]]:
     return sorted((c.name, c.id) for c in listed)
 
 
+_GOALS = {
+    Condition.STARTED: "started",
+    Condition.HEALTHY: "healthy",
+    Condition.COMPLETED: "completed successfully",
+}
+
+
 def _wait_condition(run: _Run, waiter: str, service: str, condition: Condition) -> None:
+    why = f"{waiter} waits for it (depends_on condition {condition.value})"
     for name, cid in _service_container_ids(run, service):
         run.reporter.step(waiter, f"waiting for {name} ({condition.value})")
-        _poll(run, name, cid, partial(_meets, condition=condition), condition.value)
+        _poll(run, name, cid, partial(_meets, condition=condition), _GOALS[condition], why)
 
 
 def _wait_service_ready(run: _Run, spec: ServiceSpec) -> None:
@@ -453,9 +488,17 @@ def _meets(status: ContainerStatus, condition: Condition) -> bool | str:
 
 
 def _poll(
-    run: _Run, name: str, cid: str, check: Callable[[ContainerStatus], bool | str], goal: str
+    run: _Run,
+    name: str,
+    cid: str,
+    check: Callable[[ContainerStatus], bool | str],
+    goal: str,
+    why: str | None = None,
 ) -> None:
+    """Poll ``cid`` until ``check`` says True; a reason string or the timeout fails it.
+    ``why`` (who waits, on what condition) is added to the failure's message."""
     deadline = run.now() + run.timeout_s
+    suffix = f"; {why}" if why else ""
     while True:
         run.check()
         status = run.engine.status(cid)
@@ -463,14 +506,15 @@ def _poll(
         if verdict is True:
             return
         if isinstance(verdict, str):
-            raise _failure(run, name, cid, verdict, status)
+            raise _failure(run, name, cid, verdict + suffix, status)
         if run.now() >= deadline:
             raise _failure(
                 run,
                 name,
                 cid,
                 f"not {goal} after {run.timeout_s:g}s (state {status.state}"
-                + (f", health {status.health})" if status.health else ")"),
+                + (f", health {status.health})" if status.health else ")")
+                + suffix,
                 status,
                 code="timeout",
             )
