@@ -9,6 +9,7 @@ A missing engine fails the session (in CI and locally): run ``scripts/engine-up.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -147,3 +148,119 @@ def svc(
     kw.setdefault("stop_grace_period_s", 1)
     kw.setdefault("init", True)
     return ServiceSpec(name=name, image=IMAGE, command=command, **kw)
+
+
+# -- whole stacks through the CLI --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class StackFile:
+    """A unique stack (``t<8 hex>``) written to a temporary directory, run through
+    ``envkit.cli.main`` in-process or as a subprocess. Everything labelled with the stack
+    (every environment and instance of it) is removed afterwards, even when the test fails."""
+
+    name: str
+    dir: Path
+    client: Any
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "envkit.yaml"
+
+    def write(self, body: str) -> Path:
+        """Write the stack file: ``body`` is everything after the ``stack:`` line."""
+        self.path.write_text(f"stack: {self.name}\n{body}")
+        return self.path
+
+    def edit(self, old: str, new: str, count: int = -1) -> None:
+        """Replace text in the stack file."""
+        text = self.path.read_text()
+        assert old in text, f"{old!r} not in the stack file"
+        self.path.write_text(text.replace(old, new, count))
+
+    def project(self, env: str) -> str:
+        return f"{self.name}-{env}"
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        """``envkit -f FILE ARGS`` in-process; ``env`` is laid over os.environ for the call."""
+        import io
+        import os
+
+        from envkit.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        saved = {k: os.environ.get(k) for k in env or {}}
+        os.environ.update(env or {})
+        try:
+            code = main(["-f", str(self.path), *args], stdout=out, stderr=err)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    def argv(self, *args: str) -> list[str]:
+        """The command line of ``envkit -f FILE ARGS`` as a separate process."""
+        import sys
+
+        return [sys.executable, "-m", "envkit", "-f", str(self.path), *args]
+
+    def containers(self, env: str) -> dict[str, Any]:
+        """name -> docker SDK container, for the project of ``env``."""
+        found = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL.PROJECT}={self.project(env)}"}
+        )
+        return {c.name: c for c in found}
+
+    def label(self) -> dict[str, str]:
+        return {OWNER: self.name}
+
+    def cleanup(self) -> None:
+        c = self.client
+        for selector in (f"{LABEL.STACK}={self.name}", f"{OWNER}={self.name}"):
+            for ctr in c.containers.list(all=True, filters={"label": selector}):
+                _quietly(ctr.remove, force=True, v=True)
+            for net in c.networks.list(filters={"label": selector}):
+                _quietly(net.remove)
+            for vol in c.volumes.list(filters={"label": selector}):
+                _quietly(vol.remove, force=True)
+
+
+@pytest.fixture
+def stack(docker_client: Any, tmp_path: Path) -> Iterator[StackFile]:
+    sf = StackFile(name=f"t{uuid.uuid4().hex[:8]}", dir=tmp_path, client=docker_client)
+    try:
+        yield sf
+    finally:
+        sf.cleanup()
+
+
+def free_port() -> int:
+    """A TCP port nothing holds on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def busybox(name: str, *, command: str = "sleep 3600", extra: str = "") -> str:
+    """A YAML service entry (indented for ``services:``) running a busybox command."""
+    out = (
+        f"  {name}:\n    image: {IMAGE}\n    command: [sh, -c, {json.dumps(command)}]\n"
+        "    init: true\n    stop_grace_period: 1s\n"
+    )
+    return out + "".join(f"    {line}\n" for line in extra.strip("\n").splitlines())
