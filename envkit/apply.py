@@ -1,7 +1,8 @@
 """apply(plan, engine, reporter) -> ApplyResult: carry out a Plan, never re-decide it.
 
 Order: the project network and volumes first; containers the plan removes (pruned services,
-lowered replicas) next; then services in dependency order, independent services in
+lowered replicas) next, with the old containers of recreates whose host port another
+container of this apply takes (a port moved between services, or swapped); then services in dependency order, independent services in
 parallel in a bounded worker pool. A service starts only when every dependency meets its
 condition (started, healthy, completed successfully), each wait bounded by ``timeout_s``.
 A failed service stops its dependents; independent branches still finish, and the
@@ -100,6 +101,7 @@ class _Run:
         self.ids: dict[str, str] = {}
         self.started: dict[str, float] = {}  # container name -> when this apply started it
         self.done: list[tuple[str, Action]] = []
+        self.released: set[str] = set()  # recreates whose old container went early
         self.images: dict[tuple[Any, ...], Future[str]] = {}
 
     def check(self) -> None:
@@ -163,7 +165,9 @@ def apply(
         try:
             _apply_infra(run)
             removals = [c for c in containers if c.action is Action.REMOVE]
-            failures = _run_all(run, pool, {c.name: partial(_remove, run, c) for c in removals}, {})
+            jobs = {c.name: partial(_remove, run, c) for c in removals}
+            jobs.update({c.name: partial(_release, run, c) for c in _port_holders(containers)})
+            failures = _run_all(run, pool, jobs, {})
             if not failures:
                 failures = _apply_services(run, pool, [c for c in containers if c not in removals])
             if not wait and not failures:
@@ -329,6 +333,47 @@ def _remove(run: _Run, change: Change) -> None:
     run.record(change.name, Action.REMOVE)
 
 
+def _port_holders(changes: list[Change]) -> list[Change]:
+    """Recreates whose old container holds a host port that another container of this
+    apply will publish (a port moved from one service to another, or two swapped). They
+    cannot wait for their turn in dependency order: the other service may start first, or
+    each may wait for the other's port. So their old containers go with the removals."""
+    wanted = [
+        (c.name, p.host_ip, p.published, p.protocol)
+        for c in changes
+        if c.action in (Action.CREATE, Action.RECREATE) and c.after is not None
+        for p in c.after.ports
+        if p.published is not None
+    ]
+    wildcard = {"", "0.0.0.0", "::"}
+    return [
+        c
+        for c in changes
+        if c.action is Action.RECREATE
+        and c.before is not None
+        and any(
+            name != c.name
+            and (port, proto) == (b.host_port, b.protocol)
+            and (ip in wildcard or b.host_ip in wildcard or ip == b.host_ip)
+            for b in c.before.ports
+            for name, ip, port, proto in wanted
+        )
+    ]
+
+
+def _release(run: _Run, change: Change) -> None:
+    """Stop and remove the old container of a recreate early (see _port_holders), once its
+    new image is at hand; the recreate then only creates and starts."""
+    assert change.before is not None and change.after is not None
+    run.ensure_image(change.after)
+    run.check()
+    run.reporter.step(change.name, "stopping (recreate; its host port moves)")
+    run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
+    run.engine.remove_container(change.before.id)
+    with run.lock:
+        run.released.add(change.name)
+
+
 def _apply_services(
     run: _Run, pool: ThreadPoolExecutor, changes: list[Change]
 ) -> list[EnvkitError]:
@@ -373,7 +418,9 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
     else:
         run.ensure_image(after)  # a pull or build reports its own output lines
         run.check()
-        if action is Action.RECREATE and change.before is not None:
+        with run.lock:
+            released = change.name in run.released
+        if action is Action.RECREATE and change.before is not None and not released:
             run.reporter.step(change.name, "stopping (recreate)")
             run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
             run.engine.remove_container(change.before.id)

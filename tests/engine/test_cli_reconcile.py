@@ -381,3 +381,28 @@ def test_ps_logs_and_port(stack: StackFile) -> None:
     assert "Traceback" not in missing.err
     nosvc = stack.cli("port", "e", "nope", "80")
     assert nosvc.code == 2 and "has no service 'nope'" in nosvc.err
+
+
+def test_host_ports_moved_or_swapped_between_services(stack: StackFile) -> None:
+    p1, p2 = free_port(), free_port()
+
+    def write(ports: dict[str, int]) -> None:
+        body = "environments: {e: {}}\nservices:\n"
+        for name, port in ports.items():
+            body += busybox(name, extra=f"ports: ['127.0.0.1:{port}:80']")
+        stack.write(body)
+
+    write({"a": p1})
+    assert stack.cli("up", "e").code == 0
+    # a's port goes to the new service b, a moves to another one.
+    write({"a": p2, "b": p1})
+    r = stack.cli("up", "e")
+    assert r.code == 0, r.err
+    assert stack.cli("port", "e", "b", "80").out.strip() == f"127.0.0.1:{p1}"
+    # Swap them: each service waits for the other's port.
+    write({"a": p1, "b": p2})
+    r = stack.cli("up", "e")
+    assert r.code == 0, r.err
+    assert stack.cli("port", "e", "a", "80").out.strip() == f"127.0.0.1:{p1}"
+    assert stack.cli("port", "e", "b", "80").out.strip() == f"127.0.0.1:{p2}"
+    assert stack.cli("plan", "e", "--detailed-exitcode").code == 0
