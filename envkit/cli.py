@@ -241,9 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b = bundle.add_parser("load", help="verify a bundle, then load its images into the engine")
     b.add_argument("bundle", metavar="FILE")
-    b.add_argument(
-        "--extract", metavar="DIR", help="also write the bundle's stack files into DIR"
-    )
+    b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
     b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
     b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
     b.add_argument("bundle", metavar="FILE")

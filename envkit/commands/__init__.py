@@ -21,6 +21,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from envkit.commands import env as module  # type: ignore[no-redef]
     elif args.command == "gc":
         from envkit.commands import gc as module  # type: ignore[no-redef]
+    elif args.command == "bundle":
+        from envkit.commands import bundle as module  # type: ignore[no-redef]
     else:
         from envkit.commands import inspect as module  # type: ignore[no-redef]
     handler = getattr(module, "cmd_" + args.command.replace("-", "_"))

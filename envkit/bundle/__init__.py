@@ -1,0 +1,27 @@
+"""Bundles: an environment's images, stack file and manifest in one verified file, for
+networks with no internet (``envkit bundle save/load/inspect/push``).
+
+The format is described in :mod:`envkit.bundle.format`; compression in
+:mod:`envkit.bundle.streams`; writing in :mod:`envkit.bundle.save`; verifying, loading
+and pushing in :mod:`envkit.bundle.read`.
+"""
+
+from __future__ import annotations
+
+from envkit.bundle.format import FORMAT_VERSION, BundleError, Manifest
+from envkit.bundle.read import Verified, extract_stack, load_bundle, push_bundle, verify_bundle
+from envkit.bundle.save import SaveResult, default_name, save_bundle
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BundleError",
+    "Manifest",
+    "SaveResult",
+    "Verified",
+    "default_name",
+    "extract_stack",
+    "load_bundle",
+    "push_bundle",
+    "save_bundle",
+    "verify_bundle",
+]

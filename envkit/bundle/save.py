@@ -1,0 +1,343 @@
+"""``envkit bundle save``: every image an environment needs, its stack file and env files,
+and a manifest, in one compressed file, written under a temporary name and renamed at the
+end (a failure — a full disk — never leaves a half-written file under the final name)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol, cast
+
+from envkit.bundle.format import (
+    HEADER,
+    IMAGES,
+    MANIFEST,
+    STACK,
+    BundleError,
+    ImageRecord,
+    Manifest,
+    MemberRecord,
+    check_member,
+    to_bytes,
+)
+from envkit.bundle.streams import Progress, compressed_writer
+from envkit.model import MountType, ServiceSpec, envkit_version
+from envkit.stack import Resolved
+
+__all__ = ["SaveResult", "default_name", "save_bundle"]
+
+CHUNK = 1 << 20
+
+
+class ImageEngine(Protocol):
+    def ensure_image(self, spec: ServiceSpec, on_output: Any = None) -> str: ...
+    def image_info(self, ref: str) -> Any: ...
+    def save_images(self, refs: list[str]) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    path: str
+    size: int
+    sha256: str
+    manifest: Manifest
+
+
+def default_name(stack: str, environment: str, compression: str, today: datetime) -> str:
+    ext = "tar.zst" if compression == "zstd" else "tar.gz"
+    return f"{stack}-{environment}_{today:%Y%m%d}.envkit.{ext}"
+
+
+def _tagged(ref: str) -> str:
+    """docker save of ``busybox`` would save every tag of busybox: name the tag."""
+    if "@" in ref or ref.startswith("sha256:"):
+        return ref
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last else f"{ref}:latest"
+
+
+class _Sink:
+    """Where the tar bytes go (the compressor); counts them, so tarfile can ask tell()."""
+
+    def __init__(self, writer: IO[bytes]) -> None:
+        self._writer = writer
+        self._pos = 0
+
+    def write(self, data: bytes) -> int:
+        self._writer.write(data)
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _ChunkReader:
+    """A file-like reader over an iterator of byte chunks (the engine's save stream)."""
+
+    def __init__(self, chunks: Iterable[bytes], on_read: Callable[[int], None] | None) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+        self._pos = 0
+        self._on_read = on_read
+
+    def read(self, n: int = -1) -> bytes:
+        out: list[bytes] = []
+        want = n if n >= 0 else 1 << 62
+        while want > 0:
+            if self._pos >= len(self._buf):
+                try:
+                    self._buf, self._pos = next(self._chunks), 0
+                except StopIteration:
+                    break
+                if self._on_read is not None:
+                    self._on_read(len(self._buf))
+            piece = self._buf[self._pos : self._pos + want]
+            self._pos += len(piece)
+            want -= len(piece)
+            out.append(piece)
+        return b"".join(out)
+
+
+class _Hashing:
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.digest.update(data)
+        return data
+
+
+def _stack_files(
+    resolved: Resolved, include_secrets: bool
+) -> tuple[list[tuple[str, bytes, bool]], list[str]]:
+    """(member name, content, blanked) of the stack file, its env files and read-only
+    bind-mount sources under its folder; and what the stack refers to but is left out."""
+    rendered = resolved.rendered
+    root = Path(rendered.directory).resolve()
+    stack_file = Path(rendered.source)
+    stack_file = (stack_file if stack_file.is_absolute() else Path.cwd() / stack_file).resolve()
+    files: dict[str, tuple[bytes, bool]] = {}
+    omitted: list[str] = []
+
+    def rel(path: Path) -> str | None:
+        try:
+            return path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return None
+
+    name = rel(stack_file) or stack_file.name
+    files[STACK + name] = (stack_file.read_bytes(), False)
+
+    env_files: list[str] = []
+    data = rendered.document.data if rendered.document is not None else {}
+    env_def = (data.get("environments") or {}).get(rendered.environment) or {}
+    services = rendered.tree.get("services") or {}
+    for spec in (env_def.get("env_file"), *((s or {}).get("env_file") for s in services.values())):
+        for entry in spec if isinstance(spec, list) else [spec]:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(path, str) and path:
+                env_files.append(path)
+    for entry in env_files:
+        path = root / entry
+        member = rel(path)
+        if member is None:
+            omitted.append(f"{entry} (env file outside the stack's folder)")
+        elif path.is_file():
+            text = path.read_bytes()
+            files[STACK + member] = (text, False) if include_secrets else (_blank(path), True)
+
+    for svc in resolved.desired.services:
+        for mount in svc.mounts:
+            if mount.type is not MountType.BIND:
+                continue
+            source = Path(mount.source)
+            member = rel(source)
+            if member is None or not mount.read_only:
+                why = "outside the stack's folder" if member is None else "a read-write bind mount"
+                omitted.append(f"{mount.source} (services.{svc.name}: {why})")
+                continue
+            found = [source] if source.is_file() else sorted(source.rglob("*"))
+            for path in found:
+                if path.is_file() and not path.is_symlink():
+                    files[STACK + (rel(path) or path.name)] = (path.read_bytes(), False)
+    return [(n, c, b) for n, (c, b) in files.items()], omitted
+
+
+def _blank(path: Path) -> bytes:
+    """An env file with every value left out (names kept, so the user sees what to fill)."""
+    from dotenv import dotenv_values
+
+    names = list(dotenv_values(path, interpolate=False, encoding="utf-8"))
+    lines = [
+        "# values left out by `envkit bundle save` (use --include-secrets to keep them);",
+        "# fill them in before `envkit up`",
+        *(f"{n}=" for n in names),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, content: bytes, mtime: float) -> MemberRecord:
+    info = tarfile.TarInfo(name)
+    info.size = len(content)
+    info.mode = 0o644
+    info.mtime = int(mtime)
+    tar.addfile(info, io.BytesIO(content))
+    return MemberRecord(name, "file", len(content), hashlib.sha256(content).hexdigest())
+
+
+def save_bundle(
+    resolved: Resolved,
+    engine: ImageEngine,
+    output: str | None,
+    *,
+    compression: str = "gzip",
+    include_secrets: bool = False,
+    on_output: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, int], Progress | None] | None = None,
+    now: datetime | None = None,
+) -> SaveResult:
+    desired = resolved.desired
+    now = now or datetime.now(UTC)
+    out_path = Path(output or default_name(desired.stack, desired.environment, compression, now))
+    if out_path.is_dir():
+        out_path = out_path / default_name(desired.stack, desired.environment, compression, now)
+
+    # Every image, obtained as `up` would (pull, build), then described.
+    by_ref: dict[str, list[ServiceSpec]] = {}
+    for svc in desired.services:
+        by_ref.setdefault(_tagged(svc.image), []).append(svc)
+    images: list[ImageRecord] = []
+    for ref, specs in by_ref.items():
+        spec = specs[0]
+        engine.ensure_image(
+            spec,
+            on_output=(lambda line, r=ref: on_output(r, line)) if on_output else None,
+        )
+        info = engine.image_info(spec.image)
+        if info is None:
+            raise BundleError(f"image {spec.image} of service {spec.name} is not on the engine")
+        images.append(
+            ImageRecord(info.id, (ref,), tuple(info.tags), info.size, tuple(s.name for s in specs))
+        )
+    merged: dict[str, ImageRecord] = {}
+    for img in images:  # two refs of one image: one record
+        if img.id in merged:
+            old = merged[img.id]
+            img = ImageRecord(
+                img.id, old.refs + img.refs, img.tags, img.size, old.services + img.services
+            )
+        merged[img.id] = img
+    images = list(merged.values())
+
+    stack_files, omitted = _stack_files(resolved, include_secrets)
+    stack_member = stack_files[0][0]
+    manifest = Manifest(
+        envkit_version=envkit_version(),
+        created=now.isoformat().replace("+00:00", "Z"),
+        stack=desired.stack,
+        environment=desired.environment,
+        stack_file=stack_member,
+        secrets="included" if include_secrets else "omitted",
+        compression=compression,
+        images=tuple(images),
+        omitted=tuple(omitted),
+    )
+
+    directory = out_path.parent if str(out_path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".part")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; a bundle is an ordinary file
+    total = sum(i.size for i in images)
+    bar = progress("saving", total) if progress else None
+    try:
+        with os.fdopen(fd, "wb") as target:
+            with compressed_writer(target, compression) as writer:
+                members = _write(
+                    writer, manifest, stack_files, engine, [r for i in images for r in i.refs], bar
+                )
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(tmp_name, out_path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            hint = (
+                "free some space, or write the bundle elsewhere with -o"
+                if exc.errno == errno.ENOSPC
+                else None
+            )
+            raise BundleError(
+                f"cannot write the bundle {out_path}: {reason}; nothing was left behind",
+                code="bundle-write-failed",
+                hint=hint,
+            ) from exc
+        raise
+    finally:
+        if bar is not None:
+            bar.finish()
+    digest = hashlib.sha256()
+    with open(out_path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    final = Manifest(**{**_fields(manifest), "members": tuple(members)})
+    return SaveResult(str(out_path), out_path.stat().st_size, digest.hexdigest(), final)
+
+
+def _fields(m: Manifest) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in m.__dataclass_fields__}
+
+
+def _write(
+    writer: IO[bytes],
+    manifest: Manifest,
+    stack_files: list[tuple[str, bytes, bool]],
+    engine: ImageEngine,
+    refs: list[str],
+    bar: Progress | None,
+) -> list[MemberRecord]:
+    sink = _Sink(writer)
+    now = time.time()
+    members: list[MemberRecord] = []
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        tar.copybufsize = CHUNK
+        members.append(_add_bytes(tar, HEADER, to_bytes(manifest.header_json()), now))
+        for name, content, _blanked in stack_files:
+            members.append(_add_bytes(tar, name, content, now))
+        source = _ChunkReader(engine.save_images(refs), bar.add if bar else None)
+        with tarfile.open(fileobj=cast(Any, source), mode="r|") as saved:
+            for info in saved:
+                info.name = IMAGES + info.name.removeprefix("./")
+                if info.islnk():  # hard links name their target from the archive root
+                    info.linkname = IMAGES + info.linkname.removeprefix("./")
+                record = check_member(info)
+                if info.isfile():
+                    data = saved.extractfile(info)
+                    assert data is not None
+                    hashing = _Hashing(data)
+                    tar.addfile(info, cast(Any, hashing))
+                    record = MemberRecord(
+                        record.name, "file", info.size, hashing.digest.hexdigest()
+                    )
+                else:
+                    tar.addfile(info)
+                members.append(record)
+        final = Manifest(**{**_fields(manifest), "members": tuple(members)})
+        content = to_bytes(final.to_json())
+        _add_bytes(tar, MANIFEST, content, now)
+    return members
