@@ -74,9 +74,12 @@ def up(
         if p.has_changes or wait:
             applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
         not_running: list[str] = []
+        containers = observed.containers  # read under the lock just now: no second list
         if p.has_changes:
             # What runs must be what was planned: read the engine again and plan again.
-            after = plan(desired, engine.observe(desired))
+            observed_after = engine.observe(desired)
+            containers = observed_after.containers
+            after = plan(desired, observed_after)
             drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
             if drift or after.conflicts:
                 from envkit.present import plan_text
@@ -87,7 +90,8 @@ def up(
                     hint="run 'envkit up' again; if it persists, report it with --debug output",
                 )
             not_running = [c.name for c in after.changes if c.action is Action.START]
-        containers = engine.list_containers({LABEL.PROJECT: desired.project})
+        elif wait:  # states and health moved on while waiting
+            containers = tuple(engine.list_containers({LABEL.PROJECT: desired.project}))
     return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
 
 
