@@ -77,10 +77,11 @@ def down(
     *,
     volumes: bool = False,
     reporter: Reporter,
-    workers: int = 8,
+    workers: int = 32,
 ) -> DownResult:
     """Remove the instance ``target`` (a desired state, or a project name when the stack is
-    not at hand: then containers go in one parallel layer)."""
+    not at hand: then containers go in one parallel layer). ``workers`` is high because a
+    stop mostly waits out the container's grace period, not the engine."""
     desired = target if isinstance(target, DesiredState) else None
     # A service-less state: observe then lists without image or host-port probes.
     observed = engine.observe(_bare(target.project if isinstance(target, DesiredState) else target))
