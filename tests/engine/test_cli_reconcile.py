@@ -271,9 +271,14 @@ def test_plan_reasons_name_fields_and_never_print_secrets(stack: StackFile) -> N
         assert f"image: {IMAGE} -> {tagged}" in p.out
         reasons = json.loads(stack.cli("plan", "e", "--json").out)["changes"][0]["reasons"]
         assert "environment.REV: 1 -> 2" in reasons
-        # An error message that quotes the environment must not leak it either.
-        bad = stack.cli("up", "e", "--var", "nope={{ undefined_thing }}")
-        outputs.append(bad)
+        # Error messages that quote a rendered value must not leak it either.
+        text = stack.path.read_text()
+        stack.path.write_text(text.replace(f"'127.0.0.1:{new_port}:80'", "'{{ env.DB_PASSWORD }}'"))
+        for command in ("plan", "up", "render"):
+            bad = stack.cli(command, "e")
+            assert bad.code == 2 and "services.app.ports[0]" in bad.err, bad.text
+            outputs.append(bad)
+        stack.path.write_text(text)
         up2 = stack.cli("up", "e")
         assert up2.code == 0, up2.err
         outputs.append(up2)
