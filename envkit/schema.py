@@ -7,15 +7,20 @@ code the schema attaches to the pattern (``x-envkit-error``). For ``anyOf`` fail
 branch whose type fits the value explains the error; when none fits, the alternatives'
 title ("an integer", "a port mapping ...") says what is accepted.
 
-jsonschema is imported lazily: ``envkit --help`` must not pay for it.
+jsonschema is imported lazily: ``envkit --help`` must not pay for it, and a tree that
+validated before (an unchanged stack file) does not either (:class:`_ValidMemo`).
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import hmac
 import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from envkit.errors import Diagnostic, Origin, PathPart
@@ -69,11 +74,114 @@ def validate(doc: Document) -> list[Diagnostic]:
 
 def validate_tree(tree: Mapping[str, Any], locator: Locator) -> list[Diagnostic]:
     """Every schema error of ``tree`` (raw or rendered), located through ``locator``."""
+    memo = _ValidMemo.open()
+    key = memo.key(tree) if memo is not None else None
+    if key is not None and memo is not None and key in memo:
+        return []
     found: dict[tuple[str, tuple[PathPart, ...], str], Diagnostic] = {}
     for error in _validator().iter_errors(tree):
         for diag in _translate(error, locator):
             found.setdefault((diag.code, diag.path, diag.message), diag)
+    if not found and key is not None and memo is not None:
+        memo.add(key)
     return sorted(found.values(), key=_order)
+
+
+# -- a memo of valid trees ------------------------------------------------------------------
+
+
+class _ValidMemo:
+    """Trees that validated before, so an unchanged stack file skips jsonschema (its import
+    and two validations are a fifth of a no-op ``up``). Validation is a pure function of the
+    schema and the tree, so the memo is keyed by both: an HMAC-SHA256 under a random
+    per-user key (a rendered tree may hold secrets; the file must say nothing about them).
+    Only valid trees are remembered, so every error is still found by jsonschema and
+    explained as usual. Lives in ``$ENVKIT_STATE_DIR/cache`` or ``$XDG_CACHE_HOME/envkit``
+    (``~/.cache/envkit``); ``ENVKIT_NO_CACHE=1`` turns it off; any I/O problem just means
+    no memo."""
+
+    LIMIT = 1000  # remembered trees; the file is rewritten with the newest half past it
+
+    def __init__(self, directory: Path, secret: bytes, known: list[str]) -> None:
+        self.path = directory / "valid-trees"
+        self.secret = secret
+        self.known = known
+        self.known_set = set(known)
+
+    @classmethod
+    def open(cls) -> _ValidMemo | None:
+        env = os.environ
+        if env.get("ENVKIT_NO_CACHE"):
+            return None
+        if env.get("ENVKIT_STATE_DIR"):
+            directory = Path(env["ENVKIT_STATE_DIR"]) / "cache"
+        else:
+            base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            directory = Path(base) / "envkit"
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            key_file = directory / "memo.key"
+            try:
+                secret = key_file.read_bytes()
+            except FileNotFoundError:
+                secret = os.urandom(32)
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secret)
+            if len(secret) != 32:
+                return None
+            try:
+                known = (directory / "valid-trees").read_text(encoding="ascii").split()
+            except FileNotFoundError:
+                known = []
+        except (OSError, ValueError):  # a race on the key file, a read-only home: no memo
+            return None
+        return cls(directory, secret, known)
+
+    def key(self, tree: Mapping[str, Any]) -> str | None:
+        """The tree's digest, or None when it holds something JSON cannot say exactly
+        (a date, a byte string): such a tree is validated every time."""
+        if not _plain_json(tree):
+            return None
+        text = json.dumps([_schema_text(), tree], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.known_set
+
+    def add(self, key: str) -> None:
+        try:
+            if len(self.known) >= self.LIMIT:
+                keep = [*self.known[-self.LIMIT // 2 :], key]
+                tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text("\n".join(keep) + "\n", encoding="ascii")
+                os.replace(tmp, self.path)
+            else:  # one short O_APPEND write: concurrent envkits do not interleave lines
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, (key + "\n").encode("ascii"))
+                finally:
+                    os.close(fd)
+        except OSError:
+            pass
+
+
+@functools.cache
+def _schema_text() -> str:
+    return json.dumps(schema(), sort_keys=True, separators=(",", ":"))
+
+
+def _plain_json(value: Any) -> bool:
+    if value is None or isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    # Exactly dict and list: what jsonschema takes for "object" and "array".
+    if type(value) is dict:
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_plain_json(v) for v in value)
+    return False
 
 
 def _order(diag: Diagnostic) -> tuple[int, int, str]:
