@@ -353,3 +353,23 @@ def test_gc_never_touches_unlabelled_objects(stack: Stack, docker_client: Any) -
     ctr.reload()
     vol.reload()
     assert ctr.name not in gc.out and vol.name not in gc.out
+
+
+def test_gc_reaps_what_a_plain_down_kept_once_expired(stack: Stack) -> None:
+    """down without --volumes keeps the data volumes (and the lease): they still carry the
+    expiry, so gc removes them later — a project without containers is found too."""
+    up = stack.run("up", "ci", "--instance", "kept", "--ttl", "2s")
+    assert up.code == 0, up.err
+    down = stack.run("down", "ci", "--instance", "kept")
+    assert down.code == 0, down.err
+    project = f"{stack.name}-ci-kept"
+    assert stack.objects() == {
+        "containers": set(),
+        "networks": set(),
+        "volumes": {f"{project}_data", lease_name(project)},
+    }
+    time.sleep(3)
+    gc = stack.run("gc")
+    assert gc.code == 0, gc.err
+    assert {f"volume {project}_data", f"volume {lease_name(project)}"} <= set(gc.out.splitlines())
+    assert stack.objects() == {"containers": set(), "networks": set(), "volumes": set()}
