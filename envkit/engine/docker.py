@@ -379,16 +379,21 @@ class DockerEngine:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
-        return self._pull(spec, on_output)
+        return self._pull(spec, on_output, missing_locally=True)
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (for pull_policy always, before planning), so the
         planner compares containers with the registry's current image. Returns its id."""
         return self._pull(spec, on_output)
 
-    def _pull(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
+    def _pull(
+        self, spec: ServiceSpec, on_output: OutputCallback | None, *, missing_locally: bool = False
+    ) -> str:
+        """Pull ``spec.image``. ``missing_locally``: it was looked for on the engine first,
+        and a failure says so (where it was looked for, then where it was pulled from)."""
         ref = spec.image
         registry = _registry_of(ref)
+        where = f" (it is not on the local engine, {self.endpoint})" if missing_locally else ""
         repo, tag = _split_tag(ref)
         try:
             with self._boundary("pull image", ref):
@@ -405,7 +410,7 @@ class DockerEngine:
             if isinstance(exc, EngineUnavailable):
                 raise
             raise ImageNotFound(
-                f"service {spec.name}: cannot pull {ref!r} from {registry}: {exc.message}",
+                f"service {spec.name}: cannot pull {ref!r} from {registry}{where}: {exc.message}",
                 hint=PULL_HINT,
                 origin=spec.origin,
                 code="pull-failed",
