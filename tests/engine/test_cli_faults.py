@@ -99,7 +99,7 @@ def test_missing_image_with_pull_policy_missing_says_what_to_do(stack: StackFile
     up = stack.cli("up", "e")
     assert up.code == 1, up.text
     assert "service app: " in up.err and f"'{ref}'" in up.err
-    assert "pull" in up.err and "connection refused" in up.err
+    assert "it is not on the local engine" in up.err and "connection refused" in up.err
     assert "hint:" in up.err and "bundle load" in up.err
     no_traceback(up.err)
     stack.edit(ref, IMAGE)
