@@ -38,9 +38,11 @@ def name(docker_client: Any) -> Iterator[str]:
         n.remove()
     for v in docker_client.volumes.list(filters=selector):
         v.remove(force=True)
+    # Only the tags this test made: another tag of the same image (the shared busybox test
+    # image, say) must survive, or unrelated tests find their image gone.
     for image in docker_client.images.list():
-        if any(stack in tag for tag in image.tags):
-            for tag in image.tags:
+        for tag in image.tags:
+            if stack in tag:
                 with contextlib.suppress(docker.errors.APIError):
                     docker_client.images.remove(tag, force=True)
 
