@@ -220,10 +220,18 @@ class StackFile:
 
     def containers(self, env: str) -> dict[str, Any]:
         """name -> docker SDK container, for the project of ``env``."""
-        found = self.client.containers.list(
+        # The SDK's list() inspects each listed container, and one may go between the list
+        # and its inspect (apply replacing it, the engine dropping a failed create): the
+        # test helper must not fail on that race, so list ids and skip the vanished ones.
+        listed = self.client.api.containers(
             all=True, filters={"label": f"{LABEL.PROJECT}={self.project(env)}"}
         )
-        return {c.name: c for c in found}
+        found = {}
+        for raw in listed:
+            with contextlib.suppress(docker.errors.NotFound):
+                ctr = self.client.containers.get(raw["Id"])
+                found[ctr.name] = ctr
+        return found
 
     def label(self) -> dict[str, str]:
         return {OWNER: self.name}
