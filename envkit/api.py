@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import EnvkitError, UsageError
+from envkit.instances import check_instance_id
 from envkit.model import LABEL, DesiredState
 from envkit.stack import DEFAULT_FILE, environments, read, resolve
 from envkit.status import find_binding, parse_port, status_json
@@ -54,18 +55,6 @@ def load(
     ``DockerEngine.from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
     return Stack(read(path), engine=engine, environ=environ)
-
-
-def _check_instance(instance: str) -> str:
-    from envkit.instances import INSTANCE_ID
-
-    if not isinstance(instance, str) or not INSTANCE_ID.fullmatch(instance):
-        raise UsageError(
-            f"instance {instance!r} is not a valid instance id",
-            hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
-            code="invalid-instance",
-        )
-    return instance
 
 
 def _expires(ttl: str | float | None) -> str | None:
@@ -125,7 +114,7 @@ class Stack:
         """The desired state of ``environment`` (optionally one instance of it), without
         touching the engine. ``vars`` override the stack's like ``--var k=v``."""
         if instance is not None:
-            _check_instance(instance)
+            check_instance_id(instance)
         cli_vars = {str(k): str(v) for k, v in (vars or {}).items()}
         return resolve(
             self.document, environment, cli_vars=cli_vars, environ=self._environ, instance=instance

@@ -21,12 +21,41 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from envkit.errors import Diagnostic, Origin
+from envkit.errors import Diagnostic, Origin, UsageError
 from envkit.model import DesiredState, MountType
 
-__all__ = ["INSTANCE_ID", "ephemeral_ports_flag", "new_instance_id", "random_ports", "shared_names"]
+__all__ = [
+    "INSTANCE_ID",
+    "check_instance_id",
+    "ephemeral_ports_flag",
+    "new_instance_id",
+    "random_ports",
+    "shared_names",
+]
 
 INSTANCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def check_instance_id(value: str, *, what: str = "instance") -> str:
+    """``value`` if it is a valid instance id, else a UsageError (code ``invalid-instance``)
+    saying what is wrong with it; ``what`` names it as the user wrote it (``--instance``)."""
+    if isinstance(value, str) and INSTANCE_ID.fullmatch(value):
+        return value
+    text = str(value)
+    bad = next((ch for ch in text if not re.fullmatch(r"[a-z0-9_-]", ch)), None)
+    if not text:
+        why = " (it is empty)"
+    elif bad is not None:
+        why = f": {bad!r} at position {text.index(bad) + 1} is not allowed"
+    elif len(text) > 63:
+        why = f" ({len(text)} characters, at most 63)"
+    else:
+        why = f": it starts with {text[0]!r}"
+    raise UsageError(
+        f"{what} {value!r} is not a valid instance id{why}",
+        hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+        code="invalid-instance",
+    )
 
 
 def new_instance_id() -> str:

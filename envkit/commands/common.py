@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from typing import TYPE_CHECKING
 
-from envkit.errors import UsageError
 from envkit.stack import DEFAULT_FILE, Resolved, read, resolve
 
 if TYPE_CHECKING:
@@ -25,24 +23,10 @@ def read_stack(args: argparse.Namespace) -> Document:
 
 
 def instance_id(args: argparse.Namespace) -> str | None:
-    from envkit.instances import INSTANCE_ID
+    from envkit.instances import check_instance_id
 
     value: str | None = getattr(args, "instance", None)
-    if value is not None and not INSTANCE_ID.fullmatch(value):
-        bad = next((ch for ch in value if not re.fullmatch(r"[a-z0-9_-]", ch)), None)
-        if not value:
-            why = " (it is empty)"
-        elif bad is not None:
-            why = f": {bad!r} at position {value.index(bad) + 1} is not allowed"
-        elif len(value) > 63:
-            why = f" ({len(value)} characters, at most 63)"
-        else:
-            why = f": it starts with {value[0]!r}"
-        raise UsageError(
-            f"--instance {value!r} is not a valid instance id{why}",
-            hint="use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
-        )
-    return value
+    return None if value is None else check_instance_id(value, what="--instance")
 
 
 def resolve_env(

@@ -121,7 +121,11 @@ def test_secret_from_var_never_printed_even_in_errors(stack: Path) -> None:
         (("-f", "/nonexistent/envkit.yaml", "validate"), 2, "error[unreadable]"),
         (("up", "dev", "--timeout", "soon"), 2, "error[usage]: argument --timeout"),
         (("render", "dev", "--var", "novalue"), 2, "expected KEY=VALUE"),
-        (("render", "dev", "--instance", "Bad/Id"), 2, "error[usage]: --instance 'Bad/Id'"),
+        (
+            ("render", "dev", "--instance", "Bad/Id"),
+            2,
+            "error[invalid-instance]: --instance 'Bad/Id'",
+        ),
     ],
 )
 def test_bad_command_lines_are_usage_errors_without_traceback(

@@ -220,14 +220,14 @@ def cli(*argv: str) -> tuple[int, str, str]:
         ),
         (
             ("up", "ci", "--instance", "CI_1"),
-            "error[usage]: --instance 'CI_1' is not a valid instance id: 'C' at position 1 is "
+            "error[invalid-instance]: --instance 'CI_1' is not a valid instance id: 'C' at position 1 is "
             "not allowed\n"
             "  hint: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or "
             "digit\n",
         ),
         (
             ("env", "ci", "--instance", "a.b"),
-            "error[usage]: --instance 'a.b' is not a valid instance id: '.' at position 2 is "
+            "error[invalid-instance]: --instance 'a.b' is not a valid instance id: '.' at position 2 is "
             "not allowed\n"
             "  hint: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or "
             "digit\n",
