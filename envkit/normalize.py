@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from envkit.envfiles import read_env_files
 from envkit.errors import SENSITIVE, Diagnostic, PathPart, StackError, redact
 from envkit.model import (
     BuildSpec,
@@ -375,34 +376,10 @@ class _Normalizer:
         return tuple(sorted(values.items())), frozenset(sensitive)
 
     def service_env_files(self, value: Any, path: Path_) -> dict[str, str]:
-        from dotenv import dotenv_values
-
-        out: dict[str, str] = {}
-        entries = value if isinstance(value, list) else [] if value is None else [value]
-        for i, entry in enumerate(entries):
-            at = (*path, i) if isinstance(value, list) else path
-            required = True
-            if isinstance(entry, dict):
-                required = entry.get("required", True) is not False
-                entry = entry.get("path")
-            if not isinstance(entry, str) or not entry:
-                self.fail("invalid-env-file", "an env_file entry is a path or {path, required}", at)
-                continue
-            file = self.r.directory / entry
-            if not file.exists():
-                if required:
-                    hint = f"create it, or mark it optional: {{path: {entry}, required: false}}"
-                    self.fail(
-                        "missing-env-file", f"env file '{entry}' does not exist", at, hint=hint
-                    )
-                continue
-            try:
-                loaded = dotenv_values(file, interpolate=False, encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                self.fail("unreadable-env-file", f"env file '{entry}' cannot be read", at)
-                continue
-            out.update({k: v for k, v in loaded.items() if v is not None})
-        return out
+        files = read_env_files(value, path, self.r.directory)
+        for problem in files.problems:
+            self.fail(problem.code, problem.message, problem.path, hint=problem.hint)
+        return {name: found.value for name, found in files.values.items()}
 
     def labels(self, value: Any, path: Path_) -> dict[str, str | None]:
         return self.pairs(value, path, sep="=", what="label")

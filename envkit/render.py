@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from envkit.envfiles import read_env_files
 from envkit.errors import SENSITIVE, Diagnostic, Origin, PathPart, StackError
 from envkit.templating import Templater
 
@@ -275,11 +276,20 @@ def render(
 
     # The env context: env files, then the process environment on top.
     process = dict(os.environ if environ is None else environ)
-    env_vars, file_values = _read_env_files(out, env_def, environment)
-    env = {name: value for name, (value, _) in env_vars.items()}
+    files = read_env_files(
+        env_def.get("env_file"),
+        ("environments", environment, "env_file"),
+        doc.directory,
+        names_relative_to=os.path.dirname(doc.display),
+        with_reasons=True,
+    )
+    for problem in files.problems:
+        out.add(problem.code, problem.message, problem.path, problem.hint)
+    env_vars = files.values
+    env = {name: found.value for name, found in env_vars.items()}
     env.update(process)
 
-    sensitive: set[str] = set(file_values)
+    sensitive: set[str] = {found.value for found in env_vars.values() if found.value}
     for var in variables.values():
         if var.sensitive:
             sensitive.update(_leaves(var.value))
@@ -328,12 +338,11 @@ def render(
         raise StackError(out.diagnostics)
 
     explained = list(variables.values())
-    for name, (value, origin) in env_vars.items():
+    for name, found in env_vars.items():
+        value = found.value
+        layer, origin = "env file", found.origin
         if name in process:
-            layer, origin = "process environment", None
-            value = process[name]
-        else:
-            layer = "env file"
+            layer, origin, value = "process environment", None, process[name]
         explained.append(Variable(f"env.{name}", value, layer, origin, True))
     for name in sorted(templater.env_used - env_vars.keys()):
         if name in process:
@@ -353,60 +362,3 @@ def render(
         env=env,
         document=doc,
     )
-
-
-def _read_env_files(
-    out: _Collector, env_def: dict[str, Any], environment: str
-) -> tuple[dict[str, tuple[str, Origin]], set[str]]:
-    """Read the environment's env_file entries: name -> (value, origin), and the values."""
-    from dotenv import dotenv_values
-
-    at: Path_ = ("environments", environment, "env_file")
-    spec = env_def.get("env_file")
-    entries: list[tuple[Any, Path_]]
-    if spec is None:
-        return {}, set()
-    if isinstance(spec, list):
-        entries = [(entry, (*at, i)) for i, entry in enumerate(spec)]
-    else:
-        entries = [(spec, at)]
-    found: dict[str, tuple[str, Origin]] = {}
-    for entry, path in entries:
-        required = True
-        if isinstance(entry, dict):
-            required = entry.get("required", True) is not False
-            entry = entry.get("path")
-        if not isinstance(entry, str) or not entry:
-            out.add("invalid-env-file", "an env_file entry is a path or {path, required}", path)
-            continue
-        file = out.doc.directory / entry
-        display = os.path.normpath(os.path.join(os.path.dirname(out.doc.display), entry))
-        if not file.exists():
-            if required:
-                out.add(
-                    "missing-env-file",
-                    f"env file '{display}' does not exist",
-                    path,
-                    f"create it, or mark it optional: {{path: {entry}, required: false}}",
-                )
-            continue
-        try:
-            text = file.read_text(encoding="utf-8")
-            values = dotenv_values(file, interpolate=False, encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8"
-            out.add("unreadable-env-file", f"env file '{display}' cannot be read: {reason}", path)
-            continue
-        lines = _line_numbers(text)
-        for name, value in values.items():
-            if value is not None:
-                found[name] = (value, Origin(display, lines.get(name, 1), 1))
-    return found, {value for value, _ in found.values() if value}
-
-
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=", re.MULTILINE)
-
-
-def _line_numbers(text: str) -> dict[str, int]:
-    """Line of the last assignment of each name in an env file (the one dotenv keeps)."""
-    return {m.group(1): text.count("\n", 0, m.start()) + 1 for m in _ENV_LINE.finditer(text)}
