@@ -8,18 +8,17 @@ operation and the object; nothing else in envkit sees a docker exception.
 ``observe`` makes four calls whatever the size of the project: one container list (all
 containers: this project's are picked by label, the rest tell which desired names and
 host ports someone else holds), one network list, one volume list and one image list.
+
+Its parts: :mod:`envkit.engine.docker_json` reads the engine's JSON into observed values
+(pure), and :mod:`envkit.engine.docker_images` does the image work (pull, build, save,
+load, push) through this module's client and boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import os
-import re
-import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from envkit.engine.base import (
@@ -29,20 +28,35 @@ from envkit.engine.base import (
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
-    PortBinding,
-    PortUse,
 )
+from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
+from envkit.engine.docker_json import (
+    image_ids,
+    label_filters,
+    parse_container,
+    parse_network,
+    parse_status,
+    parse_volume,
+)
+from envkit.engine.occupied import bound_on_host, foreign_names, ports_in_use
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
     LABEL,
     DesiredState,
     MountType,
-    PullPolicy,
     ServiceSpec,
     container_name,
 )
 
-__all__ = ["DockerEngine"]
+__all__ = [
+    "DEFAULT_SOCKET",
+    "IMAGE_HINT",
+    "PULL_HINT",
+    "START_HINT",
+    "DockerEngine",
+    "OutputCallback",
+    "build_context_files",
+]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _NS = 1_000_000_000
@@ -50,19 +64,6 @@ START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
     "`nohup dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER_HOST at one that runs"
 )
-IMAGE_HINT = (
-    "build it (`docker build -t IMAGE ...`), load it (`docker load -i FILE` or "
-    "`envkit bundle load FILE`), or make its registry reachable"
-)
-PULL_HINT = (
-    "no registry reachable? bring the images in as a bundle (`envkit bundle save ENV` where "
-    "they are, `envkit bundle load FILE` here), build them (build: in the stack), or push a "
-    "bundle to a private registry (`envkit bundle push FILE --registry HOST:PORT`) and set "
-    "`registry: HOST:PORT` on the environment; for a private registry, `docker login` it"
-)
-
-OutputCallback = Callable[[str], None]
-_BUILD_TAIL = 30  # output lines of a failing build step shown in the error
 
 
 class DockerEngine:
@@ -83,9 +84,7 @@ class DockerEngine:
         self._version = version or env.get("DOCKER_API_VERSION") or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
-        # image reference -> id pulled by this engine object (pull_policy always: `up`
-        # pulls before planning, and apply does not pull the same reference again)
-        self._pulled: dict[str, str] = {}
+        self._images = DockerImages(self._api, self._boundary, self.endpoint)
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -189,46 +188,22 @@ class DockerEngine:
             raw_networks = self._api().networks()
         with self._boundary("list volumes", f"of {project}"):
             raw_volumes = self._api().volumes().get("Volumes") or []
+        containers = [parse_container(c) for c in raw_containers]
+        networks = [parse_network(n) for n in raw_networks]
+        volumes = [parse_volume(v) for v in raw_volumes]
 
-        own = [c for c in raw_containers if _labels(c).get(LABEL.PROJECT) == project]
-        others = [c for c in raw_containers if _labels(c).get(LABEL.PROJECT) != project]
-        networks = tuple(
-            ObservedNetwork(id=n.get("Id", ""), name=n.get("Name", ""), labels=_labels(n))
-            for n in raw_networks
-            if _labels(n).get(LABEL.PROJECT) == project
-        )
-        volumes = tuple(
-            ObservedVolume(name=v.get("Name", ""), labels=_labels(v))
-            for v in raw_volumes
-            if _labels(v).get(LABEL.PROJECT) == project
-        )
-
-        foreign: dict[str, str] = {}
-        wanted_containers = {
-            container_name(project, s.name, r)
-            for s in desired.services
-            for r in range(1, s.replicas + 1)
-        }
-        for c in others:
-            name = _container_name(c)
-            if name in wanted_containers:
-                foreign[name] = "container"
-        for n in raw_networks:
-            if n.get("Name") == desired.network and _labels(n).get(LABEL.PROJECT) != project:
-                foreign[desired.network] = "network"
-        wanted_volumes = {desired.volume_name(v.name) for v in desired.volumes if not v.external}
-        for v in raw_volumes:
-            if v.get("Name") in wanted_volumes and _labels(v).get(LABEL.PROJECT) != project:
-                foreign[v["Name"]] = "volume"
-
+        own = [c for c in containers if c.project == project]
+        others = [c for c in containers if c.project != project]
         return ObservedState(
             project=project,
-            containers=tuple(_parse_container(c) for c in own),
-            networks=networks,
-            volumes=volumes,
+            containers=tuple(own),
+            networks=tuple(n for n in networks if n.labels.get(LABEL.PROJECT) == project),
+            volumes=tuple(v for v in volumes if v.labels.get(LABEL.PROJECT) == project),
             images=self._image_ids({s.image for s in desired.services}),
-            foreign_names=foreign,
-            ports_in_use=self._ports_in_use(desired, own, others),
+            foreign_names=foreign_names(desired, others, networks, volumes),
+            ports_in_use=ports_in_use(
+                desired, own, others, bound_on_host if self.is_local else None
+            ),
         )
 
     def _image_ids(self, refs: set[str]) -> dict[str, str | None]:
@@ -236,333 +211,59 @@ class DockerEngine:
             return {}
         with self._boundary("list images", "on the engine"):
             images = self._api().images()
-        index: dict[str, str] = {}
-        for image in images:
-            for tag in image.get("RepoTags") or ():
-                index[_normalize_ref(tag)] = image["Id"]
-            for digest in image.get("RepoDigests") or ():
-                index[_normalize_ref(digest)] = image["Id"]
-            index[image["Id"]] = image["Id"]
-        out: dict[str, str | None] = {}
-        for ref in sorted(refs):
-            out[ref] = index.get(_normalize_ref(ref)) or index.get(ref)
-        return out
-
-    def _ports_in_use(
-        self, desired: DesiredState, own: list[dict[str, Any]], others: list[dict[str, Any]]
-    ) -> tuple[PortUse, ...]:
-        wanted = sorted(
-            {
-                (p.host_ip, p.published, p.protocol)
-                for s in desired.services
-                for p in s.ports
-                if p.published is not None
-            }
-        )
-        if not wanted:
-            return ()
-        found: list[PortUse] = []
-        claimed: set[tuple[str, int, str]] = set()
-        for c in own:
-            for p in c.get("Ports") or ():
-                if p.get("PublicPort"):
-                    claimed.add((p.get("IP", ""), int(p["PublicPort"]), p.get("Type", "tcp")))
-        for host_ip, port, proto in wanted:
-            holder = _port_holder(others, host_ip, port, proto)
-            if holder is not None:
-                found.append(PortUse(host_ip, port, proto, holder))
-                continue
-            if any(_ip_overlap(ip, host_ip) and q == port and t == proto for ip, q, t in claimed):
-                continue
-            if self.is_local and _bound_on_host(host_ip, port, proto):
-                found.append(PortUse(host_ip, port, proto, "a process on the host"))
-        return tuple(found)
+        return image_ids(images, refs)
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
-        filters = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
         with self._boundary("list containers", "with envkit labels"):
-            raw = self._api().containers(all=True, filters=filters)
-        return [_parse_container(c) for c in raw]
+            raw = self._api().containers(all=True, filters=label_filters(labels))
+        return [parse_container(c) for c in raw]
 
     def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
         """Networks carrying ``labels`` (a None value: the key, with any value)."""
-        filters = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
         with self._boundary("list networks", "with envkit labels"):
-            raw = self._api().networks(filters=filters)
-        return [
-            ObservedNetwork(
-                id=str(n.get("Id", "")),
-                name=str(n.get("Name", "")),
-                labels=_labels(n),
-                created=str(n.get("Created") or ""),
-            )
-            for n in raw
-        ]
+            raw = self._api().networks(filters=label_filters(labels))
+        return [parse_network(n) for n in raw]
 
     def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
         """Volumes carrying ``labels`` (a None value: the key, with any value)."""
-        filters = {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
         with self._boundary("list volumes", "with envkit labels"):
-            raw = self._api().volumes(filters=filters).get("Volumes") or []
-        return [
-            ObservedVolume(
-                name=str(v.get("Name", "")),
-                labels=_labels(v),
-                created=str(v.get("CreatedAt") or ""),
-            )
-            for v in raw
-        ]
+            raw = self._api().volumes(filters=label_filters(labels)).get("Volumes") or []
+        return [parse_volume(v) for v in raw]
 
-    # -- images -----------------------------------------------------------------------
+    # -- images: see envkit.engine.docker_images ---------------------------------------
 
     def image_id(self, ref: str) -> str | None:
         """The local id of an image reference, or None when it is not on the engine."""
-        try:
-            with self._boundary("inspect image", ref):
-                return str(self._api().inspect_image(ref)["Id"])
-        except EngineError as exc:
-            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
-                return None
-            raise
-
-    def _local_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
-        """(id, labels) of a local image, or None when it is not on the engine."""
-        try:
-            with self._boundary("inspect image", ref):
-                info = self._api().inspect_image(ref)
-        except EngineError as exc:
-            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
-                return None
-            raise
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        return str(info["Id"]), dict(labels)
-
-    def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
-        """Make the service's image present; return its id. Compose's pull policies:
-
-        - ``always``: pull (once per engine object: ``up`` pulls before planning, see
-          :meth:`refresh_image`, and apply does not pull the same reference again);
-        - ``missing`` (default): use the local image; without one, build when the service
-          has ``build:``, else pull. With ``build:``, a local image counts only when it was
-          built from the same context, Dockerfile, args and target (its ``io.envkit.build``
-          label), so a changed context rebuilds;
-        - ``never``: the local image or an error; ``build``: always build.
-        """
-        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
-
-        ref = spec.image
-        policy = spec.pull_policy
-        if policy is PullPolicy.ALWAYS:
-            pulled = self._pulled.get(ref)
-            if pulled is not None and self.image_id(ref) == pulled:
-                return pulled
-            return self._pull(spec, on_output)
-        if policy is PullPolicy.BUILD:
-            if spec.build is None:
-                raise ImageNotFound(
-                    f"service {spec.name}: pull_policy is 'build' but the service has no build:",
-                    hint="add a build: section or choose another pull_policy",
-                    origin=spec.origin,
-                )
-            return self._build(spec, on_output)
-        local = self._local_labels(ref)
-        if spec.build is not None and policy is PullPolicy.MISSING:
-            if local is not None and local[1].get(BUILD_LABEL) == build_fingerprint(spec.build):
-                return local[0]
-            return self._build(spec, on_output)
-        if local is not None:
-            return local[0]
-        if policy is PullPolicy.NEVER:
-            raise ImageNotFound(
-                f"service {spec.name}: image {ref!r} is not on the local engine "
-                f"({self.endpoint}) and its pull_policy is 'never'",
-                hint=IMAGE_HINT,
-                origin=spec.origin,
-            )
-        return self._pull(spec, on_output, missing_locally=True)
-
-    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
-        """Pull ``spec.image`` now (for pull_policy always, before planning), so the
-        planner compares containers with the registry's current image. Returns its id."""
-        return self._pull(spec, on_output)
-
-    def _pull(
-        self, spec: ServiceSpec, on_output: OutputCallback | None, *, missing_locally: bool = False
-    ) -> str:
-        """Pull ``spec.image``. ``missing_locally``: it was looked for on the engine first,
-        and a failure says so (where it was looked for, then where it was pulled from)."""
-        ref = spec.image
-        registry = _registry_of(ref)
-        where = f" (it is not on the local engine, {self.endpoint})" if missing_locally else ""
-        repo, tag = _split_tag(ref)
-        try:
-            with self._boundary("pull image", ref):
-                # No auth_config: the SDK reads the engine user's ~/.docker/config.json
-                # (DOCKER_CONFIG), as `docker pull` does.
-                for event in self._api().pull(repo, tag=tag, stream=True, decode=True):
-                    if "error" in event:
-                        raise EngineError(str(event["error"]))
-                    if on_output is not None and event.get("status"):
-                        progress = event.get("progress") or ""
-                        line = f"{event.get('id', '')} {event['status']} {progress}".strip()
-                        on_output(line)
-        except EngineError as exc:
-            if isinstance(exc, EngineUnavailable):
-                raise
-            raise ImageNotFound(
-                f"service {spec.name}: cannot pull {ref!r} from {registry}{where}: {exc.message}",
-                hint=PULL_HINT,
-                origin=spec.origin,
-                code="pull-failed",
-            ) from exc
-        found = self.image_id(ref)
-        if found is None:
-            raise ImageNotFound(
-                f"service {spec.name}: pulled {ref!r} from {registry} but the engine does not "
-                "have it afterwards",
-                hint=IMAGE_HINT,
-                origin=spec.origin,
-            )
-        self._pulled[ref] = found
-        return found
-
-    def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
-        """Build with the engine's (legacy) builder, labelled with the build fingerprint.
-        Output lines go to ``on_output``; a failure names the failing step and its output."""
-        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
-
-        build = spec.build
-        assert build is not None
-        step = ""  # the last "Step N/M : ..." line
-        step_output: list[str] = []
-        with self._boundary("build image", f"{spec.image} for service {spec.name}"):
-            stream = self._api().build(
-                path=build.context,
-                dockerfile=build.dockerfile,
-                tag=spec.image,
-                buildargs=dict(build.args) or None,
-                target=build.target,
-                labels={BUILD_LABEL: build_fingerprint(build)},
-                rm=True,
-                forcerm=True,
-                decode=True,
-            )
-            for event in stream:
-                if "error" in event:
-                    error = str(event["error"]).strip()
-                    shown = step_output[-_BUILD_TAIL:]
-                    detail = None
-                    if step:
-                        detail = f"  failing step: {step}"
-                        if shown:
-                            cut = len(step_output) - len(shown)
-                            more = (
-                                f"  (last {len(shown)} of {len(step_output)} lines)" if cut else ""
-                            )
-                            detail += f"\n  its output{more}:\n" + "\n".join(
-                                f"    {line}" for line in shown
-                            )
-                    raise EngineError(
-                        f"building {spec.image} for service {spec.name} failed: {error}",
-                        code="build-failed",
-                        origin=spec.origin,
-                        detail=detail,
-                        hint=f"fix that step of {build.dockerfile} or the context {build.context}",
-                    )
-                text = event.get("stream")
-                if not text:
-                    continue
-                for line in str(text).splitlines():
-                    if not line.strip():
-                        continue
-                    if line.startswith("Step "):
-                        step, step_output = line.strip(), []
-                    elif not line.startswith((" ---> ", "Removing intermediate")):
-                        step_output.append(line.rstrip())
-                    if on_output is not None:
-                        on_output(line)
-        found = self.image_id(spec.image)
-        if found is None:
-            raise EngineError(f"built {spec.image} but the engine does not have it afterwards")
-        return found
-
-    # -- images: save, load, tag, push (bundles) ----------------------------------------
+        return self._images.image_id(ref)
 
     def image_info(self, ref: str) -> ImageInfo | None:
         """Id, tags and size of a local image, or None when it is not on the engine."""
-        try:
-            with self._boundary("inspect image", ref):
-                info = self._api().inspect_image(ref)
-        except EngineError as exc:
-            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
-                return None
-            raise
-        return ImageInfo(
-            id=str(info["Id"]),
-            tags=tuple(info.get("RepoTags") or ()),
-            size=int(info.get("Size") or 0),
-        )
+        return self._images.image_info(ref)
+
+    def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Make the service's image present per its pull_policy/build; return its id."""
+        return self._images.ensure_image(spec, on_output)
+
+    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Pull ``spec.image`` now (pull_policy always, before planning); return its id."""
+        return self._images.refresh_image(spec, on_output)
 
     def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """``docker save REF...`` as a stream of tar bytes: one archive for all images, so
-        layers they share are in it once. (The SDK's ``get_image`` takes one name; the
-        engine's endpoint takes many, so this calls it through the SDK's request helpers.)"""
-        api = self._api()
-        subject = ", ".join(refs)
-        with self._boundary("save images", subject):
-            response = api._get(api._url("/images/get"), params={"names": refs}, stream=True)
-            api._raise_for_status(response)
-        with self._boundary("save images", subject):
-            yield from api._stream_raw_result(response, chunk_size, False)
+        """``docker save REF...`` as one stream of tar bytes."""
+        return self._images.save_images(refs, chunk_size)
 
     def load_images(
         self, data: Iterable[bytes], on_output: OutputCallback | None = None
     ) -> list[str]:
-        """``docker load`` from a stream of tar bytes; returns what the engine says it
-        loaded (``Loaded image: ...`` lines)."""
-        loaded: list[str] = []
-        with self._boundary("load images", "from the bundle"):
-            for event in self._api().load_image(data=iter(data)):
-                if "error" in event:
-                    raise EngineError(
-                        f"the engine refused the bundle's images: {event['error']}",
-                        code="load-failed",
-                    )
-                text = str(event.get("stream") or event.get("status") or "").strip()
-                if text.startswith("Loaded image"):
-                    loaded.append(text.split(":", 1)[1].strip())
-                if text and on_output is not None:
-                    on_output(text)
-        return loaded
+        """``docker load`` from a stream of tar bytes; returns what it loaded."""
+        return self._images.load_images(data, on_output)
 
     def tag_image(self, image: str, ref: str) -> None:
-        repo, tag = _split_tag(ref)
-        with self._boundary("tag image", f"{image} as {ref}"):
-            self._api().tag(image, repo, tag=tag)
+        self._images.tag_image(image, ref)
 
     def push_image(self, ref: str, on_output: OutputCallback | None = None) -> None:
-        """Push with the engine user's registry credentials (the SDK reads the docker
-        config file, as `docker push` does)."""
-        repo, tag = _split_tag(ref)
-        registry = _registry_of(ref)
-        try:
-            with self._boundary("push image", ref):
-                for event in self._api().push(repo, tag=tag, stream=True, decode=True):
-                    if "error" in event:
-                        raise EngineError(str(event["error"]))
-                    if on_output is not None and event.get("status"):
-                        line = f"{event.get('id', '')} {event['status']}".strip()
-                        on_output(line)
-        except EngineError as exc:
-            if isinstance(exc, EngineUnavailable):
-                raise
-            raise EngineError(
-                f"cannot push {ref} to {registry}: {exc.message}",
-                code="push-failed",
-                hint=f"check that the registry {registry} runs and answers (a registry on "
-                "127.0.0.0/8 may use plain http; any other needs TLS or the engine's "
-                "insecure-registries), and `docker login` it if it needs credentials",
-            ) from exc
+        """Push with the engine user's registry credentials."""
+        self._images.push_image(ref, on_output)
 
     # -- networks and volumes ----------------------------------------------------------
 
@@ -689,20 +390,7 @@ class DockerEngine:
     def status(self, container_id: str) -> ContainerStatus:
         with self._boundary("inspect container", container_id):
             info = self._api().inspect_container(container_id)
-        state = info.get("State") or {}
-        health = state.get("Health") or None
-        status = str(state.get("Status", "unknown"))
-        exit_code = state.get("ExitCode") if status in ("exited", "dead") else None
-        log = tuple(
-            f"exit {entry.get('ExitCode')}: {str(entry.get('Output', '')).strip()}"
-            for entry in ((health or {}).get("Log") or [])[-5:]
-        )
-        return ContainerStatus(
-            state=status,
-            health=str(health["Status"]) if health and health.get("Status") else None,
-            exit_code=int(exit_code) if exit_code is not None else None,
-            health_log=log,
-        )
+        return parse_status(info)
 
     def logs(self, container_id: str, tail: int | None = None) -> str:
         with self._boundary("read logs of", container_id):
@@ -742,7 +430,7 @@ def build_context_files(context: str, dockerfile: str) -> list[str]:
     return sorted(exclude_paths(context, patterns, dockerfile=inside))
 
 
-# -- parsing the engine's JSON (pure) ---------------------------------------------------
+# -- helpers ----------------------------------------------------------------------------
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
@@ -756,146 +444,6 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         todo.extend([e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     return out
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    labels = obj.get("Labels")
-    return dict(labels) if isinstance(labels, dict) else {}
-
-
-def _container_name(raw: Mapping[str, Any]) -> str:
-    names = raw.get("Names") or [""]
-    return str(names[0]).lstrip("/")
-
-
-_EXITED = re.compile(r"Exited \((-?\d+)\)")
-
-
-def _exit_code_from_status(status: str) -> int | None:
-    """``Exited (0) 5 minutes ago`` -> 0: the list call carries it, no inspect needed."""
-    found = _EXITED.match(status)
-    return int(found.group(1)) if found else None
-
-
-def _health_from_status(status: str) -> str | None:
-    if "(healthy)" in status:
-        return "healthy"
-    if "(unhealthy)" in status:
-        return "unhealthy"
-    if "(health: starting)" in status:
-        return "starting"
-    return None
-
-
-def _parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
-    labels = _labels(raw)
-    try:
-        spec = json.loads(labels.get(LABEL.SPEC, ""))
-    except ValueError:
-        spec = {}
-    try:
-        replica = int(labels.get(LABEL.REPLICA, "0"))
-    except ValueError:
-        replica = 0
-    created = raw.get("Created")
-    ports = tuple(
-        PortBinding(
-            target=int(p.get("PrivatePort", 0)),
-            protocol=str(p.get("Type", "tcp")),
-            host_ip=str(p.get("IP", "")),
-            host_port=int(p["PublicPort"]),
-        )
-        for p in raw.get("Ports") or ()
-        if p.get("PublicPort")
-    )
-    return ObservedContainer(
-        id=str(raw.get("Id", "")),
-        name=_container_name(raw),
-        project=labels.get(LABEL.PROJECT, ""),
-        service=labels.get(LABEL.SERVICE, ""),
-        replica=replica,
-        spec_hash=labels.get(LABEL.SPEC_HASH, ""),
-        spec=spec if isinstance(spec, dict) else {},
-        image_id=str(raw.get("ImageID", "")),
-        state=str(raw.get("State", "")),
-        health=_health_from_status(str(raw.get("Status", ""))),
-        ports=tuple(sorted(ports, key=lambda b: (b.target, b.protocol, b.host_ip))),
-        exit_code=_exit_code_from_status(str(raw.get("Status", ""))),
-        labels=labels,
-        created=(
-            datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
-            if isinstance(created, int | float)
-            else str(created or "")
-        ),
-    )
-
-
-def _ip_overlap(a: str, b: str) -> bool:
-    wildcard = {"", "0.0.0.0", "::"}
-    return a in wildcard or b in wildcard or a == b
-
-
-def _port_holder(
-    containers: list[dict[str, Any]], host_ip: str, port: int, proto: str
-) -> str | None:
-    for c in containers:
-        for p in c.get("Ports") or ():
-            if (
-                p.get("PublicPort") == port
-                and p.get("Type", "tcp") == proto
-                and _ip_overlap(str(p.get("IP", "")), host_ip)
-            ):
-                other = _labels(c).get(LABEL.PROJECT)
-                suffix = f" (project {other})" if other else " (not managed by envkit)"
-                return f"container {_container_name(c)}{suffix}"
-    return None
-
-
-def _bound_on_host(host_ip: str, port: int, proto: str) -> bool:
-    """Whether a process on this host holds ``host_ip:port``: try to bind it ourselves."""
-    if proto not in ("tcp", "udp"):
-        return False
-    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(family, kind) as sock:
-        if proto == "tcp":  # do not mistake a TIME_WAIT leftover for a listener
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
-
-
-def _split_tag(ref: str) -> tuple[str, str | None]:
-    if "@" in ref:
-        repo, digest = ref.split("@", 1)
-        return repo, digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = ref.rsplit(":", 1)
-        return repo, tag
-    return ref, "latest"
-
-
-def _normalize_ref(ref: str) -> str:
-    """``busybox`` and ``docker.io/library/busybox:latest`` -> ``busybox:latest``."""
-    if ref.startswith("sha256:"):
-        return ref
-    repo, tag = _split_tag(ref)
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/"):
-        if repo.startswith(prefix):
-            repo = repo.removeprefix(prefix)
-            break
-    sep = "@" if tag and tag.startswith("sha256:") else ":"
-    return f"{repo}{sep}{tag}"
-
-
-def _registry_of(ref: str) -> str:
-    first = ref.split("/", 1)[0]
-    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io (Docker Hub)"
 
 
 def _restart_policy(restart: str) -> dict[str, Any] | None:

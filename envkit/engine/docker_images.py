@@ -1,0 +1,319 @@
+"""Image work on a Docker engine: make a service's image present (pull policies, pull,
+build), and the bundle operations (inspect, save, load, tag, push).
+
+:class:`DockerImages` is a part of :class:`envkit.engine.docker.DockerEngine`, which hands it
+its client and its error boundary: this module does not import the docker SDK, and every
+call it makes goes through the engine's one translation of SDK errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from envkit.engine.base import ImageInfo
+from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
+from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
+from envkit.model import PullPolicy, ServiceSpec
+
+__all__ = ["IMAGE_HINT", "PULL_HINT", "DockerImages", "OutputCallback"]
+
+IMAGE_HINT = (
+    "build it (`docker build -t IMAGE ...`), load it (`docker load -i FILE` or "
+    "`envkit bundle load FILE`), or make its registry reachable"
+)
+PULL_HINT = (
+    "no registry reachable? bring the images in as a bundle (`envkit bundle save ENV` where "
+    "they are, `envkit bundle load FILE` here), build them (build: in the stack), or push a "
+    "bundle to a private registry (`envkit bundle push FILE --registry HOST:PORT`) and set "
+    "`registry: HOST:PORT` on the environment; for a private registry, `docker login` it"
+)
+
+OutputCallback = Callable[[str], None]
+# DockerEngine._boundary: (operation, subject) -> a context translating SDK errors
+Boundary = Callable[[str, str], AbstractContextManager[None]]
+_BUILD_TAIL = 30  # output lines of a failing build step shown in the error
+
+
+class DockerImages:
+    """The image operations of one engine object. ``api`` returns the SDK's connected
+    ``APIClient``; ``endpoint`` names the engine in messages."""
+
+    def __init__(self, api: Callable[[], Any], boundary: Boundary, endpoint: str) -> None:
+        self._api = api
+        self._boundary = boundary
+        self._endpoint = endpoint
+        # image reference -> id pulled by this engine object (pull_policy always: `up`
+        # pulls before planning, and apply does not pull the same reference again)
+        self._pulled: dict[str, str] = {}
+
+    def _inspect(self, ref: str) -> Json | None:
+        """The inspect JSON of a local image, or None when it is not on the engine."""
+        try:
+            with self._boundary("inspect image", ref):
+                return dict(self._api().inspect_image(ref))
+        except EngineError as exc:
+            if isinstance(exc, ImageNotFound) or exc.code == "engine-not-found":
+                return None
+            raise
+
+    def image_id(self, ref: str) -> str | None:
+        """The local id of an image reference, or None when it is not on the engine."""
+        info = self._inspect(ref)
+        return None if info is None else str(info["Id"])
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        """Id, tags and size of a local image, or None when it is not on the engine."""
+        info = self._inspect(ref)
+        return None if info is None else parse_image_info(info)
+
+    # -- making a service's image present ------------------------------------------------
+
+    def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Make the service's image present; return its id. Compose's pull policies:
+
+        - ``always``: pull (once per engine object: ``up`` pulls before planning, see
+          :meth:`refresh_image`, and apply does not pull the same reference again);
+        - ``missing`` (default): use the local image; without one, build when the service
+          has ``build:``, else pull. With ``build:``, a local image counts only when it was
+          built from the same context, Dockerfile, args and target (its ``io.envkit.build``
+          label), so a changed context rebuilds;
+        - ``never``: the local image or an error; ``build``: always build.
+        """
+        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
+
+        ref = spec.image
+        policy = spec.pull_policy
+        if policy is PullPolicy.ALWAYS:
+            pulled = self._pulled.get(ref)
+            if pulled is not None and self.image_id(ref) == pulled:
+                return pulled
+            return self._pull(spec, on_output)
+        if policy is PullPolicy.BUILD:
+            if spec.build is None:
+                raise ImageNotFound(
+                    f"service {spec.name}: pull_policy is 'build' but the service has no build:",
+                    hint="add a build: section or choose another pull_policy",
+                    origin=spec.origin,
+                )
+            return self._build(spec, on_output)
+        local = self._inspect(ref)
+        if spec.build is not None and policy is PullPolicy.MISSING:
+            built = labels_of(local.get("Config") or {}) if local is not None else {}
+            if local is not None and built.get(BUILD_LABEL) == build_fingerprint(spec.build):
+                return str(local["Id"])
+            return self._build(spec, on_output)
+        if local is not None:
+            return str(local["Id"])
+        if policy is PullPolicy.NEVER:
+            raise ImageNotFound(
+                f"service {spec.name}: image {ref!r} is not on the local engine "
+                f"({self._endpoint}) and its pull_policy is 'never'",
+                hint=IMAGE_HINT,
+                origin=spec.origin,
+            )
+        return self._pull(spec, on_output, missing_locally=True)
+
+    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Pull ``spec.image`` now (for pull_policy always, before planning), so the
+        planner compares containers with the registry's current image. Returns its id."""
+        return self._pull(spec, on_output)
+
+    def _pull(
+        self, spec: ServiceSpec, on_output: OutputCallback | None, *, missing_locally: bool = False
+    ) -> str:
+        """Pull ``spec.image``. ``missing_locally``: it was looked for on the engine first,
+        and a failure says so (where it was looked for, then where it was pulled from)."""
+        ref = spec.image
+        registry = _registry_of(ref)
+        where = f" (it is not on the local engine, {self._endpoint})" if missing_locally else ""
+        repo, tag = split_tag(ref)
+
+        def failed(exc: EngineError) -> EnvkitError:
+            return ImageNotFound(
+                f"service {spec.name}: cannot pull {ref!r} from {registry}{where}: {exc.message}",
+                hint=PULL_HINT,
+                origin=spec.origin,
+                code="pull-failed",
+            )
+
+        # No auth_config: the SDK reads the engine user's ~/.docker/config.json
+        # (DOCKER_CONFIG), as `docker pull` does.
+        self._registry_stream(
+            "pull image",
+            ref,
+            lambda: self._api().pull(repo, tag=tag, stream=True, decode=True),
+            on_output,
+            progress=True,
+            failed=failed,
+        )
+        found = self.image_id(ref)
+        if found is None:
+            raise ImageNotFound(
+                f"service {spec.name}: pulled {ref!r} from {registry} but the engine does not "
+                "have it afterwards",
+                hint=IMAGE_HINT,
+                origin=spec.origin,
+            )
+        self._pulled[ref] = found
+        return found
+
+    def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
+        """Build with the engine's (legacy) builder, labelled with the build fingerprint.
+        Output lines go to ``on_output``; a failure names the failing step and its output."""
+        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
+
+        build = spec.build
+        assert build is not None
+        step = ""  # the last "Step N/M : ..." line
+        step_output: list[str] = []
+        with self._boundary("build image", f"{spec.image} for service {spec.name}"):
+            stream = self._api().build(
+                path=build.context,
+                dockerfile=build.dockerfile,
+                tag=spec.image,
+                buildargs=dict(build.args) or None,
+                target=build.target,
+                labels={BUILD_LABEL: build_fingerprint(build)},
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for event in stream:
+                if "error" in event:
+                    raise EngineError(
+                        f"building {spec.image} for service {spec.name} failed: "
+                        f"{str(event['error']).strip()}",
+                        code="build-failed",
+                        origin=spec.origin,
+                        detail=_failing_step(step, step_output),
+                        hint=f"fix that step of {build.dockerfile} or the context {build.context}",
+                    )
+                text = event.get("stream")
+                if not text:
+                    continue
+                for line in str(text).splitlines():
+                    if not line.strip():
+                        continue
+                    if line.startswith("Step "):
+                        step, step_output = line.strip(), []
+                    elif not line.startswith((" ---> ", "Removing intermediate")):
+                        step_output.append(line.rstrip())
+                    if on_output is not None:
+                        on_output(line)
+        found = self.image_id(spec.image)
+        if found is None:
+            raise EngineError(f"built {spec.image} but the engine does not have it afterwards")
+        return found
+
+    # -- bundles: save, load, tag, push --------------------------------------------------
+
+    def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """``docker save REF...`` as a stream of tar bytes: one archive for all images, so
+        layers they share are in it once. (The SDK's ``get_image`` takes one name; the
+        engine's endpoint takes many, so this calls it through the SDK's request helpers.)"""
+        api = self._api()
+        subject = ", ".join(refs)
+        with self._boundary("save images", subject):
+            response = api._get(api._url("/images/get"), params={"names": refs}, stream=True)
+            api._raise_for_status(response)
+        with self._boundary("save images", subject):
+            yield from api._stream_raw_result(response, chunk_size, False)
+
+    def load_images(
+        self, data: Iterable[bytes], on_output: OutputCallback | None = None
+    ) -> list[str]:
+        """``docker load`` from a stream of tar bytes; returns what the engine says it
+        loaded (``Loaded image: ...`` lines)."""
+        loaded: list[str] = []
+        with self._boundary("load images", "from the bundle"):
+            for event in self._api().load_image(data=iter(data)):
+                if "error" in event:
+                    raise EngineError(
+                        f"the engine refused the bundle's images: {event['error']}",
+                        code="load-failed",
+                    )
+                text = str(event.get("stream") or event.get("status") or "").strip()
+                if text.startswith("Loaded image"):
+                    loaded.append(text.split(":", 1)[1].strip())
+                if text and on_output is not None:
+                    on_output(text)
+        return loaded
+
+    def tag_image(self, image: str, ref: str) -> None:
+        repo, tag = split_tag(ref)
+        with self._boundary("tag image", f"{image} as {ref}"):
+            self._api().tag(image, repo, tag=tag)
+
+    def push_image(self, ref: str, on_output: OutputCallback | None = None) -> None:
+        """Push with the engine user's registry credentials (the SDK reads the docker
+        config file, as `docker push` does)."""
+        repo, tag = split_tag(ref)
+        registry = _registry_of(ref)
+
+        def failed(exc: EngineError) -> EnvkitError:
+            return EngineError(
+                f"cannot push {ref} to {registry}: {exc.message}",
+                code="push-failed",
+                hint=f"check that the registry {registry} runs and answers (a registry on "
+                "127.0.0.0/8 may use plain http; any other needs TLS or the engine's "
+                "insecure-registries), and `docker login` it if it needs credentials",
+            )
+
+        self._registry_stream(
+            "push image",
+            ref,
+            lambda: self._api().push(repo, tag=tag, stream=True, decode=True),
+            on_output,
+            progress=False,
+            failed=failed,
+        )
+
+    def _registry_stream(
+        self,
+        operation: str,
+        ref: str,
+        events: Callable[[], Iterable[Json]],
+        on_output: OutputCallback | None,
+        *,
+        progress: bool,
+        failed: Callable[[EngineError], EnvkitError],
+    ) -> None:
+        """Follow a pull's or a push's event stream to its end, passing ``ID STATUS``
+        lines (with the progress bar when ``progress``) to ``on_output``. An error event, or
+        any engine error but an unreachable engine, becomes ``failed(error)``."""
+        try:
+            with self._boundary(operation, ref):
+                for event in events():
+                    if "error" in event:
+                        raise EngineError(str(event["error"]))
+                    if on_output is not None and event.get("status"):
+                        line = f"{event.get('id', '')} {event['status']}"
+                        if progress:
+                            line += f" {event.get('progress') or ''}"
+                        on_output(line.strip())
+        except EngineUnavailable:
+            raise
+        except EngineError as exc:
+            raise failed(exc) from exc
+
+
+def _failing_step(step: str, step_output: list[str]) -> str | None:
+    """A failed build's detail: the failing step and the tail of its output."""
+    if not step:
+        return None
+    detail = f"  failing step: {step}"
+    shown = step_output[-_BUILD_TAIL:]
+    if shown:
+        cut = len(step_output) - len(shown)
+        more = f"  (last {len(shown)} of {len(step_output)} lines)" if cut else ""
+        detail += f"\n  its output{more}:\n" + "\n".join(f"    {line}" for line in shown)
+    return detail
+
+
+def _registry_of(ref: str) -> str:
+    first = ref.split("/", 1)[0]
+    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io (Docker Hub)"
