@@ -8,8 +8,8 @@ The contract both share:
   unless ``required: false``;
 - files are read as UTF-8 with python-dotenv, without ``${VAR}`` interpolation; a bare
   ``NAME`` line (no ``=``) is ignored; a later file overrides an earlier one;
-- a file that cannot be read (a directory, not UTF-8, no permission) is
-  ``unreadable-env-file``.
+- a file that cannot be read (a directory, a FIFO or device, not UTF-8, no permission)
+  is ``unreadable-env-file``.
 
 Problems come back as data (code, message, path, hint) for the caller to report through
 its own diagnostics, so each caller keeps its own positions and redaction. python-dotenv
@@ -114,6 +114,9 @@ def read_env_files(
                 )
             continue
         try:
+            if file.exists() and not file.is_file() and not file.is_dir():
+                # A FIFO or a device would block the read (or never end): refuse it.
+                raise OSError(0, "not a regular file")
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             message = f"env file '{shown}' cannot be read"

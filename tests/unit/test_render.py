@@ -409,3 +409,60 @@ def test_sensitive_values_cover_env_files_secret_names_and_derived_values(
     assert shown["db_password"] == shown["plain_name"] == "(sensitive)"
     assert shown["env.FROM_FILE"] == shown["env.GITHUB_TOKEN"] == "(sensitive)"
     assert shown["port"] == 3306
+
+
+def test_env_file_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    """A FIFO would block the read forever: it is unreadable, like a directory."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.env")
+    (tmp_path / "envkit.yaml").write_text(
+        "stack: s\nenvironments:\n  dev: {env_file: [pipe.env]}\n"
+        "services:\n  web: {image: busybox, env_file: pipe.env}\n"
+    )
+    from envkit.stack import read, resolve
+
+    doc = read(tmp_path / "envkit.yaml")
+    with pytest.raises(StackError) as info:
+        resolve(doc, "dev")
+    assert [d.code for d in info.value.diagnostics] == ["unreadable-env-file"]
+    assert "not a regular file" in info.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            "missing.env",
+            "envkit.yaml:4:35: error[missing-env-file]: services.web.env_file: env file "
+            "'missing.env' does not exist\n"
+            "  hint: create it, or mark it optional: {path: missing.env, required: false}",
+        ),
+        (
+            "pipe.env",
+            "envkit.yaml:4:43: error[unreadable-env-file]: services.web.env_file: "
+            "env file 'pipe.env' cannot be read",
+        ),
+        ("{path: missing.env, required: false}", None),
+    ],
+)
+def test_service_env_file_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, expected: str | None
+) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.env")
+    (tmp_path / "envkit.yaml").write_text(
+        "stack: s\nenvironments: {dev: {}}\n"
+        f"services:\n  web: {{image: busybox, env_file: {entry}}}\n"
+    )
+    from envkit.stack import read, resolve
+
+    monkeypatch.chdir(tmp_path)
+    doc = read("envkit.yaml")
+    if expected is None:
+        assert resolve(doc, "dev").desired.service("web").environment == ()
+        return
+    with pytest.raises(StackError) as info:
+        resolve(doc, "dev")
+    assert info.value.render() == expected
