@@ -440,10 +440,10 @@ def test_env_file_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
         ),
         (
             "pipe.env",
-            "envkit.yaml:4:43: error[unreadable-env-file]: services.web.env_file: "
+            "envkit.yaml:4:35: error[unreadable-env-file]: services.web.env_file: "
             "env file 'pipe.env' cannot be read",
         ),
-        ("{path: missing.env, required: false}", None),
+        ("[{path: missing.env, required: false}]", None),
     ],
 )
 def test_service_env_file_messages(
