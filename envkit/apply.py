@@ -20,7 +20,9 @@ What each action does:
 - START: start the stopped container. NOOP: nothing, but dependents still wait on it.
 - Without ``wait``, a container this apply started that exits with a non-zero code within
   ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
-  with ``wait``, every container must become healthy (or stay running) instead.
+  with ``wait``, every container must become healthy (or stay running) instead. Waiting
+  (conditions, readiness, failures with logs) is ``envkit.readiness``; the worker pool,
+  cancellation and combining failures are ``envkit.scheduling``.
 - REMOVE: stop and remove (with its anonymous volumes).
 
 Interruption: on Ctrl-C no more work is submitted, engine calls in flight finish, waits
@@ -31,39 +33,30 @@ next plan says create). Locking is the caller's job (``envkit.lock.instance_lock
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from envkit.engine.base import ContainerStatus, Engine
-from envkit.errors import ApplyError, EngineError, EngineUnavailable, EnvkitError, PlanConflict
-from envkit.model import (
-    LABEL,
-    Condition,
-    DesiredState,
-    ServiceSpec,
-    container_labels,
-    project_labels,
-)
+from envkit.engine.base import Engine
+from envkit.errors import EnvkitError, PlanConflict
+from envkit.model import LABEL, ServiceSpec, container_labels, project_labels
 from envkit.plan import Action, Change, Plan, ResourceKind
 from envkit.progress import Reporter
+from envkit.readiness import (
+    Clock,
+    Waits,
+    exited_after_start,
+    wait_all_ready,
+    wait_condition,
+    wait_ready,
+)
+from envkit.scheduling import in_pool, run_jobs
 from envkit.teardown import DownResult, down, stop_grace_s
 
 __all__ = ["ApplyResult", "DownResult", "apply", "down", "wait_ready"]
-
-Clock = Callable[[], float]
-LOG_TAIL = 20
-POLL_S = 0.2
-# `wait` on a container without a healthcheck: "ready" means it stayed running this long
-# after this apply started it, so one that exits at once is not reported ready.
-SETTLE_S = 1.0
-# Without `wait`: a container that exits (non-zero) this soon after its start failed to
-# start, and apply says so with its logs. One list call after the last start, not a poll.
-START_SETTLE_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +66,9 @@ class ApplyResult:
     done: tuple[tuple[str, Action], ...]  # what was carried out, in completion order
 
 
-class _Cancelled(Exception):
-    """Raised inside workers once Ctrl-C was pressed: stop before the next engine call."""
-
-
-class _Run:
-    """The shared state of one apply: engine, reporter, clock, results and the image memo."""
+class _Run(Waits):
+    """The shared state of one apply: what waits need, plus the plan, results and the
+    image memo."""
 
     def __init__(
         self,
@@ -89,24 +79,12 @@ class _Run:
         expires: str | None,
         now: Clock,
     ) -> None:
+        super().__init__(engine, plan.desired, reporter, timeout_s, now)
         self.plan = plan
-        self.desired = plan.desired
-        self.engine = engine
-        self.reporter = reporter
-        self.timeout_s = timeout_s
         self.expires = expires
-        self.now = now
-        self.cancel = threading.Event()
-        self.lock = threading.Lock()
-        self.ids: dict[str, str] = {}
-        self.started: dict[str, float] = {}  # container name -> when this apply started it
         self.done: list[tuple[str, Action]] = []
         self.released: set[str] = set()  # recreates whose old container went early
         self.images: dict[tuple[Any, ...], Future[str]] = {}
-
-    def check(self) -> None:
-        if self.cancel.is_set():
-            raise _Cancelled
 
     def remember(self, name: str, container_id: str) -> None:
         with self.lock:
@@ -135,10 +113,6 @@ class _Run:
                 fut.set_exception(exc)
         fut.result()
 
-    def sleep(self, seconds: float = POLL_S) -> None:
-        if self.cancel.wait(seconds):
-            raise _Cancelled
-
 
 def apply(
     plan: Plan,
@@ -160,131 +134,26 @@ def apply(
         more = f" (and {len(plan.conflicts) - 1} more)" if len(plan.conflicts) > 1 else ""
         raise PlanConflict(first.message + more, hint=first.hint, code=first.code)
     run = _Run(plan, engine, reporter, timeout_s, expires, now)
-    containers = [c for c in plan.changes if c.kind is ResourceKind.CONTAINER]
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit") as pool:
-        try:
-            _apply_infra(run)
-            removals = [c for c in containers if c.action is Action.REMOVE]
-            jobs = {c.name: partial(_remove, run, c) for c in removals}
-            jobs.update({c.name: partial(_release, run, c) for c in _port_holders(containers)})
-            failures = _run_all(run, pool, jobs, {})
-            if not failures:
-                failures = _apply_services(run, pool, [c for c in containers if c not in removals])
-            if not wait and not failures:
-                failures = _exited_after_start(run)
-            if wait and not failures:
-                ready = {
-                    s.name: partial(_wait_service_ready, run, s) for s in plan.desired.services
-                }
-                failures = _run_all(run, pool, ready, {})
-        except BaseException:
-            run.cancel.set()  # waits stop; calls in flight finish; nothing new starts
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    if failures:
-        raise _combine(failures)
+    in_pool(workers, run.cancel, partial(_carry_out, run, wait=wait))
     return ApplyResult(plan.project, dict(run.ids), tuple(run.done))
 
 
-def wait_ready(
-    engine: Engine,
-    desired: DesiredState,
-    container_ids: Mapping[str, str],
-    *,
-    timeout_s: float,
-    reporter: Reporter,
-    now: Clock = time.monotonic,
-) -> None:
-    """Wait until every given container is healthy (running without a healthcheck)."""
-    fake = Plan(desired, ())
-    run = _Run(fake, engine, reporter, timeout_s, None, now)
-    run.ids.update(container_ids)
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="envkit") as pool:
-        jobs = {s.name: partial(_wait_service_ready, run, s) for s in desired.services}
-        try:
-            failures = _run_all(run, pool, jobs, {})
-        except BaseException:
-            run.cancel.set()  # waits stop; calls in flight finish; nothing new starts
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    if failures:
-        raise _combine(failures)
-
-
-# -- scheduling --------------------------------------------------------------------------
-
-
-def _run_all(
-    run: _Run,
-    pool: ThreadPoolExecutor,
-    jobs: Mapping[str, Callable[[], None]],
-    deps: Mapping[str, set[str]],
-) -> list[EnvkitError]:
-    """Run jobs respecting ``deps`` (job -> jobs it needs), as many at once as the pool
-    allows. A job whose dependency failed is skipped. Returns the failures."""
-    pending = dict(jobs)
-    running: dict[Future[None], str] = {}
-    finished: set[str] = set()
-    failed: dict[str, EnvkitError] = {}
-    while pending or running:
-        progress = True
-        while progress:  # skip, transitively, whatever depends on a failure
-            progress = False
-            for name in list(pending):
-                bad = sorted(deps.get(name, set()) & failed.keys())
-                if bad:
-                    failed[name] = ApplyError(
-                        f"{name} not started: its dependency {bad[0]} failed",
-                        code="dependency-failed",
-                    )
-                    del pending[name]
-                    run.reporter.step(name, f"not started (dependency {bad[0]} failed)")
-                    progress = True
-        for name in list(pending):
-            if deps.get(name, set()) & jobs.keys() <= finished:
-                run.check()
-                running[pool.submit(pending.pop(name))] = name
-        if not running:
-            if pending:  # a cycle; the schema and normalize reject them, so be brief
-                raise ApplyError(f"dependency cycle among: {', '.join(sorted(pending))}")
-            break
-        # A timeout, so Ctrl-C is seen promptly even where a blocked wait is not interrupted.
-        done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-        for fut in done:
-            name = running.pop(fut)
-            exc = fut.exception()
-            if exc is None:
-                finished.add(name)
-            elif isinstance(exc, ApplyError | EngineError) and not isinstance(
-                exc, EngineUnavailable
-            ):
-                failed[name] = exc
-                run.reporter.step(name, f"failed: {exc.message}")
-            else:
-                raise exc
-    first = [e for e in failed.values() if e.code != "dependency-failed"]
-    return first + [e for e in failed.values() if e.code == "dependency-failed"]
-
-
-def _combine(failures: list[EnvkitError]) -> EnvkitError:
-    """One failure is raised as itself (an ApplyError with logs, or e.g. ImageNotFound),
-    with the services it kept from starting added to its detail; several failures become
-    one ApplyError listing them all."""
-    real = [f for f in failures if f.code != "dependency-failed"] or failures
-    skipped = [f.message for f in failures if f not in real]
-    if len(real) == 1:
-        err = real[0]
-        if skipped:
-            err.detail = "\n".join([*filter(None, [(err.detail or "").rstrip("\n")]), *skipped])
-        return err
-    detail = "\n".join(
-        f.message + ("\n" + f.detail.rstrip("\n") if f.detail else "") for f in failures
-    )
-    return ApplyError(
-        f"{len(real)} services failed: " + "; ".join(f.message for f in real),
-        hint=real[0].hint,
-        detail=detail,
-    )
+def _carry_out(run: _Run, pool: ThreadPoolExecutor, *, wait: bool) -> list[EnvkitError]:
+    """Infra, removals, services in dependency order, then the start check or the waits;
+    each step only when the one before had no failures."""
+    containers = [c for c in run.plan.changes if c.kind is ResourceKind.CONTAINER]
+    _apply_infra(run)
+    removals = [c for c in containers if c.action is Action.REMOVE]
+    jobs = {c.name: partial(_remove, run, c) for c in removals}
+    jobs.update({c.name: partial(_release, run, c) for c in _port_holders(containers)})
+    failures = run_jobs(pool, jobs, {}, reporter=run.reporter, check=run.check)
+    if not failures:
+        failures = _apply_services(run, pool, [c for c in containers if c not in removals])
+    if not wait and not failures:
+        failures = exited_after_start(run)
+    if wait and not failures:
+        failures = wait_all_ready(run, pool)
+    return failures
 
 
 # -- infrastructure ------------------------------------------------------------------------
@@ -393,13 +262,13 @@ def _apply_services(
     jobs = {
         s.name: partial(_service, run, s, by_service.get(s.name, [])) for s in run.desired.services
     }
-    return _run_all(run, pool, jobs, deps)
+    return run_jobs(pool, jobs, deps, reporter=run.reporter, check=run.check)
 
 
 def _service(run: _Run, spec: ServiceSpec, changes: list[Change]) -> None:
     for dep in spec.depends_on:
         if any(s.name == dep.service for s in run.desired.services):
-            _wait_condition(run, spec.name, dep.service, dep.condition)
+            wait_condition(run, spec.name, dep.service, dep.condition)
     for change in sorted(changes, key=lambda c: c.replica or 0):
         run.check()
         _container(run, spec, change)
@@ -434,157 +303,3 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         run.started[change.name] = run.now()
     run.record(change.name, action)
     run.reporter.step(change.name, "started")
-
-
-def _exited_after_start(run: _Run) -> list[EnvkitError]:
-    """The containers this apply started that exited with a non-zero code within
-    START_SETTLE_S of their start: wait out the settle time of the last one, then one list
-    call (the engine reports the exit a few hundred ms after the start returned, so a
-    check right after each start would race with it)."""
-    with run.lock:
-        started = dict(run.started)
-    if not started:
-        return []
-    remaining = max(started.values()) + START_SETTLE_S - run.now()
-    if remaining > 0:
-        run.sleep(remaining)
-    listed = run.engine.list_containers({LABEL.PROJECT: run.desired.project})
-    failures: list[EnvkitError] = []
-    for c in sorted(listed, key=lambda c: c.name):
-        if c.name in started and c.state in ("exited", "dead") and c.exit_code != 0:
-            status = ContainerStatus(c.state, c.health, c.exit_code)
-            code = "?" if c.exit_code is None else c.exit_code
-            failures.append(
-                _failure(run, c.name, c.id, f"exited with code {code} right after start", status)
-            )
-    return failures
-
-
-# -- waiting -----------------------------------------------------------------------------
-
-
-def _service_container_ids(run: _Run, service: str) -> list[tuple[str, str]]:
-    prefix = f"{run.desired.project}-{service}-"
-    with run.lock:
-        found = [
-            (n, i)
-            for n, i in run.ids.items()
-            if n.startswith(prefix) and n[len(prefix) :].isdigit()
-        ]
-    if found:
-        return sorted(found)
-    listed = run.engine.list_containers(
-        {LABEL.PROJECT: run.desired.project, LABEL.SERVICE: service}
-    )
-    return sorted((c.name, c.id) for c in listed)
-
-
-_GOALS = {
-    Condition.STARTED: "started",
-    Condition.HEALTHY: "healthy",
-    Condition.COMPLETED: "completed successfully",
-}
-
-
-def _wait_condition(run: _Run, waiter: str, service: str, condition: Condition) -> None:
-    why = f"{waiter} waits for it (depends_on condition {condition.value})"
-    for name, cid in _service_container_ids(run, service):
-        run.reporter.step(waiter, f"waiting for {name} ({condition.value})")
-        _poll(run, name, cid, partial(_meets, condition=condition), _GOALS[condition], why)
-
-
-def _wait_service_ready(run: _Run, spec: ServiceSpec) -> None:
-    for name, cid in _service_container_ids(run, spec.name):
-        started = run.started.get(name)
-        settled = None if started is None else started + SETTLE_S
-        _poll(run, name, cid, partial(_ready, settled=settled, now=run.now), "healthy")
-        status = run.engine.status(cid)
-        done = status.state in ("exited", "dead")
-        run.reporter.step(name, "completed" if done else "ready")
-
-
-def _ready(status: ContainerStatus, *, settled: float | None, now: Clock) -> bool | str:
-    if status.state in ("exited", "dead"):
-        # A one-shot service (a migration, a seed job) that finished successfully is done.
-        return True if status.exit_code == 0 else f"exited with code {status.exit_code}"
-    if status.health == "unhealthy":
-        return "is unhealthy"
-    if status.state == "running" and status.health is None:
-        return settled is None or now() >= settled
-    return status.state == "running" and status.health == "healthy"
-
-
-def _meets(status: ContainerStatus, condition: Condition) -> bool | str:
-    """True when met, False to keep waiting, a reason string when it never will be."""
-    exited = status.state in ("exited", "dead")
-    if condition is Condition.COMPLETED:
-        if exited:
-            return True if status.exit_code == 0 else f"exited with code {status.exit_code}"
-        return False
-    if condition is Condition.HEALTHY:
-        if exited:
-            return f"exited with code {status.exit_code} before becoming healthy"
-        if status.health == "unhealthy":
-            return "is unhealthy"
-        if status.state == "running" and status.health is None:
-            return "has no healthcheck, so it can never be healthy"
-        return status.health == "healthy"
-    if exited:  # STARTED
-        return True if status.exit_code == 0 else f"exited with code {status.exit_code}"
-    return status.state == "running"
-
-
-def _poll(
-    run: _Run,
-    name: str,
-    cid: str,
-    check: Callable[[ContainerStatus], bool | str],
-    goal: str,
-    why: str | None = None,
-) -> None:
-    """Poll ``cid`` until ``check`` says True; a reason string or the timeout fails it.
-    ``why`` (who waits, on what condition) is added to the failure's message."""
-    deadline = run.now() + run.timeout_s
-    suffix = f"; {why}" if why else ""
-    while True:
-        run.check()
-        status = run.engine.status(cid)
-        verdict = check(status)
-        if verdict is True:
-            return
-        if isinstance(verdict, str):
-            raise _failure(run, name, cid, verdict + suffix, status)
-        if run.now() >= deadline:
-            raise _failure(
-                run,
-                name,
-                cid,
-                f"not {goal} after {run.timeout_s:g}s (state {status.state}"
-                + (f", health {status.health})" if status.health else ")")
-                + suffix,
-                status,
-                code="timeout",
-            )
-        run.sleep()
-
-
-def _failure(
-    run: _Run, name: str, cid: str, what: str, status: ContainerStatus, code: str | None = None
-) -> ApplyError:
-    try:
-        logs = run.engine.logs(cid, tail=LOG_TAIL)
-    except EngineError as exc:
-        logs = f"(logs unavailable: {exc.message})"
-    lines = [f"--- last {LOG_TAIL} log lines of {name} ---"]
-    lines += [f"  | {line}" for line in logs.splitlines()[-LOG_TAIL:]] or ["  (no output)"]
-    if status.health_log:
-        lines.append(f"--- health log of {name} ---")
-        lines += [f"  | {line}" for line in status.health_log]
-    service = name.removeprefix(run.desired.project + "-").rsplit("-", 1)[0]
-    return ApplyError(
-        f"{name} {what}",
-        detail="\n".join(lines),
-        hint=f"`envkit logs {run.desired.environment} {service}` shows the whole log; "
-        "fix the service and run `envkit up` again",
-        code=code,
-    )
