@@ -16,17 +16,15 @@ name), so a test can assert that a second ``up`` changed nothing::
     assert engine.mutating_calls == []
 
 What a container does when started is decided by :attr:`FakeEngine.outcomes` (per service):
-by default it runs, and is healthy when it has a healthcheck. Thread-safe.
+by default it runs, and is healthy when it has a healthcheck. Thread-safe. The store and the
+seeding helpers are :class:`~envkit.engine.fake_state.FakeState`; this module is the Engine
+operations on it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
-import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from envkit.engine.base import (
@@ -35,155 +33,18 @@ from envkit.engine.base import (
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
-    PortBinding,
-    PortUse,
 )
+from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import (
-    LABEL,
-    DesiredState,
-    MountType,
-    PortSpec,
-    PullPolicy,
-    ServiceSpec,
-    container_name,
-)
+from envkit.model import LABEL, DesiredState, MountType, PullPolicy, ServiceSpec, container_name
 
 __all__ = ["MUTATING", "FakeContainer", "FakeEngine", "Outcome"]
 
-# Operations that change the engine; the read-only ones are observe, list_containers,
-# status, logs and follow_logs.
-MUTATING = frozenset(
-    {
-        "pull",
-        "build",
-        "create_network",
-        "remove_network",
-        "create_volume",
-        "remove_volume",
-        "create_container",
-        "start_container",
-        "stop_container",
-        "remove_container",
-    }
-)
-_WILDCARD = frozenset({"", "0.0.0.0", "::"})
-_FIRST_EPHEMERAL_PORT = 32768
 
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What starting a service's container leads to."""
-
-    state: str = "running"  # or "exited" (a one-shot job, a crash)
-    exit_code: int | None = None
-    health: str | None = None  # None: "healthy" when the spec has a healthcheck
-    logs: str = ""
-    health_log: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class FakeContainer:
-    """One container as the fake engine holds it (mutable, internal)."""
-
-    id: str
-    name: str
-    labels: dict[str, str]
-    image_id: str
-    ports: tuple[PortSpec, ...] = ()
-    healthcheck: bool = False
-    state: str = "created"
-    health: str | None = None
-    exit_code: int | None = None
-    logs: str = ""
-    health_log: tuple[str, ...] = ()
-    bindings: tuple[PortBinding, ...] = ()
-    created: str = ""
-    starts: int = 0  # how many times it was started
-
-
-def _overlap(a: str, b: str) -> bool:
-    return a in _WILDCARD or b in _WILDCARD or a == b
-
-
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-class FakeEngine:
+class FakeEngine(FakeState):
     """An in-memory engine. ``images``: what is present locally (ref -> id); ``registry``:
     what a pull can fetch (ref -> id). The attributes are public state a test may read or
-    seed directly."""
-
-    def __init__(
-        self,
-        images: Mapping[str, str] | None = None,
-        *,
-        registry: Mapping[str, str] | None = None,
-    ) -> None:
-        self.images: dict[str, str] = dict(images or {})
-        self.registry: dict[str, str] = dict(registry or {})
-        self.outcomes: dict[str, Outcome] = {}  # service name -> what starting leads to
-        self.containers: dict[str, FakeContainer] = {}  # by id
-        self.networks: dict[str, dict[str, str]] = {}  # name -> labels
-        self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
-        self.host_ports: set[tuple[str, int, str]] = set()  # held by host processes
-        self.calls: list[tuple[str, ...]] = []
-        self._lock = threading.RLock()
-        self._ids = itertools.count(1)
-        self._ephemeral = itertools.count(_FIRST_EPHEMERAL_PORT)
-
-    # -- seeding and inspection, for tests -------------------------------------------------
-
-    def add_image(self, ref: str, image_id: str | None = None) -> str:
-        """Make ``ref`` present locally (a new id, unless given); return its id."""
-        with self._lock:
-            self.images[ref] = image_id or _digest(f"{ref}#{next(self._ids)}")
-            return self.images[ref]
-
-    def add_foreign_container(
-        self,
-        name: str,
-        *,
-        ports: tuple[PortSpec, ...] = (),
-        labels: Mapping[str, str] | None = None,
-    ) -> str:
-        """A running container envkit does not own (or another project's, by its labels)."""
-        with self._lock:
-            c = self._new_container(name, dict(labels or {}), "sha256:foreign", ports, False)
-            self._bind(c)
-            c.state = "running"
-            return c.id
-
-    def add_foreign_network(self, name: str) -> None:
-        self.networks[name] = {}
-
-    def add_foreign_volume(self, name: str) -> None:
-        """An unlabelled volume: a name-taken conflict, or an external volume that exists."""
-        self.volumes[name] = {}
-
-    def bind_host_port(self, port: int, host_ip: str = "", protocol: str = "tcp") -> None:
-        """A process on the host listens on this port."""
-        self.host_ports.add((host_ip, port, protocol))
-
-    def set_state(
-        self, name: str, state: str, *, health: str | None = None, exit_code: int | None = None
-    ) -> None:
-        """Change a container behind envkit's back (it crashed, someone stopped it)."""
-        with self._lock:
-            c = self._by_name(name)
-            c.state, c.health, c.exit_code = state, health, exit_code
-            if state != "running":
-                c.bindings = ()
-
-    def container(self, name: str) -> ObservedContainer | None:
-        with self._lock:
-            found = [c for c in self.containers.values() if c.name == name]
-            return self._observed(found[0]) if found else None
-
-    @property
-    def mutating_calls(self) -> list[tuple[str, ...]]:
-        return [call for call in self.calls if call[0] in MUTATING]
+    seed directly (see :class:`~envkit.engine.fake_state.FakeState`)."""
 
     # -- Engine: observe -------------------------------------------------------------------
 
@@ -211,7 +72,7 @@ class FakeEngine:
                 project=project,
                 containers=tuple(self._observed(c) for c in sorted(own, key=lambda c: c.name)),
                 networks=tuple(
-                    ObservedNetwork(_digest(f"network:{n}"), n, dict(labels))
+                    ObservedNetwork(digest(f"network:{n}"), n, dict(labels))
                     for n, labels in sorted(self.networks.items())
                     if labels.get(LABEL.PROJECT) == project
                 ),
@@ -224,68 +85,6 @@ class FakeEngine:
                 foreign_names=foreign,
                 ports_in_use=self._ports_in_use(desired, own, others),
             )
-
-    @staticmethod
-    def _foreign(objects: Mapping[str, Mapping[str, str]], name: str, project: str) -> bool:
-        return name in objects and objects[name].get(LABEL.PROJECT) != project
-
-    def _ports_in_use(
-        self, desired: DesiredState, own: list[FakeContainer], others: list[FakeContainer]
-    ) -> tuple[PortUse, ...]:
-        found: list[PortUse] = []
-        wanted = sorted(
-            {
-                (p.host_ip, p.published, p.protocol)
-                for s in desired.services
-                for p in s.ports
-                if p.published is not None
-            }
-        )
-        for ip, port, proto in wanted:
-            holder = self._holder(others, ip, port, proto)
-            if holder is not None:
-                found.append(PortUse(ip, port, proto, holder))
-            elif self._holder(own, ip, port, proto) is None and any(
-                (q, t) == (port, proto) and _overlap(i, ip) for i, q, t in self.host_ports
-            ):
-                found.append(PortUse(ip, port, proto, "a process on the host"))
-        return tuple(found)
-
-    @staticmethod
-    def _holder(containers: list[FakeContainer], ip: str, port: int, proto: str) -> str | None:
-        for c in containers:
-            for b in c.bindings:
-                if (b.host_port, b.protocol) == (port, proto) and _overlap(b.host_ip, ip):
-                    other = c.labels.get(LABEL.PROJECT)
-                    suffix = f" (project {other})" if other else " (not managed by envkit)"
-                    return f"container {c.name}{suffix}"
-        return None
-
-    def _observed(self, c: FakeContainer) -> ObservedContainer:
-        try:
-            spec = json.loads(c.labels.get(LABEL.SPEC, ""))
-        except ValueError:
-            spec = {}
-        try:
-            replica = int(c.labels.get(LABEL.REPLICA, "0"))
-        except ValueError:
-            replica = 0
-        return ObservedContainer(
-            id=c.id,
-            name=c.name,
-            project=c.labels.get(LABEL.PROJECT, ""),
-            service=c.labels.get(LABEL.SERVICE, ""),
-            replica=replica,
-            spec_hash=c.labels.get(LABEL.SPEC_HASH, ""),
-            spec=spec if isinstance(spec, dict) else {},
-            image_id=c.image_id,
-            state=c.state,
-            health=c.health,
-            ports=c.bindings,
-            exit_code=c.exit_code if c.state == "exited" else None,
-            labels=dict(c.labels),
-            created=c.created,
-        )
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
         with self._lock:
@@ -306,7 +105,7 @@ class FakeEngine:
                 return local
             if spec.build is not None and policy in (PullPolicy.MISSING, PullPolicy.BUILD):
                 self.calls.append(("build", ref))
-                self.images[ref] = _digest(f"build:{ref}:{spec.build.context_hash}")
+                self.images[ref] = digest(f"build:{ref}:{spec.build.context_hash}")
                 return self.images[ref]
             if policy is PullPolicy.BUILD:
                 raise ImageNotFound(f"service {spec.name}: pull_policy is 'build' but no build:")
@@ -389,59 +188,6 @@ class FakeEngine:
                     self.volumes.setdefault(desired.volume_name(m.source), {})
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
             return self._new_container(name, dict(labels), image_id, spec.ports, check).id
-
-    def _new_container(
-        self,
-        name: str,
-        labels: dict[str, str],
-        image_id: str,
-        ports: tuple[PortSpec, ...],
-        healthcheck: bool,
-    ) -> FakeContainer:
-        n = next(self._ids)
-        c = FakeContainer(
-            id=_digest(f"container:{n}")[7:],
-            name=name,
-            labels=labels,
-            image_id=image_id,
-            ports=ports,
-            healthcheck=healthcheck,
-            created=f"2024-01-01T00:00:00.{n:06d}Z",
-        )
-        self.containers[c.id] = c
-        return c
-
-    def _by_name(self, name: str) -> FakeContainer:
-        for c in self.containers.values():
-            if c.name == name:
-                return c
-        raise EngineError(f"no container named {name}", code="engine-not-found")
-
-    def _get(self, operation: str, container_id: str) -> FakeContainer:
-        c = self.containers.get(container_id)
-        if c is None:
-            raise EngineError(
-                f"cannot {operation} container {container_id}: not found", code="engine-not-found"
-            )
-        return c
-
-    def _bind(self, c: FakeContainer) -> None:
-        taken = {
-            (b.host_ip, b.host_port, b.protocol)
-            for o in self.containers.values()
-            if o is not c and o.state == "running"
-            for b in o.bindings
-        } | self.host_ports
-        bindings = []
-        for p in c.ports:
-            port = p.published if p.published is not None else next(self._ephemeral)
-            if any((q, t) == (port, p.protocol) and _overlap(i, p.host_ip) for i, q, t in taken):
-                raise EngineError(
-                    f"cannot start container {c.name}: port {port}/{p.protocol} is already "
-                    "allocated",
-                )
-            bindings.append(PortBinding(p.target, p.protocol, p.host_ip or "0.0.0.0", port))
-        c.bindings = tuple(bindings)
 
     def start_container(self, container_id: str) -> None:
         with self._lock:
