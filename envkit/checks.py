@@ -8,12 +8,12 @@ shape is the schema's to report, and is skipped here.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import Diagnostic, PathPart, format_path
+from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
     from envkit.schema import Locator
@@ -260,9 +260,9 @@ def _cycle_diagnostic(cycle: tuple[str, ...], locator: Locator) -> Diagnostic:
 
 
 def _did_you_mean(name: Any, known: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    close = did_you_mean(name, known)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return close
     if known:
         return f"the services are: {', '.join(sorted(str(k) for k in known))}"
     return "there are no services"

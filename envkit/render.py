@@ -36,7 +36,6 @@ Decisions (the documented contract):
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -46,13 +45,13 @@ from typing import Any, Protocol
 
 from envkit.envfiles import read_env_files
 from envkit.errors import SENSITIVE, Diagnostic, Origin, PathPart, StackError
+from envkit.hints import did_you_mean, kind_of
 from envkit.templating import Templater
 
 __all__ = [
     "Document",
     "Rendered",
     "Variable",
-    "did_you_mean",
     "is_secret_name",
     "render",
 ]
@@ -66,12 +65,6 @@ Path_ = tuple[PathPart, ...]
 def is_secret_name(name: str) -> bool:
     """True for names that look like they hold a secret (``DB_PASSWORD``, ``api_key``)."""
     return _SECRET_NAME.search(name) is not None
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    """``did you mean 'test'?`` for the closest choice, or None."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 class Document(Protocol):
@@ -196,16 +189,8 @@ class _Collector:
             return {}
         if isinstance(value, dict):
             return value
-        self.add("invalid-type", f"expected a mapping, got {_kind(value)}", path)
+        self.add("invalid-type", f"expected a mapping, got {kind_of(value)}", path)
         return {}
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def _leaves(value: Any) -> list[str]:

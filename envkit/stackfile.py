@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from envkit.errors import Origin, PathPart, StackError
+from envkit.hints import kind_of
 from envkit.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, DocPath, build
 
 __all__ = [
@@ -122,21 +123,11 @@ def parse(data: bytes | str, *, path: Path, display: str) -> Document:
     if not isinstance(root, dict):
         raise _fail(
             "not-a-mapping",
-            f"the document is {_kind(root)}, expected a mapping",
+            f"the document is {kind_of(root)}, expected a mapping",
             "a stack file is a mapping with 'stack:' and 'services:' keys",
             tree.value_origins.get(()),
         )
     return Document(path, display, root, tree.value_origins, tree.key_origins)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "a string"
 
 
 def _check_utf8(data: bytes, display: str) -> None:

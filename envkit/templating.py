@@ -7,13 +7,13 @@ traceback): ``undefined-variable``, ``template-syntax``, ``template-error``.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import Diagnostic, Origin, PathPart, redact
+from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -224,7 +224,7 @@ class Templater:
             defined = sorted(self._vars)
             prefix = "vars." if exc.owner is self._vars else ""
             hints = [
-                _did_you_mean(name, defined, prefix),
+                did_you_mean(name, defined, prefix=prefix),
                 f"defined variables: {_listing(defined)}"
                 if defined
                 else "no variables are defined",
@@ -232,7 +232,7 @@ class Templater:
             message = f"undefined variable '{prefix}{name}' in {quoted}"
         elif exc.owner is self._env:
             hints = [
-                _did_you_mean(name, sorted(self._env), "env."),
+                did_you_mean(name, sorted(self._env), prefix="env."),
                 f"set {name} in the process environment or in an env_file of environment "
                 f"'{self._environment}', or use {{{{ env.{name} | default('') }}}}",
             ]
@@ -252,11 +252,6 @@ class Templater:
         self, code: str, message: str, path: Path_, origin_of: OriginOf, hint: str | None = None
     ) -> None:
         self.diagnostics.append(Diagnostic(code, message, path, origin_of(path), hint))
-
-
-def _did_you_mean(name: str, choices: list[str], prefix: str = "") -> str | None:
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    return f"did you mean '{prefix}{close[0]}'?" if close else None
 
 
 def _listing(names: list[str], limit: int = 20) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from envkit.errors import SENSITIVE, Diagnostic, PathPart, redact
+from envkit.hints import kind_of
 from envkit.render import Rendered
 from envkit.syntax import Invalid
 
@@ -63,7 +64,7 @@ class TreeReader:
             return None
 
     def wrong_type(self, expected: str, value: Any, path: Path_) -> None:
-        got = _kind(value)
+        got = kind_of(value)
         self.fail("invalid-type", f"expected {expected}, got {got}", path)
 
     def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
@@ -168,11 +169,3 @@ class TreeReader:
         out = [self.string(v, (*path, i)) for i, v in enumerate(self.items(value, path))]
         texts = [s for s in out if s is not None]
         return tuple(sorted(texts) if sort else texts)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "null" if value is None else f"a {type(value).__name__}"
