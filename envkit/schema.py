@@ -13,7 +13,6 @@ validated before (an unchanged stack file) does not either (:class:`_ValidMemo`)
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import hmac
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from envkit.errors import Diagnostic, Origin, PathPart
+from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
     from envkit.stackfile import Document
@@ -264,8 +264,7 @@ def _explain(error: Any, locator: Locator) -> Iterable[Diagnostic]:
         return
     if validator == "enum":
         choices = [str(c) for c in error.validator_value]
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(choices)}"
+        hint = did_you_mean(value, choices) or f"use one of: {', '.join(choices)}"
         yield Diagnostic(
             "invalid-value",
             f"{describe(value)} is not one of: {', '.join(choices)}",
@@ -312,13 +311,9 @@ def _unknown_keys(
         if key in known or any(p.search(key) for p in patterns):
             continue
         key_path = (*path, key)
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        if close:
-            hint = f"did you mean '{close[0]}'?"
-        elif known:
+        hint = did_you_mean(key, known)
+        if hint is None and known:
             hint = f"the keys here are: {', '.join(sorted(known))}"
-        else:
-            hint = None
         yield Diagnostic(
             "unknown-key", f"unknown key '{key}'", key_path, locator.key_origin(key_path), hint
         )
