@@ -4,7 +4,9 @@ A service waits for each dependency's containers to meet its ``depends_on`` cond
 (started, healthy, completed successfully); ``wait`` waits for every container to be ready
 (healthy; without a healthcheck: running, and for SETTLE_S after this apply started it; a
 one-shot job: exited 0). Every wait polls the engine, is bounded by ``timeout_s`` and stops
-at Ctrl-C. A wait that fails raises an :class:`~envkit.errors.ApplyError` carrying the
+at Ctrl-C. A poll reads one list of the project's containers, shared by the waits polling
+at the same moment (not one inspect per container); a container the list does not show
+running is inspected, for its exact exit code, health and health log. A wait that fails raises an :class:`~envkit.errors.ApplyError` carrying the
 container's last log lines and health log, so the cause is in the error itself.
 """
 
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 
 from envkit.engine.base import ContainerStatus, Engine
@@ -39,7 +42,9 @@ __all__ = [
 
 Clock = Callable[[], float]
 LOG_TAIL = 20
-POLL_S = 0.2
+POLL_S = 0.1
+# A list of the project's containers serves every poll made within this long of it.
+SHARE_S = POLL_S / 2
 # `wait` on a container without a healthcheck: "ready" means it stayed running this long
 # after this apply started it, so one that exits at once is not reported ready.
 SETTLE_S = 1.0
@@ -69,6 +74,9 @@ class Waits:
         self.lock = threading.Lock()
         self.ids: dict[str, str] = {}  # container name -> id
         self.started: dict[str, float] = {}  # container name -> when this run started it
+        self._list_lock = threading.Lock()
+        self._listed: dict[str, ContainerStatus] = {}  # id -> status, running ones
+        self._listed_at = float("-inf")
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -77,6 +85,31 @@ class Waits:
     def sleep(self, seconds: float = POLL_S) -> None:
         if self.cancel.wait(seconds):
             raise Cancelled
+
+    def status(self, cid: str) -> ContainerStatus:
+        """The container's status for one poll. One list call serves every poll made
+        within SHARE_S of it. The list is trusted only for a running container (its status
+        text then carries the health exactly); any other state is inspected."""
+        with self._list_lock:
+            if self.now() - self._listed_at >= SHARE_S:
+                self._listed_at = self.now()
+                listed = self.engine.list_containers({LABEL.PROJECT: self.desired.project})
+                self._listed = {
+                    c.id: ContainerStatus(c.state, c.health, None)
+                    for c in listed
+                    if c.state == "running"
+                }
+            found = self._listed.get(cid)
+        return self.engine.status(cid) if found is None else found
+
+    def with_health_log(self, cid: str, status: ContainerStatus) -> ContainerStatus:
+        """``status`` with the health log, for a failure's message (a list carries none)."""
+        if status.health_log or status.health is None:
+            return status
+        try:
+            return replace(status, health_log=self.engine.status(cid).health_log)
+        except EngineError:
+            return status
 
 
 def wait_ready(
@@ -137,8 +170,8 @@ def wait_service_ready(run: Waits, spec: ServiceSpec) -> None:
     for name, cid in _service_container_ids(run, spec.name):
         started = run.started.get(name)
         settled = None if started is None else started + SETTLE_S
-        _poll(run, name, cid, partial(_ready, settled=settled, now=run.now), "healthy")
-        status = run.engine.status(cid)
+        check = partial(_ready, settled=settled, now=run.now)
+        status = _poll(run, name, cid, check, "healthy", wake=settled)
         done = status.state in ("exited", "dead")
         run.reporter.step(name, "completed" if done else "ready")
 
@@ -181,20 +214,24 @@ def _poll(
     check: Callable[[ContainerStatus], bool | str],
     goal: str,
     why: str | None = None,
-) -> None:
-    """Poll ``cid`` until ``check`` says True; a reason string or the timeout fails it.
-    ``why`` (who waits, on what condition) is added to the failure's message."""
+    *,
+    wake: float | None = None,
+) -> ContainerStatus:
+    """Poll ``cid`` until ``check`` says True; return the status that met it. A reason
+    string or the timeout fails it. ``why`` (who waits, on what condition) is added to the
+    failure's message. ``wake``: a moment to poll at (a settle time ending between polls)."""
     deadline = run.now() + run.timeout_s
     suffix = f"; {why}" if why else ""
     while True:
         run.check()
-        status = run.engine.status(cid)
+        status = run.status(cid)
         verdict = check(status)
         if verdict is True:
-            return
+            return status
         if isinstance(verdict, str):
-            raise failure(run, name, cid, verdict + suffix, status)
+            raise failure(run, name, cid, verdict + suffix, run.with_health_log(cid, status))
         if run.now() >= deadline:
+            status = run.with_health_log(cid, status)
             raise failure(
                 run,
                 name,
@@ -205,7 +242,10 @@ def _poll(
                 status,
                 code="timeout",
             )
-        run.sleep()
+        pause = POLL_S
+        if wake is not None and run.now() < wake:
+            pause = min(pause, wake - run.now())
+        run.sleep(pause)
 
 
 def exited_after_start(run: Waits) -> list[EnvkitError]:
