@@ -24,6 +24,8 @@ from envkit.engine.docker import DockerEngine
 from envkit.model import LABEL, DesiredState, ServiceSpec, VolumeSpec, container_name
 from envkit.plan import Action, Change, Plan, ResourceKind
 
+from .cleanup import remove_labelled
+
 IMAGE = "envkit-test/busybox:latest"
 OWNER = "envkit-test.owner"  # on foreign objects a test makes: not an envkit label
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,19 +118,7 @@ class Project:
         return {OWNER: self.name}
 
     def cleanup(self) -> None:
-        c = self.client
-        for selector in (f"{LABEL.PROJECT}={self.name}", f"{OWNER}={self.name}"):
-            for ctr in c.containers.list(all=True, filters={"label": selector}):
-                _quietly(ctr.remove, force=True, v=True)
-            for net in c.networks.list(filters={"label": selector}):
-                _quietly(net.remove)
-            for vol in c.volumes.list(filters={"label": selector}):
-                _quietly(vol.remove, force=True)
-
-
-def _quietly(fn: Any, **kwargs: Any) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
-        fn(**kwargs)
+        remove_labelled(self.client, f"{LABEL.PROJECT}={self.name}", f"{OWNER}={self.name}")
 
 
 @pytest.fixture
@@ -237,14 +227,7 @@ class StackFile:
         return {OWNER: self.name}
 
     def cleanup(self) -> None:
-        c = self.client
-        for selector in (f"{LABEL.STACK}={self.name}", f"{OWNER}={self.name}"):
-            for ctr in c.containers.list(all=True, filters={"label": selector}):
-                _quietly(ctr.remove, force=True, v=True)
-            for net in c.networks.list(filters={"label": selector}):
-                _quietly(net.remove)
-            for vol in c.volumes.list(filters={"label": selector}):
-                _quietly(vol.remove, force=True)
+        remove_labelled(self.client, f"{LABEL.STACK}={self.name}", f"{OWNER}={self.name}")
 
 
 @pytest.fixture

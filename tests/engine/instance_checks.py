@@ -3,29 +3,19 @@ whole stack by label, and waiting for a process or a condition."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import docker
-
 from envkit.model import LABEL
+
+from .cleanup import remove_labelled
 
 
 def remove_stack(client: Any, name: str) -> None:
     """Everything labelled with the stack, whatever its environment or instance."""
-    selector = {"label": f"{LABEL.STACK}={name}"}
-    for ctr in client.containers.list(all=True, filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            ctr.remove(force=True, v=True)
-    for net in client.networks.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            net.remove()
-    for vol in client.volumes.list(filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            vol.remove(force=True)
+    remove_labelled(client, f"{LABEL.STACK}={name}")
 
 
 def remains(client: Any, project: str) -> list[str]:

@@ -20,6 +20,7 @@ import pytest
 
 from envkit.model import LABEL
 
+from .cleanup import remove_labelled
 from .images_support import envkit, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +43,7 @@ def demo(mariadb_image: str, tmp_path: Path, docker_client: Any) -> Iterator[Pat
     path = tmp_path / "databases.yaml"
     path.write_text(text.replace("\nstack: databases\n", f"\nstack: {name}\n"))
     yield path
-    selector = {"label": f"{LABEL.STACK}={name}"}
-    for c in docker_client.containers.list(all=True, filters=selector):
-        c.remove(force=True, v=True)
-    for n in docker_client.networks.list(filters=selector):
-        n.remove()
-    for v in docker_client.volumes.list(filters=selector):
-        v.remove(force=True)
+    remove_labelled(docker_client, f"{LABEL.STACK}={name}")
 
 
 def _connect(port: int, timeout_s: float = 60) -> Any:

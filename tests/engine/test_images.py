@@ -16,6 +16,7 @@ import pytest
 
 from envkit.model import LABEL
 
+from .cleanup import remove_labelled
 from .conftest import IMAGE
 from .images_support import envkit, free_port, local_registry
 
@@ -31,13 +32,7 @@ def name(docker_client: Any) -> Iterator[str]:
     """A unique stack name; its containers, networks, volumes and images go afterwards."""
     stack = f"t{uuid.uuid4().hex[:8]}"
     yield stack
-    selector = {"label": f"{LABEL.STACK}={stack}"}
-    for c in docker_client.containers.list(all=True, filters=selector):
-        c.remove(force=True, v=True)
-    for n in docker_client.networks.list(filters=selector):
-        n.remove()
-    for v in docker_client.volumes.list(filters=selector):
-        v.remove(force=True)
+    remove_labelled(docker_client, f"{LABEL.STACK}={stack}")
     # Only the tags this test made: another tag of the same image (the shared busybox test
     # image, say) must survive, or unrelated tests find their image gone.
     for image in docker_client.images.list():
