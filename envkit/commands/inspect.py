@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING
 
-from envkit.commands.common import engine, instance_id, read_stack, resolve_env
+from envkit.commands.common import engine, instance_id, read_stack, resolve_env, stack_path
 from envkit.commands.stackfile import table
 from envkit.errors import EnvkitError, UsageError
 from envkit.model import LABEL
@@ -26,10 +27,12 @@ _address = address
 
 def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
     if args.env is None:
-        doc = read_stack(args) if not getattr(args, "all", False) else None
-        if doc is None:
+        # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
+        # project on the engine, like --all; with a stack file, that stack's instances.
+        implicit = args.file is None and not os.path.exists(stack_path(args))
+        if getattr(args, "all", False) or implicit:
             return {LABEL.PROJECT: None}
-        return {LABEL.STACK: str(doc.data.get("stack"))}
+        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
     return {LABEL.PROJECT: resolve_env(args, console).desired.project}
 
 
