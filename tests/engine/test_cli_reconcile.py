@@ -6,9 +6,11 @@ removes everything labelled with it afterwards, even when the test fails.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -411,3 +413,24 @@ def test_host_ports_moved_or_swapped_between_services(stack: StackFile) -> None:
     assert stack.cli("port", "e", "a", "80").out.strip() == f"127.0.0.1:{p1}"
     assert stack.cli("port", "e", "b", "80").out.strip() == f"127.0.0.1:{p2}"
     assert stack.cli("plan", "e", "--detailed-exitcode").code == 0
+
+
+def test_ps_without_env_lists_the_stack_or_every_project(
+    stack: StackFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_services(stack)
+    assert stack.cli("up", "e").code == 0
+    p = stack.project("e")
+    # With the stack file: that stack's instances.
+    assert f"{p}-web-1" in stack.cli("ps").out
+    # Outside any stack's folder, without -f: every envkit project, as --all does.
+    from envkit.cli import main
+
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["ps"], stdout=out, stderr=err) == 0, err.getvalue()
+    assert f"{p}-web-1" in out.getvalue()
+    # An explicit -f that does not exist is still an error.
+    assert main(["-f", "missing.yaml", "ps"], stdout=out, stderr=err) == 2
