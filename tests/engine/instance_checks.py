@@ -44,3 +44,27 @@ def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
             return True
         time.sleep(0.25)
     return bool(check())
+
+
+WEB_STACK = """\
+stack: {name}
+environments:
+  ci: {{ephemeral_ports: true}}
+services:
+  web:
+    image: {image}
+    command: [sh, -c, "echo {banner}; mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    ports: ["127.0.0.1::8000"]
+    healthcheck: {{test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"], interval: 1s, retries: 30}}
+    volumes: ["data:/data"]
+    init: true
+    stop_grace_period: 1s
+volumes:
+  data: {{}}
+"""
+
+
+def web_stack(name: str, image: str, banner: str) -> str:
+    """A one-service stack for instance tests: busybox httpd on a random 127.0.0.1 port
+    (``ci`` has ephemeral_ports), healthy once it serves, printing ``banner`` first."""
+    return WEB_STACK.format(name=name, image=image, banner=banner)

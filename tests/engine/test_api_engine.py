@@ -22,32 +22,16 @@ import envkit
 from envkit.model import LABEL
 
 from .conftest import IMAGE
-from .instance_checks import gone, remains, remove_stack, wait_until
+from .instance_checks import gone, remains, remove_stack, wait_until, web_stack
 
 pytestmark = pytest.mark.engine
-
-BODY = """\
-environments:
-  ci: {{ephemeral_ports: true}}
-services:
-  web:
-    image: {image}
-    command: [sh, -c, "echo {banner}; mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
-    ports: ["127.0.0.1::8000"]
-    healthcheck: {{test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"], interval: 1s, retries: 30}}
-    volumes: ["data:/data"]
-    init: true
-    stop_grace_period: 1s
-volumes:
-  data: {{}}
-"""
 
 
 @pytest.fixture
 def stack_file(docker_client: Any, tmp_path: Path) -> Iterator[tuple[Path, str]]:
     name = f"a{uuid.uuid4().hex[:8]}"
     path = tmp_path / "envkit.yaml"
-    path.write_text(f"stack: {name}\n" + BODY.format(image=IMAGE, banner=f"banner-{name}"))
+    path.write_text(web_stack(name, IMAGE, f"banner-{name}"))
     try:
         yield path, name
     finally:

@@ -23,26 +23,10 @@ import pytest
 from envkit.model import LABEL
 
 from .conftest import IMAGE
-from .instance_checks import gone, remains, remove_stack, wait_until
+from .instance_checks import gone, remains, remove_stack, wait_until, web_stack
 
 pytestmark = pytest.mark.engine
 
-STACK = """\
-stack: {name}
-environments:
-  ci: {{ephemeral_ports: true}}
-services:
-  web:
-    image: {image}
-    command: [sh, -c, "echo web-says-{name}; mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
-    ports: ["127.0.0.1::8000"]
-    healthcheck: {{test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"], interval: 1s, retries: 30}}
-    volumes: ["data:/data"]
-    init: true
-    stop_grace_period: 1s
-volumes:
-  data: {{}}
-"""
 
 INI = """\
 [pytest]
@@ -97,7 +81,7 @@ def test_sleeps(envkit_env):
 @pytest.fixture
 def suite(docker_client: Any, tmp_path: Path) -> Iterator[tuple[Path, str]]:
     name = f"p{uuid.uuid4().hex[:8]}"
-    (tmp_path / "envkit.yaml").write_text(STACK.format(name=name, image=IMAGE))
+    (tmp_path / "envkit.yaml").write_text(web_stack(name, IMAGE, f"web-says-{name}"))
     (tmp_path / "pytest.ini").write_text(INI)
     (tmp_path / "conftest.py").write_text(CONFTEST)
     try:
