@@ -31,14 +31,13 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from envkit.errors import UsageError
-from envkit.model import LABEL
+from envkit.model import LABEL, ResourceKind
 from envkit.syntax import Invalid, parse_duration
 
 __all__ = [
     "LEASE_SUFFIX",
     "Candidate",
     "EnvkitObject",
-    "Kind",
     "Reason",
     "effective_expiry",
     "expires_at",
@@ -124,17 +123,11 @@ def is_lease(labels: Mapping[str, str]) -> bool:
     return labels.get(LEASE_LABEL) == "1"
 
 
-class Kind(Enum):
-    CONTAINER = "container"
-    NETWORK = "network"
-    VOLUME = "volume"
-
-
 @dataclass(frozen=True, slots=True)
 class EnvkitObject:
     """One engine object carrying ``io.envkit.project``, as gc sees it."""
 
-    kind: Kind
+    kind: ResourceKind
     name: str
     labels: Mapping[str, str]
     created: datetime | None = None
@@ -168,7 +161,7 @@ def effective_expiry(objects: Iterable[EnvkitObject]) -> datetime | None:
     """The lease's expiry when the project has one, else the latest stamped expiry."""
     objects = list(objects)
     for obj in objects:
-        if obj.kind is Kind.VOLUME and is_lease(obj.labels):
+        if obj.kind is ResourceKind.VOLUME and is_lease(obj.labels):
             moment = parse_time(obj.labels.get(LABEL.EXPIRES, ""))
             if moment is not None:
                 return moment
@@ -180,8 +173,8 @@ def effective_expiry(objects: Iterable[EnvkitObject]) -> datetime | None:
 def _newest(objects: tuple[EnvkitObject, ...]) -> datetime | None:
     """When the instance was last (re)created: its newest container; without containers,
     its newest other object but the lease (which ``up --ttl`` renews)."""
-    containers = [o for o in objects if o.kind is Kind.CONTAINER]
-    others = [o for o in objects if not (o.kind is Kind.VOLUME and is_lease(o.labels))]
+    containers = [o for o in objects if o.kind is ResourceKind.CONTAINER]
+    others = [o for o in objects if not (o.kind is ResourceKind.VOLUME and is_lease(o.labels))]
     for group in (containers, others, list(objects)):
         times = [o.created for o in group if o.created is not None]
         if times:

@@ -30,6 +30,7 @@ __all__ = [
     "MountType",
     "PortSpec",
     "PullPolicy",
+    "ResourceKind",
     "ServiceSpec",
     "VolumeSpec",
     "canonical_spec",
@@ -59,6 +60,14 @@ class LABEL:
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
+
+
+class ResourceKind(Enum):
+    """The kinds of engine object envkit owns (plan's changes, gc's objects)."""
+
+    CONTAINER = "container"
+    NETWORK = "network"
+    VOLUME = "volume"
 
 
 class MountType(Enum):

@@ -44,6 +44,7 @@ from envkit.model import (
     DesiredState,
     PortSpec,
     PullPolicy,
+    ResourceKind,
     ServiceSpec,
     canonical_spec,
     container_name,
@@ -69,12 +70,6 @@ class Action(Enum):
     START = ">"
     REMOVE = "-"
     NOOP = "="
-
-
-class ResourceKind(Enum):
-    CONTAINER = "container"
-    NETWORK = "network"
-    VOLUME = "volume"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,14 +32,13 @@ from envkit.errors import EnvkitError, LockTimeout, UsageError
 from envkit.expiry import (
     Candidate,
     EnvkitObject,
-    Kind,
     Reason,
     format_time,
     parse_time,
     parse_ttl,
     reapable,
 )
-from envkit.model import LABEL
+from envkit.model import LABEL, ResourceKind
 
 if TYPE_CHECKING:
     from envkit.cli import Console
@@ -52,15 +51,15 @@ def observe_all(eng: DockerEngine, project: str | None = None) -> list[EnvkitObj
     """Every container, network and volume carrying ``io.envkit.project`` (= ``project``)."""
     selector: dict[str, str | None] = {LABEL.PROJECT: project}
     objects = [
-        EnvkitObject(Kind.CONTAINER, c.name, c.labels, parse_time(c.created))
+        EnvkitObject(ResourceKind.CONTAINER, c.name, c.labels, parse_time(c.created))
         for c in eng.list_containers(selector)
     ]
     objects += [
-        EnvkitObject(Kind.NETWORK, n.name, n.labels, parse_time(n.created))
+        EnvkitObject(ResourceKind.NETWORK, n.name, n.labels, parse_time(n.created))
         for n in eng.list_networks(selector)
     ]
     objects += [
-        EnvkitObject(Kind.VOLUME, v.name, v.labels, parse_time(v.created))
+        EnvkitObject(ResourceKind.VOLUME, v.name, v.labels, parse_time(v.created))
         for v in eng.list_volumes(selector)
     ]
     return objects
@@ -98,7 +97,7 @@ def _entry(c: Candidate, containers: list[str], networks: list[str], volumes: li
     }
 
 
-def _names(c: Candidate, kind: Kind) -> list[str]:
+def _names(c: Candidate, kind: ResourceKind) -> list[str]:
     return sorted(o.name for o in c.objects if o.kind is kind)
 
 
@@ -128,9 +127,9 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
             console.err(f"{cand.project}: {_why(cand, now)}: would remove")
             entry = _entry(
                 cand,
-                _names(cand, Kind.CONTAINER),
-                _names(cand, Kind.NETWORK),
-                _names(cand, Kind.VOLUME),
+                _names(cand, ResourceKind.CONTAINER),
+                _names(cand, ResourceKind.NETWORK),
+                _names(cand, ResourceKind.VOLUME),
             )
             removed.append(entry)
             _print_objects(console, args, entry)

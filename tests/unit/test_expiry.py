@@ -10,7 +10,6 @@ from envkit.errors import UsageError
 from envkit.expiry import (
     LEASE_LABEL,
     EnvkitObject,
-    Kind,
     Reason,
     effective_expiry,
     expires_at,
@@ -22,7 +21,7 @@ from envkit.expiry import (
     parse_ttl,
     reapable,
 )
-from envkit.model import LABEL
+from envkit.model import LABEL, ResourceKind
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -122,7 +121,7 @@ def test_the_lease_is_named_apart_from_the_projects_volumes() -> None:
 
 def obj(
     project: str | None,
-    kind: Kind = Kind.CONTAINER,
+    kind: ResourceKind = ResourceKind.CONTAINER,
     *,
     name: str | None = None,
     expires: str | None = None,
@@ -146,8 +145,8 @@ FUTURE = "2024-05-01T13:00:00Z"
 def test_expired_instances_are_reaped_with_every_object() -> None:
     objects = [
         obj("a-ci-1", expires=PAST, name="a-ci-1-web-1"),
-        obj("a-ci-1", Kind.NETWORK, expires=PAST),
-        obj("a-ci-1", Kind.VOLUME, expires=PAST, name="a-ci-1_data"),
+        obj("a-ci-1", ResourceKind.NETWORK, expires=PAST),
+        obj("a-ci-1", ResourceKind.VOLUME, expires=PAST, name="a-ci-1_data"),
         obj("a-ci-2", expires=FUTURE),
     ]
     [cand] = reapable(objects, NOW)
@@ -163,7 +162,7 @@ def test_the_moment_of_expiry_counts_as_expired() -> None:
 
 def test_an_instance_without_expiry_is_never_reaped_unless_asked() -> None:
     old = NOW - timedelta(days=30)
-    objects = [obj("a-dev", created=old), obj("a-dev", Kind.NETWORK, created=old)]
+    objects = [obj("a-dev", created=old), obj("a-dev", ResourceKind.NETWORK, created=old)]
     assert reapable(objects, NOW) == []
     assert reapable(objects, NOW, older_than_s=3600) == []
     [cand] = reapable(objects, NOW, older_than_s=3600, include_unexpiring=True)
@@ -182,7 +181,7 @@ def test_older_than_looks_at_the_newest_container_not_the_renewed_lease() -> Non
     objects = [
         obj("a-ci-1", expires=FUTURE, created=NOW - timedelta(hours=3)),
         obj("a-ci-1", expires=FUTURE, name="x-2", created=NOW - timedelta(hours=2)),
-        obj("a-ci-1", Kind.VOLUME, expires=FUTURE, lease=True, created=NOW),
+        obj("a-ci-1", ResourceKind.VOLUME, expires=FUTURE, lease=True, created=NOW),
     ]
     assert reapable(objects, NOW, older_than_s=3 * 3600) == []
     [cand] = reapable(objects, NOW, older_than_s=3600)
@@ -192,19 +191,19 @@ def test_older_than_looks_at_the_newest_container_not_the_renewed_lease() -> Non
 def test_the_lease_decides_the_expiry_both_ways() -> None:
     extended = [
         obj("a-ci-1", expires=PAST),
-        obj("a-ci-1", Kind.VOLUME, expires=FUTURE, lease=True),
+        obj("a-ci-1", ResourceKind.VOLUME, expires=FUTURE, lease=True),
     ]
     assert effective_expiry(extended) == parse_time(FUTURE)
     assert reapable(extended, NOW) == []
     shortened = [
         obj("a-ci-1", expires=FUTURE),
-        obj("a-ci-1", Kind.VOLUME, expires=PAST, lease=True),
+        obj("a-ci-1", ResourceKind.VOLUME, expires=PAST, lease=True),
     ]
     assert [c.project for c in reapable(shortened, NOW)] == ["a-ci-1"]
 
 
 def test_without_a_lease_the_latest_stamp_counts() -> None:
-    objects = [obj("a-ci-1", expires=PAST), obj("a-ci-1", Kind.NETWORK, expires=FUTURE)]
+    objects = [obj("a-ci-1", expires=PAST), obj("a-ci-1", ResourceKind.NETWORK, expires=FUTURE)]
     assert effective_expiry(objects) == parse_time(FUTURE)
     assert effective_expiry([obj("a-ci-1", expires="garbage")]) is None
 
@@ -212,7 +211,7 @@ def test_without_a_lease_the_latest_stamp_counts() -> None:
 def test_objects_without_a_project_label_are_ignored_whatever_they_say() -> None:
     foreign = [
         obj(None, expires=PAST, created=NOW - timedelta(days=9)),
-        obj("", Kind.VOLUME, expires=PAST),
+        obj("", ResourceKind.VOLUME, expires=PAST),
     ]
     assert reapable(foreign, NOW, older_than_s=1, include_unexpiring=True) == []
 
