@@ -7,7 +7,19 @@ from typing import Any
 
 import docker
 
-__all__ = ["remove_labelled"]
+__all__ = ["labelled_names", "remove_labelled"]
+
+
+def labelled_names(client: Any, selector: str) -> list[str]:
+    """Names of every container, network and volume carrying the label ``KEY=VALUE``
+    (low-level lists, so an object going meanwhile does not fail the call)."""
+    api = client.api
+    f = {"label": selector}
+    return (
+        [str(c["Names"][0]).lstrip("/") for c in api.containers(all=True, filters=f)]
+        + [str(n["Name"]) for n in api.networks(filters=f)]
+        + [str(v["Name"]) for v in api.volumes(filters=f).get("Volumes") or []]
+    )
 
 
 def remove_labelled(client: Any, *selectors: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from envkit.model import LABEL
 
-from .cleanup import remove_labelled
+from .cleanup import labelled_names, remove_labelled
 
 
 def remove_stack(client: Any, name: str) -> None:
@@ -20,12 +20,7 @@ def remove_stack(client: Any, name: str) -> None:
 
 def remains(client: Any, project: str) -> list[str]:
     """Every container, network and volume of ``project`` still on the engine."""
-    selector = {"label": f"{LABEL.PROJECT}={project}"}
-    return (
-        [c.name for c in client.containers.list(all=True, filters=selector)]
-        + [n.name for n in client.networks.list(filters=selector)]
-        + [v.name for v in client.volumes.list(filters=selector)]
-    )
+    return labelled_names(client, f"{LABEL.PROJECT}={project}")
 
 
 def gone(pid: int) -> bool:

@@ -6,7 +6,6 @@ behind is found by that name (and cleaned up, even when the test fails)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -15,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 from envkit.model import LABEL
 
+from .cleanup import labelled_names, remove_labelled
 from .conftest import ROOT
 
 pytestmark = pytest.mark.engine
@@ -35,25 +34,11 @@ def web_stack(docker_client: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         yield name, path
     finally:
-        sel = {"label": f"{LABEL.STACK}={name}"}
-        for c in docker_client.containers.list(all=True, filters=sel):
-            with contextlib.suppress(docker.errors.NotFound):
-                c.remove(force=True, v=True)
-        for n in docker_client.networks.list(filters=sel):
-            with contextlib.suppress(docker.errors.NotFound):
-                n.remove()
-        for v in docker_client.volumes.list(filters=sel):
-            with contextlib.suppress(docker.errors.NotFound):
-                v.remove(force=True)
+        remove_labelled(docker_client, f"{LABEL.STACK}={name}")
 
 
 def left_behind(client: Any, name: str) -> list[str]:
-    sel = {"label": f"{LABEL.STACK}={name}"}
-    return (
-        [c.name for c in client.containers.list(all=True, filters=sel)]
-        + [n.name for n in client.networks.list(filters=sel)]
-        + [v.name for v in client.volumes.list(filters=sel)]
-    )
+    return labelled_names(client, f"{LABEL.STACK}={name}")
 
 
 def run_recipe(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
