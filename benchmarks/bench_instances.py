@@ -42,26 +42,23 @@ SERVE = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8000 -h 
 HEALTH = '[CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8000/"]'
 
 
+def _services() -> list[str]:
+    """The same services for both tools: envkit reads Compose's service syntax as is."""
+    return [
+        f"  {svc}:\n    image: {IMAGE}\n    command: [sh, -c, {json.dumps(SERVE)}]\n"
+        f"    ports: ['127.0.0.1::8000']\n    init: true\n    stop_grace_period: 1s\n"
+        f"    healthcheck: {{test: {HEALTH}, interval: 500ms, retries: 60}}"
+        for svc in SERVICES
+    ]
+
+
 def envkit_stack(name: str) -> str:
-    out = [f"stack: {name}", "environments: {ci: {ephemeral_ports: true}}", "services:"]
-    for svc in SERVICES:
-        out.append(
-            f"  {svc}:\n    image: {IMAGE}\n    command: [sh, -c, {json.dumps(SERVE)}]\n"
-            f"    ports: ['127.0.0.1::8000']\n    init: true\n    stop_grace_period: 1s\n"
-            f"    healthcheck: {{test: {HEALTH}, interval: 500ms, retries: 60}}"
-        )
-    return "\n".join(out) + "\n"
+    head = [f"stack: {name}", "environments: {ci: {ephemeral_ports: true}}", "services:"]
+    return "\n".join(head + _services()) + "\n"
 
 
 def compose_stack() -> str:
-    out = ["version: '3.8'", "services:"]
-    for svc in SERVICES:
-        out.append(
-            f"  {svc}:\n    image: {IMAGE}\n    command: [sh, -c, {json.dumps(SERVE)}]\n"
-            f"    ports: ['127.0.0.1::8000']\n    init: true\n    stop_grace_period: 1s\n"
-            f"    healthcheck: {{test: {HEALTH}, interval: 500ms, retries: 60}}"
-        )
-    return "\n".join(out) + "\n"
+    return "\n".join(["version: '3.8'", "services:", *_services()]) + "\n"
 
 
 def run(argv: list[str], cwd: Path) -> str:

@@ -33,28 +33,24 @@ from pathlib import Path
 IMAGE = "envkit-test/busybox:latest"
 
 
+def services(n: int, changing: str) -> list[str]:
+    """N services, the same for both tools; the first one's REV is ``changing`` (the
+    tool's own variable syntax), so one value changes exactly one service."""
+    return [
+        f"  svc{i}:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+        f"    environment: {{REV: '{changing if i == 0 else '1'}'}}\n"
+        f"    ports: ['127.0.0.1::80']\n    stop_grace_period: 1s"
+        for i in range(n)
+    ]
+
+
 def envkit_stack(n: int) -> str:
-    out = ["stack: bench", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
-    for i in range(n):
-        rev = "{{ rev }}" if i == 0 else "1"
-        out.append(
-            f"  svc{i}:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
-            f"    environment: {{REV: '{rev}'}}\n    ports: ['127.0.0.1::80']\n"
-            f"    stop_grace_period: 1s"
-        )
-    return "\n".join(out) + "\n"
+    head = ["stack: bench", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
+    return "\n".join(head + services(n, "{{ rev }}")) + "\n"
 
 
 def compose_stack(n: int) -> str:
-    out = ["version: '3.8'", "services:"]
-    for i in range(n):
-        rev = "${REV:-1}" if i == 0 else "1"
-        out.append(
-            f"  svc{i}:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
-            f"    environment: {{REV: '{rev}'}}\n    ports: ['127.0.0.1::80']\n"
-            f"    stop_grace_period: 1s"
-        )
-    return "\n".join(out) + "\n"
+    return "\n".join(["version: '3.8'", "services:", *services(n, "${REV:-1}")]) + "\n"
 
 
 FLOOR_UP = """
