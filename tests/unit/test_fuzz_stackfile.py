@@ -11,10 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envkit.checks import check_document, check_services
 from envkit.errors import StackError
-from envkit.schema import validate
-from envkit.stackfile import load
+from envkit.stackfile.checks import check_document, check_services
+from envkit.stackfile.document import load
+from envkit.stackfile.schema import validate
 
 VALID = (Path(__file__).resolve().parents[2] / "stacks" / "databases.yaml").read_text()
 BASE = yaml.safe_load(VALID)
