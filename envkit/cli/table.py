@@ -132,6 +132,17 @@ def _env(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _graph(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    add_render_options(p)
+    p.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="mermaid (default; renders in READMEs and on code hosts) or dot (Graphviz)",
+    )
+
+
 def _gc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would be removed")
     p.add_argument(
@@ -225,6 +236,12 @@ COMMANDS: dict[str, CommandInfo] = {
         "cmd_env",
         "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)",
         _env,
+    ),
+    "graph": CommandInfo(
+        "envkit.cli.commands.graph",
+        "cmd_graph",
+        "draw the environment: services, dependencies, network, volumes, ports",
+        _graph,
     ),
     "gc": CommandInfo(
         "envkit.cli.commands.gc",
