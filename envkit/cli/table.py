@@ -29,6 +29,13 @@ def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
     add_var(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse host access (binds of system folders, the Docker socket or paths "
+        "outside the stack's folder, privileged, ports on every interface): for CI on "
+        "untrusted branches",
+    )
 
 
 def _render(p: argparse.ArgumentParser) -> None:
@@ -78,6 +85,13 @@ def _up(p: argparse.ArgumentParser) -> None:
     )
     _lock_timeout(p, 600.0, "this instance")
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse host access (binds of system folders, the Docker socket or paths "
+        "outside the stack's folder, privileged, ports on every interface): for CI on "
+        "untrusted branches",
+    )
     p.add_argument(
         "--ephemeral",
         action="store_true",
