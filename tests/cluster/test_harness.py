@@ -18,7 +18,6 @@ import pytest
 
 from .harness import OWNER, Cluster, RemoteEngine, in_netns, remove_owned_services, wait_until
 
-
 # busybox as PID 1 ignores SIGTERM: without this each task takes 10 s to stop at cleanup.
 FAST_STOP = 500_000_000  # ns
 
@@ -142,7 +141,7 @@ def test_node_registries_share_one_storage(cluster: Cluster, manager: Any, owner
             name=name,
             labels={OWNER: owner},
             container_labels={OWNER: owner},
-        stop_grace_period=FAST_STOP,
+            stop_grace_period=FAST_STOP,
             mode=docker.types.ServiceMode("global"),
             endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
         )

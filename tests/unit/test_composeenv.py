@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envkit.composeenv import dotenv_environment, parse_compose_env
-from envkit.envfiles import EnvFileValue
 from envkit.errors import Origin, StackError
+from envkit.stackfile.composeenv import dotenv_environment, parse_compose_env
+from envkit.stackfile.envfiles import EnvFileValue
 
 
 def _values(text: str, lookup: dict[str, str] | None = None) -> dict[str, str]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envkit.errors import Origin
-from envkit.interpolation import (
+from envkit.stackfile.interpolation import (
     MAX_NESTING,
     InterpolationError,
     Problem,

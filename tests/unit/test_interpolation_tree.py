@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envkit.errors import Diagnostic, Origin
-from envkit.interpolation_tree import NodeUse, interpolate_tree
+from envkit.stackfile.interpolation_tree import NodeUse, interpolate_tree
 from envkit.yamltree import build
 
 COMPOSE = b"""\

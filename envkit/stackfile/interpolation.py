@@ -33,7 +33,7 @@ Deliberate limit: nesting deeper than :data:`MAX_NESTING` is an error
 
 This module is pure: no I/O, no environment access. The caller gives the variables as a
 mapping and adds the location (``file:line:col`` and document path) to errors through
-:meth:`InterpolationError.diagnostic`. :mod:`envkit.interpolation_tree` walks a parsed
+:meth:`InterpolationError.diagnostic`. :mod:`envkit.stackfile.interpolation_tree` walks a parsed
 document with it.
 """
 

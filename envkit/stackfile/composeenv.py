@@ -13,7 +13,7 @@ format"), ported rule for rule:
 - ``"double"``: may span lines; ``\\"`` is a quote; ``\\n \\t \\r \\a \\b \\f \\v \\\\``,
   ``\\0NNN`` (octal) and ``\\$`` (a literal ``$``) are expanded, then **interpolated**;
 - ``'single'``: literal (``\\'`` is a quote; other backslashes stay);
-- interpolation (:mod:`envkit.interpolation`, so ``${A:-d}``, ``${A:?msg}``, ``$$``...)
+- interpolation (:mod:`envkit.stackfile.interpolation`, so ``${A:-d}``, ``${A:?msg}``, ``$$``...)
   looks a variable up in ``lookup`` first, then among the values this file (and the
   earlier files) set.
 
@@ -26,7 +26,7 @@ docker-compose 1.29.2 read these files with python-dotenv instead: it expands on
 has no ``\\$``; the two agree on plain values, quoting, comments, ``export`` and bare
 names (see tests/unit/test_composeenv.py).
 
-Pure: the caller reads the file (with :mod:`envkit.envfiles`' defences) and passes the
+Pure: the caller reads the file (with :mod:`envkit.stackfile.envfiles`' defences) and passes the
 text. A syntax error raises :class:`~envkit.errors.StackError` located at
 ``display:line:col``.
 """
@@ -38,9 +38,9 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from envkit.envfiles import EnvFileValue
 from envkit.errors import Origin, StackError
-from envkit.interpolation import InterpolationError, interpolate
+from envkit.stackfile.envfiles import EnvFileValue
+from envkit.stackfile.interpolation import InterpolationError, interpolate
 
 __all__ = ["ProjectEnvironment", "dotenv_environment", "parse_compose_env"]
 

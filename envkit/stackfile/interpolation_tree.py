@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envkit.errors import Diagnostic, Origin, PathPart
-from envkit.interpolation import InterpolationError, interpolate_recording
+from envkit.stackfile.interpolation import InterpolationError, interpolate_recording
 
 __all__ = [
     "COMPOSE_CASTS",
