@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from envkit.errors import Diagnostic, Origin
 from envkit.stackfile.interpolation_tree import NodeUse, interpolate_tree
-from envkit.yamltree import build
+from envkit.stackfile.yamltree import build
 
 COMPOSE = b"""\
 name: ${PROJECT:-shop}
