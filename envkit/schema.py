@@ -202,6 +202,8 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."
         return repr(shown)
+    if isinstance(value, int) and value.bit_length() > 200:
+        return "a number too large to show"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list):

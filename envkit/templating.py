@@ -156,6 +156,8 @@ def _compile(text: str) -> Compiled | Exception:
         return render, names
     except TemplateSyntaxError as exc:
         return exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit literal; deep nesting
+        return exc
 
 
 class Templater:
@@ -208,8 +210,10 @@ class Templater:
             message = f"{self._quote(text)}: {compiled.message}{where}"
             self._fail("template-syntax", message, path, origin_of)
             return text
-        if isinstance(compiled, Exception):  # pragma: no cover - only syntax errors are cached
-            raise compiled
+        if isinstance(compiled, Exception):
+            what = "nested too deeply" if isinstance(compiled, RecursionError) else compiled
+            self._fail("template-error", f"{self._quote(text)}: {what}", path, origin_of)
+            return text
         call, names = compiled
         context = self._context
         self._vars.read.clear()

@@ -128,3 +128,12 @@ def test_normal_templates_still_work(tmp_path: Path, template: str, expected: ob
 def test_a_large_but_allowed_value_renders(tmp_path: Path) -> None:
     assert outcome(tmp_path, "{{ ('x' * 999999) | length }}") == 999999
     assert outcome(tmp_path, "{% for i in range(10000) %}{% endfor %}done") == "done"
+
+
+@pytest.mark.parametrize(
+    "template", ["{{ " + "1" * 5000 + " }}", "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"]
+)
+def test_unparsable_literals_and_nesting_are_located_errors(tmp_path: Path, template: str) -> None:
+    result = outcome(tmp_path, template)
+    assert isinstance(result, tuple) and result[:3] == ("template-error", 5, 12), result
+    assert len(str(result[3])) < 300
