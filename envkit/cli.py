@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from envkit import __version__
+from envkit.cliargs import non_negative_duration, non_negative_int, positive_duration, positive_int
 from envkit.errors import EnvkitError, UsageError, redact
 
 __all__ = ["main"]
@@ -131,14 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=positive_duration,
         default=300.0,
         metavar="S",
         help="seconds to wait for each start/health condition (default 300)",
     )
     p.add_argument(
         "--lock-timeout",
-        type=float,
+        type=non_negative_duration,
         default=600.0,
         metavar="S",
         help="seconds to wait for another envkit working on this instance (default 600)",
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = env_parser("down", "remove the environment's containers and network")
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
-    p.add_argument("--lock-timeout", type=float, default=600.0, metavar="S")
+    p.add_argument("--lock-timeout", type=non_negative_duration, default=600.0, metavar="S")
 
     p = env_parser("ps", "list instances and their services", env_optional=True)
     p.add_argument("--instance", metavar="ID")
@@ -170,13 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", nargs="?", metavar="SERVICE")
     p.add_argument("--instance", metavar="ID")
     p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("--tail", type=int, default=None, metavar="N")
+    p.add_argument("--tail", type=non_negative_int, default=None, metavar="N")
 
     p = env_parser("port", "print the host address of a published port")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("port", metavar="PORT[/PROTO]")
     p.add_argument("--instance", metavar="ID")
-    p.add_argument("--index", type=int, default=1, metavar="N", help="replica number (default 1)")
+    p.add_argument(
+        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
+    )
 
     p = env_parser("env", "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)")
     add_render_options(p)
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
     p.add_argument(
         "--lock-timeout",
-        type=float,
+        type=non_negative_duration,
         default=10.0,
         metavar="S",
         help="seconds to wait for an envkit working on an instance before skipping it",
