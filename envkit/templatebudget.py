@@ -23,6 +23,7 @@ The sandbox is Jinja's immutable one, so ``list.extend`` cannot double a list in
 from __future__ import annotations
 
 import contextvars
+import math
 import re
 import string
 import time
@@ -62,21 +63,31 @@ class TooExpensive(Exception):
 
 @dataclass(slots=True)
 class Budget:
-    """What the templates of one render may still spend."""
+    """What the templates of one render may still spend. Time counts only while a template
+    runs (between :meth:`start` and :meth:`stop`), not the rest of the render."""
 
     steps: int = field(default_factory=lambda: MAX_STEPS)
     seconds: float = field(default_factory=lambda: MAX_SECONDS)
-    deadline: float = 0.0
+    deadline: float = math.inf
 
-    def __post_init__(self) -> None:
+    @property
+    def exhausted(self) -> bool:
+        return self.steps < 0 or self.seconds <= 0
+
+    def start(self) -> None:
         self.deadline = time.monotonic() + self.seconds
+        self.spend()
+
+    def stop(self) -> None:
+        self.seconds = max(0.0, self.deadline - time.monotonic())
+        self.deadline = math.inf
 
     def spend(self) -> None:
         self.steps -= 1
         if self.steps < 0:
             raise TooExpensive(f"it runs more than {MAX_STEPS:,} loop iterations and calls")
         if time.monotonic() > self.deadline:
-            raise TooExpensive(f"rendering took longer than {self.seconds:g}s")
+            raise TooExpensive(f"rendering took longer than {MAX_SECONDS:g}s")
 
 
 ACTIVE: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(

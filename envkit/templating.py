@@ -215,11 +215,14 @@ class Templater:
             self._fail("template-error", f"{self._quote(text)}: {what}", path, origin_of)
             return text
         call, names = compiled
+        if self._budget.exhausted:  # reported once, at the template that spent it
+            return text
         context = self._context
         self._vars.read.clear()
         self._env.read.clear()
         active = budget.ACTIVE.set(self._budget)
         try:
+            self._budget.start()
             value = call(context)
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()
@@ -246,6 +249,7 @@ class Templater:
             self._fail("template-error", f"{self._quote(text)}: {message}", path, origin_of)
             return text
         finally:
+            self._budget.stop()
             budget.ACTIVE.reset(active)
             self.env_used |= self._env.read
         if not (value is None or isinstance(value, str | int | float | bool)):

@@ -137,3 +137,28 @@ def test_unparsable_literals_and_nesting_are_located_errors(tmp_path: Path, temp
     result = outcome(tmp_path, template)
     assert isinstance(result, tuple) and result[:3] == ("template-error", 5, 12), result
     assert len(str(result[3])) < 300
+
+
+def test_an_exhausted_budget_is_reported_once(tmp_path: Path) -> None:
+    loop = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    text = f"""\
+    stack: s
+    environments: {{dev: {{}}}}
+    services:
+      a: {{image: '{loop}'}}
+      b: {{image: '{{{{ "busybox" }}}}'}}
+    """
+    doc = parse(textwrap.dedent(text), path=tmp_path / "envkit.yaml", display="envkit.yaml")
+    with pytest.raises(StackError) as info:
+        render(doc, "dev", environ={})
+    assert [d.code for d in info.value.diagnostics] == ["template-too-expensive"]
+    assert info.value.diagnostics[0].path == ("services", "a", "image")
+
+
+def test_time_outside_templates_does_not_count() -> None:
+    budget = templatebudget.Budget(seconds=0.05)
+    time.sleep(0.1)  # e.g. reading env files between two templates
+    budget.start()
+    budget.spend()
+    budget.stop()
+    assert not budget.exhausted
