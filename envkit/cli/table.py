@@ -11,6 +11,12 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from envkit.cli.argtypes import (
+    non_negative_duration,
+    non_negative_int,
+    positive_duration,
+    positive_int,
+)
 from envkit.cli.arguments import add_env, add_render_options, add_var
 
 __all__ = ["COMMANDS", "CommandInfo"]
@@ -61,7 +67,7 @@ def _plan(p: argparse.ArgumentParser) -> None:
 def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None:
     p.add_argument(
         "--lock-timeout",
-        type=float,
+        type=non_negative_duration,
         default=default,
         metavar="S",
         help=f"seconds to wait for another envkit working on {what} (default {default:g})",
@@ -78,7 +84,7 @@ def _up(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=positive_duration,
         default=300.0,
         metavar="S",
         help="seconds to wait for each start/health condition (default 300)",
@@ -124,7 +130,9 @@ def _logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("service", nargs="?", metavar="SERVICE", help="one service (default: all)")
     add_render_options(p)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    p.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
+    p.add_argument(
+        "--tail", type=non_negative_int, default=None, metavar="N", help="only the last N lines"
+    )
 
 
 def _port(p: argparse.ArgumentParser) -> None:
@@ -132,7 +140,9 @@ def _port(p: argparse.ArgumentParser) -> None:
     p.add_argument("service", metavar="SERVICE", help="the service")
     p.add_argument("port", metavar="PORT[/PROTO]", help="its container port, e.g. 3306 or 53/udp")
     add_render_options(p)
-    p.add_argument("--index", type=int, default=1, metavar="N", help="replica number (default 1)")
+    p.add_argument(
+        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
+    )
 
 
 def _env(p: argparse.ArgumentParser) -> None:
@@ -172,7 +182,7 @@ def _gc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
     p.add_argument(
         "--lock-timeout",
-        type=float,
+        type=non_negative_duration,
         default=10.0,
         metavar="S",
         help="seconds to wait for an envkit working on an instance before skipping it",

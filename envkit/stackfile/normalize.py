@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from envkit.errors import Diagnostic, PathPart, StackError
+from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
@@ -101,14 +102,20 @@ class _Normalizer(TreeReader):
         restart = self.string(restart, (*at, "restart")) or "no"
         policy, _, retries = restart.partition(":")
         if policy not in _RESTART or (
-            retries and (policy != "on-failure" or not retries.isdigit())
+            retries
+            and (
+                policy != "on-failure"
+                or not (retries.isascii() and retries.isdigit())
+                or len(retries) > 10
+                or int(retries) > MAX_RETRIES
+            )
         ):
             self.fail(
                 "invalid-restart",
                 "{value} is not a restart policy",
                 (*at, "restart"),
                 value=restart,
-                hint="use no, always, unless-stopped or on-failure[:N]",
+                hint=f"use no, always, unless-stopped or on-failure[:N] (N up to {MAX_RETRIES})",
             )
         pull = self.string(*get("pull_policy")) or "missing"
         if pull not in _PULL:
@@ -119,8 +126,18 @@ class _Normalizer(TreeReader):
                 value=pull,
                 hint="use always, missing, never or build",
             )
-        replicas = self.number(*get("replicas"), integer=True)
-        cpus = self.number(*get("cpus"), integer=False)
+        replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
+        cpus = self.number(*get("cpus"), integer=False, minimum=MIN_CPUS, maximum=MAX_CPUS)
+        mem_limit = self.optional("invalid-size", parse_size, *get("mem_limit"))
+        if mem_limit and mem_limit < MIN_MEM_LIMIT:
+            self.fail(
+                "invalid-size",
+                "{value} is below the engine's minimum memory limit of 6 MiB",
+                (*at, "mem_limit"),
+                value=svc.get("mem_limit"),
+                hint="write 6m or more (0 means no limit)",
+            )
+            mem_limit = None
         origin = self.rendered.key_origin(at) or self.rendered.origin(at)
         return ServiceSpec(
             name=name,
@@ -149,7 +166,7 @@ class _Normalizer(TreeReader):
             stop_grace_period_s=self.optional(
                 "invalid-duration", parse_duration, *get("stop_grace_period")
             ),
-            mem_limit=self.optional("invalid-size", parse_size, *get("mem_limit")),
+            mem_limit=mem_limit,
             cpus=cpus,
             replicas=1 if replicas is None else replicas,
             pull_policy=PullPolicy(_PULL.get(pull, "missing")),

@@ -11,6 +11,7 @@ import shlex
 from typing import Any
 
 from envkit.errors import PathPart
+from envkit.limits import MAX_RETRIES, MIN_HEALTH_DURATION_S
 from envkit.model import BuildSpec, Condition, Dependency, Healthcheck, Mount, PortSpec
 from envkit.stackfile.envfiles import read_env_files
 from envkit.stackfile.render import is_secret_name
@@ -191,12 +192,19 @@ def healthcheck(reader: TreeReader, value: Any, path: Path_) -> Healthcheck | No
         key: reader.optional("invalid-duration", parse_duration, spec.get(key), (*path, key))
         for key in ("interval", "timeout", "start_period")
     }
+    for key, seconds in list(durations.items()):
+        if seconds and seconds < MIN_HEALTH_DURATION_S:  # the engine refuses 0 < d < 1ms
+            reader.fail("invalid-duration", "{value} is shorter than 1ms", (*path, key),
+                        value=spec.get(key), hint="write 0 (the default) or at least 1ms")  # fmt: skip
+            durations[key] = None
     return Healthcheck(
         test=words,
         interval_s=durations["interval"],
         timeout_s=durations["timeout"],
         start_period_s=durations["start_period"],
-        retries=reader.number(spec.get("retries"), (*path, "retries"), integer=True),
+        retries=reader.number(
+            spec.get("retries"), (*path, "retries"), integer=True, maximum=MAX_RETRIES
+        ),
     )
 
 

@@ -12,9 +12,11 @@ sensitive. Decisions:
 - volumes: a source starting with ``/``, ``.`` or ``~`` is a bind mount (resolved against
   the stack file's folder, ``~`` expanded), anything else a named volume, a lone path an
   anonymous volume. Modes: ``ro``, ``rw`` and the no-op consistency flags.
-- durations are Go's (``1m30s``, ``500ms``, ``10us``); plain numbers are seconds.
+- durations are Go's (``1m30s``, ``500ms``, ``10us``); plain numbers are seconds. Finite,
+  not negative, at most :data:`envkit.limits.MAX_DURATION_S` (an int64 of nanoseconds).
 - sizes: ``b``, ``k``, ``m``, ``g``, ``t`` (optionally ``kb``, ``mb``...), powers of 1024;
-  plain numbers are bytes.
+  plain numbers are bytes; at most :data:`envkit.limits.MAX_BYTES` (int64).
+- ports are 1 to 65535, however many digits are written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from envkit.limits import MAX_BYTES, MAX_DURATION_S, MAX_PORT, MIN_PORT
 from envkit.model import Mount, MountType, PortSpec
 
 __all__ = [
@@ -61,16 +64,17 @@ _NOT_PORT = "{value} is not a port mapping"
 def _port_range(text: str, what: str) -> list[int]:
     low, dash, high = text.partition("-")
     numbers = [low, high] if dash else [low]
-    if not all(n.isdigit() for n in numbers):
+    if not all(n.isascii() and n.isdigit() for n in numbers):
         raise Invalid(_NOT_PORT, f"the {what} port must be a number or a range like 9000-9002")
-    first, last = int(numbers[0]), int(numbers[-1])
-    for n in (first, last):
-        if not 1 <= n <= 65535:
+    for n in numbers:
+        if len(n.lstrip("0")) > 5 or not MIN_PORT <= int(n) <= MAX_PORT:
+            shown = n if len(n) <= 12 else n[:9] + "..."
             raise Invalid(
                 _NOT_PORT,
-                f"port {n} is out of range: ports are 1 to 65535",
-                safe_hint="ports are 1 to 65535",
+                f"port {shown} is out of range: ports are {MIN_PORT} to {MAX_PORT}",
+                safe_hint=f"ports are {MIN_PORT} to {MAX_PORT}",
             )
+    first, last = int(numbers[0]), int(numbers[-1])
     if last < first:
         raise Invalid(
             _NOT_PORT,
@@ -262,19 +266,19 @@ _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 
 
 def parse_duration(value: Any) -> float:
-    """``"1m30s"`` -> 90.0; numbers are seconds."""
+    """``"1m30s"`` -> 90.0; numbers are seconds. Finite, >= 0, <= MAX_DURATION_S."""
     hint = "write a duration like 1m30s, 500ms, 2s or 1h (a plain number is seconds)"
     if isinstance(value, bool):
         raise Invalid("{value} is not a duration", hint)
     if isinstance(value, int | float):
         if value < 0:
             raise Invalid("{value} is not a duration", "a duration cannot be negative")
-        return float(value)
+        return _bounded_duration(float(value) if value <= MAX_DURATION_S else float("inf"))
     if not isinstance(value, str):
         raise Invalid("{value} is not a duration", hint)
     text = value.strip()
     if _NUMBER.fullmatch(text):
-        return float(text)
+        return _bounded_duration(float(text))
     total, pos = 0.0, 0
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
@@ -283,7 +287,16 @@ def parse_duration(value: Any) -> float:
         pos = match.end()
     if pos != len(text) or not text:
         raise Invalid("{value} is not a duration", hint)
-    return total
+    return _bounded_duration(total)
+
+
+def _bounded_duration(seconds: float) -> float:
+    if not seconds <= MAX_DURATION_S:  # also NaN
+        raise Invalid(
+            "{value} is too long a duration",
+            f"a duration is at most {MAX_DURATION_S}s (about 292 years, the engine's limit)",
+        )
+    return seconds
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.IGNORECASE)
@@ -291,15 +304,25 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**
 
 
 def parse_size(value: Any) -> int:
-    """``"512m"`` -> 536870912; numbers are bytes."""
+    """``"512m"`` -> 536870912; numbers are bytes. At most MAX_BYTES."""
     hint = "write a size like 512m, 1g, 1024k or 100b (a plain number is bytes)"
     if isinstance(value, bool):
         raise Invalid("{value} is not a size", hint)
     if isinstance(value, int):
         if value < 0:
             raise Invalid("{value} is not a size", "a size cannot be negative")
-        return value
+        return _bounded_size(value)
     match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise Invalid("{value} is not a size", hint)
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    number = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    return _bounded_size(int(number) if number <= MAX_BYTES else MAX_BYTES + 1)
+
+
+def _bounded_size(size: int) -> int:
+    if size > MAX_BYTES:
+        raise Invalid(
+            "{value} is too large a size",
+            f"a size is at most {MAX_BYTES} bytes (8 EiB, the engine's limit)",
+        )
+    return size

@@ -32,10 +32,15 @@ class TreeReader:
         self.extra_sensitive: set[str] = set()
 
     def shown(self, value: Any) -> str:
+        """``value`` quoted for a message: ``(sensitive)`` when secret, secrets inside
+        redacted, then cut to 60 characters (a 5000-digit number too)."""
+        if isinstance(value, int) and value.bit_length() > 200:
+            return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
         text = str(value)
         if self.rendered.is_sensitive(text) or text in self.extra_sensitive:
             return SENSITIVE
-        return f"'{text}'"
+        text = redact(text, self.rendered.sensitive_values | self.extra_sensitive)
+        return f"'{text if len(text) <= 60 else text[:57] + '...'}'"
 
     def fail(
         self,
@@ -108,28 +113,39 @@ class TreeReader:
         )
         return None
 
-    def number(self, value: Any, path: Path_, *, integer: bool) -> Any:
+    def number(
+        self,
+        value: Any,
+        path: Path_,
+        *,
+        integer: bool,
+        minimum: float = 0,
+        maximum: float | None = None,
+    ) -> Any:
+        """A finite number (a whole one if ``integer``) in ``[minimum, maximum]``, or None
+        after a located ``invalid-number`` problem. Never raises on a huge value."""
         if value is None:
             return None
+        kind = "a whole number" if integer else "a number"
+        if maximum is not None:
+            bounds = f" from {minimum:g} to {maximum:g}"
+        else:
+            bounds = f" of {minimum:g} or more"
         try:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ValueError
             number = int(value) if integer else float(value)
             if integer and isinstance(value, float) and value != number:
                 raise ValueError
-            if number < 0:
-                raise ValueError
-            return number
-        except ValueError:
-            kind = "a whole number" if integer else "a number"
-            self.fail(
-                "invalid-number",
-                f"{{value}} is not {kind}",
-                path,
-                value=value,
-                hint=f"write {kind} of 0 or more",
-            )
+        except (ValueError, OverflowError):  # a 5000-digit string; int(inf)
+            self.fail("invalid-number", f"{{value}} is not {kind}", path, value=value,
+                      hint=f"write {kind}{bounds}")  # fmt: skip
             return None
+        if not (minimum <= number and (maximum is None or number <= maximum)):  # NaN too
+            self.fail("invalid-number", "{value} is out of range", path, value=value,
+                      hint=f"write {kind}{bounds}")  # fmt: skip
+            return None
+        return number
 
     def scalar_text(self, value: Any) -> str:
         """YAML spelling of a scalar, as Compose passes it to the container."""

@@ -26,7 +26,7 @@ from typing import Any, cast
 import yaml
 
 from envkit.errors import Diagnostic, Origin, PathPart, StackError
-from envkit.stackfile.yamlcore import STANDARD_TAG, resolve_plain, resolve_tagged
+from envkit.stackfile.yamlcore import STANDARD_TAG, TooManyDigits, resolve_plain, resolve_tagged
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_NODES", "DocPath", "YamlTree", "build"]
 
@@ -166,7 +166,7 @@ class _Builder:
             if isinstance(event, yaml.AliasEvent):
                 value = self._alias(event, path)
             elif isinstance(event, yaml.ScalarEvent):
-                value = self._scalar(event)
+                value = self._scalar(event, path)
                 self._record(path, False, event.start_mark)
                 self._register(event.anchor, value, path, len(self.entries) - 1)
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
@@ -343,12 +343,21 @@ class _Builder:
             self.entries.append(((*path, *entry_path[cut:]), is_key, origin))
         return _copy(value)
 
-    def _scalar(self, event: Any) -> Any:
+    def _scalar(self, event: Any, path: DocPath = ()) -> Any:
         tag = event.tag
-        if tag is None or tag == "!":
-            return resolve_plain(event.value) if event.implicit[0] and tag is None else event.value
         try:
+            if tag is None or tag == "!":
+                plain = event.implicit[0] and tag is None
+                return resolve_plain(event.value) if plain else event.value
             return resolve_tagged(tag, event.value)
+        except TooManyDigits as exc:
+            raise self.fail(
+                "number-too-large",
+                str(exc),
+                event.start_mark,
+                "no number envkit reads is that large; quote it if it is text",
+                path,
+            ) from None
         except ValueError as exc:
             raise self.fail("yaml-tag", str(exc), event.start_mark) from None
 
