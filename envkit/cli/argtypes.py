@@ -29,7 +29,7 @@ _DURATION_HELP = "a number of seconds or a duration like 90s, 5m, 1h30m"
 
 
 def _duration(text: str) -> float:
-    from envkit.stackfile.syntax import Invalid, parse_duration  # only when the option is given
+    from envkit.units import Invalid, parse_duration  # only when the option is given
 
     shown = text if len(text) <= 40 else text[:37] + "..."
     try:

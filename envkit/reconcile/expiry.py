@@ -32,7 +32,7 @@ from enum import Enum
 
 from envkit.errors import UsageError
 from envkit.model import LABEL, ResourceKind
-from envkit.stackfile.syntax import Invalid, parse_duration
+from envkit.units import Invalid, parse_duration
 
 __all__ = [
     "LEASE_SUFFIX",

@@ -22,7 +22,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from envkit.errors import Diagnostic, Origin, PathPart
+from envkit.errors import Diagnostic, DocPath, Origin
 from envkit.model import DesiredState, MountType
 
 __all__ = ["HostAccess", "host_access", "strict_diagnostics"]
@@ -59,7 +59,7 @@ class HostAccess:
     service: str
     code: str  # kebab-case: host-bind, docker-socket, outside-stack, privileged, ...
     what: str  # for people: "bind-mounts the Docker socket /var/run/docker.sock"
-    path: tuple[PathPart, ...]  # where in the stack file
+    path: DocPath  # where in the stack file
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -71,7 +71,7 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
     folder = os.path.dirname(os.path.realpath(desired.source)) if desired.source else ""
     found: list[HostAccess] = []
     for svc in desired.services:
-        at: tuple[PathPart, ...] = ("services", svc.name)
+        at: DocPath = ("services", svc.name)
         for i, mount in enumerate(svc.mounts):
             if mount.type is not MountType.BIND:
                 continue
@@ -140,7 +140,7 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
 
 
 def strict_diagnostics(
-    desired: DesiredState, locate: Callable[[tuple[PathPart, ...]], Origin | None]
+    desired: DesiredState, locate: Callable[[DocPath], Origin | None]
 ) -> list[Diagnostic]:
     """``--strict``: every host access as a located error."""
     return [

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from envkit.errors import Diagnostic, EnvkitError, Origin, PathPart
+from envkit.errors import Diagnostic, DocPath, EnvkitError, Origin
 
 __all__ = [
     "MAX_NESTING",
@@ -114,7 +114,7 @@ class InterpolationError(EnvkitError):
             hint = _HINTS[problem.value]
         super().__init__(message, hint=hint, code=problem.value)
 
-    def diagnostic(self, path: tuple[PathPart, ...], origin: Origin | None) -> Diagnostic:
+    def diagnostic(self, path: DocPath, origin: Origin | None) -> Diagnostic:
         """This error located at ``origin`` (the string's node) and document ``path``."""
         return Diagnostic(self.problem.value, self.message, path, origin, self.hint)
 

@@ -28,20 +28,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from envkit.errors import Diagnostic, Origin, PathPart
+from envkit.errors import Diagnostic, DocPath, Origin, PathPart
 from envkit.stackfile.interpolation import InterpolationError, interpolate_recording
 
 __all__ = [
     "COMPOSE_CASTS",
     "Cast",
-    "DocPath",
     "InterpolatedTree",
     "NodeUse",
     "OriginOf",
     "interpolate_tree",
 ]
 
-DocPath = tuple[PathPart, ...]
 OriginOf = Callable[[DocPath], "Origin | None"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envkit.errors import Diagnostic, PathPart, StackError
+from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.stackfile import servicefields as fields
@@ -30,7 +30,6 @@ from envkit.stackfile.treereader import TreeReader
 
 __all__ = ["to_desired"]
 
-Path_ = tuple[PathPart, ...]
 _RESTART = ("no", "always", "unless-stopped", "on-failure")
 _PULL = {
     "always": "always",
@@ -77,10 +76,10 @@ class _Normalizer(TreeReader):
     """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
 
     def service(self, name: str, body: Any) -> ServiceSpec:
-        at: Path_ = ("services", name)
+        at: DocPath = ("services", name)
         svc = self.mapping(body, at)
 
-        def get(key: str) -> tuple[Any, Path_]:
+        def get(key: str) -> tuple[Any, DocPath]:
             return svc.get(key), (*at, key)
 
         build = fields.build(self, *get("build"))
@@ -179,7 +178,7 @@ class _Normalizer(TreeReader):
         return f"{base}-{self.rendered.instance}" if self.rendered.instance else base
 
     def volume(self, name: str, body: Any) -> VolumeSpec:
-        at: Path_ = ("volumes", name)
+        at: DocPath = ("volumes", name)
         spec = self.mapping(body, at)
         opts = self.pairs(spec.get("driver_opts"), (*at, "driver_opts"), sep="=", what="option")
         labels = fields.labels(self, spec.get("labels"), (*at, "labels"))

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from envkit.errors import Diagnostic, Origin, PathPart
+from envkit.errors import Diagnostic, DocPath, Origin
 from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
@@ -45,9 +45,9 @@ _TYPE_NAMES = {
 class Locator(Protocol):
     """Where a document path came from (``stackfile.Document`` is one)."""
 
-    def origin(self, path: tuple[PathPart, ...]) -> Origin | None: ...
+    def origin(self, path: DocPath) -> Origin | None: ...
 
-    def key_origin(self, path: tuple[PathPart, ...]) -> Origin | None: ...
+    def key_origin(self, path: DocPath) -> Origin | None: ...
 
 
 @functools.cache
@@ -78,7 +78,7 @@ def validate_tree(tree: Mapping[str, Any], locator: Locator) -> list[Diagnostic]
     key = memo.key(tree) if memo is not None else None
     if key is not None and memo is not None and key in memo:
         return []
-    found: dict[tuple[str, tuple[PathPart, ...], str], Diagnostic] = {}
+    found: dict[tuple[str, DocPath, str], Diagnostic] = {}
     for error in _validator().iter_errors(tree):
         for diag in _translate(error, locator):
             found.setdefault((diag.code, diag.path, diag.message), diag)
@@ -213,7 +213,7 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _path(error: Any) -> tuple[PathPart, ...]:
+def _path(error: Any) -> DocPath:
     return tuple(error.absolute_path)
 
 
@@ -306,7 +306,7 @@ def _hint(sch: Mapping[str, Any]) -> str | None:
 
 
 def _unknown_keys(
-    value: dict[str, Any], sch: Mapping[str, Any], path: tuple[PathPart, ...], locator: Locator
+    value: dict[str, Any], sch: Mapping[str, Any], path: DocPath, locator: Locator
 ) -> Iterable[Diagnostic]:
     import re
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from envkit.errors import Diagnostic, Origin, PathPart, redact
+from envkit.errors import Diagnostic, DocPath, Origin, redact
 from envkit.hints import did_you_mean
 from envkit.stackfile import templatebudget as budget
 
@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Templater"]
 
-Path_ = tuple[PathPart, ...]
-OriginOf = Callable[[Path_], Origin | None]
+OriginOf = Callable[[DocPath], Origin | None]
 
 _MARKERS = ("{{", "{%", "{#")
 _LONE_EXPRESSION = re.compile(r"\s*\{\{(?P<expr>.*)\}\}\s*", re.DOTALL)
@@ -190,7 +189,7 @@ class Templater:
         self.env_used: set[str] = set()
         self._budget = budget.Budget()  # shared by every template of this render
 
-    def walk(self, value: Any, path: Path_, origin_of: OriginOf) -> Any:
+    def walk(self, value: Any, path: DocPath, origin_of: OriginOf) -> Any:
         """A copy of ``value`` with every templated string rendered; same structure."""
         if isinstance(value, str):
             if "{" in value and any(m in value for m in _MARKERS):
@@ -202,7 +201,7 @@ class Templater:
             return [self.walk(v, (*path, i), origin_of) for i, v in enumerate(value)]
         return value
 
-    def _render(self, text: str, path: Path_, origin_of: OriginOf) -> Any:
+    def _render(self, text: str, path: DocPath, origin_of: OriginOf) -> Any:
         from jinja2 import TemplateSyntaxError
         from jinja2.runtime import Undefined
 
@@ -280,7 +279,7 @@ class Templater:
             or bool(self._env.read & self._secret_env)
         )
 
-    def _undefined(self, exc: _Missing, text: str, path: Path_, origin_of: OriginOf) -> None:
+    def _undefined(self, exc: _Missing, text: str, path: DocPath, origin_of: OriginOf) -> None:
         from jinja2.utils import missing
 
         name = exc.name or "?"
@@ -314,7 +313,7 @@ class Templater:
         return "'" + redact(shown, self._sensitive).replace("\n", "\\n") + "'"
 
     def _fail(
-        self, code: str, message: str, path: Path_, origin_of: OriginOf, hint: str | None = None
+        self, code: str, message: str, path: DocPath, origin_of: OriginOf, hint: str | None = None
     ) -> None:
         self.diagnostics.append(Diagnostic(code, message, path, origin_of(path), hint))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from envkit.errors import SENSITIVE, Diagnostic, PathPart, redact
+from envkit.errors import SENSITIVE, Diagnostic, DocPath, redact
 from envkit.hints import kind_of
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import Invalid
@@ -20,7 +20,6 @@ from envkit.stackfile.syntax import Invalid
 __all__ = ["TreeReader"]
 
 T = TypeVar("T")
-Path_ = tuple[PathPart, ...]
 
 
 class TreeReader:
@@ -46,7 +45,7 @@ class TreeReader:
         self,
         code: str,
         message: str,
-        path: Path_,
+        path: DocPath,
         *,
         value: Any = None,
         hint: str | None = None,
@@ -58,7 +57,7 @@ class TreeReader:
         origin = self.rendered.key_origin(path) if at_key else self.rendered.origin(path)
         self.diagnostics.append(Diagnostic(code, redact(message, secrets), path, origin, hint))
 
-    def parse(self, code: str, fn: Callable[[Any], T], value: Any, path: Path_) -> T | None:
+    def parse(self, code: str, fn: Callable[[Any], T], value: Any, path: DocPath) -> T | None:
         try:
             return fn(value)
         except Invalid as exc:
@@ -68,11 +67,11 @@ class TreeReader:
             )
             return None
 
-    def wrong_type(self, expected: str, value: Any, path: Path_) -> None:
+    def wrong_type(self, expected: str, value: Any, path: DocPath) -> None:
         got = kind_of(value)
         self.fail("invalid-type", f"expected {expected}, got {got}", path)
 
-    def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
+    def mapping(self, value: Any, path: DocPath) -> dict[str, Any]:
         if value is None:
             return {}
         if isinstance(value, dict):
@@ -80,7 +79,7 @@ class TreeReader:
         self.wrong_type("a mapping", value, path)
         return {}
 
-    def items(self, value: Any, path: Path_) -> list[Any]:
+    def items(self, value: Any, path: DocPath) -> list[Any]:
         """A list, or a single string taken as a one-item list."""
         if value is None:
             return []
@@ -91,7 +90,7 @@ class TreeReader:
         self.wrong_type("a list", value, path)
         return []
 
-    def string(self, value: Any, path: Path_) -> str | None:
+    def string(self, value: Any, path: DocPath) -> str | None:
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -99,7 +98,7 @@ class TreeReader:
         self.wrong_type("a string", value, path)
         return None
 
-    def boolean(self, value: Any, path: Path_) -> bool | None:
+    def boolean(self, value: Any, path: DocPath) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -116,7 +115,7 @@ class TreeReader:
     def number(
         self,
         value: Any,
-        path: Path_,
+        path: DocPath,
         *,
         integer: bool,
         minimum: float = 0,
@@ -153,7 +152,7 @@ class TreeReader:
             return "true" if value else "false"
         return str(value)
 
-    def pairs(self, value: Any, path: Path_, *, sep: str, what: str) -> dict[str, str | None]:
+    def pairs(self, value: Any, path: DocPath, *, sep: str, what: str) -> dict[str, str | None]:
         """A ``{k: v}`` mapping or a ``["k=v"]`` list; None marks a bare name / null value."""
         out: dict[str, str | None] = {}
         if isinstance(value, dict):
@@ -178,10 +177,10 @@ class TreeReader:
             self.wrong_type("a mapping or a list", value, path)
         return out
 
-    def optional(self, code: str, fn: Callable[[Any], T], value: Any, path: Path_) -> T | None:
+    def optional(self, code: str, fn: Callable[[Any], T], value: Any, path: DocPath) -> T | None:
         return None if value is None else self.parse(code, fn, value, path)
 
-    def strings(self, value: Any, path: Path_, *, sort: bool = False) -> tuple[str, ...]:
+    def strings(self, value: Any, path: DocPath, *, sort: bool = False) -> tuple[str, ...]:
         out = [self.string(v, (*path, i)) for i, v in enumerate(self.items(value, path))]
         texts = [s for s in out if s is not None]
         return tuple(sorted(texts) if sort else texts)

@@ -25,16 +25,14 @@ from typing import Any, cast
 
 import yaml
 
-from envkit.errors import Diagnostic, Origin, PathPart, StackError
+from envkit.errors import Diagnostic, DocPath, Origin, StackError
 from envkit.stackfile.yamlcore import STANDARD_TAG, TooManyDigits, resolve_plain, resolve_tagged
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_NODES", "DocPath", "YamlTree", "build"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_NODES", "YamlTree", "build"]
 
 MAX_DEPTH = 64
 MAX_NODES = 250_000
 MAX_ALIAS_NODES = 50_000
-
-DocPath = tuple[PathPart, ...]
 
 
 @dataclass(frozen=True, slots=True)
