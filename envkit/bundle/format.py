@@ -122,6 +122,7 @@ class Manifest:
     images: tuple[ImageRecord, ...]
     members: tuple[MemberRecord, ...] = ()
     omitted: tuple[str, ...] = ()  # files the stack refers to that are not in the bundle
+    secret_files: tuple[str, ...] = ()  # secret files left out or blanked, each with why
     format_version: int = FORMAT_VERSION
 
     def header_json(self) -> dict[str, Any]:
@@ -142,6 +143,7 @@ class Manifest:
             "compression": self.compression,
             "images": [i.to_json() for i in self.images],
             "omitted": list(self.omitted),
+            "secret_files": list(self.secret_files),
             "members": [m.to_json() for m in self.members],
         }
 
@@ -161,6 +163,7 @@ class Manifest:
                 images=tuple(ImageRecord.from_json(i) for i in data["images"]),
                 members=tuple(MemberRecord.from_json(m) for m in data["members"]),
                 omitted=tuple(str(o) for o in data.get("omitted", ())),
+                secret_files=tuple(str(o) for o in data.get("secret_files", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(

@@ -52,8 +52,10 @@ def _save(args: argparse.Namespace, console: Console) -> int:
         console.err(f"  image {', '.join(image.refs)}  {image.id[:19]}  {_mb(image.size)}")
     for item in m.omitted:
         console.err(f"  warning: not in the bundle: {item}")
-    if m.secrets == "omitted":
-        console.err("  env file values were left out (--include-secrets keeps them)")
+    for item in m.secret_files:
+        console.err(f"  secret: {item}")
+    if m.secret_files:
+        console.err("  secret files were left out or blanked (--include-secrets keeps them)")
     console.err(f"wrote {result.path} ({_mb(result.size)})")
     console.out(f"{result.path}  sha256:{result.sha256}")
     return 0
@@ -125,6 +127,8 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
     console.out(f"image data  {_mb(image_bytes)} in {len(m.members)} members")
     for item in m.omitted:
         console.out(f"not included  {item}")
+    for item in m.secret_files:
+        console.out(f"secret      {item}")
     return 0
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import io
 import json
 import os
+import socket
+import stat
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +23,9 @@ import pytest
 from envkit.bundle import BundleError, extract_stack, load_bundle, save_bundle, verify_bundle
 from envkit.bundle import save as save_module
 from envkit.bundle.format import FORMAT_VERSION, MemberRecord, check_member
+from envkit.bundle.secretfiles import SecretMarkers
 from envkit.engine.base import ImageInfo
+from envkit.errors import StackError, UsageError
 from envkit.stack import read, resolve
 
 LAYER = os.urandom(200_000) + b"\0" * 100_000
@@ -332,3 +337,145 @@ def test_default_name(stack_dir: Path, tmp_path: Path, monkeypatch: pytest.Monke
     result = save_bundle(resolved, StubEngine(), None, now=day)
     assert result.path == "shop-dev_20240517.envkit.tar.gz"
     assert len(result.sha256) == 64
+
+
+# -- where save writes ------------------------------------------------------------------
+
+
+def _refused_output(stack_dir: Path, target: Path) -> UsageError:
+    with pytest.raises(UsageError) as err:
+        make_bundle(stack_dir, target)
+    assert err.value.exit_code == 2 and err.value.code == "bad-output"
+    return err.value
+
+
+def test_save_refuses_a_device_and_leaves_it_a_device(stack_dir: Path, tmp_path: Path) -> None:
+    dev = tmp_path / "null"
+    os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+    err = _refused_output(stack_dir, dev)
+    assert "character device" in err.message
+    assert stat.S_ISCHR(os.lstat(dev).st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_save_refuses_a_fifo_a_socket_and_a_folder(stack_dir: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert "FIFO" in _refused_output(stack_dir, fifo).message
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    sock_path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        assert "socket" in _refused_output(stack_dir, sock_path).message
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    err = _refused_output(stack_dir, folder)
+    assert "folder" in err.message and err.hint is not None and "file name inside" in err.hint
+    assert list(folder.iterdir()) == []
+
+
+def test_save_does_not_follow_a_symlink_at_the_target(stack_dir: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    link = tmp_path / "out.tar.gz"
+    link.symlink_to(victim)
+    assert "symbolic link" in _refused_output(stack_dir, link).message
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+
+
+def test_save_into_a_missing_folder_is_a_usage_error(stack_dir: Path, tmp_path: Path) -> None:
+    err = _refused_output(stack_dir, tmp_path / "missing" / "b.tar.gz")
+    assert "does not exist" in err.message and err.hint is not None and "mkdir" in err.hint
+
+
+def test_save_replaces_a_regular_file_and_hashes_what_it_wrote(
+    stack_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "b.tar.gz"
+    out.write_text("old")
+    resolved = resolve(read(stack_dir / "envkit.yaml"), "dev", environ={})
+    result = save_bundle(resolved, StubEngine(), str(out))
+    assert result.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert result.size == out.stat().st_size
+
+
+# -- secret files -------------------------------------------------------------------------
+
+
+def test_secret_looking_files_in_a_bind_mount_are_left_out(stack_dir: Path, tmp_path: Path) -> None:
+    secrets = stack_dir / "secrets"
+    secrets.mkdir()
+    (secrets / "db").write_text("s3cret-in-a-file\n")
+    (stack_dir / "conf" / "server.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (stack_dir / "conf" / "users.db").write_text("alice:hash\n")
+    (stack_dir / "conf" / "monkey.cnf").write_text("[ok]\n")
+    text = (stack_dir / "envkit.yaml").read_text()
+    text = text.replace(
+        "'./conf:/etc/conf:ro'", "'./conf:/etc/conf:ro', './secrets:/run/secrets:ro'"
+    )
+    (stack_dir / "envkit.yaml").write_text("x-envkit-secret-files: [conf/users.db]\n" + text)
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    raw = gzip.decompress(Path(path).read_bytes())
+    assert b"s3cret-in-a-file" not in raw and b"PRIVATE KEY" not in raw
+    assert b"alice:hash" not in raw and b"hunter2-secret" not in raw
+    m = verify_bundle(path).manifest
+    assert "stack/conf/monkey.cnf" in {x.name for x in m.members}
+    assert m.secrets == "omitted"
+    assert sorted(m.secret_files) == [
+        "conf/server.key: left out, its path looks secret ('server.key') (services.app)",
+        "conf/users.db: left out, named by x-envkit-secret-files ('conf/users.db') (services.app)",
+        "dev.env: values blanked (an env file)",
+        "secrets/db: left out, its path looks secret ('secrets') (services.app)",
+    ]
+    kept = verify_bundle(make_bundle(stack_dir, tmp_path / "all.tar.gz", include_secrets=True))
+    assert kept.stack_files["stack/secrets/db"] == b"s3cret-in-a-file\n"
+    assert kept.manifest.secret_files == ()
+
+
+@pytest.mark.parametrize(
+    ("relative", "secret"),
+    [
+        ("secrets/db", True),
+        ("conf/db_password.txt", True),
+        ("conf/API-TOKEN", True),
+        ("ssh/id_rsa", True),
+        ("tls/server.key", True),
+        ("tls/ca.pem", True),
+        ("credentials.json", True),
+        ("private/x", True),
+        ("conf/monkey.cnf", False),
+        ("conf/keyboard.map", False),
+        ("conf/my.cnf", False),
+    ],
+)
+def test_secret_markers(relative: str, secret: bool) -> None:
+    assert (SecretMarkers().reason(relative) is not None) is secret
+
+
+def test_declared_secret_patterns() -> None:
+    markers = SecretMarkers(("conf/*.db", "certs"))
+    assert markers.reason("conf/users.db") is not None
+    assert markers.reason("conf/sub/users.db") is None  # * does not cross /
+    assert markers.reason("certs/a/b.crt") is not None  # a folder covers what is under it
+    assert markers.reason("certs2/b.crt") is None
+
+
+def test_secret_files_key_must_be_a_list(stack_dir: Path, tmp_path: Path) -> None:
+    text = (stack_dir / "envkit.yaml").read_text()
+    (stack_dir / "envkit.yaml").write_text("x-envkit-secret-files: conf\n" + text)
+    with pytest.raises(StackError) as err:
+        make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    assert err.value.exit_code == 2 and err.value.code == "invalid-secret-files"
+    assert str(err.value.origin).endswith("envkit.yaml:1:24")
+
+
+def test_symlinks_in_a_read_only_bind_folder_are_reported(stack_dir: Path, tmp_path: Path) -> None:
+    (stack_dir / "conf" / "link.cnf").symlink_to("my.cnf")
+    (stack_dir / "conf" / "etc").symlink_to("/etc")
+    m = verify_bundle(make_bundle(stack_dir, tmp_path / "b.tar.gz")).manifest
+    names = {x.name for x in m.members}
+    assert "stack/conf/my.cnf" in names and "stack/conf/link.cnf" not in names
+    links = [o for o in m.omitted if "symbolic link" in o]
+    assert len(links) == 2
+    assert any(o.startswith("conf/link.cnf ") and "'my.cnf'" in o for o in links)
+    assert any(o.startswith("conf/etc ") and "'/etc'" in o for o in links)
