@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from envkit.commands.common import engine, resolve_env
@@ -62,8 +65,6 @@ def _save(args: argparse.Namespace, console: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, console: Console) -> Verified:
-    import os
-
     from envkit.bundle import verify_bundle
 
     size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
@@ -75,22 +76,44 @@ def _verify(args: argparse.Namespace, console: Console) -> Verified:
             bar.finish()
 
 
-def _load(args: argparse.Namespace, console: Console) -> int:
-    from envkit.bundle import extract_stack, load_bundle
+@contextlib.contextmanager
+def _opened(args: argparse.Namespace, console: Console) -> Iterator[Verified]:
+    """Verified, with its images in a private temporary file while the block runs."""
+    from envkit.bundle import open_bundle
 
-    verified = _verify(args, console)
-    m = verified.manifest
-    console.err(f"{args.bundle}: verified ({len(m.members)} members); loading images")
-    bar = _bar(console, "loading", verified.size)
+    size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
+    bar = _bar(console, "verifying", size)
     try:
-        refs = load_bundle(verified, engine(), progress=bar)
+        with open_bundle(args.bundle, bar) as verified:
+            if bar is not None:
+                bar.finish()
+                bar = None
+            yield verified
     finally:
         if bar is not None:
             bar.finish()
+
+
+def _load(args: argparse.Namespace, console: Console) -> int:
+    from envkit.bundle import extract_stack, load_bundle
+
+    with _opened(args, console) as verified:
+        m = verified.manifest
+        # everything verified; the stack files are written before any image is loaded
+        written = extract_stack(verified, args.extract, force=args.force) if args.extract else []
+        console.err(f"{args.bundle}: verified ({len(m.members)} members); loading images")
+        bar = _bar(console, "loading", os.path.getsize(verified.images_tar or args.bundle))
+        try:
+            refs = load_bundle(
+                verified, engine(), on_output=lambda line: console.err(f"  {line}"), progress=bar
+            )
+        finally:
+            if bar is not None:
+                bar.finish()
     for ref in refs:
         console.out(ref)
     if args.extract:
-        for path in extract_stack(verified, args.extract, force=args.force):
+        for path in written:
             console.err(f"  wrote {path}")
         stack_file = m.stack_file.removeprefix("stack/")
         console.err(f"next: envkit -f {args.extract.rstrip('/')}/{stack_file} up {m.environment}")
@@ -142,13 +165,13 @@ def _push(args: argparse.Namespace, console: Console) -> int:
             f"--registry {args.registry!r} is not HOST[:PORT]",
             hint="for example --registry 127.0.0.1:5000 (no http://)",
         )
-    verified = _verify(args, console)
-    pushed = push_bundle(
-        verified,
-        engine(),
-        args.registry,
-        on_output=lambda line: console.err(f"  {line}"),
-    )
+    with _opened(args, console) as verified:
+        pushed = push_bundle(
+            verified,
+            engine(),
+            args.registry,
+            on_output=lambda line: console.err(f"  {line}"),
+        )
     for ref in pushed:
         console.out(ref)
     m = verified.manifest
