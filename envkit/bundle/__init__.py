@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from envkit.bundle.format import FORMAT_VERSION, BundleError, Manifest
 from envkit.bundle.limits import Limits
-from envkit.bundle.load import extract_stack, load_bundle, open_bundle, push_bundle
+from envkit.bundle.load import (
+    extract_stack,
+    load_bundle,
+    open_bundle,
+    push_bundle,
+    verify_and_load,
+)
 from envkit.bundle.read import Verified, verify_bundle
 from envkit.bundle.save import SaveResult, default_name, save_bundle
 
@@ -30,5 +36,6 @@ __all__ = [
     "open_bundle",
     "push_bundle",
     "save_bundle",
+    "verify_and_load",
     "verify_bundle",
 ]

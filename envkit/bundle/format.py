@@ -146,6 +146,9 @@ class Manifest:
             "created": self.created,
             "stack": self.stack,
             "environment": self.environment,
+            # read before the images: which ones the engine may already have (checked
+            # against the manifest at the end)
+            "image_ids": [i.id for i in self.images],
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 from envkit.bundle.dockerarchive import ArchiveImage
 from envkit.bundle.format import STACK, BundleError
 from envkit.bundle.limits import Limits
-from envkit.bundle.read import Verified, verify_bundle
+from envkit.bundle.read import Verified, VerifyingPass, read_header_ids, verify_bundle
 from envkit.bundle.spool import spooled
 from envkit.bundle.streams import Progress
 
-__all__ = ["extract_stack", "load_bundle", "open_bundle", "push_bundle"]
+__all__ = ["extract_stack", "load_bundle", "open_bundle", "push_bundle", "verify_and_load"]
 
 CHUNK = 1 << 20
 
@@ -132,8 +132,70 @@ def load_bundle(
             else _partial_stream(verified, load, skip)
         )
         engine.load_images(stream, on_output=on_output)
+    return _finish(verified, engine, have, on_output)
+
+
+def verify_and_load(
+    path: str,
+    engine: ImageEngine,
+    *,
+    before_load: Callable[[Verified], object] | None = None,
+    on_output: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
+) -> tuple[Verified, list[str]]:
+    """Verify the bundle at ``path``, call ``before_load`` (writing its stack files), then
+    make its images present; returns (verified, image refs now on the engine).
+
+    The header names the images. When the engine has none of them (or the bundle is too
+    old to say), the one verifying pass streams the images to ``docker load`` as it goes,
+    so decompressing, hashing and the engine's unpacking overlap, as in ``gunzip | docker
+    load``. The members that make the engine act (docker's manifest.json, the images'
+    configs) are held back and sent only after every check passed and ``before_load``
+    returned; if anything fails the stream is cut short, and the engine, which unpacks the
+    whole stream before it loads anything, loads nothing. When the engine has some of the
+    images, the others are loaded from a verified private copy (:func:`open_bundle`); when
+    it has all, nothing is loaded."""
+    pass_ = VerifyingPass(path, progress, limits)
+    ids = read_header_ids(path, limits)
+    have = {i for i in ids or () if _has(engine, i)}
+    if ids is not None and have and len(have) == len(set(ids)):
+        for _ in pass_.images():
+            pass
+        verified = pass_.verified()
+        if before_load is not None:
+            before_load(verified)
+        return verified, _finish(verified, engine, have, on_output)
+    if have:
+        with open_bundle(path, progress, limits=limits) as verified:
+            if before_load is not None:
+                before_load(verified)
+            return verified, load_bundle(verified, engine, on_output=on_output)
+    done: list[Verified] = []
+
+    def stream() -> Iterator[bytes]:
+        yield from pass_.images()
+        verified = pass_.verified()
+        if before_load is not None:
+            before_load(verified)
+        done.append(verified)
+        yield from pass_.held()
+
+    engine.load_images(stream(), on_output=on_output)
+    if not done:
+        raise BundleError(f"the engine stopped reading {path} before its end", code="load-failed")
+    return done[0], _finish(done[0], engine, set(), on_output)
+
+
+def _finish(
+    verified: Verified,
+    engine: ImageEngine,
+    have: set[str],
+    on_output: Callable[[str], None] | None,
+) -> list[str]:
+    """Every image on the engine, under every reference the manifest gives it."""
     present: list[str] = []
-    for image in images:
+    for image in verified.manifest.images:
         if engine.image_info(image.id) is None:
             raise BundleError(
                 f"the engine did not load image {image.id} ({', '.join(image.refs)})",

@@ -17,7 +17,7 @@ import os
 import posixpath
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from envkit.bundle.limits import LimitedReader, Limits, too_large
 from envkit.bundle.spool import Spool
 from envkit.bundle.streams import Progress, decompressed_reader, detect
 
-__all__ = ["Verified", "verify_bundle"]
+__all__ = ["Verified", "VerifyingPass", "read_header_ids", "verify_bundle"]
 
 CHUNK = 1 << 20
 _JSON_LIMIT = 16 << 20  # header, manifest and the archive's own JSON are read into memory
@@ -72,7 +72,7 @@ _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
 
 def _members(
     path: str, progress: Progress | None, limits: Limits
-) -> Iterator[tuple[tarfile.TarInfo, Any]]:
+) -> Generator[tuple[tarfile.TarInfo, Any], None, None]:
     """(info, tar) of each member in order, translating decompression and tar errors."""
     last: str | None = None
     size = os.path.getsize(path)
@@ -128,51 +128,125 @@ def verify_bundle(
 ) -> Verified:
     """Every check, reading the whole file once; raises BundleError naming the problem.
     With ``spool``, the images' tar is written into it on the way (see the module)."""
+    pass_ = VerifyingPass(path, progress, limits)
+    for chunk in pass_.images():
+        if spool is not None:
+            spool.write(chunk)
+    verified = pass_.verified(spool.path if spool is not None else None)
+    if spool is not None:
+        for chunk in pass_.held():
+            spool.write(chunk)
+        spool.close()
+    return verified
+
+
+def read_header_ids(path: str, limits: Limits | None = None) -> list[str] | None:
+    """The image ids a bundle's header announces, read from its first member only (None:
+    an older bundle, or not a bundle, which the verifying pass then reports)."""
     if not os.path.isfile(path):
-        raise BundleError(f"{path} does not exist or is not a file", code="bundle-not-found")
-    limits = limits or Limits.from_env()
-    scan = _Scan(path, limits, spool)
+        return None
+    members = _members(path, None, limits or Limits.from_env())
     try:
-        for info, tar in _members(path, progress, limits):
-            scan.current = info.name
-            scan.member(info, tar)
-        scan.finish()
-    except _READ_ERRORS as exc:
-        raise _damaged(path, scan.current, exc) from exc
-    manifest = scan.manifest
-    if manifest is None:
-        if not scan.seen:
-            raise BundleError(f"{path} is not an envkit bundle (it is empty)", code="not-a-bundle")
-        raise _damaged(path, scan.seen[-1].name, EOFError(f"no {MANIFEST} at the end"))
-    compare_members(manifest.members, scan.seen)
-    if manifest.stack_file not in scan.stack_files:
-        raise BundleError(
-            f"the bundle's manifest names the stack file {manifest.stack_file!r}, which it "
-            "does not contain",
-            code="bundle-tampered",
+        info, tar = next(members)
+        if info.name != HEADER or not info.isfile():
+            return None
+        header = parse_json(_read_small(tar, info, 1 << 16), HEADER, path)
+    except (BundleError, StopIteration, *_READ_ERRORS):
+        return None
+    finally:
+        members.close()
+    ids = header.get("image_ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else None
+
+
+class VerifyingPass:
+    """One pass over a bundle. :meth:`images` yields the images' members, as the tar
+    ``docker load`` reads, while it verifies them, except the small ones (docker's
+    manifest.json, configs, legacy json: what makes the engine act), which :meth:`held`
+    gives after :meth:`verified` has checked everything. Whoever streams the images to the
+    engine sends :meth:`held` only once the bundle is verified, so a refused bundle leaves a
+    stream the engine can only reject."""
+
+    def __init__(self, path: str, progress: Progress | None, limits: Limits | None) -> None:
+        if not os.path.isfile(path):
+            raise BundleError(f"{path} does not exist or is not a file", code="bundle-not-found")
+        self.path = path
+        self.header: dict[str, Any] = {}
+        self._scan = _Scan(path, limits or Limits.from_env(), self)
+        self._progress = progress
+        self._done = False
+
+    def images(self) -> Iterator[bytes]:
+        scan = self._scan
+        try:
+            for info, tar in _members(self.path, self._progress, scan.limits):
+                scan.current = info.name
+                yield from scan.member(info, tar)
+        except _READ_ERRORS as exc:
+            raise _damaged(self.path, scan.current, exc) from exc
+        self._done = True
+
+    def header_ids(self) -> list[str] | None:
+        """The image ids the header announces (bundles of older envkits have none)."""
+        ids = self.header.get("image_ids")
+        return [str(i) for i in ids] if isinstance(ids, list) else None
+
+    def verified(self, images_tar: str | None = None) -> Verified:
+        """The result, once :meth:`images` ran to its end: BundleError on any problem."""
+        assert self._done, "images() must run to its end first"
+        scan, path = self._scan, self.path
+        manifest = scan.manifest
+        if manifest is None:
+            if not scan.seen:
+                raise BundleError(
+                    f"{path} is not an envkit bundle (it is empty)", code="not-a-bundle"
+                )
+            raise _damaged(path, scan.seen[-1].name, EOFError(f"no {MANIFEST} at the end"))
+        compare_members(manifest.members, scan.seen)
+        if manifest.stack_file not in scan.stack_files:
+            raise BundleError(
+                f"the bundle's manifest names the stack file {manifest.stack_file!r}, which "
+                "it does not contain",
+                code="bundle-tampered",
+            )
+        ids = self.header_ids()
+        if ids is not None and sorted(ids) != sorted(i.id for i in manifest.images):
+            raise BundleError(
+                "the bundle's header lists other images than its manifest; nothing was loaded",
+                code="bundle-tampered",
+                hint="get the bundle again from a trusted source",
+            )
+        archive = check_archive(manifest, scan.archive_files)
+        with open(path, "rb") as f:
+            compression = detect(f.read(512))
+        return Verified(
+            path,
+            compression,
+            os.path.getsize(path),
+            manifest,
+            scan.stack_files,
+            tuple(archive),
+            images_tar,
+            scan.links,
         )
-    archive = check_archive(manifest, scan.archive_files)
-    with open(path, "rb") as f:
-        compression = detect(f.read(512))
-    return Verified(
-        path,
-        compression,
-        os.path.getsize(path),
-        manifest,
-        scan.stack_files,
-        tuple(archive),
-        spool.path if spool is not None else None,
-        scan.links,
-    )
+
+    def held(self) -> Iterator[bytes]:
+        """The held-back members, then the end of the tar."""
+        yield from self._scan.held
+        yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+_HOLD = 1 << 20  # image members smaller than this are held back until verified
+_HELD_LIMIT = 64 << 20
 
 
 class _Scan:
     """The state of one verifying pass."""
 
-    def __init__(self, path: str, limits: Limits, spool: Spool | None) -> None:
+    def __init__(self, path: str, limits: Limits, owner: VerifyingPass) -> None:
         self.path = path
         self.limits = limits
-        self.spool = spool
+        self.owner = owner
         self.current: str | None = None
         self.seen: list[MemberRecord] = []
         self.names: set[str] = set()
@@ -180,9 +254,11 @@ class _Scan:
         self.stack_bytes = 0
         self.archive_files: dict[str, bytes] = {}
         self.links: dict[str, str] = {}
+        self.held: list[bytes] = []
+        self.held_bytes = 0
         self.manifest: Manifest | None = None
 
-    def member(self, info: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+    def member(self, info: tarfile.TarInfo, tar: tarfile.TarFile) -> Iterator[bytes]:
         if not self.seen:
             if info.name != HEADER or not info.isfile():
                 raise BundleError(
@@ -192,7 +268,9 @@ class _Scan:
                     hint="give a file made by `envkit bundle save`",
                 )
             raw = _read_small(tar, info, 1 << 16)
-            check_header(parse_json(raw, HEADER, self.path))
+            header = parse_json(raw, HEADER, self.path)
+            check_header(header)
+            self.owner.header = header
             self.seen.append(MemberRecord(HEADER, "file", len(raw), _sha(raw)))
             self.names.add(HEADER)
             return
@@ -231,49 +309,74 @@ class _Scan:
                 code="bundle-tampered",
             )
         elif record.name.startswith(IMAGES):
-            digest = self._image_member(info, tar, record)
+            hashed: list[str] = []
+            yield from self._image_member(info, tar, record, hashed)
+            digest = hashed[0] if hashed else ""
         self.seen.append(MemberRecord(record.name, record.type, record.size, digest, record.target))
 
     def _image_member(
-        self, info: tarfile.TarInfo, tar: tarfile.TarFile, record: MemberRecord
-    ) -> str:
-        """Hash an images/ member (and copy it into the spool); keep docker's own JSON."""
+        self, info: tarfile.TarInfo, tar: tarfile.TarFile, record: MemberRecord, out: list[str]
+    ) -> Iterator[bytes]:
+        """Hash an images/ member and yield it (renamed as docker load reads it), or hold it
+        back when it is small or a link; keep docker's own JSON for the checks."""
         inner = record.name.removeprefix(IMAGES)
+        header = _renamed(info, inner)
         if record.type == "symlink":
-            self.links[inner] = posixpath.normpath(
-                posixpath.join(posixpath.dirname(inner), record.target)
-            )
+            target = posixpath.join(posixpath.dirname(inner), record.target)
+            self.links[inner] = posixpath.normpath(target)
         elif record.type == "hardlink":
             self.links[inner] = record.target.removeprefix(IMAGES)
-        if inner in ARCHIVE_FILES and record.type == "file":
-            raw = _read_small(tar, info)
-            self.archive_files[inner] = raw
-            if self.spool is not None:
-                self.spool.add(info, inner, [raw])
-            return _sha(raw)
+        if record.type == "dir":
+            yield header
+            return
         if record.type != "file":
-            if self.spool is not None:
-                self.spool.add(info, inner, [])
-            return ""
+            self._hold([header])
+            return
+        if info.size < _HOLD or inner in ARCHIVE_FILES:
+            raw = _read_small(tar, info)
+            if inner in ARCHIVE_FILES:
+                self.archive_files[inner] = raw
+            self._hold([header, raw, _padding(len(raw))])
+            out.append(_sha(raw))
+            return
         data = tar.extractfile(info)
         assert data is not None
         digest = hashlib.sha256()
+        yield header
+        sent = 0
+        while chunk := data.read(CHUNK):
+            digest.update(chunk)
+            sent += len(chunk)
+            yield chunk
+        if sent != info.size:
+            raise EOFError(f"member {info.name!r} ended after {sent} of {info.size} bytes")
+        yield _padding(sent)
+        out.append(digest.hexdigest())
 
-        def chunks() -> Iterator[bytes]:
-            while chunk := data.read(CHUNK):
-                digest.update(chunk)
-                yield chunk
+    def _hold(self, parts: list[bytes]) -> None:
+        self.held_bytes += sum(len(p) for p in parts)
+        if self.held_bytes > _HELD_LIMIT:
+            raise BundleError(
+                f"the bundle's images hold more than {_HELD_LIMIT:,} bytes of small members",
+                code="bundle-too-large",
+            )
+        self.held.extend(parts)
 
-        if self.spool is not None:
-            self.spool.add(info, inner, chunks())
-        else:
-            for _ in chunks():
-                pass
-        return digest.hexdigest()
 
-    def finish(self) -> None:
-        if self.spool is not None:
-            self.spool.close()
+def _renamed(info: tarfile.TarInfo, name: str) -> bytes:
+    """The tar header of ``info`` under ``name`` (a hard link's target without images/)."""
+    out = tarfile.TarInfo(name)
+    for attr in ("size", "mtime", "mode", "type", "uid", "gid", "uname", "gname"):
+        setattr(out, attr, getattr(info, attr))
+    if info.issym():
+        out.linkname = info.linkname
+    elif info.islnk():
+        out.linkname = info.linkname.removeprefix(IMAGES)
+    return out.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
 def _sha(data: bytes) -> str:

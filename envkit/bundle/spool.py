@@ -1,7 +1,7 @@
 """A private temporary file for a bundle's verified images (``bundle load``).
 
 The verifying pass writes the images' members into it, as the tar ``docker load`` reads,
-while it hashes them: one decompression, and the engine gets exactly the verified bytes.
+while it hashes them (used when only some of the images are to be loaded): one decompression, and the engine gets exactly the verified bytes.
 Another local user must not read, swap or truncate it meanwhile, so it lives in a fresh
 folder made by ``mkdtemp`` (mode 0700, owned by us, checked), is created with
 ``O_CREAT | O_EXCL | O_NOFOLLOW`` and mode 0600, and the folder is removed on every path
@@ -17,9 +17,8 @@ import errno
 import os
 import shutil
 import stat
-import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from envkit.bundle.format import BundleError
 
@@ -52,26 +51,7 @@ class Spool:
         self._file = os.fdopen(os.open(self.path, flags, 0o600), "wb", buffering=0)
         self.size = 0
 
-    def add(self, info: tarfile.TarInfo, name: str, chunks: Iterable[bytes]) -> None:
-        """One member, named ``name``, with the content ``chunks`` (``info.size`` bytes)."""
-        out = tarfile.TarInfo(name)
-        for attr in ("size", "mtime", "mode", "type", "uid", "gid", "uname", "gname"):
-            setattr(out, attr, getattr(info, attr))
-        if info.issym():
-            out.linkname = info.linkname
-        elif info.islnk():
-            out.linkname = info.linkname.removeprefix("images/")
-        self._write(out.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
-        sent = 0
-        for chunk in chunks:
-            sent += len(chunk)
-            self._write(chunk)
-        if sent != (info.size if info.isfile() else 0):
-            raise EOFError(f"member {info.name!r} ended after {sent} of {info.size} bytes")
-        if sent % tarfile.BLOCKSIZE:
-            self._write(b"\0" * (tarfile.BLOCKSIZE - sent % tarfile.BLOCKSIZE))
-
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         try:
             self._file.write(data)
         except OSError as exc:
@@ -90,9 +70,7 @@ class Spool:
         self.size += len(data)
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._write(b"\0" * (2 * tarfile.BLOCKSIZE))
-            self._file.close()
+        self._file.close()
 
     def remove(self) -> None:
         with contextlib.suppress(AttributeError, OSError):

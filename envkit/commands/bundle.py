@@ -95,21 +95,30 @@ def _opened(args: argparse.Namespace, console: Console) -> Iterator[Verified]:
 
 
 def _load(args: argparse.Namespace, console: Console) -> int:
-    from envkit.bundle import extract_stack, load_bundle
+    from envkit.bundle import extract_stack, verify_and_load
 
-    with _opened(args, console) as verified:
-        m = verified.manifest
+    written: list[str] = []
+
+    def before_load(verified: Verified) -> None:
         # everything verified; the stack files are written before any image is loaded
-        written = extract_stack(verified, args.extract, force=args.force) if args.extract else []
-        console.err(f"{args.bundle}: verified ({len(m.members)} members); loading images")
-        bar = _bar(console, "loading", os.path.getsize(verified.images_tar or args.bundle))
-        try:
-            refs = load_bundle(
-                verified, engine(), on_output=lambda line: console.err(f"  {line}"), progress=bar
-            )
-        finally:
-            if bar is not None:
-                bar.finish()
+        if args.extract:
+            written.extend(extract_stack(verified, args.extract, force=args.force))
+        console.err(f"{args.bundle}: verified ({len(verified.manifest.members)} members)")
+
+    size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
+    bar = _bar(console, "verifying and loading", size)
+    try:
+        verified, refs = verify_and_load(
+            args.bundle,
+            engine(),
+            before_load=before_load,
+            on_output=lambda line: console.err(f"  {line}"),
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.finish()
+    m = verified.manifest
     for ref in refs:
         console.out(ref)
     if args.extract:

@@ -27,8 +27,10 @@ from envkit.bundle import (
     load_bundle,
     open_bundle,
     save_bundle,
+    verify_and_load,
     verify_bundle,
 )
+from envkit.bundle import read as read_module
 from envkit.bundle import save as save_module
 from envkit.bundle.format import FORMAT_VERSION, MemberRecord, check_member
 from envkit.bundle.secretfiles import SecretMarkers
@@ -162,12 +164,13 @@ def test_verify_load_and_extract_roundtrip(stack_dir: Path, tmp_path: Path) -> N
         assert load_bundle(verified, engine) == ["app:1"]
     # the engine got docker's own archive back, names without images/
     with tarfile.open(fileobj=io.BytesIO(engine.loaded)) as tar:
+        # the big layer as it comes; what makes the engine act only after verification
         assert tar.getnames() == [
+            "l2",
             CONFIG,
             "l1/layer.tar",
             "l1/VERSION",
             "manifest.json",
-            "l2",
             "l2/layer.tar",
         ]
         assert tar.extractfile("l1/layer.tar").read() == LAYER  # type: ignore[union-attr]
@@ -655,3 +658,86 @@ def test_a_deeply_nested_header_is_a_located_error(stack_dir: Path, tmp_path: Pa
     assert main(["bundle", "inspect", bad], stdout=out, stderr=err) == 2
     assert err.getvalue().startswith(f"{bad}:envkit-bundle.json:2:34: error[bundle-damaged]: ")
     assert "nests deeper than 32 levels" in err.getvalue() and "internal" not in err.getvalue()
+
+
+# -- verify and load in one pass ---------------------------------------------------------------
+
+
+@dataclass
+class ReadingEngine(StubEngine):
+    """Keeps what it read of the stream even when the stream fails."""
+
+    received: list[bytes] = field(default_factory=list)
+
+    def load_images(self, data: Iterable[bytes], on_output: Any = None) -> list[str]:
+        for chunk in data:
+            self.received.append(chunk)
+        return super().load_images(self.received)
+
+
+def test_one_pass_load_sends_what_makes_the_engine_act_only_once_verified(
+    stack_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(read_module, "_HOLD", 1000)  # the test layer streams as it comes
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    engine = ReadingEngine(has=False)
+    order: list[str] = []
+    _verified, refs = verify_and_load(
+        path, engine, before_load=lambda v: order.append(f"extract {v.manifest.stack}")
+    )
+    assert refs == ["app:1"] and engine.loads == 1 and order == ["extract shop"]
+    with tarfile.open(fileobj=io.BytesIO(engine.loaded)) as tar:
+        names = tar.getnames()
+        assert tar.extractfile("l1/layer.tar").read() == LAYER  # type: ignore[union-attr]
+    assert names.index("l1/layer.tar") < names.index("manifest.json")
+
+    def flip(members: list[Any]) -> list[Any]:
+        return [
+            (i, bytes([d[0] ^ 1]) + d[1:] if i.name == "images/l1/layer.tar" else d)
+            for i, d in members
+        ]
+
+    bad = _rewrite(path, tmp_path / "bad.tar.gz", flip)
+    engine = ReadingEngine(has=False)
+    with pytest.raises(BundleError, match="sha256 differs"):
+        verify_and_load(bad, engine, before_load=order.append)
+    sent = b"".join(engine.received)
+    assert LAYER[1:] in sent  # the layer went out as it was read ...
+    assert b"RepoTags" not in sent and CONFIG.encode() not in sent  # ... docker's manifest not
+    assert engine.loads == 0 and len(order) == 1  # nor was anything extracted
+
+
+def test_a_failed_extract_sends_no_manifest(stack_dir: Path, tmp_path: Path) -> None:
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    engine = ReadingEngine(has=False)
+
+    def refuse(verified: Any) -> None:
+        raise BundleError("extract failed", code="file-exists")
+
+    with pytest.raises(BundleError, match="extract failed"):
+        verify_and_load(path, engine, before_load=refuse)
+    assert b"RepoTags" not in b"".join(engine.received) and engine.loads == 0
+
+
+def test_one_pass_load_skips_what_the_engine_has(stack_dir: Path, tmp_path: Path) -> None:
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    engine = ReadingEngine(has=True)
+    _verified, refs = verify_and_load(path, engine)
+    assert refs == ["app:1"] and engine.loads == 0 and engine.received == []
+
+
+def test_a_header_naming_other_images_is_refused(stack_dir: Path, tmp_path: Path) -> None:
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+
+    def other(members: list[Any]) -> list[Any]:
+        info, data = members[0]
+        header = json.loads(data)
+        header["image_ids"] = ["sha256:" + "b" * 64]
+        return [(info, json.dumps(header).encode()), *members[1:]]
+
+    bad = _rewrite(path, tmp_path / "other.tar.gz", other)
+    for has in (False, True):  # the header decides what to skip; the manifest checks it
+        engine = ReadingEngine(has=has)
+        with pytest.raises(BundleError, match=r"'envkit-bundle\.json' is damaged or was changed"):
+            verify_and_load(bad, engine)
+        assert engine.loads == 0
