@@ -20,7 +20,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
     desired = resolve_env(args, console).desired
     eng = engine()
-    refresh_images(desired, eng, reporter_for(console.err_stream, frozenset(console.secrets)))
+    with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
+        refresh_images(desired, eng, display)
     p = plan(desired, eng.observe(desired))
     if args.json:
         console.out(json.dumps(plan_json(p), indent=2))
@@ -61,17 +62,19 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         if not args.json:
             console.out(str(desired.instance))
     try:
-        result = up(
-            desired,
-            engine(),
-            reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
-            wait=args.wait,
-            timeout_s=args.timeout,
-            lock_timeout_s=args.lock_timeout,
-            on_lock_wait=console.err,
-            on_plan=lambda p: console.err(plan_text(p)),
-            expires=expires,
-        )
+        # The display owns stderr until it closes: the plan and a lock wait go through it.
+        with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
+            result = up(
+                desired,
+                engine(),
+                reporter=display,
+                wait=args.wait,
+                timeout_s=args.timeout,
+                lock_timeout_s=args.lock_timeout,
+                on_lock_wait=display.note,
+                on_plan=lambda p: display.note(plan_text(p)),
+                expires=expires,
+            )
     except EnvkitError as exc:
         if args.json:
             failed = {
@@ -97,12 +100,13 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile import down
 
     desired = resolve_env(args, console).desired
-    down(
-        desired,
-        engine(),
-        volumes=args.volumes,
-        reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
-        lock_timeout_s=args.lock_timeout,
-        on_lock_wait=console.err,
-    )
+    with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
+        down(
+            desired,
+            engine(),
+            volumes=args.volumes,
+            reporter=display,
+            lock_timeout_s=args.lock_timeout,
+            on_lock_wait=display.note,
+        )
     return 0
