@@ -45,12 +45,14 @@ class Columns:
     elapsed: int
 
 
-def columns(width: int, kinds: list[str], names: list[str], states: list[str]) -> Columns:
+def columns(
+    width: int, kinds: list[str], names: list[str], states: list[str], times: list[str]
+) -> Columns:
     """Column widths for a terminal ``width`` columns wide, so that a line is at most
     ``width - 1`` long (a character in the last column makes some terminals wrap): the
     name and the state share what the mark, the kind and the elapsed time leave, the state
     getting at least two fifths when both do not fit; the kind goes first when too narrow."""
-    elapsed = 6
+    elapsed = max((len(t) for t in times), default=4)
     kind = max((len(k) for k in kinds), default=0)
     name_need = max((len(n) for n in names), default=0)
     state_need = max((len(s) for s in states), default=0)
@@ -65,11 +67,17 @@ def columns(width: int, kinds: list[str], names: list[str], states: list[str]) -
     return Columns(kind, free - state, state, elapsed)
 
 
-def _cell(text: str, width: int) -> str:
-    """``text`` in exactly ``width`` columns: padded, or cut with an ellipsis."""
+def _cell(text: str, width: int, *, keep_end: bool = False) -> str:
+    """``text`` in exactly ``width`` columns: padded, or cut with an ellipsis (at the
+    start with ``keep_end``: a name keeps its replica and service, which tell the lines
+    apart, and loses the project prefix they share)."""
     if len(text) <= width:
         return text.ljust(width)
-    return text[: max(width - 1, 0)] + "…" if width else ""
+    if not width:
+        return ""
+    if keep_end:
+        return "…" + text[len(text) - width + 1 :]
+    return text[: width - 1] + "…"
 
 
 def elapsed_text(seconds: float) -> str:
@@ -155,6 +163,7 @@ class LiveReporter:
                 [line.subject.kind.value for line, *_ in rows],
                 [name for _, name, _, _ in rows],
                 [state for _, _, state, _ in rows],
+                [took for *_, took in rows],
             )
             texts = []
             for line, name, state, took in rows:
@@ -163,7 +172,7 @@ class LiveReporter:
                     " ",
                     (_cell(line.subject.kind.value, cols.kind), "dim") if cols.kind else "",
                     " " if cols.kind else "",
-                    _cell(name, cols.name),
+                    _cell(name, cols.name, keep_end=True),
                     " ",
                     (_cell(state, cols.state), _STYLE.get(line.outcome, "green")),
                     " ",

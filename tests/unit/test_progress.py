@@ -172,10 +172,10 @@ def test_live_display_final_screen_at_each_width(width: int, color: bool) -> Non
 
 
 def test_columns_share_the_width_and_keep_the_state_readable() -> None:
-    cols = columns(50, ["container"], ["t1234abcd-e-web-1 (web)"], ["unchanged"])
+    cols = columns(50, ["container"], ["t1234abcd-e-web-1 (web)"], ["unchanged"], ["12.5s"])
     assert 2 + cols.kind + 1 + cols.name + 1 + cols.state + 1 + cols.elapsed <= 49
-    assert cols.state == 9 and cols.kind == 9
-    narrow = columns(24, ["container"], ["t1234abcd-e-web-1 (web)"], ["recreated"])
+    assert cols.state == 9 and cols.kind == 9 and cols.elapsed == 5
+    narrow = columns(24, ["container"], ["t1234abcd-e-web-1 (web)"], ["recreated"], ["1.0s"])
     assert narrow.kind == 0  # the kind goes first
     assert 2 + narrow.name + 1 + narrow.state + 1 + narrow.elapsed <= 23
 
