@@ -194,7 +194,7 @@ class Board:
         """The run ended: a line still in progress will not get further."""
         for line in self.lines.values():
             if line.outcome is None:
-                self.step(line.subject, f"{line.message} (interrupted)", Outcome.STOPPED)
+                self.step(line.subject, f"interrupted ({line.message})", Outcome.STOPPED)
 
     def summary(self) -> str:
         counts = {o: 0 for o in _SUMMARY_ORDER}

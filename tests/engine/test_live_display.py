@@ -9,6 +9,7 @@ import fcntl
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import termios
@@ -43,9 +44,16 @@ class Screen:
         return self.rows[-1]
 
 
-def in_terminal(argv: list[str], width: int, env: dict[str, str] | None = None) -> Screen:
+def in_terminal(
+    argv: list[str],
+    width: int,
+    env: dict[str, str] | None = None,
+    *,
+    interrupt_on: bytes | None = None,
+) -> Screen:
     """Run ``argv`` with stdin, stdout and stderr on a new pseudo-terminal ``width``
-    columns wide; the final screen once it exits."""
+    columns wide; the final screen once it exits. ``interrupt_on``: send SIGINT (Ctrl-C)
+    once the output shows these bytes."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, width, 0, 0))
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
@@ -67,6 +75,9 @@ def in_terminal(argv: list[str], width: int, env: dict[str, str] | None = None) 
                 if not chunk:
                     break
                 raw += chunk
+                if interrupt_on is not None and interrupt_on in raw:
+                    proc.send_signal(signal.SIGINT)
+                    interrupt_on = None
             elif proc.poll() is not None:
                 break
         code = proc.wait(10)
@@ -147,3 +158,27 @@ def test_up_and_down_in_a_terminal(stack: StackFile, width: int) -> None:
     check_display(down, width, 4)
     assert re.fullmatch(r"4 removed in \d+\.\d s", down.summary), down.summary
     assert stack.containers("e") == {}
+
+
+def test_ctrl_c_leaves_no_line_in_progress(stack: StackFile) -> None:
+    """Interrupted while web waits for a db that never becomes healthy: the waiting line
+    ends as interrupted, the summary says so, the cursor is shown again, exit 130."""
+    stack.write(
+        "environments: {e: {}}\nservices:\n"
+        + busybox(
+            "db",
+            extra="healthcheck: {test: ['CMD-SHELL', 'false'], interval: 1s, retries: 100}",
+        )
+        + busybox("web", extra="depends_on: {db: {condition: service_healthy}}")
+    )
+    width = 80
+    screen = in_terminal(stack.argv("up", "e"), width, interrupt_on=b"waiting for")
+    text = "\n".join(screen.rows)
+    assert screen.code == 130, text
+    objects = screen.objects
+    assert len(objects) == 3 and len(set(objects)) == 3, text  # network, db, web
+    assert not any(r.startswith("•") for r in objects), text  # nothing left in progress
+    assert objects[2].startswith("✘") and "web) interrupted (waiting for" in objects[2], text
+    assert re.fullmatch(r"2 created, 1 interrupted in \d+\.\d s", screen.rows[-2]), text
+    assert screen.rows[-1] == "interrupted; run the same command again to converge", text
+    assert screen.raw.rfind(b"\x1b[?25h") > screen.raw.rfind(b"\x1b[?25l")  # cursor back

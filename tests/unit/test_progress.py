@@ -97,7 +97,7 @@ def test_an_interrupted_run_leaves_no_line_in_progress() -> None:
     board.step(WEB, "waiting for shop-dev-db-1 (service_healthy)", None)
     board.stop_unfinished()
     assert board.lines[WEB].outcome is Outcome.STOPPED
-    assert board.lines[WEB].state.endswith("(interrupted)")
+    assert board.lines[WEB].state == "interrupted (waiting for shop-dev-db-1 (service_healthy))"
 
 
 def test_plain_lines_are_stable_redacted_and_end_with_the_summary() -> None:
