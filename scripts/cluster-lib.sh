@@ -160,17 +160,15 @@ ns_inode() { stat -L -c %i "/run/netns/$1" 2>/dev/null || true; }
 
 # Pids of every process in one of the given namespaces, or in a cgroup below /envkit-NODE.
 pids_of() {
-    local inodes=() ns ino p d i
+    local inodes=() ns ino d
     for ns in "$@"; do
         ino=$(ns_inode "$ns")
         if [ -n "$ino" ]; then inodes+=("$ino"); fi
     done
-    for p in /proc/[0-9]*; do
-        ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
-        for i in "${inodes[@]}"; do
-            if [ "$ino" = "$i" ]; then echo "${p#/proc/}"; fi
-        done
-    done
+    if [ "${#inodes[@]}" -gt 0 ]; then # one stat for all processes: /proc/PID/ns/net inodes
+        stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null |
+            awk -v want=" ${inodes[*]} " 'index(want, " " $1 " ") { split($2, p, "/"); print p[3] }' || true
+    fi
     for ns in "$@"; do
         for d in /sys/fs/cgroup/*/"$ns"; do
             if [ -d "$d" ]; then find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
@@ -252,4 +250,32 @@ netns_dir_release() {
     if [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ] && mountpoint -q /run/netns; then
         umount /run/netns 2>/dev/null && rmdir /run/netns 2>/dev/null || true
     fi
+}
+
+# What a teardown must not leave: print each leftover, return 1 when there is one.
+leftovers() {
+    local found=0 line
+    for line in $(ip netns list 2>/dev/null | awk '$1 ~ /^envkit-(sw|n[0-9]+|rm)$/ { print $1 }'); do
+        say "left: network namespace $line"
+        found=1
+    done
+    while read -r line; do
+        [ -n "$line" ] || continue
+        say "left: mount $line"
+        found=1
+    done < <(awk -v a="$CLUSTER_RUN" -v b="$CLUSTER_LIB" 'index($5, a) == 1 || index($5, b) == 1 { print $5 }' /proc/self/mountinfo)
+    for line in /sys/fs/cgroup/*/envkit-sw /sys/fs/cgroup/*/envkit-n[0-9] /sys/fs/cgroup/*/envkit-rm; do
+        if [ -e "$line" ]; then say "left: cgroup $line"; found=1; fi
+    done
+    # "...cluste[r]": the pattern does not match grep's own command line
+    for line in $(grep -l -s -e "${CLUSTER_RUN%?}[${CLUSTER_RUN: -1}]" -e "${CLUSTER_LIB%?}[${CLUSTER_LIB: -1}]" \
+        /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        [ -e "/proc/$line" ] || continue
+        say "left: process $line: $(tr '\0' ' ' <"/proc/$line/cmdline" 2>/dev/null)"
+        found=1
+    done
+    for line in "$CLUSTER_RUN" "$CLUSTER_LIB"; do
+        if [ -e "$line" ]; then say "left: $line"; found=1; fi
+    done
+    return $found
 }

@@ -51,7 +51,14 @@ for n in "${NODES[@]}"; do
     fi
 done
 
-for n in "${NODES[@]}"; do image_load "$n"; done
+"$DOCKER" save -o "$CLUSTER_RUN/images.tar" "$TEST_IMAGE" ||
+    die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+pids=()
+for n in "${NODES[@]}"; do
+    image_load "$n" &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "cannot load $TEST_IMAGE into a node"; done
 t_images=$(now_ms)
 
 # Swarm. The heartbeat is short so that a node whose link goes down is seen Down in seconds.

@@ -18,7 +18,6 @@ import pytest
 
 from .harness import OWNER, Cluster, RemoteEngine, in_netns, remove_owned_services, wait_until
 
-
 # busybox as PID 1 ignores SIGTERM: without this each task takes 10 s to stop at cleanup.
 FAST_STOP = 500_000_000  # ns
 
@@ -104,9 +103,9 @@ def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_add
     node_ids = {n.attrs["ID"]: n.attrs["Description"]["Hostname"] for n in manager.nodes.list()}
     assert sorted(node_ids[t["NodeID"]] for t in tasks) == [n.hostname for n in cluster.nodes]
 
-    def answers() -> dict[str, str]:
+    def answers(netns: str) -> dict[str, str]:
         got = {}
-        with in_netns(cluster.client_netns):  # the node addresses exist only in the namespaces
+        with in_netns(netns):  # the node addresses exist only inside the cluster's namespaces
             for node in cluster.nodes:
                 try:
                     got[node.hostname] = _http_get(node.addr, port, "/node")
@@ -115,17 +114,21 @@ def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_add
         return got
 
     expected = {n.hostname: n.hostname for n in cluster.nodes}
-    seen: dict[str, str] = {}
+    # From the switch (the client seat) and from inside node 1 (node to node).
+    for netns in (cluster.client_netns, cluster.nodes[0].netns):
+        seen: dict[str, str] = {}
 
-    def all_answer() -> bool:
-        seen.clear()
-        seen.update(answers())
-        return seen == expected
+        def all_answer(netns: str = netns, seen: dict[str, str] = seen) -> bool:
+            seen.clear()
+            seen.update(answers(netns))
+            return seen == expected
 
-    try:
-        wait_until("each node to answer with its own task", all_answer, timeout=20)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; answers: {seen}") from None
+        try:
+            wait_until(
+                f"each node to answer from {netns} with its own task", all_answer, timeout=20
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; answers: {seen}") from None
 
 
 def test_node_registries_share_one_storage(cluster: Cluster, manager: Any, owner: str) -> None:
@@ -142,7 +145,7 @@ def test_node_registries_share_one_storage(cluster: Cluster, manager: Any, owner
             name=name,
             labels={OWNER: owner},
             container_labels={OWNER: owner},
-        stop_grace_period=FAST_STOP,
+            stop_grace_period=FAST_STOP,
             mode=docker.types.ServiceMode("global"),
             endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
         )
