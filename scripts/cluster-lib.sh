@@ -92,14 +92,16 @@ node_net_up() {
     ip -n "$ns" link set eth0 up
 }
 
-# One dockerd in the node's network namespace. nsenter --net (not `ip netns exec`, which remounts /sys
-# and so hides the cgroup mounts dockerd needs). Every path dockerd and its managed containerd
-# write is per node; --config-file points at an empty file so that a host /etc/docker/daemon.json
-# (hosts, mirrors, ...) cannot leak in.
+# One dockerd in the node's network namespace, through nsenter --net (not `ip netns exec`,
+# which remounts /sys and so hides the cgroup mounts dockerd needs). Every path dockerd and its managed containerd
+# write is per node; --config-file points at the node's own file so that a host
+# /etc/docker/daemon.json (hosts, mirrors, ...) cannot leak in.
 #   --iptables=true   inside the node's namespace iptables (nf_tables) is that namespace's own:
 #                     the host's rules are untouched; it gives the realistic NAT/port setup.
 #   --bip/pools       per-node private subnets, visible only inside the node's namespace.
-#   --shutdown-timeout 2  teardown does not wait 15 s per container (busybox's PID 1 ignores TERM).
+#   deprecated-key-path  (daemon.json only, in 20.10) each node its own trust key, hence its own engine
+#                     ID (`docker info` .ID): by default all share /etc/docker/key.json with the
+#                     host's engine, and envkit keys its locks by engine identity.
 dockerd_up() {
     local node=$1 extra=("${@:2}") ns i run data
     ns=$(ns_of "$node")
@@ -110,7 +112,7 @@ dockerd_up() {
     if [ -S "$(sock_of "$node")" ] && "$DOCKER" -H "unix://$(sock_of "$node")" version >/dev/null 2>&1; then
         return 0
     fi
-    echo '{}' >"$run/daemon.json"
+    echo "{\"deprecated-key-path\": \"$data/key.json\"}" >"$run/daemon.json"
     # Its own UTS namespace too, so that each node reports its own hostname (envkit-NODE)
     # to Swarm (node.hostname placement constraints); the mount namespace stays the host's.
     nsx "$ns" setsid unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "envkit-$node" dockerd \
@@ -125,18 +127,19 @@ dockerd_up() {
         --iptables=true \
         --bip "10.24$i.0.1/24" \
         --default-address-pool "base=10.24$i.16.0/20,size=24" \
-        --shutdown-timeout 2 \
         --log-level warn \
         "${extra[@]}" \
         >"$run/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$run/launch.pid" # the background job: it ends when dockerd does
 }
 
 dockerd_wait() {
     local node=$1 t0
     t0=$(now_ms)
     until "$DOCKER" -H "unix://$(sock_of "$node")" version >/dev/null 2>&1; do
-        if [ $(($(now_ms) - t0)) -gt 30000 ]; then
-            say "dockerd of $node does not answer after 30 s; end of its log:"
+        if ! kill -0 "$(cat "$CLUSTER_RUN/$node/launch.pid" 2>/dev/null || echo 0)" 2>/dev/null ||
+            [ $(($(now_ms) - t0)) -gt 30000 ]; then
+            say "dockerd of $node does not answer; end of its log:"
             tail -n 30 "$CLUSTER_RUN/$node/dockerd.log" >&2 || true
             return 1
         fi

@@ -45,16 +45,25 @@ def test_three_nodes_are_ready_in_one_swarm(cluster: Cluster, manager: Any) -> N
     assert {n.attrs["Spec"]["Availability"] for n in nodes} == {"active"}
     by_host = {n.attrs["Description"]["Hostname"]: n.attrs for n in nodes}
     assert by_host["envkit-n1"]["ManagerStatus"]["Leader"] is True
+    engine_ids = set()
     for node in cluster.nodes:
         attrs = by_host[node.hostname]
         assert attrs["Status"]["Addr"] == node.addr
         assert attrs["Spec"]["Labels"] == {"envkit.node": node.name}
         client = node.client()
         try:  # each node's own engine answers and has the test image without a registry
-            assert client.info()["Swarm"]["NodeAddr"] == node.addr
+            info = client.info()
+            assert info["Swarm"]["NodeAddr"] == node.addr
+            engine_ids.add(info["ID"])
             client.images.get(cluster.image)
         finally:
             client.close()
+    # Each engine has its own identity (own trust key), distinct from the host engine's.
+    host = docker.from_env()
+    try:
+        assert len(engine_ids) == 3 and host.info()["ID"] not in engine_ids
+    finally:
+        host.close()
 
 
 def test_cluster_namespaces_have_no_way_out(cluster: Cluster) -> None:
