@@ -309,3 +309,37 @@ def test_ssh_client_refuses(remote: RemoteEngine, tmp_path: Path, setup: str, re
     )  # fmt: skip
     assert out.returncode == 255, out
     assert refusal in out.stderr
+
+
+def test_cleanup_removes_owned_services_networks_and_their_containers(
+    cluster: Cluster, manager: Any
+) -> None:
+    other = f"c{random.randint(0, 1 << 32):08x}"  # not the owner fixture's: this test cleans itself
+    try:
+        net = manager.networks.create(
+            f"{other}-net", driver="overlay", attachable=True, labels={OWNER: other}
+        )
+        manager.services.create(
+            cluster.image,
+            name=f"{other}-svc",
+            labels={OWNER: other},
+            networks=[net.id],
+            stop_grace_period=FAST_STOP,
+            mode=docker.types.ServiceMode("global"),
+            endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
+        )
+        wait_until(
+            "a running task on each node", lambda: len(_running_tasks(manager, f"{other}-svc")) == 3
+        )
+    finally:
+        remove_owned_services(manager, cluster.nodes, other)
+    selector = {"label": f"{OWNER}={other}"}
+    assert manager.api.services(filters=selector) == []
+    assert manager.api.networks(filters=selector) == []
+    for node in cluster.nodes:
+        client = node.client()
+        try:
+            f = {"label": f"com.docker.swarm.service.name={other}-svc"}
+            assert client.api.containers(all=True, filters=f) == []
+        finally:
+            client.close()
