@@ -64,15 +64,14 @@ nsx() { # run a command in a namespace with nsenter (keeps the host's mounts, in
 netns_exists() { [ -e "/run/netns/$1" ]; }
 
 # The switch: one namespace with a bridge; the bridge's address is where tests sit as a client.
-switch_up() {
-    if ! netns_exists "$SWITCH_NS"; then
-        ip netns add "$SWITCH_NS"
-    fi
+switch_up() { # safe to run twice at once (cluster-up and remote-engine-up run in parallel)
+    netns_exists "$SWITCH_NS" || ip netns add "$SWITCH_NS" 2>/dev/null || netns_exists "$SWITCH_NS" ||
+        die "cannot create network namespace $SWITCH_NS"
     ip -n "$SWITCH_NS" link set lo up
-    if ! ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1; then
-        ip -n "$SWITCH_NS" link add "$BRIDGE" type bridge
-        ip -n "$SWITCH_NS" addr add "$CLUSTER_NET.1/24" dev "$BRIDGE"
-    fi
+    ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1 ||
+        ip -n "$SWITCH_NS" link add "$BRIDGE" type bridge 2>/dev/null ||
+        ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1 || die "cannot create bridge $BRIDGE"
+    ip -n "$SWITCH_NS" addr replace "$CLUSTER_NET.1/24" dev "$BRIDGE"
     ip -n "$SWITCH_NS" link set "$BRIDGE" up
 }
 
@@ -147,12 +146,15 @@ dockerd_wait() {
     done
 }
 
-# `docker save` the local test image once and load it into a node's engine (no registry needed).
+# `docker save` the local test image to TAR (once) and load it into a node's engine.
 image_load() {
-    local node=$1 tar="$CLUSTER_RUN/images.tar"
+    local node=$1 tar=$2
     if ! "$DOCKER" -H "unix://$(sock_of "$node")" image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        [ -s "$tar" ] || "$DOCKER" save -o "$tar" "$TEST_IMAGE" ||
-            die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+        if [ ! -s "$tar" ]; then
+            "$DOCKER" save -o "$tar.tmp" "$TEST_IMAGE" ||
+                die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+            mv "$tar.tmp" "$tar"
+        fi
         "$DOCKER" -H "unix://$(sock_of "$node")" load -q -i "$tar" >/dev/null
     fi
 }

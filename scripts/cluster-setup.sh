@@ -46,6 +46,16 @@ fi
 t0=$(date +%s%3N)
 # Fresh each time: /run is not a tmpfs on every machine, so a previous run's state can be stale.
 bash scripts/cluster-down.sh
-bash scripts/cluster-up.sh
-bash scripts/remote-engine-up.sh
+# In parallel: they share only the switch namespace, whose creation is safe to race.
+bash scripts/cluster-up.sh &
+cluster=$!
+bash scripts/remote-engine-up.sh &
+remote=$!
+rc=0
+wait "$cluster" || rc=1
+wait "$remote" || rc=1
+if [ $rc != 0 ]; then
+    say "failed; see the messages above"
+    exit 1
+fi
 say "cluster and remote engine up in $(($(date +%s%3N) - t0)) ms"

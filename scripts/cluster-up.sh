@@ -51,11 +51,12 @@ for n in "${NODES[@]}"; do
     fi
 done
 
-"$DOCKER" save -o "$CLUSTER_RUN/images.tar" "$TEST_IMAGE" ||
-    die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+tar="$CLUSTER_RUN/images.tar"
+rm -f "$tar"
+image_load n1 "$tar" # saves the tar once, then the other nodes load it at the same time
 pids=()
-for n in "${NODES[@]}"; do
-    image_load "$n" &
+for n in n2 n3; do
+    image_load "$n" "$tar" &
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || die "cannot load $TEST_IMAGE into a node"; done
