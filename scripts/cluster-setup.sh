@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI step for the cluster tests (tests/cluster, marker `cluster`): install the Debian packages
 # they need, then bring up, fresh, the 3-node Swarm cluster and the remote engine (issue 12).
-# Root only; ~15 s on the CI machine. Remove everything with scripts/cluster-down.sh.
+# Root only; ~8 s on a quiet 2-core machine, ~15 s under load. Remove everything with
+# scripts/cluster-down.sh (~1-3 s; it fails naming anything it could not remove).
 # Usage: sudo bash scripts/cluster-setup.sh [--install-only]
 #   iproute2         ip netns / link / addr
 #   util-linux       nsenter, unshare, setsid, mountpoint (essential on Debian; checked anyway)
