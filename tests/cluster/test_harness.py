@@ -16,7 +16,15 @@ import docker
 import paramiko
 import pytest
 
-from .harness import OWNER, Cluster, RemoteEngine, in_netns, remove_owned_services, wait_until
+from .harness import (
+    OWNER,
+    Cluster,
+    RemoteEngine,
+    in_netns,
+    link_down,
+    remove_owned_services,
+    wait_until,
+)
 
 # busybox as PID 1 ignores SIGTERM: without this each task takes 10 s to stop at cleanup.
 FAST_STOP = 500_000_000  # ns
@@ -81,6 +89,31 @@ def test_cluster_namespaces_have_no_way_out(cluster: Cluster) -> None:
             ["ip", "-n", name, "route", "get", "192.0.2.1"], capture_output=True, text=True
         )
         assert out.returncode != 0 and "unreachable" in out.stderr, (name, out)
+
+
+def test_in_netns_enters_for_the_block_and_returns_even_on_error(cluster: Cluster) -> None:
+    own = os.readlink("/proc/thread-self/ns/net")
+    switch = f"net:[{os.stat(cluster.client_netns).st_ino}]"
+    assert own != switch
+    with pytest.raises(RuntimeError), in_netns(cluster.client_netns):
+        assert os.readlink("/proc/thread-self/ns/net") == switch
+        raise RuntimeError("boom")
+    assert os.readlink("/proc/thread-self/ns/net") == own
+
+
+def test_a_node_cut_off_the_switch_goes_down_and_comes_back(cluster: Cluster, manager: Any) -> None:
+    n3 = cluster.nodes[2]
+
+    def state() -> str:
+        return str(
+            next(n for n in manager.nodes.list() if n.attrs["Status"]["Addr"] == n3.addr).attrs[
+                "Status"
+            ]["State"]
+        )
+
+    with link_down(n3, cluster.client_netns):
+        wait_until(f"{n3.hostname} to be seen down", lambda: state() == "down", timeout=60)
+    wait_until(f"{n3.hostname} to be ready again", lambda: state() == "ready", timeout=60)
 
 
 def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_address(
