@@ -12,9 +12,13 @@
 #   envkit-rm   remote engine   eth0 10.231.0.20   dockerd unix:///run/envkit-cluster/rm.sock,
 #                                                  tcp://10.231.0.20:2376 (TLS), sshd :22
 #
+# No namespace has a default route, so nothing leaves them. The host's own namespace has no
+# route to 10.231.0.0/24 either (it would send such packets to its gateway): reach the nodes'
+# addresses from inside a namespace, e.g. `nsenter --net=/run/netns/envkit-sw CMD`.
+#
 # State: /run/envkit-cluster (sockets, pid files, exec roots, env files, certs and keys),
 #        /var/lib/envkit-cluster (data roots, the shared registry storage).
-# Not sourced by anything else; needs bash and root.
+# Sourced only by the scripts above; needs bash and root.
 
 CLUSTER_RUN=/run/envkit-cluster
 CLUSTER_LIB=/var/lib/envkit-cluster
@@ -92,15 +96,21 @@ node_net_up() {
 }
 
 # One dockerd in the node's network namespace, through nsenter --net (not `ip netns exec`,
-# which remounts /sys and so hides the cgroup mounts dockerd needs). Every path dockerd and its managed containerd
-# write is per node; --config-file points at the node's own file so that a host
-# /etc/docker/daemon.json (hosts, mirrors, ...) cannot leak in.
-#   --iptables=true   inside the node's namespace iptables (nf_tables) is that namespace's own:
-#                     the host's rules are untouched; it gives the realistic NAT/port setup.
-#   --bip/pools       per-node private subnets, visible only inside the node's namespace.
-#   deprecated-key-path  (daemon.json only, in 20.10) each node its own trust key, hence its own engine
-#                     ID (`docker info` .ID): by default all share /etc/docker/key.json with the
-#                     host's engine, and envkit keys its locks by engine identity.
+# which remounts /sys and so hides the cgroup mounts dockerd needs). Every path dockerd and
+# its managed containerd write is per node; --config-file is the node's own, so that a host
+# /etc/docker/daemon.json (hosts, mirrors, ...) cannot leak in. The choices:
+#   --iptables=true   iptables (nf_tables) inside a network namespace is that namespace's own:
+#                     the host's rules stay untouched, and the nodes get the real NAT and
+#                     port-publishing rules (--iptables=false would leave host-mode ports to
+#                     docker-proxy alone and test less of what production runs).
+#   --bip, --default-address-pool  the default bridge docker0 and local networks on per-node
+#                     subnets 10.24N.0.0/16, visible only inside the node's namespace: no clash
+#                     with the host's docker0 (172.17.0.0/16), unambiguous in inspect output.
+#                     Swarm overlays come from 10.250.0.0/16 (swarm init --default-addr-pool).
+#   deprecated-key-path (daemon.json only, in 20.10) each node its own trust key, hence its own
+#                     engine ID (`docker info` .ID): by default all share /etc/docker/key.json
+#                     with the host's engine, and envkit keys its locks by engine identity.
+#   unshare --uts     each node its own hostname (envkit-NODE) for Swarm; mounts stay shared.
 dockerd_up() {
     local node=$1 extra=("${@:2}") ns i run data
     ns=$(ns_of "$node")
@@ -112,8 +122,6 @@ dockerd_up() {
         return 0
     fi
     echo "{\"deprecated-key-path\": \"$data/key.json\"}" >"$run/daemon.json"
-    # Its own UTS namespace too, so that each node reports its own hostname (envkit-NODE)
-    # to Swarm (node.hostname placement constraints); the mount namespace stays the host's.
     nsx "$ns" setsid unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "envkit-$node" dockerd \
         --config-file "$run/daemon.json" \
         --data-root "$data/docker" \
