@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envkit.stack import read, resolve
+from envkit.stackfile.pipeline import read, resolve
 
 
 def generate(n: int) -> str:

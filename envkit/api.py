@@ -25,17 +25,17 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import EnvkitError, UsageError
-from envkit.instances import check_instance_id
 from envkit.model import LABEL, DesiredState
-from envkit.stack import DEFAULT_FILE, environments, read, resolve
-from envkit.status import find_binding, parse_port, status_json
+from envkit.reconcile.status import find_binding, parse_port, status_json
+from envkit.stackfile.instances import check_instance_id
+from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
 
 if TYPE_CHECKING:
     from envkit.engine.base import Engine, ObservedContainer
     from envkit.progress import Reporter
-    from envkit.reconcile import UpResult
-    from envkit.stackfile import Document
-    from envkit.teardown import DownResult
+    from envkit.reconcile.teardown import DownResult
+    from envkit.reconcile.verbs import UpResult
+    from envkit.stackfile.document import Document
     from envkit.watchdog import Watchdog
 
 __all__ = ["DEFAULT_TTL", "Environment", "Stack", "load"]
@@ -60,7 +60,7 @@ def load(
 def _expires(ttl: str | float | None) -> str | None:
     if ttl is None:
         return None
-    from envkit.expiry import expires_at, parse_ttl
+    from envkit.reconcile.expiry import expires_at, parse_ttl
 
     parse_ttl(ttl, what="ttl")  # the message names the argument, not the CLI's --ttl
     return expires_at(ttl)
@@ -178,7 +178,7 @@ class Stack:
         ``up`` that failed half-way). ``watchdog`` (default: on with the Docker engine from
         the environment) also tears it down when this process is killed; ``ttl`` is the
         last resort, for ``envkit gc``."""
-        from envkit.instances import new_instance_id
+        from envkit.stackfile.instances import new_instance_id
 
         desired = self.render(environment, vars=vars, instance=new_instance_id())
         expires = _expires(ttl)
@@ -261,7 +261,7 @@ class Environment:
     def _up(
         self, *, wait: bool, expires: str | None, timeout: float, reporter: Reporter | None
     ) -> None:
-        from envkit.reconcile import up
+        from envkit.reconcile.verbs import up
 
         self.expires = expires
         self.up_result = up(
@@ -335,7 +335,7 @@ class Environment:
     def down(self, *, volumes: bool = True, reporter: Reporter | None = None) -> DownResult:
         """Remove the instance (with its named volumes unless ``volumes=False``), like
         ``envkit down``; a second call finds nothing left and succeeds."""
-        from envkit.reconcile import down
+        from envkit.reconcile.verbs import down
 
         result = down(self.desired, self.engine, volumes=volumes, reporter=reporter)
         self._is_down = True

@@ -1,7 +1,7 @@
 """The desired state of one environment instance: frozen, slotted, hashable values.
 
 Everything here is pure. Short and long spellings of the stack file are normalized (by
-``envkit.normalize``) into these types, so two spellings of the same thing compare equal
+``envkit.stackfile.normalize``) into these types, so two spellings of the same thing compare equal
 and hash the same.
 
 Identity (``design.md``): project ``{stack}-{env}[-{instance}]``, containers

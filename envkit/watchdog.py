@@ -15,7 +15,7 @@ re-parents its children. The watchdog listens for exactly that:
   the parent died, however it died. Every second it also checks the parent itself (it is
   re-parented when the parent dies; ``kill(pid, 0)`` otherwise), for a parent whose forked
   children (``multiprocessing``) still hold a copy of the write end.
-- Then it runs ``down --volumes`` for the project (``envkit.reconcile.down``: under the
+- Then it runs ``down --volumes`` for the project (``envkit.reconcile.verbs.down``: under the
   instance lock, which the kernel released with the dead parent's descriptors; only
   objects carrying the project's labels), retrying a few times while the engine does not
   answer, logs what it removed, and exits.
@@ -199,7 +199,7 @@ def tear_down(project: str, *, volumes: bool, log: TextIO) -> bool:
     from envkit.engine.docker import DockerEngine
     from envkit.errors import EngineUnavailable, EnvkitError
     from envkit.progress import LineReporter
-    from envkit.reconcile import down
+    from envkit.reconcile.verbs import down
 
     for attempt in range(1, DOWN_ATTEMPTS + 1):
         engine = DockerEngine.from_env()

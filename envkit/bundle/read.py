@@ -308,9 +308,9 @@ def push_bundle(
     progress: Progress | None = None,
 ) -> list[str]:
     """Load the bundle's images when the engine lacks any, tag each under ``registry``
-    (``envkit.imageref.to_registry``: the names ``environments.E.registry`` makes the stack
+    (``envkit.stackfile.imageref.to_registry``: the names ``environments.E.registry`` makes the stack
     use) and push them. Returns the pushed references."""
-    from envkit.imageref import to_registry
+    from envkit.stackfile.imageref import to_registry
 
     if any(engine.image_info(i.id) is None for i in verified.manifest.images):
         load_bundle(verified, engine, on_output=on_output, progress=progress)

@@ -32,7 +32,7 @@ from envkit.bundle.format import (
 )
 from envkit.bundle.streams import Progress, compressed_writer
 from envkit.model import MountType, ServiceSpec, envkit_version
-from envkit.stack import Resolved
+from envkit.stackfile.pipeline import Resolved
 
 __all__ = ["SaveResult", "default_name", "save_bundle"]
 

@@ -55,7 +55,6 @@ __all__ = [
     "START_HINT",
     "DockerEngine",
     "OutputCallback",
-    "build_context_files",
 ]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -410,27 +409,6 @@ class DockerEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def build_context_files(context: str, dockerfile: str) -> list[str]:
-    """The files and folders (relative, sorted) of a build context that the SDK sends to the
-    engine: docker's own ``.dockerignore`` matcher, read the way ``APIClient.build`` reads
-    it, so ``envkit.buildcontext`` hashes exactly what a build sees."""
-    from docker.utils.build import exclude_paths
-
-    patterns: list[str] = []
-    ignore = os.path.join(context, ".dockerignore")
-    if os.path.exists(ignore):
-        with open(ignore, encoding="utf-8") as f:
-            lines = [line.strip() for line in f.read().splitlines()]
-        patterns = [line for line in lines if line and not line.startswith("#")]
-    inside = dockerfile
-    if os.path.isabs(dockerfile):
-        inside = os.path.relpath(dockerfile, context)
-    return sorted(exclude_paths(context, patterns, dockerfile=inside))
-
-
-# -- helpers ----------------------------------------------------------------------------
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:

@@ -8,6 +8,8 @@ call it makes goes through the engine's one translation of SDK errors.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -15,9 +17,34 @@ from typing import Any
 from envkit.engine.base import ImageInfo
 from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
-from envkit.model import PullPolicy, ServiceSpec
+from envkit.imagename import registry_of
+from envkit.model import BuildSpec, PullPolicy, ServiceSpec
 
-__all__ = ["IMAGE_HINT", "PULL_HINT", "DockerImages", "OutputCallback"]
+__all__ = [
+    "BUILD_LABEL",
+    "IMAGE_HINT",
+    "PULL_HINT",
+    "DockerImages",
+    "OutputCallback",
+    "build_fingerprint",
+]
+
+
+BUILD_LABEL = "io.envkit.build"
+
+
+def build_fingerprint(build: BuildSpec) -> str:
+    """What a built image is labelled with (``io.envkit.build``): context hash, Dockerfile,
+    args and target. The engine reuses a local image only when it was built from the same."""
+    data = {
+        "context_hash": build.context_hash,
+        "dockerfile": build.dockerfile,
+        "args": [list(a) for a in build.args],
+        "target": build.target,
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
 
 IMAGE_HINT = (
     "build it (`docker build -t IMAGE ...`), load it (`docker load -i FILE` or "
@@ -81,7 +108,6 @@ class DockerImages:
           label), so a changed context rebuilds;
         - ``never``: the local image or an error; ``build``: always build.
         """
-        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
 
         ref = spec.image
         policy = spec.pull_policy
@@ -126,7 +152,7 @@ class DockerImages:
         """Pull ``spec.image``. ``missing_locally``: it was looked for on the engine first,
         and a failure says so (where it was looked for, then where it was pulled from)."""
         ref = spec.image
-        registry = _registry_of(ref)
+        registry = registry_of(ref)
         where = f" (it is not on the local engine, {self._endpoint})" if missing_locally else ""
         repo, tag = split_tag(ref)
 
@@ -162,7 +188,6 @@ class DockerImages:
     def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
         """Build with the engine's (legacy) builder, labelled with the build fingerprint.
         Output lines go to ``on_output``; a failure names the failing step and its output."""
-        from envkit.buildcontext import BUILD_LABEL, build_fingerprint
 
         build = spec.build
         assert build is not None
@@ -250,7 +275,7 @@ class DockerImages:
         """Push with the engine user's registry credentials (the SDK reads the docker
         config file, as `docker push` does)."""
         repo, tag = split_tag(ref)
-        registry = _registry_of(ref)
+        registry = registry_of(ref)
 
         def failed(exc: EngineError) -> EnvkitError:
             return EngineError(
@@ -310,10 +335,3 @@ def _failing_step(step: str, step_output: list[str]) -> str | None:
         more = f"  (last {len(shown)} of {len(step_output)} lines)" if cut else ""
         detail += f"\n  its output{more}:\n" + "\n".join(f"    {line}" for line in shown)
     return detail
-
-
-def _registry_of(ref: str) -> str:
-    first = ref.split("/", 1)[0]
-    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io (Docker Hub)"

@@ -22,7 +22,7 @@ import pytest
 
 from envkit.engine.docker import DockerEngine
 from envkit.model import LABEL, DesiredState, ServiceSpec, VolumeSpec, container_name
-from envkit.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 
 from .cleanup import remove_labelled
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from envkit.apply import apply, down
 from envkit.engine.base import ObservedContainer
 from envkit.engine.docker import DockerEngine
 from envkit.errors import ApplyError, ImageNotFound
@@ -25,7 +24,8 @@ from envkit.model import (
     PullPolicy,
     ServiceSpec,
 )
-from envkit.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.apply import apply, down
+from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 
 from .conftest import IMAGE, Project, svc
 

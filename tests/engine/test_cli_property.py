@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envkit.model import LABEL, container_name, spec_hash
-from envkit.stack import read, resolve
+from envkit.stackfile.pipeline import read, resolve
 
 from .conftest import StackFile, busybox, free_port
 

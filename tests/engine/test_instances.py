@@ -23,8 +23,8 @@ from typing import Any
 import docker
 import pytest
 
-from envkit.expiry import LEASE_LABEL, lease_name
 from envkit.model import LABEL
+from envkit.reconcile.expiry import LEASE_LABEL, lease_name
 
 from .conftest import IMAGE, OWNER, ROOT
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from envkit.errors import LockTimeout
-from envkit.lock import instance_lock, lock_path
+from envkit.reconcile.lock import instance_lock, lock_path
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_locks_are_per_project_and_per_engine(env: dict[str, str]) -> None:
 def test_kill_9_releases_the_lock(env: dict[str, str]) -> None:
     code = (
         "import sys, time\n"
-        "from envkit.lock import instance_lock\n"
+        "from envkit.reconcile.lock import instance_lock\n"
         f"with instance_lock('shop-dev', environment={env!r}):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(60)\n"

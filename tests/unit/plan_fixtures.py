@@ -17,7 +17,7 @@ from envkit.model import (
     canonical_spec,
     spec_hash,
 )
-from envkit.plan import Plan
+from envkit.reconcile.plan import Plan
 
 P = "shop-dev"
 IMG = {"mysql:5.7": "sha256:" + "a" * 64, "web:1": "sha256:" + "b" * 64}

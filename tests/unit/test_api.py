@@ -14,7 +14,7 @@ from envkit.api import Environment, Stack, load
 from envkit.engine.fake import FakeEngine, Outcome
 from envkit.errors import ApplyError, EnvkitError, StackError, UsageError
 from envkit.model import LABEL
-from envkit.status import status_json
+from envkit.reconcile.status import status_json
 
 IMAGE = "busybox:test"
 

@@ -21,7 +21,7 @@ from envkit.bundle import BundleError, extract_stack, load_bundle, save_bundle, 
 from envkit.bundle import save as save_module
 from envkit.bundle.format import FORMAT_VERSION, MemberRecord, check_member
 from envkit.engine.base import ImageInfo
-from envkit.stack import read, resolve
+from envkit.stackfile.pipeline import read, resolve
 
 LAYER = os.urandom(200_000) + b"\0" * 100_000
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from envkit.checks import check_document, check_services, host_ports
-from envkit.stackfile import Document, parse
+from envkit.stackfile.checks import check_document, check_services, host_ports
+from envkit.stackfile.document import Document, parse
 
 
 def doc_of(text: str) -> Document:

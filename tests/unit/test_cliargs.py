@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from envkit.cli import main
-from envkit.cliargs import (
+from envkit.cli.argtypes import (
     MAX_COUNT,
     non_negative_duration,
     non_negative_int,
@@ -18,8 +18,8 @@ from envkit.cliargs import (
     positive_int,
 )
 from envkit.errors import UsageError
-from envkit.expiry import parse_ttl
 from envkit.limits import MAX_DURATION_S
+from envkit.reconcile.expiry import parse_ttl
 
 
 @pytest.mark.parametrize(

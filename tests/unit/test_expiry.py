@@ -1,4 +1,4 @@
-"""envkit.expiry: ttl parsing, timestamps, the lease, and gc's verdict (pure)."""
+"""envkit.reconcile.expiry: ttl parsing, timestamps, the lease, and gc's verdict (pure)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from envkit.errors import UsageError
-from envkit.expiry import (
+from envkit.model import LABEL, ResourceKind
+from envkit.reconcile.expiry import (
     LEASE_LABEL,
     EnvkitObject,
     Reason,
@@ -21,7 +22,6 @@ from envkit.expiry import (
     parse_ttl,
     reapable,
 )
-from envkit.model import LABEL, ResourceKind
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from envkit.model import (
     project_labels,
     spec_hash,
 )
-from envkit.plan import Action, plan
+from envkit.reconcile.plan import Action, plan
 
 DB = ServiceSpec(
     "db",

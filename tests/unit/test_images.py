@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from envkit.buildcontext import (
+from envkit.engine.docker_images import build_fingerprint
+from envkit.errors import StackError
+from envkit.model import BuildSpec, DesiredState, ServiceSpec
+from envkit.stackfile.buildcontext import (
     ContextProblem,
-    build_fingerprint,
     context_hash,
     with_context_hashes,
 )
-from envkit.errors import StackError
-from envkit.imageref import is_registry, registry_of, to_registry, with_registry
-from envkit.model import BuildSpec, DesiredState, ServiceSpec
+from envkit.stackfile.imageref import is_registry, registry_of, to_registry, with_registry
 
 
 @pytest.mark.parametrize(

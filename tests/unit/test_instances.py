@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from envkit.cli import main
-from envkit.commands.env import env_name, instance_variables, shell_lines
+from envkit.cli.commands.env import env_name, instance_variables, shell_lines
 from envkit.engine.base import ObservedContainer, PortBinding
 from envkit.errors import StackError
-from envkit.instances import INSTANCE_ID, new_instance_id, random_ports
 from envkit.model import DesiredState, PortSpec, ServiceSpec
-from envkit.stack import read, resolve
+from envkit.stackfile.instances import INSTANCE_ID, new_instance_id, random_ports
+from envkit.stackfile.pipeline import read, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 

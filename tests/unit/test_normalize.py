@@ -22,10 +22,10 @@ from envkit.model import (
     ServiceSpec,
     VolumeSpec,
 )
-from envkit.normalize import to_desired
-from envkit.render import render
-from envkit.stackfile import parse
-from envkit.syntax import Invalid, parse_duration, parse_mount, parse_port, parse_size
+from envkit.stackfile.document import parse
+from envkit.stackfile.normalize import to_desired
+from envkit.stackfile.render import render
+from envkit.stackfile.syntax import Invalid, parse_duration, parse_mount, parse_port, parse_size
 
 DIR = Path("/srv/stack")
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from envkit import limits
 from envkit.errors import StackError
 from envkit.model import ServiceSpec
-from envkit.stack import read, resolve
+from envkit.stackfile.pipeline import read, resolve
 
 FIELDS = {
     "cpus": "cpus: {v}",

@@ -19,7 +19,7 @@ from envkit.model import (
     ServiceSpec,
     VolumeSpec,
 )
-from envkit.plan import Action, Plan, ResourceKind, dependency_order, plan
+from envkit.reconcile.plan import Action, Plan, ResourceKind, dependency_order, plan
 
 DB2 = replace(
     DB,

@@ -23,7 +23,7 @@ from envkit.model import (
     project_labels,
     spec_hash,
 )
-from envkit.plan import Action, Plan, ResourceKind, plan
+from envkit.reconcile.plan import Action, Plan, ResourceKind, plan
 
 NAMES = ("api", "db", "cache", "worker")
 IMAGES = ("app:1", "app:2", "db:1")

@@ -9,8 +9,8 @@ from plan_fixtures import DB, IMG, WEB, seen, world
 
 from envkit.engine.base import ObservedState, PortUse
 from envkit.model import DesiredState, PortSpec, ServiceSpec, VolumeSpec
-from envkit.plan import plan
-from envkit.present import plan_json, plan_text
+from envkit.reconcile.plan import plan
+from envkit.reconcile.present import plan_json, plan_text
 
 SECRET = "hunter2"
 OLD = ServiceSpec("old", "web:1")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from envkit.errors import Origin, StackError
-from envkit.render import Rendered, merge, parse_cli_value, render
-from envkit.stackfile import Document, parse
+from envkit.stackfile.document import Document, parse
+from envkit.stackfile.render import Rendered, merge, parse_cli_value, render
 
 
 def load(tmp_path: Path, text: str) -> Document:
@@ -426,7 +426,7 @@ def test_env_file_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
         "stack: s\nenvironments:\n  dev: {env_file: [pipe.env]}\n"
         "services:\n  web: {image: busybox, env_file: pipe.env}\n"
     )
-    from envkit.stack import read, resolve
+    from envkit.stackfile.pipeline import read, resolve
 
     doc = read(tmp_path / "envkit.yaml")
     with pytest.raises(StackError) as info:
@@ -462,7 +462,7 @@ def test_service_env_file_messages(
         "stack: s\nenvironments: {dev: {}}\n"
         f"services:\n  web: {{image: busybox, env_file: {entry}}}\n"
     )
-    from envkit.stack import read, resolve
+    from envkit.stackfile.pipeline import read, resolve
 
     monkeypatch.chdir(tmp_path)
     doc = read("envkit.yaml")

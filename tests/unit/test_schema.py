@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from envkit.schema import schema, validate, validate_tree
-from envkit.stackfile import Document, parse
+from envkit.stackfile.document import Document, parse
+from envkit.stackfile.schema import schema, validate, validate_tree
 
 
 def doc_of(text: str) -> Document:
@@ -338,7 +338,7 @@ def test_importing_schema_does_not_import_jsonschema() -> None:
     import subprocess
     import sys
 
-    code = "import sys, envkit.schema; print('jsonschema' in sys.modules)"
+    code = "import sys, envkit.stackfile.schema; print('jsonschema' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True

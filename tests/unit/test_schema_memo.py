@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from envkit import schema
-from envkit.schema import validate_tree
+from envkit.stackfile import schema
+from envkit.stackfile.schema import validate_tree
 
 SECRET = "hunter2-very-secret"
 VALID: dict[str, Any] = {

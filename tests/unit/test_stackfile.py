@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from envkit.errors import Origin, StackError
-from envkit.stackfile import MAX_BYTES, Document, load
+from envkit.stackfile.document import MAX_BYTES, Document, load
 
 LAUGHS = "\n".join(
     [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from envkit.checks import check_document, check_services
-from envkit.schema import validate
-from envkit.stackfile import load
+from envkit.stackfile.checks import check_document, check_services
+from envkit.stackfile.document import load
+from envkit.stackfile.schema import validate
 
 STACKS = sorted((Path(__file__).resolve().parents[2] / "stacks").glob("*.yaml"))
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from envkit import schema
-from envkit.lock import instance_lock, lock_path
+from envkit.reconcile.lock import instance_lock, lock_path
+from envkit.stackfile import schema
 from envkit.statedir import UnsafeStateDir, base_dir, open_private, private_dir
 from envkit.watchdog import log_dir
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from envkit import templatebudget
 from envkit.errors import StackError
-from envkit.render import render
-from envkit.stackfile import parse
+from envkit.stackfile import templatebudget
+from envkit.stackfile.document import parse
+from envkit.stackfile.render import render
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,155 @@
+"""``envkit bundle save|load|inspect|push``: images without internet (``envkit.bundle``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from envkit.cli.commands.common import engine, resolve_env
+
+if TYPE_CHECKING:
+    from envkit.bundle import Verified
+    from envkit.bundle.streams import Progress
+    from envkit.cli.console import Console
+
+
+def cmd_bundle(args: argparse.Namespace, console: Console) -> int:
+    handler = {
+        "save": _save,
+        "load": _load,
+        "inspect": _inspect,
+        "push": _push,
+    }[args.bundle_command]
+    return handler(args, console)
+
+
+def _bar(console: Console, label: str, total: int) -> Progress | None:
+    from envkit.bundle.streams import Progress
+
+    return Progress(console.err_stream, label, total) if console.err_is_tty else None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _save(args: argparse.Namespace, console: Console) -> int:
+    from envkit.bundle import save_bundle
+
+    resolved = resolve_env(args, console)
+    result = save_bundle(
+        resolved,
+        engine(),
+        args.output,
+        compression="zstd" if args.zstd else "gzip",
+        include_secrets=args.include_secrets,
+        on_output=lambda ref, line: console.err(f"{ref} | {line}"),
+        progress=lambda label, total: _bar(console, label, total),
+    )
+    m = result.manifest
+    for image in m.images:
+        console.err(f"  image {', '.join(image.refs)}  {image.id[:19]}  {_mb(image.size)}")
+    for item in m.omitted:
+        console.err(f"  warning: not in the bundle: {item}")
+    if m.secrets == "omitted":
+        console.err("  env file values were left out (--include-secrets keeps them)")
+    console.err(f"wrote {result.path} ({_mb(result.size)})")
+    console.out(f"{result.path}  sha256:{result.sha256}")
+    return 0
+
+
+def _verify(args: argparse.Namespace, console: Console) -> Verified:
+    import os
+
+    from envkit.bundle import verify_bundle
+
+    size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
+    bar = _bar(console, "verifying", size)
+    try:
+        return verify_bundle(args.bundle, bar)
+    finally:
+        if bar is not None:
+            bar.finish()
+
+
+def _load(args: argparse.Namespace, console: Console) -> int:
+    from envkit.bundle import extract_stack, load_bundle
+
+    verified = _verify(args, console)
+    m = verified.manifest
+    console.err(f"{args.bundle}: verified ({len(m.members)} members); loading images")
+    bar = _bar(console, "loading", verified.size)
+    try:
+        refs = load_bundle(verified, engine(), progress=bar)
+    finally:
+        if bar is not None:
+            bar.finish()
+    for ref in refs:
+        console.out(ref)
+    if args.extract:
+        for path in extract_stack(verified, args.extract, force=args.force):
+            console.err(f"  wrote {path}")
+        stack_file = m.stack_file.removeprefix("stack/")
+        console.err(f"next: envkit -f {args.extract.rstrip('/')}/{stack_file} up {m.environment}")
+    else:
+        console.err(
+            f"loaded the images of {m.stack}/{m.environment}; `--extract DIR` also writes "
+            "its stack file"
+        )
+    return 0
+
+
+def _inspect(args: argparse.Namespace, console: Console) -> int:
+    verified = _verify(args, console)
+    m = verified.manifest
+    if args.json:
+        data = {"file": verified.path, "size": verified.size, "verified": True, **m.to_json()}
+        console.out(json.dumps(data, indent=2))
+        return 0
+    files = [x for x in m.members if x.type == "file"]
+    console.out(f"bundle      {verified.path} ({_mb(verified.size)}, {verified.compression})")
+    console.out("verified    every member's sha256 matches the manifest")
+    console.out(f"format      {m.format_version} (envkit {m.envkit_version}, {m.created})")
+    console.out(f"stack       {m.stack}, environment {m.environment}")
+    console.out(f"secrets     {m.secrets}")
+    console.out("images")
+    for image in m.images:
+        refs = ", ".join(image.refs)
+        console.out(f"  {refs}  {image.id[:19]}  {_mb(image.size)}  ({', '.join(image.services)})")
+    console.out("stack files")
+    for member in files:
+        if member.name.startswith("stack/"):
+            console.out(f"  {member.name.removeprefix('stack/')}  {member.size} bytes")
+    image_bytes = sum(x.size for x in files if x.name.startswith("images/"))
+    console.out(f"image data  {_mb(image_bytes)} in {len(m.members)} members")
+    for item in m.omitted:
+        console.out(f"not included  {item}")
+    return 0
+
+
+def _push(args: argparse.Namespace, console: Console) -> int:
+    from envkit.bundle import push_bundle
+    from envkit.errors import UsageError
+    from envkit.stackfile.imageref import is_registry
+
+    if not is_registry(args.registry):
+        raise UsageError(
+            f"--registry {args.registry!r} is not HOST[:PORT]",
+            hint="for example --registry 127.0.0.1:5000 (no http://)",
+        )
+    verified = _verify(args, console)
+    pushed = push_bundle(
+        verified,
+        engine(),
+        args.registry,
+        on_output=lambda line: console.err(f"  {line}"),
+    )
+    for ref in pushed:
+        console.out(ref)
+    m = verified.manifest
+    console.err(
+        f"pushed {len(pushed)} image(s); to pull them, set `registry: {args.registry}` on "
+        f"environments.{m.environment} in the stack file"
+    )
+    return 0

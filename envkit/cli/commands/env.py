@@ -1,0 +1,103 @@
+"""``envkit env ENV [--instance ID] [--format shell|json]``: an instance's addresses as
+variables, for scripts: ``eval "$(envkit env ci --instance x)"``.
+
+Variables (service names upper-cased, every other character than A-Z and 0-9 -> ``_``;
+a udp or sctp port gets ``_UDP``/``_SCTP`` after the port number)::
+
+    ENVKIT_PROJECT=web-ci-1a2b3c4d   ENVKIT_STACK=web   ENVKIT_ENV=ci   ENVKIT_INSTANCE=1a2b3c4d
+    ENVKIT_API_8000=127.0.0.1:49153
+    ENVKIT_API_8000_HOST=127.0.0.1
+    ENVKIT_API_8000_PORT=49153
+
+One address per published port: the first replica's (the lowest replica number), IPv4
+first when the engine published a port on both families. ``shell`` prints
+``export NAME=VALUE`` lines, each value quoted with :func:`shlex.quote`; ``json`` prints
+one object of the same names and values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from envkit.reconcile.status import find_binding
+
+if TYPE_CHECKING:
+    from envkit.cli.console import Console
+    from envkit.engine.base import ObservedContainer
+
+__all__ = ["cmd_env", "env_name", "instance_variables", "shell_lines"]
+
+PREFIX = "ENVKIT_"
+
+
+def env_name(*parts: str) -> str:
+    """``("db-main", "3306")`` -> ``ENVKIT_DB_MAIN_3306``."""
+    return PREFIX + "_".join(re.sub(r"[^A-Z0-9]", "_", p.upper()) for p in parts)
+
+
+def instance_variables(
+    project: str,
+    stack: str,
+    environment: str,
+    instance: str | None,
+    containers: Sequence[ObservedContainer],
+) -> dict[str, str]:
+    """The variables of one instance, in a stable order (pure)."""
+    out = {
+        env_name("PROJECT"): project,
+        env_name("STACK"): stack,
+        env_name("ENV"): environment,
+        env_name("INSTANCE"): instance or "",
+    }
+    first: dict[str, ObservedContainer] = {}
+    for c in sorted(containers, key=lambda c: (c.service, c.replica)):
+        first.setdefault(c.service, c)
+    for service, c in first.items():
+        keys = sorted({(b.target, b.protocol) for b in c.ports})
+        for target, protocol in keys:
+            binding = find_binding(c, target, protocol)
+            if binding is None:
+                continue
+            port = str(target) if protocol == "tcp" else f"{target}_{protocol}"
+            name = env_name(service, port)
+            host = binding.host_ip or "0.0.0.0"
+            out[name] = (
+                f"[{host}]:{binding.host_port}" if ":" in host else f"{host}:{binding.host_port}"
+            )
+            out[name + "_HOST"] = host
+            out[name + "_PORT"] = str(binding.host_port)
+    return out
+
+
+def shell_lines(variables: dict[str, str]) -> list[str]:
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+
+
+def cmd_env(args: argparse.Namespace, console: Console) -> int:
+    from envkit.cli.commands.common import engine, resolve_env
+    from envkit.errors import EnvkitError
+    from envkit.model import LABEL
+
+    desired = resolve_env(args, console).desired
+    containers = engine().list_containers({LABEL.PROJECT: desired.project})
+    if not containers:
+        option = f" --instance {desired.instance}" if desired.instance else ""
+        raise EnvkitError(
+            f"no containers for {desired.project}",
+            code="not-running",
+            hint=f"run 'envkit up {desired.environment}{option}' first",
+        )
+    variables = instance_variables(
+        desired.project, desired.stack, desired.environment, desired.instance, containers
+    )
+    if args.format == "json":
+        console.out(json.dumps(variables, indent=2))
+    else:
+        for line in shell_lines(variables):
+            console.out(line)
+    return 0

@@ -1,0 +1,151 @@
+"""``envkit ps``, ``envkit logs`` and ``envkit port``: reading what runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_path
+from envkit.cli.commands.stackfile import table
+from envkit.errors import EnvkitError, UsageError
+from envkit.model import LABEL
+from envkit.reconcile.status import STATUS_FORMAT_VERSION as STATUS_FORMAT_VERSION
+from envkit.reconcile.status import address
+from envkit.reconcile.status import status_json as status_json
+
+if TYPE_CHECKING:
+    from envkit.cli.console import Console
+    from envkit.engine.base import ObservedContainer
+
+# Moved to the core (envkit.reconcile.status) so the Python API shares them; kept importable here.
+_address = address
+
+
+def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
+    if args.env is None:
+        # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
+        # project on the engine, like --all; with a stack file, that stack's instances.
+        implicit = args.file is None and not os.path.exists(stack_path(args))
+        if getattr(args, "all", False) or implicit:
+            return {LABEL.PROJECT: None}
+        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
+    return {LABEL.PROJECT: resolve_env(args, console).desired.project}
+
+
+def cmd_ps(args: argparse.Namespace, console: Console) -> int:
+    """``--json``: always ``{format_version, projects: [status, ...]}`` — one
+    :func:`envkit.reconcile.status.status_json` document per project, sorted by name (``ps ENV``
+    lists at most one: ``projects[0]`` is the same document ``up --json`` prints), so the
+    shape does not depend on how many instances run."""
+    instance_id(args)
+    containers = engine().list_containers(_project_filter(args, console))
+    by_project: dict[str, list[ObservedContainer]] = {}
+    for c in containers:
+        by_project.setdefault(c.project, []).append(c)
+    if args.json:
+        console.out(
+            json.dumps(
+                {
+                    "format_version": STATUS_FORMAT_VERSION,
+                    "projects": [
+                        status_json(p, cs[0].labels.get(LABEL.INSTANCE), cs)
+                        for p, cs in sorted(by_project.items())
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    rows: list[tuple[str, ...]] = [("PROJECT", "SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")]
+    for project, cs in sorted(by_project.items()):
+        for c in sorted(cs, key=lambda c: (c.service, c.replica)):
+            ports = ", ".join(
+                f"{_address(b.host_ip, b.host_port)}->{b.target}/{b.protocol}" for b in c.ports
+            )
+            rows.append((project, c.service, c.name, c.state, c.health or "-", ports or "-"))
+    if len(rows) == 1:
+        console.err("no envkit containers found")
+        return 0
+    console.out(table(rows))
+    return 0
+
+
+def _service_containers(
+    args: argparse.Namespace, console: Console, service: str | None
+) -> list[ObservedContainer]:
+    desired = resolve_env(args, console).desired
+    if service is not None and service not in {s.name for s in desired.services}:
+        names = ", ".join(s.name for s in desired.services)
+        raise UsageError(
+            f"{desired.project} has no service {service!r}", hint=f"the services are: {names}"
+        )
+    labels: dict[str, str | None] = {LABEL.PROJECT: desired.project}
+    if service is not None:
+        labels[LABEL.SERVICE] = service
+    containers = engine().list_containers(labels)
+    if not containers:
+        what = f"service {service!r} of " if service else ""
+        raise EnvkitError(
+            f"no containers for {what}{desired.project}",
+            code="not-running",
+            hint=f"run 'envkit up {args.env}' first",
+        )
+    return sorted(containers, key=lambda c: (c.service, c.replica))
+
+
+def cmd_logs(args: argparse.Namespace, console: Console) -> int:
+    containers = _service_containers(args, console, args.service)
+    eng = engine()
+    prefix = len(containers) > 1
+    if not args.follow:
+        for c in containers:
+            for line in eng.logs(c.id, tail=args.tail).splitlines():
+                console.out(f"{c.name} | {line}" if prefix else line)
+        return 0
+    lock = threading.Lock()
+
+    def pump(c: ObservedContainer) -> None:
+        buf = b""
+        for chunk in eng.follow_logs(c.id):
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            with lock:
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    console.out(f"{c.name} | {line}" if prefix else line)
+
+    threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_port(args: argparse.Namespace, console: Console) -> int:
+    target, _, proto = str(args.port).partition("/")
+    proto = proto or "tcp"
+    if not target.isdigit():
+        raise UsageError(
+            f"{args.port!r} is not a port", hint="write PORT or PORT/PROTO, e.g. 3306/tcp"
+        )
+    containers = [
+        c for c in _service_containers(args, console, args.service) if c.replica == args.index
+    ]
+    if not containers:
+        raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
+    for b in containers[0].ports:
+        if b.target == int(target) and b.protocol == proto:
+            console.out(_address(b.host_ip, b.host_port))
+            return 0
+    raise EnvkitError(
+        f"{containers[0].name} does not publish {target}/{proto}",
+        code="no-such-port",
+        hint="list the published ports with 'envkit ps'",
+    )

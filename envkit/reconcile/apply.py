@@ -1,0 +1,305 @@
+"""apply(plan, engine, reporter) -> ApplyResult: carry out a Plan, never re-decide it.
+
+Order: the project network and volumes first; containers the plan removes (pruned services,
+lowered replicas) next, with the old containers of recreates whose host port another
+container of this apply takes (a port moved between services, or swapped); then services in dependency order, independent services in
+parallel in a bounded worker pool. A service starts only when every dependency meets its
+condition (started, healthy, completed successfully), each wait bounded by ``timeout_s``.
+A failed service stops its dependents; independent branches still finish, and the
+failures are raised together as one :class:`~envkit.errors.ApplyError` carrying each
+container's last log lines and health log.
+
+What each action does:
+
+- CREATE: make the image present (pull policy / build), create, start.
+- RECREATE: make the image present *before* touching the old container, stop it (its
+  stop_grace_period), remove it, create, start. Named volumes survive (they have names);
+  anonymous volumes are removed with the old container, so a recreated container starts
+  with fresh anonymous volumes (unlike Compose, which copies them: envkit keeps state only
+  in named volumes, which is what ``down --volumes`` reasons about).
+- START: start the stopped container. NOOP: nothing, but dependents still wait on it.
+- Without ``wait``, a container this apply started that exits with a non-zero code within
+  ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
+  with ``wait``, every container must become healthy (or stay running) instead. Waiting
+  (conditions, readiness, failures with logs) is ``envkit.reconcile.readiness``; the worker pool,
+  cancellation and combining failures are ``envkit.reconcile.scheduling``.
+- REMOVE: stop and remove (with its anonymous volumes).
+
+Interruption: on Ctrl-C no more work is submitted, engine calls in flight finish, waits
+stop, and KeyboardInterrupt propagates. Every step is a whole engine call, so the engine is
+always in a state the next plan describes (a crash between remove and create just means the
+next plan says create). Locking is the caller's job (``envkit.reconcile.lock.instance_lock``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from envkit.engine.base import Engine
+from envkit.errors import EnvkitError, PlanConflict
+from envkit.model import LABEL, ServiceSpec, container_labels, project_labels
+from envkit.progress import Reporter
+from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.readiness import (
+    Clock,
+    Waits,
+    exited_after_start,
+    wait_all_ready,
+    wait_condition,
+    wait_ready,
+)
+from envkit.reconcile.scheduling import in_pool, run_jobs
+from envkit.reconcile.teardown import DownResult, down, stop_grace_s
+
+__all__ = ["ApplyResult", "DownResult", "apply", "down", "wait_ready"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    project: str
+    container_ids: Mapping[str, str]  # container name -> id, every container of the plan
+    done: tuple[tuple[str, Action], ...]  # what was carried out, in completion order
+
+
+class _Run(Waits):
+    """The shared state of one apply: what waits need, plus the plan, results and the
+    image memo."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        engine: Engine,
+        reporter: Reporter,
+        timeout_s: float,
+        expires: str | None,
+        now: Clock,
+    ) -> None:
+        super().__init__(engine, plan.desired, reporter, timeout_s, now)
+        self.plan = plan
+        self.expires = expires
+        self.done: list[tuple[str, Action]] = []
+        self.released: set[str] = set()  # recreates whose old container went early
+        self.images: dict[tuple[Any, ...], Future[str]] = {}
+
+    def remember(self, name: str, container_id: str) -> None:
+        with self.lock:
+            self.ids[name] = container_id
+
+    def record(self, name: str, action: Action) -> None:
+        with self.lock:
+            self.done.append((name, action))
+
+    def ensure_image(self, spec: ServiceSpec) -> None:
+        """Once per distinct image per apply, even when services ask in parallel."""
+        key = (spec.image, spec.pull_policy, spec.build)
+        with self.lock:
+            fut = self.images.get(key)
+            owner = fut is None
+            if fut is None:
+                fut = self.images[key] = Future()
+        if owner:
+            try:
+                fut.set_result(
+                    self.engine.ensure_image(
+                        spec, on_output=lambda line: self.reporter.output(spec.image, line)
+                    )
+                )
+            except BaseException as exc:
+                fut.set_exception(exc)
+        fut.result()
+
+
+def apply(
+    plan: Plan,
+    engine: Engine,
+    reporter: Reporter,
+    *,
+    wait: bool = False,
+    timeout_s: float = 300.0,
+    workers: int = 8,
+    expires: str | None = None,
+    now: Clock = time.monotonic,
+) -> ApplyResult:
+    """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
+    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start). ``expires``: RFC 3339 expiry label
+    for throwaway instances. Raises ApplyError (with logs) when a service fails, PlanConflict
+    when the plan has conflicts, EngineError when the engine refuses an operation."""
+    if plan.conflicts:
+        first = plan.conflicts[0]
+        more = f" (and {len(plan.conflicts) - 1} more)" if len(plan.conflicts) > 1 else ""
+        raise PlanConflict(first.message + more, hint=first.hint, code=first.code)
+    run = _Run(plan, engine, reporter, timeout_s, expires, now)
+    in_pool(workers, run.cancel, partial(_carry_out, run, wait=wait))
+    return ApplyResult(plan.project, dict(run.ids), tuple(run.done))
+
+
+def _carry_out(run: _Run, pool: ThreadPoolExecutor, *, wait: bool) -> list[EnvkitError]:
+    """Infra, removals, services in dependency order, then the start check or the waits;
+    each step only when the one before had no failures."""
+    containers = [c for c in run.plan.changes if c.kind is ResourceKind.CONTAINER]
+    _apply_infra(run)
+    removals = [c for c in containers if c.action is Action.REMOVE]
+    jobs = {c.name: partial(_remove, run, c) for c in removals}
+    jobs.update({c.name: partial(_release, run, c) for c in _port_holders(containers)})
+    failures = run_jobs(pool, jobs, {}, reporter=run.reporter, check=run.check)
+    if not failures:
+        failures = _apply_services(run, pool, [c for c in containers if c not in removals])
+    if not wait and not failures:
+        failures = exited_after_start(run)
+    if wait and not failures:
+        failures = wait_all_ready(run, pool)
+    return failures
+
+
+# -- infrastructure ------------------------------------------------------------------------
+
+
+def _apply_infra(run: _Run) -> None:
+    desired = run.desired
+    for change in run.plan.changes:
+        if change.kind is ResourceKind.NETWORK and change.action is Action.CREATE:
+            run.reporter.step(change.name, "creating network")
+            run.engine.create_network(change.name, project_labels(desired, expires=run.expires))
+            run.record(change.name, Action.CREATE)
+        elif change.kind is ResourceKind.VOLUME and change.action is Action.CREATE:
+            spec = next(
+                (v for v in desired.volumes if desired.volume_name(v.name) == change.name), None
+            )
+            labels = dict(spec.labels) if spec else {}
+            labels.update(project_labels(desired, expires=run.expires))
+            if spec:
+                labels[LABEL.VOLUME] = spec.name
+            run.reporter.step(change.name, "creating volume")
+            run.engine.create_volume(
+                change.name,
+                labels,
+                driver=spec.driver if spec else "local",
+                driver_opts=dict(spec.driver_opts) if spec else None,
+            )
+            run.record(change.name, Action.CREATE)
+        elif change.kind is ResourceKind.VOLUME and change.action is Action.REMOVE:
+            # Named volumes go only with `down --volumes`, whatever a plan says.
+            run.reporter.step(change.name, "kept (volumes are removed only by down --volumes)")
+
+
+# -- containers ----------------------------------------------------------------------------
+
+
+def _remove(run: _Run, change: Change) -> None:
+    before = change.before
+    if before is None:
+        return
+    run.check()
+    run.reporter.step(change.name, "stopping")
+    run.engine.stop_container(before.id, stop_grace_s(before.spec))
+    run.engine.remove_container(before.id)
+    run.reporter.step(change.name, "removed")
+    run.record(change.name, Action.REMOVE)
+
+
+def _port_holders(changes: list[Change]) -> list[Change]:
+    """Recreates whose old container holds a host port that another container of this
+    apply will publish (a port moved from one service to another, or two swapped). They
+    cannot wait for their turn in dependency order: the other service may start first, or
+    each may wait for the other's port. So their old containers go with the removals."""
+    wanted = [
+        (c.name, p.host_ip, p.published, p.protocol)
+        for c in changes
+        if c.action in (Action.CREATE, Action.RECREATE) and c.after is not None
+        for p in c.after.ports
+        if p.published is not None
+    ]
+    wildcard = {"", "0.0.0.0", "::"}
+    return [
+        c
+        for c in changes
+        if c.action is Action.RECREATE
+        and c.before is not None
+        and any(
+            name != c.name
+            and (port, proto) == (b.host_port, b.protocol)
+            and (ip in wildcard or b.host_ip in wildcard or ip == b.host_ip)
+            for b in c.before.ports
+            for name, ip, port, proto in wanted
+        )
+    ]
+
+
+def _release(run: _Run, change: Change) -> None:
+    """Stop and remove the old container of a recreate early (see _port_holders), once its
+    new image is at hand; the recreate then only creates and starts."""
+    assert change.before is not None and change.after is not None
+    run.ensure_image(change.after)
+    run.check()
+    run.reporter.step(change.name, "stopping (recreate; its host port moves)")
+    run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
+    run.engine.remove_container(change.before.id)
+    with run.lock:
+        run.released.add(change.name)
+
+
+def _apply_services(
+    run: _Run, pool: ThreadPoolExecutor, changes: list[Change]
+) -> list[EnvkitError]:
+    by_service: dict[str, list[Change]] = {}
+    for change in changes:
+        if change.service is not None:
+            by_service.setdefault(change.service, []).append(change)
+    for change_list in by_service.values():
+        for change in change_list:
+            if change.before is not None and change.action in (Action.NOOP, Action.START):
+                run.remember(change.name, change.before.id)
+    names = {s.name for s in run.desired.services}
+    deps = {
+        s.name: {d.service for d in s.depends_on if d.service in names}
+        for s in run.desired.services
+    }
+    jobs = {
+        s.name: partial(_service, run, s, by_service.get(s.name, [])) for s in run.desired.services
+    }
+    return run_jobs(pool, jobs, deps, reporter=run.reporter, check=run.check)
+
+
+def _service(run: _Run, spec: ServiceSpec, changes: list[Change]) -> None:
+    for dep in spec.depends_on:
+        if any(s.name == dep.service for s in run.desired.services):
+            wait_condition(run, spec.name, dep.service, dep.condition)
+    for change in sorted(changes, key=lambda c: c.replica or 0):
+        run.check()
+        _container(run, spec, change)
+
+
+def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
+    action = change.action
+    after = change.after or spec
+    replica = change.replica or 1
+    if action is Action.NOOP:
+        return
+    if action is Action.START:
+        assert change.before is not None
+        cid = change.before.id
+        run.reporter.step(change.name, "starting")
+    else:
+        run.ensure_image(after)  # a pull or build reports its own output lines
+        run.check()
+        with run.lock:
+            released = change.name in run.released
+        if action is Action.RECREATE and change.before is not None and not released:
+            run.reporter.step(change.name, "stopping (recreate)")
+            run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
+            run.engine.remove_container(change.before.id)
+            run.check()
+        labels = container_labels(run.desired, after, replica, expires=run.expires)
+        cid = run.engine.create_container(run.desired, after, replica, labels)
+        run.remember(change.name, cid)
+        run.reporter.step(change.name, "created")
+    run.engine.start_container(cid)
+    with run.lock:
+        run.started[change.name] = run.now()
+    run.record(change.name, action)
+    run.reporter.step(change.name, "started")

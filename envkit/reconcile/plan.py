@@ -1,0 +1,378 @@
+"""plan(desired, observed) -> Plan: a pure function, no I/O, no docker import.
+
+A Plan is a value (Terraform's ``Change{action, before, after}``): it can be printed,
+serialized, tested and applied later. Reasons explain it to people; apply never branches
+on them.
+
+Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
+
+- none observed -> CREATE;
+- spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
+  code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
+  re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
+- spec hash changed -> RECREATE, reasons = field-level differences of the recorded spec
+  label and :func:`~envkit.model.canonical_spec`; image id behind the tag changed ->
+  RECREATE. An image that is not present locally is compared with nothing (it will be
+  pulled or built at apply, or it is an ``image-missing`` conflict under pull_policy never
+  when a container must be created from it).
+
+Containers of the project that the stack no longer has (service removed, replica above
+the desired count, a second container claiming the same service and replica) -> REMOVE.
+Containers of other projects are never planned. Missing network and non-external named
+volumes -> CREATE; volumes are never removed by a plan.
+
+Order of :attr:`Plan.changes`: container removals first (they free names and host ports),
+by name; then the network; then volumes in declared order; then every desired container
+(NOOP included) in dependency order (topological over ``depends_on``, declared order as
+tie-break), replicas ascending. NOOP changes exist only for containers.
+
+Conflicts are found here, never half-way through apply: a name taken by an object envkit
+does not own (``name-taken``), a host port held by something else (``port-in-use``), an
+image missing under pull_policy never (``image-missing``), an external volume that does not
+exist (``volume-missing``). An external volume exists when the observer reports it in
+``observed.volumes`` or in ``observed.foreign_names``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from envkit.engine.base import ObservedContainer, ObservedState, PortUse
+from envkit.model import (
+    DesiredState,
+    PortSpec,
+    PullPolicy,
+    ResourceKind,
+    ServiceSpec,
+    canonical_spec,
+    container_name,
+    spec_hash,
+)
+from envkit.reconcile.spec_diff import spec_differences
+
+__all__ = [
+    "Action",
+    "Change",
+    "Conflict",
+    "Plan",
+    "ResourceKind",
+    "Summary",
+    "dependency_order",
+    "plan",
+]
+
+
+class Action(Enum):
+    CREATE = "+"
+    RECREATE = "-/+"
+    START = ">"
+    REMOVE = "-"
+    NOOP = "="
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ResourceKind
+    name: str  # engine object name: container, network or volume name
+    action: Action
+    service: str | None = None  # containers only
+    replica: int | None = None  # containers only
+    before: ObservedContainer | None = None
+    after: ServiceSpec | None = None
+    reasons: tuple[str, ...] = ()  # for people; apply never branches on them
+    volume: str | None = None  # volumes only: the stack-level name
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Something that makes the plan impossible to apply; found before apply touches anything."""
+
+    code: str  # kebab-case: port-in-use, name-taken, image-missing, volume-missing
+    message: str
+    hint: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    create: int = 0
+    recreate: int = 0
+    start: int = 0
+    remove: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    desired: DesiredState
+    changes: tuple[Change, ...]
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def project(self) -> str:
+        return self.desired.project
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    @property
+    def summary(self) -> Summary:
+        def count(action: Action) -> int:
+            return sum(1 for c in self.changes if c.action is action)
+
+        return Summary(
+            create=count(Action.CREATE),
+            recreate=count(Action.RECREATE),
+            start=count(Action.START),
+            remove=count(Action.REMOVE),
+            unchanged=count(Action.NOOP),
+        )
+
+
+def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+    project = desired.project
+    ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
+    slots = {
+        container_name(project, spec.name, n): (spec, n)
+        for spec in desired.services
+        for n in range(1, spec.replicas + 1)
+    }
+    current: dict[str, ObservedContainer] = {}
+    removals: list[Change] = []
+    for c in ours:
+        slot = slots.get(c.name)
+        if slot is not None and slot[0].name == c.service and slot[1] == c.replica:
+            current[c.name] = c
+        else:
+            removals.append(_removal(desired, c))
+
+    conflicts: list[Conflict] = []
+    infra: list[Change] = []
+    network_names = {n.name for n in observed.networks}
+    if desired.network not in network_names:
+        infra.append(Change(ResourceKind.NETWORK, desired.network, Action.CREATE))
+        conflicts.extend(_name_taken(observed, desired.network, "network"))
+    volume_names = {v.name for v in observed.volumes}
+    for vol in desired.volumes:
+        name = desired.volume_name(vol.name)
+        if vol.external:
+            if name not in volume_names and name not in observed.foreign_names:
+                conflicts.append(
+                    Conflict(
+                        "volume-missing",
+                        f"external volume {name} (volumes.{vol.name}) does not exist",
+                        hint=f"create it (docker volume create {name}) or drop 'external: true'",
+                    )
+                )
+        elif name not in volume_names:
+            infra.append(Change(ResourceKind.VOLUME, name, Action.CREATE, volume=vol.name))
+            conflicts.extend(_name_taken(observed, name, "volume"))
+
+    containers: list[Change] = []
+    for spec in dependency_order(desired.services):
+        image_id = observed.images.get(spec.image)
+        for n in range(1, spec.replicas + 1):
+            name = container_name(project, spec.name, n)
+            change = _container_change(name, spec, n, current.get(name), image_id)
+            containers.append(change)
+            if change.action is Action.CREATE:
+                conflicts.extend(_name_taken(observed, name, "container", spec.name))
+        conflicts.extend(_image_conflicts(spec, image_id, containers))
+
+    conflicts.extend(_port_conflicts(desired, observed, containers))
+    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+
+
+def dependency_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:
+    """Topological order over ``depends_on`` with declared order as tie-break. Dependencies
+    on unknown services are ignored; a cycle (rejected earlier, by validation) falls back to
+    declared order for the services on it."""
+    pending = list(services)
+    known = {s.name for s in pending}
+    done: set[str] = set()
+    out: list[ServiceSpec] = []
+    while pending:
+        ready = next(
+            (
+                s
+                for s in pending
+                if all(d.service in done or d.service not in known for d in s.depends_on)
+            ),
+            pending[0],
+        )
+        pending.remove(ready)
+        done.add(ready.name)
+        out.append(ready)
+    return out
+
+
+def _removal(desired: DesiredState, c: ObservedContainer) -> Change:
+    names = {s.name: s for s in desired.services}
+    spec = names.get(c.service)
+    if spec is None:
+        reason = "service removed from the stack"
+    elif c.replica > spec.replicas or c.replica < 1:
+        reason = f"replicas lowered to {spec.replicas}"
+    else:
+        reason = f"extra container for {c.service} replica {c.replica}"
+    return Change(
+        ResourceKind.CONTAINER,
+        c.name,
+        Action.REMOVE,
+        service=c.service,
+        replica=c.replica,
+        before=c,
+        reasons=(reason,),
+    )
+
+
+_RUNNING = frozenset({"running", "paused", "restarting"})
+_STOPPED = frozenset({"created", "exited"})
+
+
+def _container_change(
+    name: str, spec: ServiceSpec, n: int, before: ObservedContainer | None, image_id: str | None
+) -> Change:
+    def change(action: Action, *reasons: str) -> Change:
+        return Change(ResourceKind.CONTAINER, name, action, spec.name, n, before, spec, reasons)
+
+    obtain = _obtain_reason(spec, image_id)
+    if before is None:
+        return change(Action.CREATE, *obtain)
+    reasons: list[str] = []
+    if before.spec_hash != spec_hash(spec):
+        reasons.extend(_spec_reasons(before, spec))
+    if image_id is not None and before.image_id != image_id:
+        reasons.append(
+            f"image {spec.image} changed: {_short_id(before.image_id)} -> {_short_id(image_id)}"
+        )
+    if reasons:
+        return change(Action.RECREATE, *reasons, *obtain)
+    if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
+        return change(Action.NOOP, "completed")
+    if before.state in _STOPPED:
+        code = f" with code {before.exit_code}" if before.exit_code is not None else ""
+        return change(Action.START, f"{before.state}{code}, will be started")
+    if before.state in _RUNNING:
+        return change(Action.NOOP)
+    return change(Action.RECREATE, f"container is {before.state}", *obtain)
+
+
+def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
+    if image_id is not None or spec.pull_policy is PullPolicy.NEVER:
+        return ()
+    if spec.build is not None or spec.pull_policy is PullPolicy.BUILD:
+        return (f"image {spec.image} will be built",)
+    return (f"image {spec.image} will be pulled",)
+
+
+def _short_id(image_id: str) -> str:
+    algo, _, digest = image_id.partition(":")
+    return f"{algo}:{digest[:12]}" if digest else image_id[:12]
+
+
+def _spec_reasons(before: ObservedContainer, spec: ServiceSpec) -> list[str]:
+    if not before.spec:
+        return ["spec hash changed (no recorded spec to compare)"]
+    old_version = before.spec_hash.partition("-")[0]
+    new_version = spec_hash(spec).partition("-")[0]
+    diffs = spec_differences(before.spec, canonical_spec(spec), spec.sensitive_env)
+    if diffs:
+        return diffs
+    if old_version != new_version:
+        return [f"spec format changed ({old_version} -> {new_version})"]
+    return ["spec hash changed"]
+
+
+def _name_taken(
+    observed: ObservedState, name: str, kind: str, service: str | None = None
+) -> list[Conflict]:
+    holder = observed.foreign_names.get(name)
+    if holder is None:
+        return []
+    return [
+        Conflict(
+            "name-taken",
+            f"the {kind} name {name} is taken by a {holder} that envkit does not manage",
+            hint=f"remove or rename that {holder} (docker {holder} rm {name}), "
+            "or use another instance (--instance ID)",
+            service=service,
+        )
+    ]
+
+
+def _image_conflicts(
+    spec: ServiceSpec, image_id: str | None, changes: list[Change]
+) -> list[Conflict]:
+    if image_id is not None or spec.pull_policy is not PullPolicy.NEVER:
+        return []
+    needs_image = any(
+        c.service == spec.name and c.action in (Action.CREATE, Action.RECREATE) for c in changes
+    )
+    if not needs_image:
+        return []
+    return [
+        Conflict(
+            "image-missing",
+            f"image {spec.image} of service {spec.name} is not present on the engine "
+            "and pull_policy is never",
+            hint="load it (envkit bundle load FILE, or docker load) or build it, "
+            "or set pull_policy: missing",
+            service=spec.name,
+        )
+    ]
+
+
+def _overlaps(ip_a: str, ip_b: str) -> bool:
+    wildcard = {"", "0.0.0.0", "::"}
+    return ip_a in wildcard or ip_b in wildcard or ip_a == ip_b
+
+
+def _port_conflicts(
+    desired: DesiredState, observed: ObservedState, changes: list[Change]
+) -> list[Conflict]:
+    ours = {c.name for c in observed.containers if c.project == desired.project}
+    foreign = [
+        use
+        for use in observed.ports_in_use
+        if f"(project {desired.project})" not in use.owner
+        and not any(use.owner.startswith(f"container {name}") for name in ours)
+    ]
+    out: list[Conflict] = []
+    claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
+    for change in changes:
+        spec = change.after
+        if spec is None:
+            continue
+        for port in spec.ports:
+            if port.published is None:
+                continue
+            key = (port.published, port.protocol)
+            for ip, other in claimed.get(key, []):
+                if _overlaps(ip, port.host_ip):
+                    out.append(_port_conflict(change, port, f"container {other} of this stack"))
+            claimed.setdefault(key, []).append((port.host_ip, change.name))
+            if change.action is Action.NOOP:
+                continue
+            for use in foreign:
+                if (use.host_port, use.protocol) == key and _overlaps(use.host_ip, port.host_ip):
+                    out.append(_port_conflict(change, port, use.owner, use))
+    return out
+
+
+def _port_conflict(
+    change: Change, port: PortSpec, owner: str, use: PortUse | None = None
+) -> Conflict:
+    ip = use.host_ip if use is not None and use.host_ip else port.host_ip
+    where = f"{ip}:{port.published}" if ip else str(port.published)
+    return Conflict(
+        "port-in-use",
+        f"host port {where}/{port.protocol} for {change.service} "
+        f"({change.name}, container port {port.key()}) is held by {owner}",
+        hint="stop or remove what holds it, publish another host port for this environment, "
+        "or leave the host port out so the engine picks a free one",
+        service=change.service,
+    )

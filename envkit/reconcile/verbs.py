@@ -1,0 +1,142 @@
+"""The reconciler's two verbs, shared by the CLI, the Python API and the pytest plugin.
+
+``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> renew the
+lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and check that
+what runs is what was planned. ``down``: under the same lock, remove the instance.
+Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envkit.engine.base import Engine, ObservedContainer, ObservedState
+from envkit.errors import ApplyError, PlanConflict
+from envkit.model import LABEL, DesiredState, project_labels
+from envkit.progress import NullReporter, Reporter
+from envkit.reconcile.apply import ApplyResult, apply
+from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
+from envkit.reconcile.lock import instance_lock
+from envkit.reconcile.plan import Action, Plan, plan
+from envkit.reconcile.teardown import DownResult
+from envkit.reconcile.teardown import down as _down
+
+__all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    plan: Plan
+    applied: ApplyResult | None  # None when there was nothing to do
+    containers: tuple[ObservedContainer, ...]  # the instance's containers afterwards
+    not_running: tuple[str, ...] = ()  # containers that exited after start (not one-shots)
+    expires: str | None = None  # the instance's expiry when up was given one
+
+
+def conflict_error(p: Plan) -> PlanConflict:
+    lines = [
+        f"  error[{c.code}]: {c.message}" + (f"\n    hint: {c.hint}" if c.hint else "")
+        for c in p.conflicts
+    ]
+    n = len(p.conflicts)
+    return PlanConflict(
+        f"{p.project}: the plan has {n} conflict{'s' if n != 1 else ''}; nothing was changed",
+        detail="\n".join(lines),
+        hint="resolve the conflicts above, then run the command again",
+    )
+
+
+def up(
+    desired: DesiredState,
+    engine: Engine,
+    *,
+    reporter: Reporter | None = None,
+    wait: bool = False,
+    timeout_s: float = 300.0,
+    lock_timeout_s: float = 600.0,
+    on_lock_wait: Callable[[str], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    expires: str | None = None,
+) -> UpResult:
+    reporter = reporter or NullReporter()
+    with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+        refresh_images(desired, engine, reporter)
+        observed = engine.observe(desired)
+        p = plan(desired, observed)
+        if p.conflicts:
+            raise conflict_error(p)
+        if on_plan is not None:
+            on_plan(p)
+        if expires is not None:
+            _renew_lease(engine, desired, observed, expires)
+        applied = None
+        if p.has_changes or wait:
+            applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
+        not_running: list[str] = []
+        containers = observed.containers  # read under the lock just now: no second list
+        if p.has_changes:
+            # What runs must be what was planned: read the engine again and plan again.
+            observed_after = engine.observe(desired)
+            containers = observed_after.containers
+            after = plan(desired, observed_after)
+            drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
+            if drift or after.conflicts:
+                from envkit.reconcile.present import plan_text
+
+                raise ApplyError(
+                    f"{desired.project}: after apply the engine still differs from the stack",
+                    detail=plan_text(after),
+                    hint="run 'envkit up' again; if it persists, report it with --debug output",
+                )
+            not_running = [c.name for c in after.changes if c.action is Action.START]
+        elif wait:  # states and health moved on while waiting
+            containers = tuple(engine.list_containers({LABEL.PROJECT: desired.project}))
+    return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
+
+
+def _renew_lease(
+    engine: Engine, desired: DesiredState, observed: ObservedState, expires: str
+) -> None:
+    """Point the instance's lease at ``expires`` (``envkit.reconcile.expiry``): labels cannot change,
+    so an existing lease is replaced. Under the instance lock, so gc (which takes the same
+    lock and reads the lease again) never sees the gap between remove and create."""
+    name = lease_name(desired.project)
+    for vol in observed.volumes:
+        if vol.name == name and is_lease(vol.labels):
+            if vol.labels.get(LABEL.EXPIRES) == expires:
+                return
+            engine.remove_volume(name)
+    engine.create_volume(name, lease_labels(project_labels(desired), expires))
+
+
+def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) -> None:
+    """Pull every image whose service has ``pull_policy: always``, before planning: the
+    planner (pure) then sees the registry's current image as the local image id, so an
+    image updated under the same tag shows as a change (and recreates only its services).
+    ``plan`` and ``up`` both do it; a registry that cannot be reached fails here, before
+    anything changes."""
+    from envkit.model import PullPolicy
+
+    seen: set[str] = set()
+    for spec in desired.services:
+        if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
+            seen.add(spec.image)
+            reporter.step(spec.image, "pulling (pull_policy: always)")
+            engine.refresh_image(
+                spec, on_output=lambda line, s=spec: reporter.output(s.image, line)
+            )
+
+
+def down(
+    desired: DesiredState | str,
+    engine: Engine,
+    *,
+    volumes: bool = False,
+    reporter: Reporter | None = None,
+    lock_timeout_s: float = 600.0,
+    on_lock_wait: Callable[[str], None] | None = None,
+) -> DownResult:
+    project = desired if isinstance(desired, str) else desired.project
+    with instance_lock(project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+        return _down(engine, desired, volumes=volumes, reporter=reporter or NullReporter())

@@ -1,0 +1,201 @@
+"""Rendered tree -> DesiredState: every Compose spelling normalized into envkit.model.
+
+All problems are collected and raised together as one StackError whose Diagnostics point
+at the source (``rendered.origin(path)``). A value that is sensitive is never quoted in a
+message: it shows as ``(sensitive)`` (see :mod:`envkit.stackfile.treereader`). This module assembles
+services and volumes; :mod:`envkit.stackfile.servicefields` reads each field. Decisions:
+
+- ``environment`` (map or ``K=V`` list): numbers and booleans become their YAML spelling
+  (``true``, ``3306``); a null value or a bare ``K`` passes the variable through from the
+  env context (process environment + the environment's env files) and is left out when it
+  is not set there, as in Compose. A service ``env_file`` is read first and ``environment``
+  overrides it; every name from a service env_file is sensitive.
+- ``command`` / ``entrypoint``: a list is kept, a string is split like a shell (shlex).
+- ``depends_on``, ``labels``, ``extra_hosts``, ``cap_add``, ``cap_drop``, ``environment``
+  are sorted, so every spelling compares equal; ports, mounts and tmpfs keep their order.
+- A service with ``build`` and no ``image`` gets the image ``{project}-{service}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envkit.errors import Diagnostic, PathPart, StackError
+from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
+from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.stackfile import servicefields as fields
+from envkit.stackfile.render import Rendered
+from envkit.stackfile.syntax import parse_duration, parse_size
+from envkit.stackfile.treereader import TreeReader
+
+__all__ = ["to_desired"]
+
+Path_ = tuple[PathPart, ...]
+_RESTART = ("no", "always", "unless-stopped", "on-failure")
+_PULL = {
+    "always": "always",
+    "missing": "missing",
+    "if_not_present": "missing",
+    "never": "never",
+    "build": "build",
+}
+
+
+def to_desired(rendered: Rendered) -> DesiredState:
+    """The desired state of the rendered environment; StackError lists every problem."""
+    norm = _Normalizer(rendered)
+    tree = rendered.tree
+    if not rendered.stack:
+        norm.fail(
+            "missing-stack",
+            "the stack has no name",
+            ("stack",),
+            hint="add 'stack: NAME' at the top of the file",
+        )
+    services = tuple(
+        norm.service(str(name), body)
+        for name, body in norm.mapping(tree.get("services"), ("services",)).items()
+    )
+    volumes = tuple(
+        norm.volume(str(name), body)
+        for name, body in norm.mapping(tree.get("volumes"), ("volumes",)).items()
+    )
+    if norm.diagnostics:
+        raise StackError(sorted(norm.diagnostics, key=_position))
+    return DesiredState(
+        stack=rendered.stack,
+        environment=rendered.environment,
+        instance=rendered.instance,
+        services=services,
+        volumes=volumes,
+        source=rendered.source,
+        sensitive_values=rendered.sensitive_values | frozenset(norm.extra_sensitive),
+    )
+
+
+class _Normalizer(TreeReader):
+    """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
+
+    def service(self, name: str, body: Any) -> ServiceSpec:
+        at: Path_ = ("services", name)
+        svc = self.mapping(body, at)
+
+        def get(key: str) -> tuple[Any, Path_]:
+            return svc.get(key), (*at, key)
+
+        build = fields.build(self, *get("build"))
+        image = self.string(*get("image"))
+        if not image:
+            if build is None:
+                self.fail(
+                    "missing-image",
+                    f"service '{name}' has neither image nor build",
+                    at,
+                    hint="add 'image: NAME[:TAG]' or a 'build' context",
+                    at_key=True,
+                )
+            image = f"{self._project()}-{name}".lower()
+        environment, sensitive_env = fields.environment(self, svc, at)
+        restart = svc.get("restart")
+        if restart is False:
+            restart = "no"
+        restart = self.string(restart, (*at, "restart")) or "no"
+        policy, _, retries = restart.partition(":")
+        if policy not in _RESTART or (
+            retries
+            and (
+                policy != "on-failure"
+                or not (retries.isascii() and retries.isdigit())
+                or len(retries) > 10
+                or int(retries) > MAX_RETRIES
+            )
+        ):
+            self.fail(
+                "invalid-restart",
+                "{value} is not a restart policy",
+                (*at, "restart"),
+                value=restart,
+                hint=f"use no, always, unless-stopped or on-failure[:N] (N up to {MAX_RETRIES})",
+            )
+        pull = self.string(*get("pull_policy")) or "missing"
+        if pull not in _PULL:
+            self.fail(
+                "invalid-pull-policy",
+                "{value} is not a pull policy",
+                (*at, "pull_policy"),
+                value=pull,
+                hint="use always, missing, never or build",
+            )
+        replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
+        cpus = self.number(*get("cpus"), integer=False, minimum=MIN_CPUS, maximum=MAX_CPUS)
+        mem_limit = self.optional("invalid-size", parse_size, *get("mem_limit"))
+        if mem_limit and mem_limit < MIN_MEM_LIMIT:
+            self.fail(
+                "invalid-size",
+                "{value} is below the engine's minimum memory limit of 6 MiB",
+                (*at, "mem_limit"),
+                value=svc.get("mem_limit"),
+                hint="write 6m or more (0 means no limit)",
+            )
+            mem_limit = None
+        origin = self.rendered.key_origin(at) or self.rendered.origin(at)
+        return ServiceSpec(
+            name=name,
+            image=image,
+            build=build,
+            command=fields.command(self, *get("command")),
+            entrypoint=fields.command(self, *get("entrypoint")),
+            environment=environment,
+            ports=fields.ports(self, *get("ports")),
+            mounts=fields.mounts(self, *get("volumes")),
+            depends_on=fields.depends_on(self, *get("depends_on")),
+            healthcheck=fields.healthcheck(self, *get("healthcheck")),
+            restart=restart,
+            labels=tuple(
+                sorted((k, v or "") for k, v in fields.labels(self, *get("labels")).items())
+            ),
+            user=self.string(*get("user")),
+            working_dir=self.string(*get("working_dir")),
+            hostname=self.string(*get("hostname")),
+            extra_hosts=fields.extra_hosts(self, *get("extra_hosts")),
+            cap_add=self.strings(*get("cap_add"), sort=True),
+            cap_drop=self.strings(*get("cap_drop"), sort=True),
+            privileged=bool(self.boolean(*get("privileged"))),
+            tmpfs=fields.tmpfs(self, *get("tmpfs")),
+            init=self.boolean(*get("init")),
+            stop_grace_period_s=self.optional(
+                "invalid-duration", parse_duration, *get("stop_grace_period")
+            ),
+            mem_limit=mem_limit,
+            cpus=cpus,
+            replicas=1 if replicas is None else replicas,
+            pull_policy=PullPolicy(_PULL.get(pull, "missing")),
+            sensitive_env=sensitive_env,
+            origin=origin,
+        )
+
+    def _project(self) -> str:
+        base = f"{self.rendered.stack}-{self.rendered.environment}"
+        return f"{base}-{self.rendered.instance}" if self.rendered.instance else base
+
+    def volume(self, name: str, body: Any) -> VolumeSpec:
+        at: Path_ = ("volumes", name)
+        spec = self.mapping(body, at)
+        opts = self.pairs(spec.get("driver_opts"), (*at, "driver_opts"), sep="=", what="option")
+        labels = fields.labels(self, spec.get("labels"), (*at, "labels"))
+        external = spec.get("external")
+        return VolumeSpec(
+            name=name,
+            driver=self.string(spec.get("driver"), (*at, "driver")) or "local",
+            driver_opts=tuple(sorted((k, v or "") for k, v in opts.items())),
+            labels=tuple(sorted((k, v or "") for k, v in labels.items())),
+            external=bool(external)
+            if isinstance(external, dict)
+            else bool(self.boolean(external, (*at, "external"))),
+            origin=self.rendered.key_origin(at) or self.rendered.origin(at),
+        )
+
+
+def _position(diagnostic: Diagnostic) -> tuple[int, int]:
+    origin = diagnostic.origin
+    return (origin.line, origin.col) if origin else (0, 0)

@@ -1,0 +1,349 @@
+"""Render one environment of a stack: variables, env files, overrides, Jinja2 per string.
+
+``render(doc, "dev")`` turns the parsed stack file into the tree of that environment:
+``{"stack": ..., "services": ..., "volumes": ...}`` with every template rendered. The
+structure is fixed by the YAML before any template runs, so a value can never add or
+remove keys (a password containing ``": "`` or a newline stays one string).
+
+Decisions (the documented contract):
+
+- **Variable precedence**, lowest to highest: stack ``vars``, the environment's ``vars``,
+  ``--var k=v``. Variables are not templated themselves. A ``--var`` value that is exactly
+  an integer literal (``3306``, ``-1``; no leading zeros) becomes an ``int`` and ``true`` /
+  ``false`` become ``bool``, so ``--var port=3310`` behaves like ``vars: {port: 3310}``;
+  anything else stays a string (``007`` and ``1.5`` stay strings).
+- **env context**: the process environment overlaid by the environment's ``env_file``
+  files, later files overriding earlier ones; **the process environment wins** over env
+  files (as in Docker Compose), so CI can override a value without editing files. Entries
+  are a path or ``{path, required}``; paths are relative to the stack file's folder; a
+  missing file is an error unless ``required: false``. Files are read with python-dotenv
+  without ``${VAR}`` interpolation; a bare ``NAME`` line (no ``=``) is ignored.
+- **Overrides** ``environments.E.services.S`` merge onto ``services.S`` like RFC 7386 (JSON
+  Merge Patch): mappings merge recursively, lists and scalars replace, ``null`` deletes a
+  key. An empty override (``S:`` with nothing under it) changes nothing.
+- **Templates**: every string in ``services`` and ``volumes`` containing ``{{``, ``{%`` or
+  ``{#`` is rendered in a sandbox with undefined names as errors. A string that is one
+  ``{{ expr }}`` keeps the expression's type if it is a string, number, boolean or null.
+  Context: each variable by name, ``vars``, ``env``, ``environment``, ``instance``,
+  ``stack``; those five reserved names win over variables of the same name (still
+  reachable as ``vars.NAME``). All template errors are reported at once.
+- **Secrets**: sensitive are every value read from an env file, every variable (and env
+  name) matching PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE (case-insensitive), and
+  every name listed under the stack's top-level ``sensitive:``; a rendered string that used
+  or contains a sensitive value is sensitive too. Every non-empty value counts, even one or
+  two characters long: over-masking output is the price of never printing a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from envkit.errors import SENSITIVE, Diagnostic, Origin, PathPart, StackError
+from envkit.hints import did_you_mean, kind_of
+from envkit.stackfile.envfiles import read_env_files
+from envkit.stackfile.templating import Templater
+
+__all__ = [
+    "Document",
+    "Rendered",
+    "Variable",
+    "is_secret_name",
+    "render",
+]
+
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+_INT_LITERAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_MISSING: Any = object()
+Path_ = tuple[PathPart, ...]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names that look like they hold a secret (``DB_PASSWORD``, ``api_key``)."""
+    return _SECRET_NAME.search(name) is not None
+
+
+class Document(Protocol):
+    """What render needs from ``envkit.stackfile.document.Document``."""
+
+    @property
+    def display(self) -> str: ...
+    @property
+    def directory(self) -> Path: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    def origin(self, path: Path_) -> Origin | None: ...
+    def key_origin(self, path: Path_) -> Origin | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One entry of ``render --explain``: where a variable's winning value came from."""
+
+    name: str  # "mysql_port", or "env.NAME" for the env context
+    value: Any
+    layer: str  # stack vars | environment vars | --var | env file | process environment
+    origin: Origin | None
+    sensitive: bool
+
+    def shown(self) -> Any:
+        return SENSITIVE if self.sensitive else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One environment of a stack, merged and rendered; paths map back to the source."""
+
+    stack: str
+    environment: str
+    instance: str | None
+    tree: dict[str, Any]  # stack, services, volumes
+    sensitive_values: frozenset[str]
+    variables: tuple[Variable, ...]
+    source: str  # the stack file as the user named it
+    directory: Path  # its folder: relative paths resolve against it
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    document: Document | None = field(default=None, repr=False, compare=False)
+
+    def origin(self, path: Path_) -> Origin | None:
+        """Position of the value at a merged-tree path (the override's, if overridden)."""
+        return self._locate(tuple(path), key=False)
+
+    def key_origin(self, path: Path_) -> Origin | None:
+        """Position of the key at a merged-tree path."""
+        return self._locate(tuple(path), key=True)
+
+    def is_sensitive(self, value: object) -> bool:
+        """True if ``value`` is, or contains, a sensitive value."""
+        if not isinstance(value, str) or not value:
+            return False
+        return value in self.sensitive_values or any(s in value for s in self.sensitive_values)
+
+    def _locate(self, path: Path_, *, key: bool) -> Origin | None:
+        if self.document is None:
+            return None
+        return _locate(self.document, self.environment, path, key=key)
+
+
+def _locate(doc: Document, environment: str, path: Path_, *, key: bool) -> Origin | None:
+    lookup = doc.key_origin if key else doc.origin
+    if len(path) > 2 and path[0] == "services":
+        base: Path_ = ("environments", environment, "services", path[1])
+        node = _get(doc.data, base)
+        rest = path[2:]
+        for i, part in enumerate(rest):
+            if not isinstance(node, dict):
+                # The override replaced this subtree (list or scalar): it is the source.
+                return lookup(base + rest) if i else lookup(path)
+            if part not in node:
+                return lookup(path)
+            node = node[part]
+        return lookup(base + rest)
+    return lookup(path)
+
+
+def _get(tree: Any, path: Path_) -> Any:
+    for part in path:
+        in_mapping = isinstance(tree, dict) and isinstance(part, str) and part in tree
+        in_list = isinstance(tree, list) and isinstance(part, int) and 0 <= part < len(tree)
+        if not (in_mapping or in_list):
+            return _MISSING
+        tree = tree[part]
+    return tree
+
+
+def merge(base: Any, override: Any) -> Any:
+    """RFC 7386 merge: mappings merge recursively, null deletes, anything else replaces."""
+    if not isinstance(override, dict):
+        return override
+    out = dict(base) if isinstance(base, dict) else {}
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge(out.get(key), value)
+    return out
+
+
+def parse_cli_value(text: str) -> str | int | bool:
+    """``--var`` values: integer literals become int, ``true``/``false`` bool, else str."""
+    if _INT_LITERAL.fullmatch(text):
+        return int(text)
+    return {"true": True, "false": False}.get(text, text)
+
+
+class _Collector:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, code: str, message: str, path: Path_, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, path, self.doc.origin(path), hint))
+
+    def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
+        if value is None or value is _MISSING:
+            return {}
+        if isinstance(value, dict):
+            return value
+        self.add("invalid-type", f"expected a mapping, got {kind_of(value)}", path)
+        return {}
+
+
+def _leaves(value: Any) -> list[str]:
+    """String forms of the scalars in a value (bool and null are never secrets)."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _leaves(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _leaves(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    text = str(value)
+    return [text] if text else []
+
+
+def render(
+    doc: Document,
+    environment: str,
+    *,
+    cli_vars: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    instance: str | None = None,
+) -> Rendered:
+    """Render ``environment`` of ``doc``; raise StackError with every problem found."""
+    data = doc.data
+    out = _Collector(doc)
+    environments = out.mapping(data.get("environments"), ("environments",))
+    if environment not in environments:
+        names = [str(n) for n in environments]
+        hint = " ".join(
+            filter(
+                None,
+                [
+                    did_you_mean(environment, names),
+                    f"environments: {', '.join(names)}" if names else "add it under environments",
+                ],
+            )
+        )
+        origin = doc.key_origin(("environments",)) or doc.origin(("environments",))
+        raise StackError(
+            [
+                Diagnostic(
+                    "unknown-environment",
+                    f"unknown environment '{environment}'",
+                    ("environments",),
+                    origin,
+                    hint,
+                )
+            ]
+        )
+    env_def = out.mapping(environments[environment], ("environments", environment))
+    marked = {str(n) for n in data.get("sensitive") or () if isinstance(n, str | int)}
+
+    def secret(name: str) -> bool:
+        return name in marked or is_secret_name(name)
+
+    # Variables, lowest layer first; each later layer overrides.
+    variables: dict[str, Variable] = {}
+    layers: list[tuple[str, Path_]] = [
+        ("stack vars", ("vars",)),
+        ("environment vars", ("environments", environment, "vars")),
+    ]
+    for layer, at in layers:
+        for name, value in out.mapping(_get(data, at), at).items():
+            name = str(name)
+            variables[name] = Variable(name, value, layer, doc.origin((*at, name)), secret(name))
+    for name, text in (cli_vars or {}).items():
+        variables[name] = Variable(name, parse_cli_value(text), "--var", None, secret(name))
+
+    # The env context: env files, then the process environment on top.
+    process = dict(os.environ if environ is None else environ)
+    files = read_env_files(
+        env_def.get("env_file"),
+        ("environments", environment, "env_file"),
+        doc.directory,
+        names_relative_to=os.path.dirname(doc.display),
+        with_reasons=True,
+    )
+    for problem in files.problems:
+        out.add(problem.code, problem.message, problem.path, problem.hint)
+    env_vars = files.values
+    env = {name: found.value for name, found in env_vars.items()}
+    env.update(process)
+
+    sensitive: set[str] = {found.value for found in env_vars.values() if found.value}
+    for var in variables.values():
+        if var.sensitive:
+            sensitive.update(_leaves(var.value))
+    secret_env = {name for name in env if secret(name) or name in env_vars}
+    sensitive.update(env[name] for name in secret_env if env[name])
+
+    services = out.mapping(data.get("services"), ("services",))
+    overrides_at: Path_ = ("environments", environment, "services")
+    overrides = out.mapping(env_def.get("services"), overrides_at)
+    merged_services = dict(services)
+    for name, override in overrides.items():
+        if name not in services:
+            out.add(
+                "unknown-service",
+                f"environment '{environment}' overrides service '{name}', which does not exist",
+                (*overrides_at, name),
+                did_you_mean(str(name), [str(s) for s in services]) or "define it under services",
+            )
+            continue
+        if override is not None:
+            merged_services[name] = merge(services[name], override)
+
+    stack = data.get("stack")
+    stack_name = stack if isinstance(stack, str) else ""
+    context: dict[str, Any] = {name: var.value for name, var in variables.items()}
+    templater = Templater(
+        context,
+        env=env,
+        reserved={"environment": environment, "instance": instance, "stack": stack_name},
+        secret_vars={n for n, v in variables.items() if v.sensitive},
+        secret_env=secret_env,
+        sensitive=sensitive,
+        environment=environment,
+    )
+
+    def rendered_origin(path: Path_) -> Origin | None:
+        return _locate(doc, environment, path, key=False)
+
+    tree: dict[str, Any] = {
+        "stack": stack,
+        "services": templater.walk(merged_services, ("services",), rendered_origin),
+        "volumes": templater.walk(data.get("volumes") or {}, ("volumes",), rendered_origin),
+    }
+    out.diagnostics.extend(templater.diagnostics)
+    if out.diagnostics:
+        raise StackError(out.diagnostics)
+
+    explained = list(variables.values())
+    for name, found in env_vars.items():
+        value = found.value
+        layer, origin = "env file", found.origin
+        if name in process:
+            layer, origin, value = "process environment", None, process[name]
+        explained.append(Variable(f"env.{name}", value, layer, origin, True))
+    for name in sorted(templater.env_used - env_vars.keys()):
+        if name in process:
+            explained.append(
+                Variable(f"env.{name}", process[name], "process environment", None,
+                         name in secret_env)
+            )  # fmt: skip
+    return Rendered(
+        stack=stack_name,
+        environment=environment,
+        instance=instance,
+        tree=tree,
+        sensitive_values=frozenset(s for s in sensitive | templater.tainted if s),
+        variables=tuple(explained),
+        source=doc.display,
+        directory=doc.directory,
+        env=env,
+        document=doc,
+    )

@@ -1,0 +1,247 @@
+"""The Compose spellings of each service field, normalized into envkit.model values.
+
+One function per field, each ``(reader, value, path)``: it reads through a
+:class:`~envkit.stackfile.treereader.TreeReader`, which collects the problems. The decisions are
+listed in :mod:`envkit.stackfile.normalize`'s docstring.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from envkit.errors import PathPart
+from envkit.limits import MAX_RETRIES, MIN_HEALTH_DURATION_S
+from envkit.model import BuildSpec, Condition, Dependency, Healthcheck, Mount, PortSpec
+from envkit.stackfile.envfiles import read_env_files
+from envkit.stackfile.render import is_secret_name
+from envkit.stackfile.syntax import (
+    bind_source,
+    parse_duration,
+    parse_mount,
+    parse_port,
+    parse_port_long,
+)
+from envkit.stackfile.treereader import TreeReader
+
+__all__ = [
+    "build",
+    "command",
+    "depends_on",
+    "env_file",
+    "environment",
+    "extra_hosts",
+    "healthcheck",
+    "labels",
+    "mounts",
+    "ports",
+    "tmpfs",
+]
+
+Path_ = tuple[PathPart, ...]
+_HEALTH_KINDS = ("CMD", "CMD-SHELL", "NONE")
+
+
+def command(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            reader.fail(
+                "invalid-command",
+                f"{{value}} cannot be split into words: {exc}",
+                path,
+                value=value,
+                hint="close the quote, or write a list",
+            )
+            return None
+    if isinstance(value, list):
+        return reader.strings(value, path)
+    reader.wrong_type("a string or a list", value, path)
+    return None
+
+
+def environment(
+    reader: TreeReader, svc: dict[str, Any], at: Path_
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    values: dict[str, str] = {}
+    from_files: set[str] = set()
+    for name, text in env_file(reader, svc.get("env_file"), (*at, "env_file")).items():
+        values[name] = text
+        from_files.add(name)
+        if text:
+            reader.extra_sensitive.add(text)
+    declared = reader.pairs(
+        svc.get("environment"), (*at, "environment"), sep="=", what="environment"
+    )
+    for name, declared_value in declared.items():
+        # null / a bare name: pass through from the env context, or leave out (Compose)
+        passed = reader.rendered.env.get(name) if declared_value is None else declared_value
+        if passed is None:
+            values.pop(name, None)
+        else:
+            values[name] = passed
+    sensitive = {
+        name
+        for name, value in values.items()
+        if name in from_files or is_secret_name(name) or reader.rendered.is_sensitive(value)
+    }
+    return tuple(sorted(values.items())), frozenset(sensitive)
+
+
+def env_file(reader: TreeReader, value: Any, path: Path_) -> dict[str, str]:
+    files = read_env_files(value, path, reader.rendered.directory)
+    for problem in files.problems:
+        reader.fail(problem.code, problem.message, problem.path, hint=problem.hint)
+    return {name: found.value for name, found in files.values.items()}
+
+
+def labels(reader: TreeReader, value: Any, path: Path_) -> dict[str, str | None]:
+    return reader.pairs(value, path, sep="=", what="label")
+
+
+def ports(reader: TreeReader, value: Any, path: Path_) -> tuple[PortSpec, ...]:
+    out: list[PortSpec] = []
+    for i, item in enumerate(reader.items(value, path)):
+        parser = parse_port_long if isinstance(item, dict) else parse_port
+        specs = reader.parse("invalid-port", parser, item, (*path, i))
+        out.extend(specs or ())
+    return tuple(out)
+
+
+def mounts(reader: TreeReader, value: Any, path: Path_) -> tuple[Mount, ...]:
+    out: list[Mount] = []
+    for i, item in enumerate(reader.items(value, path)):
+        mount = reader.parse(
+            "invalid-volume", lambda v: parse_mount(v, reader.rendered.directory), item, (*path, i)
+        )
+        if mount is not None:
+            out.append(mount)
+    return tuple(out)
+
+
+def tmpfs(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...]:
+    out = reader.strings(value, path)
+    for i, entry in enumerate(out):
+        if not entry.startswith("/"):
+            reader.fail(
+                "invalid-volume",
+                "{value} is not an absolute container path",
+                (*path, i) if isinstance(value, list) else path,
+                value=entry,
+            )
+    return out
+
+
+def depends_on(reader: TreeReader, value: Any, path: Path_) -> tuple[Dependency, ...]:
+    deps: list[Dependency] = []
+    if isinstance(value, list):
+        deps = [Dependency(s) for s in reader.strings(value, path)]
+    elif isinstance(value, dict):
+        for name, spec in value.items():
+            condition = reader.mapping(spec, (*path, name)).get("condition", "service_started")
+            try:
+                deps.append(Dependency(str(name), Condition(condition)))
+            except ValueError:
+                reader.fail(
+                    "invalid-depends-on",
+                    "{value} is not a condition",
+                    (*path, name, "condition"),
+                    value=condition,
+                    hint="use service_started, service_healthy or service_completed_successfully",
+                )
+    elif value is not None:
+        reader.wrong_type("a list or a mapping", value, path)
+    return tuple(sorted(deps, key=lambda d: d.service))
+
+
+def healthcheck(reader: TreeReader, value: Any, path: Path_) -> Healthcheck | None:
+    if value is None:
+        return None
+    spec = reader.mapping(value, path)
+    if reader.boolean(spec.get("disable"), (*path, "disable")):
+        return Healthcheck(("NONE",))
+    test = spec.get("test")
+    words: tuple[str, ...] | None = None
+    if isinstance(test, str):
+        words = ("CMD-SHELL", test)
+    elif isinstance(test, list) and test:
+        words = reader.strings(test, (*path, "test"))
+        kind = words[0] if words else ""
+        if kind not in _HEALTH_KINDS or (kind == "NONE") != (len(words) == 1):
+            reader.fail(
+                "invalid-healthcheck",
+                "the test must start with CMD, CMD-SHELL or NONE",
+                (*path, "test"),
+                hint="e.g. [CMD, mysqladmin, ping] or a shell string",
+            )
+            return None
+    else:
+        reader.fail(
+            "invalid-healthcheck",
+            "a healthcheck needs a test",
+            path,
+            hint="add 'test: [CMD, ...]', or 'disable: true'",
+        )
+        return None
+    if words == ("NONE",):
+        return Healthcheck(words)
+    durations = {
+        key: reader.optional("invalid-duration", parse_duration, spec.get(key), (*path, key))
+        for key in ("interval", "timeout", "start_period")
+    }
+    for key, seconds in list(durations.items()):
+        if seconds and seconds < MIN_HEALTH_DURATION_S:  # the engine refuses 0 < d < 1ms
+            reader.fail("invalid-duration", "{value} is shorter than 1ms", (*path, key),
+                        value=spec.get(key), hint="write 0 (the default) or at least 1ms")  # fmt: skip
+            durations[key] = None
+    return Healthcheck(
+        test=words,
+        interval_s=durations["interval"],
+        timeout_s=durations["timeout"],
+        start_period_s=durations["start_period"],
+        retries=reader.number(
+            spec.get("retries"), (*path, "retries"), integer=True, maximum=MAX_RETRIES
+        ),
+    )
+
+
+def extra_hosts(reader: TreeReader, value: Any, path: Path_) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, dict):
+        pairs = {str(k): reader.scalar_text(v) for k, v in value.items()}
+    else:
+        pairs = {}
+        for i, item in enumerate(reader.items(value, path)):
+            text = str(item)
+            sep = "=" if "=" in text else ":"
+            host, found, ip = text.partition(sep)
+            if not (found and host and ip):
+                reader.fail(
+                    "invalid-extra-host",
+                    "{value} is not HOST:IP",
+                    (*path, i),
+                    value=item,
+                    hint="write host:ip or host=ip",
+                )
+                continue
+            pairs[host] = ip
+    return tuple(sorted((h, ip.strip("[]")) for h, ip in pairs.items()))
+
+
+def build(reader: TreeReader, value: Any, path: Path_) -> BuildSpec | None:
+    if value is None:
+        return None
+    spec = {"context": value} if isinstance(value, str) else reader.mapping(value, path)
+    context = reader.string(spec.get("context", "."), (*path, "context")) or "."
+    if "://" not in context and not context.startswith("git@"):
+        context = bind_source(context, reader.rendered.directory)
+    args = reader.pairs(spec.get("args"), (*path, "args"), sep="=", what="build-arg")
+    resolved = {k: v if v is not None else reader.rendered.env.get(k) for k, v in args.items()}
+    return BuildSpec(
+        context=context,
+        dockerfile=reader.string(spec.get("dockerfile"), (*path, "dockerfile")) or "Dockerfile",
+        args=tuple(sorted((k, v) for k, v in resolved.items() if v is not None)),
+        target=reader.string(spec.get("target"), (*path, "target")),
+    )
