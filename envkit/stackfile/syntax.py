@@ -38,6 +38,7 @@ __all__ = [
     "parse_port",
     "parse_port_long",
     "parse_size",
+    "parse_tmpfs",
 ]
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -326,3 +327,35 @@ def _bounded_size(size: int) -> int:
             f"a size is at most {MAX_BYTES} bytes (8 EiB, the engine's limit)",
         )
     return size
+
+
+# -- tmpfs ---------------------------------------------------------------------------------
+
+_TMPFS_SIZE = re.compile(r"(\d+(?:\.\d+)*) ?([kmgtp])?i?b?", re.IGNORECASE)  # Docker's RAMInBytes
+_TMPFS_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_tmpfs(entry: str) -> str:
+    """``/run:size=64m,mode=1777`` as given, after checking what the engine would refuse at
+    create: an absolute path, a ``size=`` it can read and that fits in int64 bytes, an octal
+    ``mode=``. Other options pass through to the engine unchanged."""
+    path, _, options = entry.partition(":")
+    if not path.startswith("/"):
+        raise Invalid("{value} is not an absolute container path")
+    for option in filter(None, options.split(",")):
+        key, _, value = option.partition("=")
+        if key == "size":
+            match = _TMPFS_SIZE.fullmatch(value)
+            if match is None or match.group(1).count(".") > 1:
+                raise Invalid("{value} has a tmpfs size the engine cannot read",
+                              "write size=64m (k, m, g, t or p; or bytes)")  # fmt: skip
+            unit = _TMPFS_UNITS[(match.group(2) or "").lower()]
+            if not float(match.group(1)) * unit <= MAX_BYTES:
+                raise Invalid("{value} has too large a tmpfs size",
+                              f"a size is at most {MAX_BYTES} bytes (8 EiB)")  # fmt: skip
+        elif key == "mode" and not (
+            value and len(value) <= 11 and all(c in "01234567" for c in value)
+            and int(value, 8) <= 0xFFFFFFFF
+        ):  # fmt: skip
+            raise Invalid("{value} has a tmpfs mode that is not octal", "write mode=1777")
+    return entry
