@@ -14,10 +14,13 @@ asks for gigabytes. :mod:`envkit.stackfile.templating` renders every template un
 - builds a string, list or number larger than :data:`MAX_SIZE` characters or items (checked
   *before* the operation: ``*``, ``+``, ``%``, ``~``, ``**``, ``str.format``, and the
   amplifying filters and string methods ``join``, ``replace``, ``center``, ``indent``,
-  ``wordwrap``, ``format``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``);
-- outputs more than :data:`MAX_SIZE` characters for one value.
+  ``wordwrap``, ``format``, ``slice``, ``batch``, ``tojson``, ``ljust``, ``rjust``,
+  ``zfill``, ``expandtabs``, ``translate``);
+- outputs more than :data:`MAX_SIZE` characters for one value, or for one block (every
+  buffer Jinja joins, ``{% set %}`` blocks and macro outputs included: :func:`checked_join`).
 
-The sandbox is Jinja's immutable one, so ``list.extend`` cannot double a list in a loop.
+The sandbox is Jinja's immutable one, so ``list.extend`` cannot double a list in a loop, and
+``lipsum`` (a loop inside Jinja) is removed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "check_call",
     "checked_filters",
     "checked_format",
+    "checked_join",
     "concat",
     "loop",
     "safe_range",
@@ -55,6 +59,7 @@ MAX_SECONDS = 5.0  # wall-clock, per rendered environment
 MAX_SIZE = 1_000_000  # characters of a string / items of a list / digits of a number
 _MAX_BITS = 10_000  # integers of about 3,000 digits (str() refuses 4,300 anyway)
 _MAX_POWER = 1000  # exponent limit for ``**``
+_MAX_INDENT = 100  # tojson(indent=...)
 
 
 class TooExpensive(Exception):
@@ -221,6 +226,9 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None
         _limit(len(owner) + count * max(len(new) - len(old), 0))
     elif name in ("format", "format_map"):
         checked_format(owner)
+    elif name == "translate" and args and isinstance(args[0], dict):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        _limit(len(owner) * max(longest, 1))
 
 
 def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
@@ -228,6 +236,7 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
     join, replace = filters["join"], filters["replace"]
     center, indent = filters["center"], filters["indent"]
     wordwrap, format_ = filters["wordwrap"], filters["format"]
+    slice_, batch, tojson = filters["slice"], filters["batch"], filters["tojson"]
 
     def do_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
         items = list(value)
@@ -260,7 +269,28 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
         check_binop("%", str(value), tuple(args) or kwargs)
         return format_(value, *args, **kwargs)
 
-    for new, old in ((do_join, join), (do_replace, replace), (do_wordwrap, wordwrap)):
+    def do_slice(eval_ctx: Any, value: Any, slices: int, fill_with: Any = None) -> Any:
+        if isinstance(slices, int) and slices > MAX_RANGE:  # one Python step per slice
+            raise TooExpensive(f"slice({slices}) makes more than {MAX_RANGE:,} slices")
+        return slice_(eval_ctx, value, slices, fill_with)
+
+    def do_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+        if fill_with is not None and isinstance(linecount, int):  # pads to linecount items
+            _limit(linecount, "a padded batch")
+        return batch(value, linecount, fill_with)
+
+    def do_tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
+        if isinstance(indent, int) and indent > _MAX_INDENT:  # repeated on every line
+            raise TooExpensive(f"tojson indent {indent} is over {_MAX_INDENT}")
+        if isinstance(indent, str):
+            _limit(len(indent) * size_of(value), "the indented JSON")
+        return tojson(eval_ctx, value, indent)
+
+    replaced = (
+        (do_join, join), (do_replace, replace), (do_wordwrap, wordwrap),
+        (do_slice, slice_), (do_tojson, tojson),
+    )  # fmt: skip
+    for new, old in replaced:
         for attr in ("jinja_pass_arg",):  # pass_eval_context / pass_environment markers
             if hasattr(old, attr):
                 setattr(new, attr, getattr(old, attr))
@@ -271,4 +301,20 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
         "indent": do_indent,
         "wordwrap": do_wordwrap,
         "format": do_format,
+        "slice": do_slice,
+        "batch": do_batch,
+        "tojson": do_tojson,
     }
+
+
+def checked_join(parts: Iterable[str]) -> str:
+    """The environment's ``concat``: joins every buffer (set blocks, macros, call and
+    filter blocks), so a ``{% set %}`` block that doubles itself in a loop is caught."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_SIZE:
+            raise TooExpensive(f"a block's output would be longer than {MAX_SIZE:,} characters")
+        out.append(part)
+    return "".join(out)

@@ -93,7 +93,9 @@ def _environment() -> SandboxedEnvironment:
             return super().call(__context, __obj, *args, **kwargs)
 
     sandbox = Sandbox(undefined=Undefined, autoescape=False, keep_trailing_newline=True)
+    sandbox.concat = budget.checked_join  # type: ignore[method-assign]
     sandbox.globals["range"] = budget.safe_range
+    del sandbox.globals["lipsum"]  # lipsum(10**9): a loop no budget sees
     sandbox.filters.update(budget.checked_filters(sandbox.filters))
     return sandbox
 
