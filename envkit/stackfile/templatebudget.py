@@ -15,7 +15,9 @@ asks for gigabytes. :mod:`envkit.stackfile.templating` renders every template un
   *before* the operation: ``*``, ``+``, ``%``, ``~``, ``**``, ``str.format``, and the
   amplifying filters and string methods ``join``, ``replace``, ``center``, ``indent``,
   ``wordwrap``, ``format``, ``slice``, ``batch``, ``tojson``, ``ljust``, ``rjust``,
-  ``zfill``, ``expandtabs``, ``translate``);
+  ``zfill``, ``expandtabs``, ``translate``), and every list, tuple or dict a literal or a
+  call makes (``[a, a]`` in a loop is a tree of 2**n shared leaves, whose ``str()`` never
+  returns); ``wordwrap`` of a long word at a small width (quadratic in textwrap);
 - outputs more than :data:`MAX_SIZE` characters for one value, or for one block (every
   buffer Jinja joins, ``{% set %}`` blocks and macro outputs included: :func:`checked_join`).
 
@@ -47,6 +49,7 @@ __all__ = [
     "checked_format",
     "checked_join",
     "concat",
+    "container",
     "loop",
     "safe_range",
     "size_of",
@@ -60,6 +63,7 @@ MAX_SIZE = 1_000_000  # characters of a string / items of a list / digits of a n
 _MAX_BITS = 10_000  # integers of about 3,000 digits (str() refuses 4,300 anyway)
 _MAX_POWER = 1000  # exponent limit for ``**``
 _MAX_INDENT = 100  # tojson(indent=...)
+_MAX_WRAP_WORK = 10**10  # textwrap cuts a long word in len**2/width character copies
 
 
 class TooExpensive(Exception):
@@ -114,20 +118,25 @@ def loop(iterable: Iterable[Any]) -> Iterator[Any]:
 
 
 def size_of(value: Any) -> int:
-    """Characters of a string, items of a container (nested ones counted, shared ones each
-    time they appear), digits of an int; stops counting past MAX_SIZE."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, bool) or not isinstance(value, int | list | tuple | dict | set):
-        return 1
-    if isinstance(value, int):
-        return max(1, value.bit_length() * 3 // 10)
-    total = len(value)
-    items = value.values() if isinstance(value, dict) else value
-    for item in items:
-        if total > MAX_SIZE:
-            break
-        total += size_of(item) if isinstance(item, str | list | tuple | dict) else 0
+    """Characters of the strings plus one per container and item, through nested containers
+    (a shared one each time it appears), digits of an int; stops counting past MAX_SIZE, so
+    it costs at most about MAX_SIZE steps whatever the value."""
+    total = 0
+    pending = [value]
+    while pending and total <= MAX_SIZE:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, list | tuple):
+            total += 1 + len(item)
+            pending.extend(item[: MAX_SIZE + 1])
+        elif isinstance(item, dict):
+            total += 1 + len(item)
+            pending.extend(list(item.values())[: MAX_SIZE + 1])
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += max(1, item.bit_length() * 3 // 10)
+        else:
+            total += 1
     return total
 
 
@@ -136,8 +145,19 @@ def _limit(size: int, what: str = "the result") -> None:
         raise TooExpensive(f"{what} would be longer than {MAX_SIZE:,} characters or items")
 
 
+def container(value: Any) -> Any:
+    """A list, tuple or dict literal (or what a call returned), checked for its size
+    counted through nested containers, shared ones each time they appear."""
+    if isinstance(value, list | tuple | dict):
+        _limit(size_of(value))
+    return value
+
+
 def concat(*parts: Any) -> str:
     """``a ~ b ~ c``, checked."""
+    for part in parts:
+        if not isinstance(part, str):
+            _limit(size_of(part))  # str() of a 2**30-leaf tree would never return
     texts = [str(p) for p in parts]
     _limit(sum(len(t) for t in texts))
     return "".join(texts)
@@ -262,7 +282,10 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
 
     def do_wordwrap(env: Any, s: Any, width: int = 79, *args: Any, **kwargs: Any) -> Any:
         wrap = kwargs.get("wrapstring") or (args[1] if len(args) > 1 else None) or "\n"
-        _limit(len(str(s)) * (1 + len(str(wrap))))
+        text = str(s)
+        _limit(len(text) * (1 + len(str(wrap))))
+        if isinstance(width, int) and len(text) ** 2 // max(width, 1) > _MAX_WRAP_WORK:
+            raise TooExpensive("wordwrap of this text at this width is quadratic work")
         return wordwrap(env, s, width, *args, **kwargs)
 
     def do_format(value: Any, *args: Any, **kwargs: Any) -> Any:

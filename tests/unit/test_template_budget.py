@@ -80,6 +80,14 @@ HOSTILE = [
     "{{ range(10) | batch(10**9, 'x') | list | length }}",
     "{{ [1, [2]] | tojson(indent=10**9) }}",
     "{{ ('x' * 999999).translate({120: 'y' * 999999}) }}",
+    # shared-leaf trees: [a, a] in a loop is 2**n leaves for n cheap steps
+    "{% set x = namespace(a=[1]) %}{% for i in range(60) %}{% set x.a = [x.a, x.a] %}"
+    "{% endfor %}{{ x.a | string | length }}",
+    "{% set x = namespace(a=[1]) %}{% for i in range(60) %}{% set x.a = (x.a, x.a) %}"
+    "{% endfor %}{{ x.a ~ '' }}",
+    "{% set x = namespace(a={}) %}{% for i in range(60) %}{% set x.a = dict(a=x.a, b=x.a) %}"
+    "{% endfor %}{{ x.a | tojson | length }}",
+    "{{ ('x' * 500000) | wordwrap(1) | length }}",  # quadratic inside textwrap
 ]
 
 
