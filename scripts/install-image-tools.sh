@@ -3,6 +3,8 @@
 #   pigz             parallel gzip: `envkit bundle save` compresses with it when present
 #                    (it falls back to zlib in-process without it)
 #   docker-registry  Debian's registry (distribution), run by the tests on 127.0.0.1
+#   docker-compose   Debian's docker-compose 1.29.2: the oracle the Compose tests compare
+#                    envkit with (tests/compose_oracle.py, `docker-compose config`)
 # As root it installs what is missing with apt-get; otherwise it says what to run.
 set -eu
 
@@ -11,8 +13,9 @@ say() { echo "install-image-tools: $*" >&2; }
 missing=""
 command -v pigz >/dev/null 2>&1 || missing="$missing pigz"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
+[ -x /usr/bin/docker-compose ] || missing="$missing docker-compose"
 if [ -z "$missing" ]; then
-    say "pigz and docker-registry are installed"
+    say "pigz, docker-registry and docker-compose are installed"
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
