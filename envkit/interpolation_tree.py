@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envkit.errors import Diagnostic, Origin, PathPart
-from envkit.interpolation import InterpolationError, interpolate_recording
+from envkit.interpolation import InterpolationError, VariableUse, interpolate_recording
 
 __all__ = [
     "COMPOSE_CASTS",
@@ -227,6 +227,7 @@ class _Walk:
         return value
 
     def string(self, text: str, path: DocPath) -> Any:
+        uses: tuple[VariableUse, ...] = ()
         if "$" not in text:
             result = text
         else:
@@ -244,10 +245,15 @@ class _Walk:
         try:
             return cast.convert(result)
         except ValueError as exc:
+            # a value that variables made may hold a secret: then name the variables only
+            names = ", ".join(dict.fromkeys(u.name for u in uses if u.value))
+            message = f"{exc} (after interpolation)"
+            if names:
+                message = f"the value that {names} gave is not {cast.expected}"
             self.problems.append(
                 Diagnostic(
                     "invalid-interpolated-value",
-                    f"{exc} (after interpolation)",
+                    message,
                     path,
                     self.origin_of(path),
                     f"Compose reads this field as {cast.expected}",
