@@ -16,7 +16,7 @@ echo "==> installing envkit and its test tools" >&2
 echo "==> making sure a Docker engine answers" >&2
 bash scripts/engine-up.sh
 
-echo "==> Debian tools for images and bundles: docker-registry (tests), pigz (bundle gzip)" >&2
+echo "==> Debian tools: docker-registry (tests), pigz (bundle gzip), docker-compose (the Compose oracle)" >&2
 bash scripts/install-image-tools.sh
 
 echo "==> building test images" >&2
