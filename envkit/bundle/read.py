@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from envkit.bundle.format import (
     HEADER,
@@ -33,18 +33,12 @@ from envkit.bundle.format import (
     parse_json,
 )
 from envkit.bundle.streams import Progress, decompressed_reader, detect
+from envkit.engine.base import ImageStore
 
 __all__ = ["Verified", "extract_stack", "load_bundle", "push_bundle", "verify_bundle"]
 
 CHUNK = 1 << 20
 _JSON_LIMIT = 64 << 20  # header, manifest and stack files are read into memory
-
-
-class ImageEngine(Protocol):
-    def load_images(self, data: Any, on_output: Any = None) -> list[str]: ...
-    def image_info(self, ref: str) -> Any: ...
-    def tag_image(self, image: str, ref: str) -> None: ...
-    def push_image(self, ref: str, on_output: Any = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +246,7 @@ def _image_members(
 
 def load_bundle(
     verified: Verified,
-    engine: ImageEngine,
+    engine: ImageStore,
     *,
     on_output: Callable[[str], None] | None = None,
     progress: Progress | None = None,
@@ -301,7 +295,7 @@ def extract_stack(verified: Verified, directory: str, *, force: bool = False) ->
 
 def push_bundle(
     verified: Verified,
-    engine: ImageEngine,
+    engine: ImageStore,
     registry: str,
     *,
     on_output: Callable[[str], None] | None = None,

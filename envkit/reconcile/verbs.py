@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
 from envkit.errors import ApplyError, PlanConflict
@@ -123,9 +124,7 @@ def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) ->
         if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
             seen.add(spec.image)
             reporter.step(spec.image, "pulling (pull_policy: always)")
-            engine.refresh_image(
-                spec, on_output=lambda line, s=spec: reporter.output(s.image, line)
-            )
+            engine.refresh_image(spec, on_output=partial(reporter.output, spec.image))
 
 
 def down(
