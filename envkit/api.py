@@ -11,8 +11,8 @@
     env.down(volumes=True)
 
 Errors are the CLI's (:mod:`envkit.errors`). Nothing here prints: progress goes to an
-optional :class:`~envkit.progress.Reporter`. The engine is ``DockerEngine.from_env()``
-unless one is given (``load(path, engine=FakeEngine())`` runs without Docker); the docker
+optional :class:`~envkit.progress.Reporter`. The engine is ``engine_from_env()``
+(:mod:`envkit.engine.factory`) unless one is given (``load(path, engine=FakeEngine())`` runs without Docker); the docker
 SDK is imported on the first engine call, not by this module.
 """
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TTL", "Environment", "Stack", "load"]
 
 DEFAULT_TTL = "1h"  # of an ephemeral instance: gc reaps it after that if nothing else did
-_WILDCARD_V4 = ("", "0.0.0.0")
 
 
 def load(
@@ -52,7 +51,7 @@ def load(
 ) -> Stack:
     """Read and validate a stack file (raises :class:`~envkit.errors.StackError` with every
     located problem). ``engine``: the engine every instance of this stack uses (default:
-    ``DockerEngine.from_env()``, connected on first use). ``environ``: the process
+    ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
     return Stack(read(path), engine=engine, environ=environ)
 
@@ -99,9 +98,9 @@ class Stack:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from envkit.engine.docker import DockerEngine
+            from envkit.engine.factory import engine_from_env
 
-            self._engine = DockerEngine.from_env(self._environ)
+            self._engine = engine_from_env(self._environ)
         return self._engine
 
     def render(
@@ -229,7 +228,6 @@ class Environment:
         self.expires: str | None = None  # RFC 3339 UTC, when up was given a ttl
         self.up_result: UpResult | None = None
         self._watchdog = watchdog
-        self._is_down = False
 
     def __repr__(self) -> str:
         return f"<envkit.Environment {self.project}>"
@@ -272,7 +270,6 @@ class Environment:
             timeout_s=timeout,
             expires=self.expires,
         )
-        self._is_down = False
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -308,7 +305,7 @@ class Environment:
                 code="no-such-port",
                 hint="publish it under the service's ports:, and check env.status()",
             )
-        return self._connect_host(binding.host_ip), binding.host_port
+        return self.engine.connect_host(binding.host_ip), binding.host_port
 
     def url(self, service: str, port: int | str, *, scheme: str = "http", path: str = "") -> str:
         """``http://127.0.0.1:49153/path`` for ``port`` of ``service``."""
@@ -338,7 +335,6 @@ class Environment:
         from envkit.reconcile.verbs import down
 
         result = down(self.desired, self.engine, volumes=volumes, reporter=reporter)
-        self._is_down = True
         if self._watchdog is not None:  # only once down succeeded: else it still guards
             self._watchdog.stand_down()
             self._watchdog = None
@@ -371,21 +367,3 @@ class Environment:
                 code="no-such-service",
             )
         return service
-
-    def _connect_host(self, host_ip: str) -> str:
-        if host_ip not in (*_WILDCARD_V4, "::"):
-            return host_ip
-        remote = _remote_engine_host(self.engine)
-        if remote:
-            return remote
-        return "::1" if host_ip == "::" else "127.0.0.1"
-
-
-def _remote_engine_host(engine: Engine) -> str | None:
-    """The host name of a Docker engine reached over TCP (``tcp://build-box:2376``)."""
-    if getattr(engine, "is_local", True):
-        return None
-    from urllib.parse import urlsplit
-
-    endpoint = str(getattr(engine, "endpoint", "")).removeprefix("DOCKER_HOST=")
-    return (urlsplit(endpoint).hostname if "://" in endpoint else None) or None

@@ -196,6 +196,10 @@ class ContainerRuntime(Protocol):
 
     def follow_logs(self, container_id: str) -> Iterator[bytes]: ...
 
+    def close(self) -> None:
+        """Release the connection (the engine reconnects on its next call)."""
+        ...
+
 
 class ImageStore(Protocol):
     """The engine's local images: make one present, inspect, save, load, tag, push."""

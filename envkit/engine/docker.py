@@ -38,7 +38,12 @@ from envkit.engine.docker_json import (
     parse_status,
     parse_volume,
 )
-from envkit.engine.endpoint import DEFAULT_SOCKET, EngineEndpoint, endpoint_from_env, parse_endpoint
+from envkit.engine.endpoint import (
+    DEFAULT_SOCKET,
+    EngineEndpoint,
+    endpoint_from_env,
+    parse_endpoint,
+)
 from envkit.engine.occupied import bound_on_host, observed_state
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
@@ -90,7 +95,7 @@ class DockerEngine:
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
         """An engine configured like the docker CLI: DOCKER_HOST (or DOCKER_CONTEXT),
         DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION. Connects on the first
-        call, not here."""
+        call, not here. Callers use :func:`envkit.engine.factory.engine_from_env`."""
         env = os.environ if environment is None else environment
         return cls(endpoint_from_env(env), version=env.get("DOCKER_API_VERSION"))
 

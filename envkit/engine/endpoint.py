@@ -30,8 +30,10 @@ __all__ = [
     "EngineEndpoint",
     "Scheme",
     "TlsSettings",
+    "context_endpoint",
     "endpoint_from_env",
     "parse_endpoint",
+    "tls_from_env",
 ]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -154,7 +156,7 @@ def _bad(value: str, source: str, why: str) -> UsageError:
     )
 
 
-def _tls_from_env(env: Mapping[str, str]) -> TlsSettings | None:
+def tls_from_env(env: Mapping[str, str]) -> TlsSettings | None:
     """The docker CLI's rule: DOCKER_TLS_VERIFY set (not empty) or DOCKER_CERT_PATH set
     turns TLS on; the certificates default to ~/.docker."""
     cert_path = env.get("DOCKER_CERT_PATH") or ""
@@ -171,21 +173,23 @@ def endpoint_from_env(environment: Mapping[str, str] | None = None) -> EngineEnd
     DOCKER_CONTEXT names, else the default socket; DOCKER_TLS_VERIFY/DOCKER_CERT_PATH add
     TLS."""
     env = os.environ if environment is None else environment
-    tls = _tls_from_env(env)
+    tls = tls_from_env(env)
     host = env.get("DOCKER_HOST")
     if host:
         return parse_endpoint(host, tls=tls, source="DOCKER_HOST")
     context = env.get("DOCKER_CONTEXT")
-    if context and context != "default":
-        return _context_endpoint(env, context, tls)
+    if context:
+        return context_endpoint(env, context, tls)
     return parse_endpoint(DEFAULT_SOCKET, tls=tls)
 
 
-def _context_endpoint(
+def context_endpoint(
     env: Mapping[str, str], context: str, tls: TlsSettings | None
 ) -> EngineEndpoint:
     """The docker endpoint of a ``docker context`` (its meta.json under
-    ``$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/``)."""
+    ``$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/``); ``default`` is the socket."""
+    if context == "default":
+        return parse_endpoint(DEFAULT_SOCKET, tls=tls)
     config = env.get("DOCKER_CONFIG") or os.path.join(
         env.get("HOME") or str(Path.home()), ".docker"
     )

@@ -1,6 +1,6 @@
 """A per-instance lock, so two envkit runs on the same instance never interleave.
 
-``fcntl.flock`` on a file keyed by the engine (DOCKER_HOST) and the project, under
+``fcntl.flock`` on a file keyed by the engine's identity and the project, under
 ``$ENVKIT_STATE_DIR/locks`` or ``/tmp/envkit-locks``. The kernel releases a flock when its
 holder exits, however it exits (``kill -9`` included), so there are no stale locks to clean
 up: a leftover file is only a place to lock. The holder writes its pid into the file so a
@@ -25,16 +25,17 @@ from envkit.errors import LockTimeout
 __all__ = ["instance_lock", "lock_path"]
 
 DEFAULT_DIR = "/tmp/envkit-locks"
-DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
 
-def lock_path(project: str, *, environment: Mapping[str, str] | None = None) -> Path:
-    """Where the lock of ``project`` on the current engine lives."""
+def lock_path(
+    project: str, *, engine_id: str, environment: Mapping[str, str] | None = None
+) -> Path:
+    """Where the lock of ``project`` on the engine ``engine_id`` (the engine's
+    ``identity``: every spelling of one endpoint gives one lock) lives."""
     env = os.environ if environment is None else environment
     state = env.get("ENVKIT_STATE_DIR")
     base = Path(state) / "locks" if state else Path(DEFAULT_DIR)
-    engine = env.get("DOCKER_HOST") or DEFAULT_ENGINE
-    key = hashlib.sha256(f"{engine}\0{project}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{engine_id}\0{project}".encode()).hexdigest()[:12]
     return base / f"{project}.{key}.lock"
 
 
@@ -70,6 +71,7 @@ def _try_lock(fd: int) -> bool:
 def instance_lock(
     project: str,
     *,
+    engine_id: str,
     timeout_s: float = 300.0,
     on_wait: Callable[[str], None] | None = None,
     poll_s: float = 0.1,
@@ -77,7 +79,7 @@ def instance_lock(
 ) -> Iterator[Path]:
     """Hold the lock of ``project`` for the ``with`` block. When another envkit holds it,
     say so once through ``on_wait`` and wait up to ``timeout_s``, then raise LockTimeout."""
-    path = lock_path(project, environment=environment)
+    path = lock_path(project, engine_id=engine_id, environment=environment)
     fd = _open(path)
     try:
         if not _try_lock(fd):

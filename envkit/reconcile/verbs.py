@@ -61,7 +61,12 @@ def up(
     expires: str | None = None,
 ) -> UpResult:
     reporter = reporter or NullReporter()
-    with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+    with instance_lock(
+        desired.project,
+        engine_id=engine.identity,
+        timeout_s=lock_timeout_s,
+        on_wait=on_lock_wait,
+    ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
         p = plan(desired, observed)
@@ -137,5 +142,7 @@ def down(
     on_lock_wait: Callable[[str], None] | None = None,
 ) -> DownResult:
     project = desired if isinstance(desired, str) else desired.project
-    with instance_lock(project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+    with instance_lock(
+        project, engine_id=engine.identity, timeout_s=lock_timeout_s, on_wait=on_lock_wait
+    ):
         return _down(engine, desired, volumes=volumes, reporter=reporter or NullReporter())

@@ -42,12 +42,12 @@ from envkit.reconcile.expiry import (
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
-    from envkit.engine.docker import DockerEngine
+    from envkit.engine.base import Inventory
 
 GC_FORMAT_VERSION = 1
 
 
-def observe_all(eng: DockerEngine, project: str | None = None) -> list[EnvkitObject]:
+def observe_all(eng: Inventory, project: str | None = None) -> list[EnvkitObject]:
     """Every container, network and volume carrying ``io.envkit.project`` (= ``project``)."""
     selector: dict[str, str | None] = {LABEL.PROJECT: project}
     objects = [
@@ -135,7 +135,7 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
             _print_objects(console, args, entry)
             continue
         try:
-            with instance_lock(cand.project, timeout_s=args.lock_timeout):
+            with instance_lock(cand.project, engine_id=eng.identity, timeout_s=args.lock_timeout):
                 # Read it again under the lock: an `up --ttl` may have extended it.
                 again = reapable(
                     observe_all(eng, cand.project),
