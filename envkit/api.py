@@ -33,12 +33,13 @@ from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
 if TYPE_CHECKING:
     from envkit.engine.base import Engine, ObservedContainer
     from envkit.progress import Reporter
+    from envkit.reconcile.gc import GcResult
     from envkit.reconcile.teardown import DownResult
     from envkit.reconcile.verbs import UpResult
     from envkit.stackfile.document import Document
     from envkit.watchdog import Watchdog
 
-__all__ = ["DEFAULT_TTL", "Environment", "Stack", "load"]
+__all__ = ["DEFAULT_TTL", "Environment", "Stack", "gc", "load"]
 
 DEFAULT_TTL = "1h"  # of an ephemeral instance: gc reaps it after that if nothing else did
 
@@ -54,6 +55,45 @@ def load(
     ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
     return Stack(read(path), engine=engine, environ=environ)
+
+
+def gc(
+    *,
+    older_than: str | float | None = None,
+    include_unexpiring: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float = 10.0,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+    reporter: Reporter | None = None,
+) -> GcResult:
+    """Remove expired envkit instances, across every stack on the engine, like ``envkit
+    gc`` (``older_than``: also those created longer ago, e.g. ``"1d"``; with
+    ``include_unexpiring``, those without an expiry too). Returns what was removed,
+    skipped and failed (:class:`envkit.reconcile.gc.GcResult`); raises nothing for an
+    instance that could not be removed: it is in ``result.failed``."""
+    from envkit.reconcile.expiry import parse_ttl
+    from envkit.reconcile.gc import collect_garbage
+
+    older_than_s = parse_ttl(older_than, what="older_than") if older_than is not None else None
+    if include_unexpiring and older_than_s is None:
+        raise UsageError(
+            "include_unexpiring needs older_than",
+            hint="instances without an expiry are only reaped by age: e.g. "
+            "envkit.gc(older_than='1d', include_unexpiring=True)",
+        )
+    if engine is None:
+        from envkit.engine.factory import engine_from_env
+
+        engine = engine_from_env(environ)
+    return collect_garbage(
+        engine,
+        older_than_s=older_than_s,
+        include_unexpiring=include_unexpiring,
+        dry_run=dry_run,
+        lock_timeout_s=lock_timeout,
+        reporter=reporter,
+    )
 
 
 def _expires(ttl: str | float | None) -> str | None:

@@ -20,8 +20,7 @@ from envkit.reconcile.apply import ApplyResult, apply
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
-from envkit.reconcile.teardown import DownResult
-from envkit.reconcile.teardown import down as _down
+from envkit.reconcile.teardown import DownResult, remove_instance
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
@@ -145,4 +144,6 @@ def down(
     with instance_lock(
         project, engine_id=engine.identity, timeout_s=lock_timeout_s, on_wait=on_lock_wait
     ):
-        return _down(engine, desired, volumes=volumes, reporter=reporter or NullReporter())
+        return remove_instance(
+            desired, engine, volumes=volumes, reporter=reporter or NullReporter()
+        )
