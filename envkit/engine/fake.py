@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from envkit.engine.base import (
     ContainerStatus,
+    Engine,
     ImageInfo,
     ObservedContainer,
     ObservedNetwork,
@@ -281,3 +282,9 @@ class FakeEngine(FakeState):
 def _matches(have: Mapping[str, str], want: Mapping[str, str | None]) -> bool:
     """Docker's label filter: each key present, with the value when one is given."""
     return all(k in have and (v is None or have[k] == v) for k, v in want.items())
+
+
+def _is_an_engine(engine: FakeEngine) -> Engine:
+    """Never called: mypy (strict, in CI) proves here that FakeEngine implements every
+    protocol of :class:`~envkit.engine.base.Engine`."""
+    return engine
