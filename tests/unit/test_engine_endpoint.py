@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from envkit.engine.endpoint import (
     endpoint_from_env,
     parse_endpoint,
 )
+from envkit.engine.factory import engine_from_env
 from envkit.errors import UsageError
 
 
@@ -109,3 +112,28 @@ def test_a_bad_ssh_address_does_not_echo_the_user() -> None:
     with pytest.raises(UsageError) as err:
         parse_endpoint("ssh://secret-user@", source="DOCKER_HOST")
     assert "secret-user" not in err.value.message
+
+
+def test_the_factory_takes_the_environment_or_an_engine_setting(tmp_path: Path) -> None:
+    env = {"DOCKER_HOST": "tcp://from-env:2375", "DOCKER_API_VERSION": "1.41"}
+    assert engine_from_env(env).identity == "tcp://from-env:2375"
+    # an environment's engine: setting (an address or a context name) wins over DOCKER_HOST
+    assert engine_from_env(env, endpoint="unix://var/run/docker.sock").identity == identity({})
+    assert engine_from_env(env, endpoint="default").identity == identity({})
+    key = hashlib.sha256(b"ci").hexdigest()
+    meta = tmp_path / "contexts" / "meta" / key / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"Endpoints": {"docker": {"Host": "ssh://me@ci-box"}}}))
+    ctx = engine_from_env({"DOCKER_CONFIG": str(tmp_path)}, endpoint="ci")
+    assert ctx.identity == "ssh://ci-box:22" and ctx.connect_host() == "ci-box"
+
+
+def test_making_an_engine_does_not_import_the_docker_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from envkit.engine.factory import engine_from_env\n"
+        "engine_from_env().identity\n"
+        "print(sorted(m for m in ('docker', 'requests') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
