@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from envkit.errors import SENSITIVE, Origin
+from envkit.errors import Origin
 
 __all__ = [
     "LABEL",
+    "PROTOCOLS",
     "SPEC_HASH_VERSION",
+    "WILDCARD_ADDRESSES",
     "BuildSpec",
     "Condition",
     "Dependency",
@@ -33,16 +35,32 @@ __all__ = [
     "ResourceKind",
     "ServiceSpec",
     "VolumeSpec",
+    "addresses_overlap",
     "canonical_spec",
     "container_labels",
     "container_name",
     "envkit_version",
+    "is_wildcard",
     "project_labels",
     "spec_hash",
 ]
 
 # Bump only deliberately: changing it recreates every container envkit manages.
 SPEC_HASH_VERSION = 1
+
+
+PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})  # a host IP meaning every address
+
+
+def is_wildcard(host_ip: str) -> bool:
+    """Whether a host address means every address (unset, ``0.0.0.0``, ``::``)."""
+    return host_ip in WILDCARD_ADDRESSES
+
+
+def addresses_overlap(a: str, b: str) -> bool:
+    """Whether ports bound on host addresses ``a`` and ``b`` would collide."""
+    return is_wildcard(a) or is_wildcard(b) or a == b
 
 
 class LABEL:
@@ -280,24 +298,11 @@ def spec_hash(spec: ServiceSpec) -> str:
     return f"v{SPEC_HASH_VERSION}-{digest[:32]}"
 
 
-def mask(value: str, secrets: frozenset[str]) -> str:
-    return SENSITIVE if value in secrets else value
-
-
 def envkit_version() -> str:
     """The running envkit's version, for the ``io.envkit.version`` label."""
-    import envkit
+    from envkit import __version__
 
-    version = getattr(envkit, "__version__", None)
-    if isinstance(version, str):
-        return version
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("envkit")
-    except PackageNotFoundError:
-        return "0+unknown"
+    return __version__
 
 
 def project_labels(desired: DesiredState, *, expires: str | None = None) -> dict[str, str]:

@@ -22,8 +22,8 @@ from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from envkit.engine.occupied import is_wildcard
 from envkit.errors import UsageError
+from envkit.model import is_wildcard
 
 __all__ = [
     "DEFAULT_SOCKET",

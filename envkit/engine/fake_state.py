@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortBinding
 from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
-from envkit.engine.occupied import addresses_overlap
 from envkit.errors import EngineError
-from envkit.model import LABEL, PortSpec
+from envkit.model import LABEL, PortSpec, addresses_overlap
 
 __all__ = ["FAKE_ENDPOINT", "MUTATING", "FakeContainer", "FakeState", "Outcome", "digest"]
 

@@ -22,31 +22,18 @@ from envkit.engine.base import (
     PortHolder,
     PortUse,
 )
-from envkit.model import LABEL, DesiredState, container_name
+from envkit.model import LABEL, DesiredState, addresses_overlap, container_name
 
 __all__ = [
     "HostProbe",
-    "addresses_overlap",
     "bound_on_host",
     "foreign_names",
-    "is_wildcard",
     "observed_state",
     "ports_in_use",
 ]
 
 # (host ip, port, protocol) -> whether something on the host holds it
 HostProbe = Callable[[str, int, str], bool]
-_WILDCARD = frozenset({"", "0.0.0.0", "::"})
-
-
-def is_wildcard(host_ip: str) -> bool:
-    """Whether a host address means every address (unset, ``0.0.0.0``, ``::``)."""
-    return host_ip in _WILDCARD
-
-
-def addresses_overlap(a: str, b: str) -> bool:
-    """Whether ports bound on host addresses ``a`` and ``b`` would collide."""
-    return a in _WILDCARD or b in _WILDCARD or a == b
 
 
 def observed_state(

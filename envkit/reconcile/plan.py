@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
-from envkit.engine.occupied import addresses_overlap
 from envkit.model import (
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
     ServiceSpec,
+    addresses_overlap,
     canonical_spec,
     container_name,
     spec_hash,

@@ -20,7 +20,7 @@ from typing import Any
 
 from envkit.engine.base import ContainerRuntime, ObservedContainer
 from envkit.model import DesiredState, ResourceKind
-from envkit.progress import Reporter
+from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 
 __all__ = ["DownResult", "remove_instance", "stop_and_remove", "stop_grace_s"]
 
@@ -111,10 +111,12 @@ def remove_instance(
             on_removed(kind, name)
 
     def remove(c: ObservedContainer) -> str:
-        reporter.step(c.name, "stopping")
-        stop_and_remove(runtime, c)
+        it = Subject(Kind.CONTAINER, c.name, c.service)
+        reporter.step(it, "stopping")
+        with failing(reporter, [it]):
+            stop_and_remove(runtime, c)
         gone(ResourceKind.CONTAINER, c.name)
-        reporter.step(c.name, "removed")
+        reporter.step(it, "removed", Outcome.REMOVED)
         return c.name
 
     removed: list[str] = []
@@ -124,17 +126,23 @@ def remove_instance(
 
     networks: list[str] = []
     for net in observed.networks:
-        reporter.step(net.name, "removing network")
-        runtime.remove_network(net.name)
+        it = Subject(Kind.NETWORK, net.name)
+        reporter.step(it, "removing network")
+        with failing(reporter, [it]):
+            runtime.remove_network(net.name)
         gone(ResourceKind.NETWORK, net.name)
+        reporter.step(it, "removed", Outcome.REMOVED)
         networks.append(net.name)
     vols: list[str] = []
-    if volumes:
-        for vol in observed.volumes:
-            reporter.step(vol.name, "removing volume")
+    for vol in observed.volumes:
+        it = Subject(Kind.VOLUME, vol.name)
+        if not volumes:
+            reporter.step(it, "kept (use --volumes to remove)", Outcome.KEPT)
+            continue
+        reporter.step(it, "removing volume")
+        with failing(reporter, [it]):
             runtime.remove_volume(vol.name)
-            gone(ResourceKind.VOLUME, vol.name)
-            vols.append(vol.name)
-    elif observed.volumes:
-        reporter.step(project, f"kept {len(observed.volumes)} volume(s) (use --volumes to remove)")
+        gone(ResourceKind.VOLUME, vol.name)
+        reporter.step(it, "removed", Outcome.REMOVED)
+        vols.append(vol.name)
     return DownResult(project, tuple(removed), tuple(networks), tuple(vols))

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envkit.errors import Origin, PathPart, StackError
+from envkit.errors import DocPath, Origin, StackError
 from envkit.hints import kind_of
-from envkit.stackfile.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, DocPath, build
+from envkit.stackfile.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, build
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -51,7 +51,7 @@ class Document:
         """The folder of the stack file; relative bind mounts and env files resolve here."""
         return self.path.parent
 
-    def origin(self, path: tuple[PathPart, ...]) -> Origin | None:
+    def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at ``path``, or of its nearest existing ancestor."""
         path = tuple(path)
         while True:
@@ -60,7 +60,7 @@ class Document:
                 return found
             path = path[:-1]
 
-    def key_origin(self, path: tuple[PathPart, ...]) -> Origin | None:
+    def key_origin(self, path: DocPath) -> Origin | None:
         """Position of the mapping key at ``path`` (for unknown keys); else :meth:`origin`."""
         return self.key_origins.get(tuple(path)) or self.origin(path)
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
+from envkit.errors import StackError
 from envkit.stackfile.pipeline import DEFAULT_FILE, Resolved, read, resolve
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ def resolve_env(
         instance=instance,
     )
     console.secrets.update(resolved.desired.sensitive_values)
+    if getattr(args, "strict", False):
+        from envkit.stackfile.hostaccess import strict_diagnostics
+
+        problems = strict_diagnostics(resolved.desired, resolved.rendered.origin)
+        if problems:
+            raise StackError(problems)
     return resolved
 
 

@@ -1,0 +1,52 @@
+"""Argument pieces shared by several commands, and the parser that raises instead of
+exiting, so ``main`` maps a bad command line like every other error."""
+
+from __future__ import annotations
+
+import argparse
+
+from envkit.errors import UsageError
+
+__all__ = ["Parser", "add_env", "add_render_options", "var"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so main() maps it like the rest."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint=f"run '{self.prog} --help' for usage")
+
+
+def var(text: str) -> tuple[str, str]:
+    """``--var KEY=VALUE``. The value is never echoed back: it may be a secret."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE")
+    return name, value
+
+
+def add_env(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    if optional:
+        p.add_argument("env", nargs="?", metavar="ENV", help="environment name")
+    else:
+        p.add_argument("env", metavar="ENV", help="environment name")
+
+
+def add_var(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--var",
+        action="append",
+        type=var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a variable (highest precedence; repeatable)",
+    )
+
+
+def add_instance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instance", metavar="ID", help="an independent instance of the environment")
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    add_var(p)
+    add_instance(p)
