@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envkit.errors import Diagnostic, DocPath, Origin
-from envkit.model import DesiredState, MountType
+from envkit.model import DesiredState, MountType, is_wildcard
 
 __all__ = ["HostAccess", "host_access", "strict_diagnostics"]
 
@@ -51,7 +51,6 @@ SYSTEM_PATHS = frozenset(
 POWERFUL_CAPS = frozenset(
     {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "NET_ADMIN"}
 )
-WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +120,7 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                 )
             )
         public = sorted(
-            {
-                f"{p.published or 'random'}/{p.protocol}"
-                for p in svc.ports
-                if p.host_ip in WILDCARD_HOSTS
-            }
+            {f"{p.published or 'random'}/{p.protocol}" for p in svc.ports if is_wildcard(p.host_ip)}
         )
         if public:
             found.append(

@@ -11,7 +11,7 @@ from envkit.stackfile.pipeline import DEFAULT_FILE, Resolved, read, resolve
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
-    from envkit.engine.docker import DockerEngine
+    from envkit.engine.base import Engine
     from envkit.stackfile.document import Document
 
 
@@ -51,7 +51,7 @@ def resolve_env(
     return resolved
 
 
-def engine() -> DockerEngine:
-    from envkit.engine.docker import DockerEngine
+def engine() -> Engine:
+    from envkit.engine.factory import engine_from_env
 
-    return DockerEngine.from_env()
+    return engine_from_env()
