@@ -171,6 +171,7 @@ class Board:
     displays hold their lock around it."""
 
     now: Clock = time.monotonic
+    nothing: str = "no changes"  # the summary's start when nothing changed ("nothing to remove")
     began: float = field(init=False)
     lines: dict[Subject, Line] = field(default_factory=dict)
 
@@ -203,7 +204,7 @@ class Board:
         took = f"in {self.now() - self.began:.1f} s"
         parts = [f"{n} {o.value}" for o, n in counts.items() if n]
         if not any(counts[o] for o in _SUMMARY_ORDER if o.changed or o is Outcome.FAILED):
-            return ", ".join(["no changes", *parts]) + f" {took}"
+            return ", ".join([self.nothing, *parts]) + f" {took}"
         return ", ".join(parts) + f" {took}"
 
 
@@ -234,11 +235,12 @@ class LineReporter:
         *,
         now: Clock = time.monotonic,
         summary: bool = True,
+        nothing: str = "no changes",
     ) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self._secrets = secrets
         self._lock = threading.Lock()
-        self._board = Board(now)
+        self._board = Board(now, nothing)
         self._summary = summary
 
     def _write(self, text: str) -> None:

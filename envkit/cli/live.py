@@ -99,12 +99,13 @@ class LiveReporter:
         now: Callable[[], float] = time.monotonic,
         width: int | None = None,
         summary: bool = True,
+        nothing: str = "no changes",
     ) -> None:
         self._summary = summary
         self._stream = stream
         self._secrets = secrets
         self._lock = threading.RLock()
-        self._board = Board(now)
+        self._board = Board(now, nothing)
         self._fixed_width = width
         self._console = Console(
             file=stream,

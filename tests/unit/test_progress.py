@@ -84,6 +84,10 @@ def test_summary_of_a_no_op_a_teardown_and_a_failure() -> None:
     down.step(WEB, "removed", Outcome.REMOVED)
     down.step(VOL, "kept (use --volumes to remove)", Outcome.KEPT)
     assert down.summary() == "1 removed, 1 kept in 0.0 s"
+    assert Board(clock, "nothing to remove").summary() == "nothing to remove in 0.0 s"
+    kept = Board(clock, "nothing to remove")
+    kept.step(VOL, "kept (use --volumes to remove)", Outcome.KEPT)
+    assert kept.summary() == "nothing to remove, 1 kept in 0.0 s"
 
     bad = Board(clock)
     bad.step(DB, "failed: exited with code 3", Outcome.FAILED)
