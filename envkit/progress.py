@@ -159,7 +159,10 @@ class Line:
     def state(self) -> str:
         """What the live display shows: in progress, the message; at the end, the
         outcome's word ("created", where the plain message says "started"; "healthy" when
-        a wait ended it); a failure keeps its message (why)."""
+        a wait ended it); a failure keeps its message (why), without the object's own
+        name, which the line shows already ("failed: exited with code 3")."""
+        if self.outcome is Outcome.FAILED:
+            return self.message.replace(f": {self.subject.name} ", ": ", 1)
         if self.outcome is None or self.outcome in _DETAILED:
             return self.message
         return self.outcome.value
