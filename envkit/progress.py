@@ -161,11 +161,12 @@ class Line:
         outcome's word ("created", where the plain message says "started"; "healthy" when
         a wait ended it); a failure keeps its message (why), without the object's own
         name, which the line shows already ("failed: exited with code 3")."""
-        if self.outcome is Outcome.FAILED:
-            return self.message.replace(f": {self.subject.name} ", ": ", 1)
-        if self.outcome is None or self.outcome in _DETAILED:
+        outcome = self.outcome
+        if outcome is None or outcome in _DETAILED:
+            if outcome is Outcome.FAILED:
+                return self.message.replace(f": {self.subject.name} ", ": ", 1)
             return self.message
-        return self.outcome.value
+        return outcome.value
 
 
 @dataclass(slots=True)
