@@ -29,6 +29,8 @@ from envkit.hints import did_you_mean
 
 __all__ = ["main"]
 
+ERROR_FORMAT_VERSION = 1
+
 
 GLOBAL_HELP = """\
 global options (before or after the command):
@@ -173,6 +175,9 @@ def main(
         if debug:
             console.err(traceback.format_exc().rstrip())
         console.err(exc.render())
+        if "--json" in args_list and not console.printed_json:
+            # A script reading stdout gets the error as the same family of document.
+            console.out_json({"format_version": ERROR_FORMAT_VERSION, "error": exc.to_json()})
         return exc.exit_code
     except KeyboardInterrupt:
         console.err("interrupted; run the same command again to converge")

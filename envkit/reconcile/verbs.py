@@ -42,6 +42,10 @@ def conflict_error(p: Plan) -> PlanConflict:
     n = len(p.conflicts)
     return PlanConflict(
         f"{p.project}: the plan has {n} conflict{'s' if n != 1 else ''}; nothing was changed",
+        conflicts=[
+            {"code": c.code, "message": c.message, "hint": c.hint, "service": c.service}
+            for c in p.conflicts
+        ],
         detail="\n".join(lines),
         hint="resolve the conflicts above, then run the command again",
     )

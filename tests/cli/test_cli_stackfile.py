@@ -66,7 +66,7 @@ def test_validate_json_is_machine_readable(tmp_path: Path) -> None:
     code, out, _ = run("-f", str(path), "validate", "--json")
     data = json.loads(out)
     assert code == 2
-    assert data["valid"] is False
+    assert data["valid"] is False and data["format_version"] == 1
     assert [(e["code"], e["path"], e["line"], e["column"]) for e in data["errors"]] == [
         ("undefined-variable", "services.db.ports[0]", 11, 13)
     ]

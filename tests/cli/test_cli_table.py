@@ -118,3 +118,27 @@ def test_engine_read_commands_take_var_and_instance(command: str) -> None:
     extra = {"ps": [], "logs": [], "port": ["web", "80"]}[command]
     args = build_parser(command).parse_args(["dev", *extra, "--var", "a=b", "--instance", "i1"])
     assert (args.var, args.instance) == ([("a", "b")], "i1")
+
+
+def test_errors_under_json_are_a_json_document_on_stdout(tmp_path: Path) -> None:
+    import json
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(STACK.replace("image: 'busybox:latest'", "image: 'busybox:latest', replicas: x"))
+    code, out, err = run("-f", str(bad), "render", "dev", "--json")
+    assert code == 2 and "error[" in err
+    doc = json.loads(out)
+    assert doc["format_version"] == 1
+    assert doc["error"]["file"] == str(bad) and doc["error"]["line"] == 4
+    assert doc["error"]["diagnostics"][0]["path"] == "services.web.replicas"
+
+
+def test_validate_json_prints_its_own_document_once(tmp_path: Path) -> None:
+    import json
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(STACK.replace("image: 'busybox:latest'", "image: 'busybox:latest', replicas: x"))
+    code, out, _ = run("-f", str(bad), "validate", "--json")
+    assert code == 2
+    doc = json.loads(out)  # one document, not two
+    assert doc["format_version"] == 1 and doc["valid"] is False

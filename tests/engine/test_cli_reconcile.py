@@ -350,12 +350,16 @@ def test_ps_logs_and_port(stack: StackFile) -> None:
     ps = stack.cli("ps", "e")
     assert ps.code == 0
     lines = ps.out.splitlines()
-    assert lines[0].split() == ["PROJECT", "SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS"]
+    assert lines[0].split() == [
+        "PROJECT", "SERVICE", "CONTAINER", "IMAGE", "STATE", "HEALTH", "CREATED", "EXPIRES", "PORTS"
+    ]  # fmt: skip
     assert any(f"{p}-web-1" in line and "running" in line for line in lines)
     assert any(f"127.0.0.1:{port}->80/tcp" in line for line in lines)
+    web_line = next(line for line in lines if f"{p}-web-1" in line)
+    assert IMAGE in web_line and " ago " in web_line
 
-    data = json.loads(stack.cli("ps", "e", "--json").out)
-    [proj] = data["projects"]
+    proj = json.loads(stack.cli("ps", "e", "--json").out)  # the document up --json prints
+    assert proj["format_version"] == 1 and proj["expires"] is None
     assert proj["project"] == p
     web = proj["services"]["web"]
     assert web["state"] == "running" and web["ports"]["80/tcp"] == f"127.0.0.1:{port}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import engine, resolve_env
@@ -30,7 +29,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         document["host_access"] = [
             {"service": a.service, "code": a.code, "message": a.what} for a in access
         ]
-        console.out(json.dumps(document, indent=2))
+        console.out_json(document)
     else:
         console.out(plan_text(p, conflicts=False))
         if access:
@@ -53,7 +52,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     from envkit.errors import EnvkitError, UsageError
     from envkit.reconcile.expiry import expires_at
     from envkit.reconcile.present import plan_text
-    from envkit.reconcile.status import STATUS_FORMAT_VERSION, status_json
+    from envkit.reconcile.status import STATUS_FORMAT_VERSION
     from envkit.reconcile.verbs import up
     from envkit.stackfile.instances import new_instance_id
 
@@ -66,6 +65,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
             )
         args.instance = new_instance_id()
     desired = resolve_env(args, console).desired
+    eng = engine()
     if args.ephemeral:
         console.err(f"instance {desired.instance} (project {desired.project})")
         if not args.json:
@@ -75,7 +75,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
             result = up(
                 desired,
-                engine(),
+                eng,
                 reporter=display,
                 wait=args.wait,
                 timeout_s=args.timeout,
@@ -91,16 +91,17 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                 "project": desired.project,
                 "instance": desired.instance,
                 "expires": expires,
-                "error": {"code": exc.code, "message": exc.message},
+                "error": exc.to_json(),
             }
-            console.out(json.dumps(failed, indent=2))
+            console.out_json(failed)
         raise
     for name in result.not_running:
         console.err(f"warning: {name} is not running (it exited after start)")
     if args.json:
-        status = status_json(desired.project, desired.instance, result.containers)
-        status["expires"] = result.expires
-        console.out(json.dumps(status, indent=2))
+        from envkit.cli.commands.inspect import instance_document
+
+        status = instance_document(eng, desired.project, desired.instance, list(result.containers))
+        console.out_json(status)
     return 0
 
 

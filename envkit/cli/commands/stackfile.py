@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from envkit.cli.console import Console
 
 RENDER_FORMAT_VERSION = 1
+VALIDATE_FORMAT_VERSION = 1
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -43,16 +44,14 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             except StackError as exc:
                 problems.extend(d for d in exc.diagnostics if d not in problems)
     if args.json:
-        console.out(
-            json.dumps(
-                {
-                    "file": path,
-                    "valid": not problems,
-                    "environments": checked,
-                    "errors": [d.to_json() for d in problems],
-                },
-                indent=2,
-            )
+        console.out_json(
+            {
+                "format_version": VALIDATE_FORMAT_VERSION,
+                "file": path,
+                "valid": not problems,
+                "environments": checked,
+                "errors": [d.to_json() for d in problems],
+            }
         )
     elif problems:
         for d in problems:
@@ -107,7 +106,7 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
         return 0
     data = desired_json(resolved.desired)
     if args.json:
-        console.out(json.dumps(data, indent=2))
+        console.out_json(data)
     else:
         import yaml
 
