@@ -18,6 +18,7 @@ from envkit.model import (
     spec_hash,
 )
 from envkit.reconcile.plan import Plan
+from envkit.reconcile.spec_diff import FieldDiff, show_value
 
 P = "shop-dev"
 IMG = {"mysql:5.7": "sha256:" + "a" * 64, "web:1": "sha256:" + "b" * 64}
@@ -84,5 +85,10 @@ def world(
     )
 
 
+def diff_text(d: FieldDiff) -> str:
+    return f"{d.path}: {show_value(d.before)} -> {show_value(d.after)}"
+
+
 def rows(p: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(c.action.name, c.name, c.reasons) for c in p.changes]
+    """(action, name, changed fields as ``path: before -> after`` then the other reasons)."""
+    return [(c.action.name, c.name, (*map(diff_text, c.diffs), *c.reasons)) for c in p.changes]

@@ -25,7 +25,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.out(json.dumps(plan_json(p), indent=2))
     else:
-        console.out(plan_text(p, conflicts=False))
+        console.out(plan_text(p, conflicts=False, verbose=args.verbose))
     if p.conflicts:
         if args.json:
             return 1
