@@ -36,21 +36,26 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortUse
 from envkit.model import (
+    SECRET_KEY_FIELD,
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
+    Secrets,
     ServiceSpec,
+    canonical_defaults,
     canonical_spec,
     container_name,
     spec_hash,
 )
+from envkit.reconcile import legacy
 from envkit.reconcile.spec_diff import FieldDiff, spec_differences
 
 __all__ = [
@@ -179,9 +184,7 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
             name = container_name(project, spec.name, n)
-            change = _container_change(
-                name, spec, n, current.get(name), image_id, desired.sensitive_values
-            )
+            change = _container_change(name, spec, n, current.get(name), image_id, desired.secrets)
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
@@ -244,7 +247,7 @@ def _container_change(
     n: int,
     before: ObservedContainer | None,
     image_id: str | None,
-    secrets: frozenset[str],
+    secrets: Secrets,
 ) -> Change:
     def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
         return Change(
@@ -256,7 +259,7 @@ def _container_change(
         return change(Action.CREATE, *obtain)
     diffs: tuple[FieldDiff, ...] = ()
     reasons: list[str] = []
-    if before.spec_hash != spec_hash(spec):
+    if before.spec_hash != spec_hash(spec, secrets):
         diffs, spec_reasons = _spec_reasons(before, spec, secrets)
         reasons.extend(spec_reasons)
     if image_id is not None and before.image_id != image_id:
@@ -288,17 +291,49 @@ def _short_id(image_id: str) -> str:
     return f"{algo}:{digest[:12]}" if digest else image_id[:12]
 
 
+OTHER_KEY = "sensitive value hashed with another envkit key"
+
+
 def _spec_reasons(
-    before: ObservedContainer, spec: ServiceSpec, secrets: frozenset[str]
+    before: ObservedContainer, spec: ServiceSpec, secrets: Secrets
 ) -> tuple[tuple[FieldDiff, ...], list[str]]:
-    """The changed fields, and the reasons that are not one field."""
+    """The changed fields, and the reasons that are not one field; both empty when the
+    container is unchanged under the rules of the version that recorded it."""
+    if legacy.is_v1(before.spec_hash):
+        if legacy.spec_hash_v1(spec) == before.spec_hash:
+            return (), []
+        recorded = json.loads(json.dumps(legacy.canonical_spec_v1(spec)))
+        diffs = spec_differences(
+            before.spec,
+            recorded,
+            sensitive_env=spec.sensitive_env,
+            secrets=secrets.values,
+            hide_before=legacy.HIDE_BEFORE,
+        )
+        return diffs, [] if diffs else [
+            f"spec hash changed (recorded by spec version {legacy.VERSION})"
+        ]
     if not before.spec:
         return (), ["spec hash changed (no recorded spec to compare)"]
     old_version = before.spec_hash.partition("-")[0]
-    new_version = spec_hash(spec).partition("-")[0]
-    diffs = spec_differences(
-        before.spec, canonical_spec(spec), sensitive_env=spec.sensitive_env, secrets=secrets
+    new_version = spec_hash(spec, secrets).partition("-")[0]
+    desired = canonical_spec(spec, secrets)
+    defaults = canonical_defaults()  # left out of both; shown where one side changes them
+    diffs = tuple(
+        d
+        for d in spec_differences(
+            {**defaults, **before.spec},
+            {**defaults, **desired},
+            sensitive_env=spec.sensitive_env,
+            secrets=secrets.values,
+        )
+        if d.path != SECRET_KEY_FIELD
     )
+    old_key, new_key = before.spec.get(SECRET_KEY_FIELD), desired.get(SECRET_KEY_FIELD)
+    if old_key and new_key and old_key != new_key:
+        # Every masked value differs under another key: whether it changed is unknown.
+        kept = tuple(d for d in diffs if not (d.sensitive and d.before == d.after))
+        return kept, [OTHER_KEY]
     if diffs:
         return diffs, []
     if old_version != new_version:

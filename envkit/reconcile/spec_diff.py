@@ -11,7 +11,7 @@ Values are ready to show and never hold a secret: ``None`` is "unset"; ports and
 in Docker's short syntax; sizes are written back in the largest unit that is exact (``64m``,
 not ``67108864``) and durations as ``1m30s``, since the model keeps the parsed number only;
 a sensitive environment value is ``(sensitive)``, and so is every occurrence of a sensitive
-value inside a string. Lists
+value or of its keyed token (:data:`envkit.model.SECRET_TOKEN`) inside a string. Lists
 of scalars are tuples so that records hash.
 
 Pure; used by the planner, shown by :mod:`envkit.reconcile.present`.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envkit.errors import SENSITIVE, redact
-from envkit.model import Mount, MountType, PortSpec
+from envkit.model import SECRET_TOKEN, Mount, MountType, PortSpec
 
 __all__ = [
     "FieldDiff",
@@ -65,11 +65,16 @@ def spec_differences(
     *,
     sensitive_env: Iterable[str] = (),
     secrets: Iterable[str] = (),
+    hide_before: Iterable[str] = (),
 ) -> tuple[FieldDiff, ...]:
     """Field-level differences of two canonical specs, in the order of ``after``'s fields.
     Environment values of ``sensitive_env`` keys, and every occurrence of a value of
-    ``secrets`` or of a keyed digest, are masked."""
-    differ = _Differ(frozenset(sensitive_env), frozenset(s for s in secrets if s))
+    ``secrets`` or of a keyed token, are masked. ``before`` text values under the top-level
+    fields ``hide_before`` are masked whole (a recorded spec that may hold an old secret in
+    clear: see :mod:`envkit.reconcile.legacy`)."""
+    differ = _Differ(
+        frozenset(sensitive_env), frozenset(s for s in secrets if s), frozenset(hide_before)
+    )
     differ.mapping("", before, after)
     return tuple(differ.out)
 
@@ -93,9 +98,12 @@ _MISSING: Any = _Missing()
 
 
 class _Differ:
-    def __init__(self, sensitive_env: frozenset[str], secrets: frozenset[str]) -> None:
+    def __init__(
+        self, sensitive_env: frozenset[str], secrets: frozenset[str], hide_before: frozenset[str]
+    ) -> None:
         self.sensitive_env = sensitive_env
         self.secrets = secrets
+        self.hide_before = hide_before
         self.out: list[FieldDiff] = []
 
     def mapping(self, prefix: str, before: Any, after: Any) -> None:
@@ -127,7 +135,9 @@ class _Differ:
             self.add(path, old, new)
 
     def add(self, path: str, old: Any, new: Any, *, whole: bool = False) -> None:
-        (a, masked_a), (b, masked_b) = self.mask(old, whole), self.mask(new, whole)
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        hide = whole or (top in self.hide_before and isinstance(old, str | list | tuple))
+        (a, masked_a), (b, masked_b) = self.mask(old, hide), self.mask(new, whole)
         if path.endswith("_s"):
             path, a, b = path[:-2], _duration(a), _duration(b)
         elif path in _SIZE_FIELDS:
@@ -140,7 +150,7 @@ class _Differ:
         if whole:
             return SENSITIVE, True
         if isinstance(value, str):
-            shown = redact(value, self.secrets)
+            shown = redact(SECRET_TOKEN.sub(SENSITIVE, value), self.secrets)
             return shown, shown != value
         if isinstance(value, list | tuple):
             parts = [self.mask(v, False) for v in value]

@@ -21,6 +21,7 @@ from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.teardown import DownResult
 from envkit.reconcile.teardown import down as _down
+from envkit.secretkey import with_secret_key
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
@@ -60,6 +61,7 @@ def up(
     expires: str | None = None,
 ) -> UpResult:
     reporter = reporter or NullReporter()
+    desired = with_secret_key(desired)
     with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)

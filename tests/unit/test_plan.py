@@ -131,9 +131,9 @@ CASES = {
                     'command: (unset) -> ["mysqld", "--skip-name-resolve"]',
                     'environment.TZ: (unset) -> "UTC"',
                     'environment.MYSQL_DATABASE: "shop" -> (unset)',
-                    'ports[0]: "127.0.0.1:3307->3306/tcp" -> (unset)',
                     'mounts[0]: "volume data:/var/lib/mysql" -> "volume data:/var/lib/mysql:ro"',
                     'labels.team: (unset) -> "core"',
+                    'ports[0]: "127.0.0.1:3307->3306/tcp" -> (unset)',
                 ),
             )
         ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from plan_fixtures import DB, IMG, WEB, seen, world
+from plan_fixtures import DB, IMG, KEY, WEB, seen, world
 
 from envkit.engine.base import ObservedState, PortUse
 from envkit.model import DesiredState, PortSpec, ServiceSpec, VolumeSpec
@@ -23,7 +23,7 @@ DB_NEW = replace(
 
 def stack(*services: ServiceSpec, volumes: tuple[VolumeSpec, ...] = ()) -> DesiredState:
     return DesiredState(
-        "shop", "dev", None, services, volumes, sensitive_values=frozenset({SECRET})
+        "shop", "dev", None, services, volumes, sensitive_values=frozenset({SECRET}), secret_key=KEY
     )
 
 

@@ -17,8 +17,9 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
     from envkit.reconcile.verbs import conflict_error, refresh_images
+    from envkit.secretkey import with_secret_key
 
-    desired = resolve_env(args, console).desired
+    desired = with_secret_key(resolve_env(args, console).desired)
     eng = engine()
     refresh_images(desired, eng, reporter_for(console.err_stream, frozenset(console.secrets)))
     p = plan(desired, eng.observe(desired))
