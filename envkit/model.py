@@ -11,14 +11,21 @@ Identity (``design.md``): project ``{stack}-{env}[-{instance}]``, containers
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import re
 from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from envkit.errors import Origin
+from envkit.masking import (
+    NO_SECRETS,
+    SECRET_KEY_FIELD,
+    SECRET_TOKEN,
+    Masker,
+    MissingSecretKey,
+    SecretKey,
+    Secrets,
+)
 
 __all__ = [
     "LABEL",
@@ -83,46 +90,6 @@ class ResourceKind(Enum):
     CONTAINER = "container"
     NETWORK = "network"
     VOLUME = "volume"
-
-
-@dataclass(frozen=True, slots=True)
-class SecretKey:
-    """The key that hashes sensitive values for labels (HMAC-SHA256). It never goes to the
-    engine: without it a label's digest cannot be checked against guessed values."""
-
-    key: bytes = field(repr=False)
-
-    @property
-    def key_id(self) -> str:
-        """A short, public fingerprint of the key (an HMAC of a fixed string)."""
-        return hmac.new(self.key, b"envkit secret key id", hashlib.sha256).hexdigest()[:12]
-
-    def token(self, value: str) -> str:
-        """``(sensitive:<32 hex>)``: what a label holds instead of ``value``."""
-        digest = hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"(sensitive:{digest[:32]})"
-
-
-# A sensitive value as the canonical spec records it; display code shows it as (sensitive).
-SECRET_TOKEN = re.compile(r"\(sensitive:[0-9a-f]{32}\)")
-# The canonical spec's field naming the key its tokens were made with.
-SECRET_KEY_FIELD = "secret_key_id"
-
-
-class MissingSecretKey(ValueError):
-    """A spec with sensitive values was hashed without a key (a programming error: the
-    caller must attach one, see ``envkit.secretkey.with_secret_key``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Secrets:
-    """The sensitive values of a render, and the key that hashes them in labels."""
-
-    values: frozenset[str] = field(default=frozenset(), repr=False)
-    key: SecretKey | None = field(default=None, repr=False)
-
-
-NO_SECRETS = Secrets()
 
 
 class MountType(Enum):
@@ -330,36 +297,6 @@ def _is_default(default: Any, factory: Any, value: Any) -> bool:
     return factory is not MISSING and bool(value == factory())
 
 
-class _Masker:
-    """Replaces every sensitive value inside every string by its keyed token."""
-
-    def __init__(self, values: frozenset[str], key: SecretKey | None) -> None:
-        ordered = sorted((v for v in values if v), key=len, reverse=True)
-        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self.key = key
-        self.used = False
-
-    def token(self, value: str) -> str:
-        if self.key is None:
-            raise MissingSecretKey("a spec with sensitive values needs envkit's secret key")
-        self.used = True
-        return self.key.token(value)
-
-    def text(self, value: str) -> str:
-        if self.pattern is None:
-            return value
-        return self.pattern.sub(lambda m: self.token(m.group(0)), value)
-
-    def data(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.data(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
-        return value
-
-
 def canonical_spec(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> dict[str, Any]:
     """The container-relevant fields of a service that are not at their default value, as
     JSON-able data. Every sensitive value (``secrets.values``, and the values of
@@ -368,7 +305,7 @@ def canonical_spec(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> dict[str
     ``io.envkit.spec`` label holds and what plan diffs field by field; it never contains a
     secret in clear, nor an unkeyed digest of one."""
     env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
-    masker = _Masker(secrets.values | env_secrets, secrets.key)
+    masker = Masker(secrets.values | env_secrets, secrets.key)
     out: dict[str, Any] = {}
     for f in fields(spec):
         value = getattr(spec, f.name)
@@ -452,7 +389,8 @@ def container_labels(
     then envkit's (which win: a user label cannot fake an envkit identity). The spec label
     is :func:`canonical_spec`, so it never holds a secret in clear; nor does a user label:
     a sensitive value in its value is replaced by its keyed token there too."""
-    masker = _Masker(desired.sensitive_values, desired.secret_key)
+    env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
+    masker = Masker(desired.sensitive_values | env_secrets, desired.secret_key)
     labels = {k: masker.text(v) for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
     labels.update(project_labels(desired, expires=expires))
     labels[LABEL.SERVICE] = spec.name

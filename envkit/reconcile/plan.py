@@ -13,7 +13,12 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 - spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
   (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
   :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
-  reason. An image that is not present locally is compared with nothing (it will be
+  reason.
+- a container labelled by the previous spec hash version (``v1-``) is compared under that
+  version's rules (:mod:`envkit.reconcile.legacy`): still equal -> kept, so an upgrade of
+  envkit recreates nothing;
+- a spec whose sensitive values were hashed under another key (``secret_key_id``) ->
+  RECREATE with the reason :data:`OTHER_KEY`: whether a secret changed cannot be told. An image that is not present locally is compared with nothing (it will be
   pulled or built at apply, or it is an ``image-missing`` conflict under pull_policy never
   when a container must be created from it).
 
@@ -36,29 +41,25 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortUse
 from envkit.model import (
-    SECRET_KEY_FIELD,
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
     ServiceSpec,
-    canonical_defaults,
-    canonical_spec,
     container_name,
     spec_hash,
 )
-from envkit.reconcile import legacy
-from envkit.reconcile.spec_diff import FieldDiff, spec_differences
+from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
+    "OTHER_KEY",
     "Action",
     "Change",
     "Conflict",
@@ -260,7 +261,7 @@ def _container_change(
     diffs: tuple[FieldDiff, ...] = ()
     reasons: list[str] = []
     if before.spec_hash != spec_hash(spec, secrets):
-        diffs, spec_reasons = _spec_reasons(before, spec, secrets)
+        diffs, spec_reasons = spec_changes(before, spec, secrets)
         reasons.extend(spec_reasons)
     if image_id is not None and before.image_id != image_id:
         reasons.append(
@@ -289,56 +290,6 @@ def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
 def _short_id(image_id: str) -> str:
     algo, _, digest = image_id.partition(":")
     return f"{algo}:{digest[:12]}" if digest else image_id[:12]
-
-
-OTHER_KEY = "sensitive value hashed with another envkit key"
-
-
-def _spec_reasons(
-    before: ObservedContainer, spec: ServiceSpec, secrets: Secrets
-) -> tuple[tuple[FieldDiff, ...], list[str]]:
-    """The changed fields, and the reasons that are not one field; both empty when the
-    container is unchanged under the rules of the version that recorded it."""
-    if legacy.is_v1(before.spec_hash):
-        if legacy.spec_hash_v1(spec) == before.spec_hash:
-            return (), []
-        recorded = json.loads(json.dumps(legacy.canonical_spec_v1(spec)))
-        diffs = spec_differences(
-            before.spec,
-            recorded,
-            sensitive_env=spec.sensitive_env,
-            secrets=secrets.values,
-            hide_before=legacy.HIDE_BEFORE,
-        )
-        return diffs, [] if diffs else [
-            f"spec hash changed (recorded by spec version {legacy.VERSION})"
-        ]
-    if not before.spec:
-        return (), ["spec hash changed (no recorded spec to compare)"]
-    old_version = before.spec_hash.partition("-")[0]
-    new_version = spec_hash(spec, secrets).partition("-")[0]
-    desired = canonical_spec(spec, secrets)
-    defaults = canonical_defaults()  # left out of both; shown where one side changes them
-    diffs = tuple(
-        d
-        for d in spec_differences(
-            {**defaults, **before.spec},
-            {**defaults, **desired},
-            sensitive_env=spec.sensitive_env,
-            secrets=secrets.values,
-        )
-        if d.path != SECRET_KEY_FIELD
-    )
-    old_key, new_key = before.spec.get(SECRET_KEY_FIELD), desired.get(SECRET_KEY_FIELD)
-    if old_key and new_key and old_key != new_key:
-        # Every masked value differs under another key: whether it changed is unknown.
-        kept = tuple(d for d in diffs if not (d.sensitive and d.before == d.after))
-        return kept, [OTHER_KEY]
-    if diffs:
-        return diffs, []
-    if old_version != new_version:
-        return (), [f"spec format changed ({old_version} -> {new_version})"]
-    return (), ["spec hash changed"]
 
 
 def _name_taken(

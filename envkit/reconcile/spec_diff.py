@@ -14,7 +14,8 @@ a sensitive environment value is ``(sensitive)``, and so is every occurrence of 
 value or of its keyed token (:data:`envkit.model.SECRET_TOKEN`) inside a string. Lists
 of scalars are tuples so that records hash.
 
-Pure; used by the planner, shown by :mod:`envkit.reconcile.present`.
+Pure; used by the planner (:func:`spec_changes` applies the rules of the spec version
+that recorded a container), shown by :mod:`envkit.reconcile.present`.
 """
 
 from __future__ import annotations
@@ -24,15 +25,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from envkit.engine.base import ObservedContainer
 from envkit.errors import SENSITIVE, redact
-from envkit.model import SECRET_TOKEN, Mount, MountType, PortSpec
+from envkit.model import (
+    SECRET_KEY_FIELD,
+    SECRET_TOKEN,
+    Mount,
+    MountType,
+    PortSpec,
+    Secrets,
+    ServiceSpec,
+    canonical_defaults,
+    canonical_spec,
+    spec_hash,
+)
+from envkit.reconcile import legacy
 
 __all__ = [
+    "OTHER_KEY",
     "FieldDiff",
     "Shown",
     "format_port",
     "mount_text",
     "show_value",
+    "spec_changes",
     "spec_differences",
 ]
 
@@ -87,6 +103,57 @@ def show_value(value: Shown) -> str:
     if value == SENSITIVE:
         return SENSITIVE
     return json.dumps(value, ensure_ascii=False)
+
+
+OTHER_KEY = "sensitive value hashed with another envkit key"
+
+
+def spec_changes(
+    before: ObservedContainer, spec: ServiceSpec, secrets: Secrets
+) -> tuple[tuple[FieldDiff, ...], list[str]]:
+    """What changed between a container's recorded spec and ``spec``: the changed fields,
+    and the reasons that are not one field; both empty when the container is unchanged
+    under the rules of the spec version that recorded it (:mod:`envkit.reconcile.legacy`)."""
+    if legacy.is_v1(before.spec_hash):
+        if legacy.spec_hash_v1(spec) == before.spec_hash:
+            return (), []
+        recorded = json.loads(json.dumps(legacy.canonical_spec_v1(spec)))
+        diffs = spec_differences(
+            before.spec,
+            recorded,
+            sensitive_env=spec.sensitive_env,
+            secrets=secrets.values,
+            hide_before=legacy.HIDE_BEFORE,
+        )
+        return diffs, [] if diffs else [
+            f"spec hash changed (recorded by spec version {legacy.VERSION})"
+        ]
+    if not before.spec:
+        return (), ["spec hash changed (no recorded spec to compare)"]
+    old_version = before.spec_hash.partition("-")[0]
+    new_version = spec_hash(spec, secrets).partition("-")[0]
+    desired = canonical_spec(spec, secrets)
+    defaults = canonical_defaults()  # left out of both; shown where one side changes them
+    diffs = tuple(
+        d
+        for d in spec_differences(
+            {**defaults, **before.spec},
+            {**defaults, **desired},
+            sensitive_env=spec.sensitive_env,
+            secrets=secrets.values,
+        )
+        if d.path != SECRET_KEY_FIELD
+    )
+    old_key, new_key = before.spec.get(SECRET_KEY_FIELD), desired.get(SECRET_KEY_FIELD)
+    if old_key and new_key and old_key != new_key:
+        # Every masked value differs under another key: whether it changed is unknown.
+        kept = tuple(d for d in diffs if not (d.sensitive and d.before == d.after))
+        return kept, [OTHER_KEY]
+    if diffs:
+        return diffs, []
+    if old_version != new_version:
+        return (), [f"spec format changed ({old_version} -> {new_version})"]
+    return (), ["spec hash changed"]
 
 
 class _Missing:
