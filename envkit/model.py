@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from envkit.errors import Origin
+from envkit.masking import (
+    NO_SECRETS,
+    SECRET_KEY_FIELD,
+    SECRET_TOKEN,
+    Masker,
+    MissingSecretKey,
+    SecretKey,
+    Secrets,
+)
 
 __all__ = [
     "LABEL",
+    "NO_SECRETS",
     "PROTOCOLS",
+    "SECRET_KEY_FIELD",
+    "SECRET_TOKEN",
     "SPEC_HASH_VERSION",
     "WILDCARD_ADDRESSES",
     "BuildSpec",
@@ -28,25 +40,35 @@ __all__ = [
     "Dependency",
     "DesiredState",
     "Healthcheck",
+    "MissingSecretKey",
     "Mount",
     "MountType",
     "PortSpec",
     "PullPolicy",
     "ResourceKind",
+    "SecretKey",
+    "Secrets",
     "ServiceSpec",
     "VolumeSpec",
     "addresses_overlap",
+    "canonical_defaults",
     "canonical_spec",
     "container_labels",
     "container_name",
     "envkit_version",
     "is_wildcard",
     "project_labels",
+    "service_fields",
     "spec_hash",
+    "spec_json",
 ]
 
-# Bump only deliberately: changing it recreates every container envkit manages.
-SPEC_HASH_VERSION = 1
+# Bump only deliberately, and teach the planner the previous version's rules
+# (envkit.reconcile.legacy) so that existing containers are compared, not recreated.
+# 1: every field, sensitive environment values as unkeyed sha256[:16].
+# 2: fields at their default value left out; every sensitive value, wherever it appears,
+#    replaced by a keyed token (SECRET_TOKEN) and the key's id recorded (SECRET_KEY_FIELD).
+SPEC_HASH_VERSION = 2
 
 
 PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
@@ -74,7 +96,7 @@ class LABEL:
     SERVICE = "io.envkit.service"
     REPLICA = "io.envkit.replica"
     SPEC_HASH = "io.envkit.spec-hash"
-    SPEC = "io.envkit.spec"  # canonical spec JSON, secrets replaced by digests
+    SPEC = "io.envkit.spec"  # canonical spec JSON, secrets replaced by keyed digests
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
@@ -214,6 +236,12 @@ class DesiredState:
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The key that hashes them in labels; attached by envkit.secretkey before planning.
+    secret_key: SecretKey | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(self.sensitive_values, self.secret_key)
 
     @property
     def project(self) -> str:
@@ -248,53 +276,94 @@ _NOT_HASHED = frozenset(
 )
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, *, full: bool = False) -> Any:
+    """JSON-able data; a dataclass becomes a mapping of its fields that are not at their
+    default value (so a field added later, at its default, changes no hash), or of all its
+    fields with ``full``."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, full=full) for v in value]
     if isinstance(value, frozenset):
-        return sorted(_jsonable(v) for v in value)
+        return sorted(_jsonable(v, full=full) for v in value)
     if hasattr(value, "__dataclass_fields__"):
-        return {
-            name: _jsonable(getattr(value, name))
-            for name in value.__dataclass_fields__
-            if name != "origin"
-        }
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if f.name == "origin" or (not full and _is_default(f.default, f.default_factory, item)):
+                continue
+            out[f.name] = _jsonable(item, full=full)
+        return out
     return value
 
 
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def canonical_spec(spec: ServiceSpec) -> dict[str, Any]:
-    """The container-relevant fields of a service as JSON-able data, with every sensitive
-    environment value replaced by a digest. This is what the ``io.envkit.spec`` label holds
-    and what plan diffs field by field; it never contains a secret in clear."""
-    out: dict[str, Any] = {}
-    for name in spec.__dataclass_fields__:
-        if name in _NOT_HASHED:
-            continue
-        value = _jsonable(getattr(spec, name))
-        if name == "environment":
-            value = {k: (_digest(v) if k in spec.sensitive_env else v) for k, v in spec.environment}
-        out[name] = value
+def service_fields(spec: ServiceSpec) -> dict[str, Any]:
+    """Every container-relevant field of a service as JSON-able data, defaults included
+    and values as they are (secrets in clear: for ``render``, which redacts its output)."""
+    out = {
+        f.name: _jsonable(getattr(spec, f.name), full=True)
+        for f in fields(spec)
+        if f.name not in _NOT_HASHED
+    }
+    out["environment"] = dict(spec.environment)
     return out
 
 
-def spec_hash(spec: ServiceSpec) -> str:
+def _is_default(default: Any, factory: Any, value: Any) -> bool:
+    if default is not MISSING:
+        return bool(value == default)
+    return factory is not MISSING and bool(value == factory())
+
+
+def canonical_spec(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> dict[str, Any]:
+    """The container-relevant fields of a service that are not at their default value, as
+    JSON-able data. Every sensitive value (``secrets.values``, and the values of
+    ``spec.sensitive_env``), wherever it appears, whole or inside a longer string, is
+    replaced by its keyed token, and ``secret_key_id`` names the key. This is what the
+    ``io.envkit.spec`` label holds and what plan diffs field by field; it never contains a
+    secret in clear, nor an unkeyed digest of one."""
+    env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
+    masker = Masker(secrets.values | env_secrets, secrets.key)
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if f.name in _NOT_HASHED or _is_default(f.default, f.default_factory, value):
+            continue
+        if f.name == "environment":
+            out[f.name] = {
+                k: (masker.token(v) if k in spec.sensitive_env else masker.text(v))
+                for k, v in spec.environment
+            }
+        else:
+            out[f.name] = masker.data(_jsonable(value))
+    if masker.used and secrets.key is not None:
+        out[SECRET_KEY_FIELD] = secrets.key.key_id
+    return out
+
+
+def canonical_defaults() -> dict[str, Any]:
+    """The defaults :func:`canonical_spec` leaves out that are worth showing (not null, not
+    empty): ``restart: no`` when a diff shows ``restart: "no" -> "always"``."""
+    out: dict[str, Any] = {}
+    for f in fields(ServiceSpec):
+        if f.name not in _NOT_HASHED and f.default not in (MISSING, None):
+            value = _jsonable(f.default)
+            if value not in ((), [], {}, ""):
+                out[f.name] = value
+    return out
+
+
+def spec_json(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> str:
+    """:func:`canonical_spec` as the compact JSON text of the ``io.envkit.spec`` label."""
+    return json.dumps(canonical_spec(spec, secrets), sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> str:
     """Stable, versioned hash of :func:`canonical_spec`. Pinned by a test: any change to
-    the output for an unchanged spec must come with a SPEC_HASH_VERSION bump."""
-    canonical = json.dumps(canonical_spec(spec), sort_keys=True, separators=(",", ":"))
-    # The digest of a sensitive value is short; hash the full values too so that two
-    # secrets differing beyond a digest collision still change the hash.
-    secret_part = "".join(
-        hashlib.sha256(v.encode()).hexdigest()
-        for k, v in spec.environment
-        if k in spec.sensitive_env
-    )
-    digest = hashlib.sha256(f"{SPEC_HASH_VERSION}\0{canonical}\0{secret_part}".encode()).hexdigest()
+    the output for an unchanged spec must come with a SPEC_HASH_VERSION bump. A changed
+    secret changes its 128-bit keyed token, hence the hash."""
+    canonical = spec_json(spec, secrets)
+    digest = hashlib.sha256(f"{SPEC_HASH_VERSION}\0{canonical}".encode()).hexdigest()
     return f"v{SPEC_HASH_VERSION}-{digest[:32]}"
 
 
@@ -327,11 +396,14 @@ def container_labels(
 ) -> dict[str, str]:
     """Every label of the container ``{project}-{service}-{replica}``: the user's labels,
     then envkit's (which win: a user label cannot fake an envkit identity). The spec label
-    is :func:`canonical_spec`, so it never holds a secret in clear."""
-    labels = {k: v for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
+    is :func:`canonical_spec`, so it never holds a secret in clear; nor does a user label:
+    a sensitive value in its value is replaced by its keyed token there too."""
+    env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
+    masker = Masker(desired.sensitive_values | env_secrets, desired.secret_key)
+    labels = {k: masker.text(v) for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
     labels.update(project_labels(desired, expires=expires))
     labels[LABEL.SERVICE] = spec.name
     labels[LABEL.REPLICA] = str(replica)
-    labels[LABEL.SPEC_HASH] = spec_hash(spec)
-    labels[LABEL.SPEC] = json.dumps(canonical_spec(spec), sort_keys=True, separators=(",", ":"))
+    labels[LABEL.SPEC_HASH] = spec_hash(spec, desired.secrets)
+    labels[LABEL.SPEC] = spec_json(spec, desired.secrets)
     return labels

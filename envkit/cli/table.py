@@ -58,6 +58,12 @@ def _plan(p: argparse.ArgumentParser) -> None:
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list the main attributes of each container to create",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when there are no changes, 2 when there are, 1 on error",

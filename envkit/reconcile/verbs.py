@@ -21,6 +21,7 @@ from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.teardown import DownResult, remove_instance
+from envkit.secretkey import with_secret_key
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
@@ -64,6 +65,7 @@ def up(
     expires: str | None = None,
 ) -> UpResult:
     reporter = reporter or NullReporter()
+    desired = with_secret_key(desired)
     with instance_lock(
         desired.project,
         engine_id=engine.identity,

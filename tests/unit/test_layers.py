@@ -23,8 +23,10 @@ BASE = {
     "envkit.hints",
     "envkit.imagename",
     "envkit.limits",
+    "envkit.masking",
     "envkit.model",
     "envkit.progress",
+    "envkit.secretkey",
     "envkit.statedir",
     "envkit.units",
 }
@@ -102,8 +104,8 @@ def test_no_layer_imports_upward() -> None:
     assert wrong == []
 
 
-def test_model_imports_only_errors_and_the_version() -> None:
-    assert GRAPH["envkit.model"] <= {"envkit", "envkit.errors"}
+def test_model_imports_only_errors_masking_and_the_version() -> None:
+    assert GRAPH["envkit.model"] <= {"envkit", "envkit.errors", "envkit.masking"}
 
 
 def test_only_the_docker_adapter_imports_the_sdk() -> None:

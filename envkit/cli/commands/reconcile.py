@@ -16,9 +16,10 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
     from envkit.reconcile.verbs import conflict_error, refresh_images
+    from envkit.secretkey import with_secret_key
     from envkit.stackfile.hostaccess import host_access
 
-    desired = resolve_env(args, console).desired
+    desired = with_secret_key(resolve_env(args, console).desired)
     eng = engine()
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
@@ -31,7 +32,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         ]
         console.out_json(document)
     else:
-        console.out(plan_text(p, conflicts=False))
+        console.out(plan_text(p, conflicts=False, verbose=args.verbose))
         if access:
             console.out("\nHost access (refused by --strict):")
             console.out("\n".join(f"  ! {a.service}: {a.what}" for a in access))

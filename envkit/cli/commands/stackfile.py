@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
-from envkit.model import DesiredState, canonical_spec
+from envkit.model import DesiredState, service_fields
 from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 
@@ -67,7 +67,7 @@ def desired_json(desired: DesiredState) -> dict[str, Any]:
     """The resolved desired state as data, sensitive values shown as ``(sensitive)``."""
     services: dict[str, Any] = {}
     for svc in desired.services:
-        spec = canonical_spec(svc)
+        spec = service_fields(svc)
         spec["environment"] = {
             k: (SENSITIVE if k in svc.sensitive_env else v) for k, v in svc.environment
         }
