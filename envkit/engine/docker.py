@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 _NS = 1_000_000_000
+_REMOVAL_WAIT_S = 60.0  # for a removal another client started to finish
 START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
     "`nohup dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER_HOST at one that runs"
@@ -387,8 +389,27 @@ class DockerEngine:
     def remove_container(self, container_id: str) -> None:
         """Force-remove, with its anonymous volumes (named volumes are never removed by
         this: Docker's ``v=True`` only deletes volumes that have no name)."""
-        with self._not_found_ok(), self._boundary("remove container", container_id):
-            self._api().remove_container(container_id, v=True, force=True)
+        try:
+            with self._not_found_ok(), self._boundary("remove container", container_id):
+                self._api().remove_container(container_id, v=True, force=True)
+        except EngineError as exc:
+            # Another client (a second gc, a down) is removing it: done once it is gone.
+            if exc.code != "engine-conflict" or "already in progress" not in exc.message:
+                raise
+            self._wait_gone(container_id, exc)
+
+    def _wait_gone(self, container_id: str, conflict: EngineError) -> None:
+        deadline = time.monotonic() + _REMOVAL_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                with self._boundary("inspect container", container_id):
+                    self._api().inspect_container(container_id)
+            except EngineError as exc:
+                if exc.code == "engine-not-found":
+                    return
+                raise
+            time.sleep(0.2)
+        raise conflict
 
     def status(self, container_id: str) -> ContainerStatus:
         with self._boundary("inspect container", container_id):
