@@ -96,6 +96,7 @@ def _top_help() -> str:
         "",
         "commands:",
         *(f"  {name:<{width}}{info.summary}" for name, info in COMMANDS.items()),
+        f"  {'completion':<{width}}print the shell completion script (bash, zsh, fish)",
         "",
         GLOBAL_HELP,
     ]
@@ -139,6 +140,23 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
             return None, 0
         console.err(_top_help())
         return None, 2
+    if g.command == "__complete":  # the shell completion scripts' hook; not in --help
+        from envkit.cli.completion import candidates
+
+        for word in candidates(g.rest):
+            console.out(word)
+        return None, 0
+    if g.command == "completion":
+        from envkit.cli.completion import SCRIPTS
+
+        if len(g.rest) != 1 or g.rest[0] not in SCRIPTS:
+            raise UsageError(
+                "usage: envkit completion bash|zsh|fish",
+                hint='bash: eval "$(envkit completion bash)"; zsh: eval "$(envkit completion '
+                'zsh)"; fish: envkit completion fish | source',
+            )
+        console.out(SCRIPTS[g.rest[0]].rstrip("\n"))
+        return None, 0
     name = _command(g.command)
     parser = build_parser(name)
     try:
