@@ -121,6 +121,12 @@ def _down(p: argparse.ArgumentParser) -> None:
     add_env(p)
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="with --volumes: do not ask on a terminal before deleting the data",
+    )
     _lock_timeout(p, 600.0, "this instance")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import engine, resolve_env
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
+    from envkit.engine.base import Inventory
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
@@ -111,14 +113,37 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.verbs import down
 
     desired = resolve_env(args, console).desired
+    eng = engine()
+    asks = args.volumes and not args.yes and sys.stdin.isatty() and console.err_is_tty
+    if asks and not _confirm_volumes(eng, desired.project, console):
+        console.err("nothing was removed")
+        return 1
     secrets = frozenset(console.secrets)
     with reporter_for(console.err_stream, secrets, nothing="nothing to remove") as display:
         down(
             desired,
-            engine(),
+            eng,
             volumes=args.volumes,
             reporter=display,
             lock_timeout_s=args.lock_timeout,
             on_lock_wait=display.note,
         )
     return 0
+
+
+def _confirm_volumes(eng: Inventory, project: str, console: Console) -> bool:
+    """On a terminal, ``down --volumes`` names the volumes (the data) it will delete and asks
+    first; ``--yes`` skips the question, and off a terminal it never asks."""
+    from envkit.model import LABEL
+
+    names = sorted(v.name for v in eng.list_volumes({LABEL.PROJECT: project}))
+    if not names:
+        return True
+    console.err(f"down --volumes deletes {len(names)} volume{'s' if len(names) != 1 else ''}"
+                " of " + project + " and the data in them:")  # fmt: skip
+    for name in names:
+        console.err(f"  - {name}")
+    console.err_stream.write("Delete them? [y/N] ")
+    console.err_stream.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
