@@ -31,11 +31,11 @@ from envkit.bundle.format import (
     check_member,
     to_bytes,
 )
-from envkit.bundle.output import check_output
 from envkit.bundle.secretfiles import SecretMarkers, declared_secret_files
 from envkit.bundle.streams import Progress, compressed_writer
 from envkit.engine.base import ImageStore
 from envkit.model import MountType, ServiceSpec, envkit_version
+from envkit.outputfile import check_output
 from envkit.stackfile.pipeline import Resolved
 
 __all__ = ["SaveResult", "default_name", "save_bundle"]

@@ -64,6 +64,12 @@ def _plan(p: argparse.ArgumentParser) -> None:
         help="list the main attributes of each container to create",
     )
     p.add_argument(
+        "-o",
+        "--out",
+        metavar="FILE",
+        help="also save the plan (0600), for 'envkit up --plan FILE' to apply exactly it",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
@@ -81,7 +87,13 @@ def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None
 
 
 def _up(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, optional=True)
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="apply exactly the plan 'envkit plan ENV -o FILE' saved, or refuse if the stack "
+        "or the engine changed since (ENV and -f come from the file)",
+    )
     add_render_options(p)
     p.add_argument(
         "--wait",

@@ -63,7 +63,10 @@ def up(
     on_lock_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
+    verify: Callable[[Plan, ObservedState], None] | None = None,
 ) -> UpResult:
+    """``verify``: called under the lock with the plan and what it was made from, before
+    anything changes; it raises to refuse (``up --plan``: a saved plan that is stale)."""
     reporter = reporter or NullReporter()
     desired = with_secret_key(desired)
     with instance_lock(
@@ -75,6 +78,8 @@ def up(
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
         p = plan(desired, observed)
+        if verify is not None:
+            verify(p, observed)
         if p.conflicts:
             raise conflict_error(p)
         if on_plan is not None:

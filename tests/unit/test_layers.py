@@ -25,6 +25,7 @@ BASE = {
     "envkit.limits",
     "envkit.masking",
     "envkit.model",
+    "envkit.outputfile",
     "envkit.progress",
     "envkit.secretkey",
     "envkit.statedir",
