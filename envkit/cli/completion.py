@@ -86,8 +86,7 @@ def _option_takes_value(action: argparse.Action) -> bool:
 
 def candidates(words: Sequence[str]) -> list[str]:
     """What may come at the last of ``words`` (the word being completed, maybe empty)."""
-    from envkit.cli.main import build_parser
-    from envkit.cli.table import COMMANDS
+    from envkit.cli.table import COMMANDS, build_parser
 
     *before, current = list(words) or [""]
     file: str | None = None

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from envkit import __version__
-from envkit.cli.arguments import Parser
 from envkit.cli.console import Console
 from envkit.errors import EnvkitError, UsageError
 from envkit.hints import did_you_mean
@@ -103,21 +102,6 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def build_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of one command: its own arguments, then the global options (``-f`` only
-    where the command does not use it itself, as ``logs -f`` does; ``--file`` always)."""
-    from envkit.cli.table import COMMANDS
-
-    info = COMMANDS[name]
-    parser = Parser(prog=f"envkit {name}", description=info.description or info.summary)
-    info.arguments(parser)
-    flags = ["--file"] if "-f" in parser._option_string_actions else ["-f", "--file"]
-    group = parser.add_argument_group("global options")
-    group.add_argument(*flags, dest="file", default=None, metavar="FILE", help="stack file")
-    group.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    return parser
-
-
 def _command(name: str) -> str:
     from envkit.cli.table import COMMANDS
 
@@ -158,6 +142,8 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
         console.out(SCRIPTS[g.rest[0]].rstrip("\n"))
         return None, 0
     name = _command(g.command)
+    from envkit.cli.table import build_parser
+
     parser = build_parser(name)
     try:
         with contextlib.redirect_stdout(console.out_stream):

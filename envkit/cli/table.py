@@ -17,9 +17,9 @@ from envkit.cli.argtypes import (
     positive_duration,
     positive_int,
 )
-from envkit.cli.arguments import add_env, add_render_options, add_var
+from envkit.cli.arguments import Parser, add_env, add_render_options, add_var
 
-__all__ = ["COMMANDS", "CommandInfo"]
+__all__ = ["COMMANDS", "CommandInfo", "build_parser"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +214,6 @@ def _gc(p: argparse.ArgumentParser) -> None:
 
 
 def _bundle(p: argparse.ArgumentParser) -> None:
-    from envkit.cli.arguments import Parser
-
     bundle = p.add_subparsers(
         dest="bundle_command", metavar="SUBCOMMAND", parser_class=Parser, help="what to do"
     )
@@ -309,3 +307,16 @@ COMMANDS: dict[str, CommandInfo] = {
         "file; inspect, load or push it where there is no internet.",
     ),
 }
+
+
+def build_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one command: its own arguments, then the global options (``-f`` only
+    where the command does not use it itself, as ``logs -f`` does; ``--file`` always)."""
+    info = COMMANDS[name]
+    parser = Parser(prog=f"envkit {name}", description=info.description or info.summary)
+    info.arguments(parser)
+    flags = ["--file"] if "-f" in parser._option_string_actions else ["-f", "--file"]
+    group = parser.add_argument_group("global options")
+    group.add_argument(*flags, dest="file", default=None, metavar="FILE", help="stack file")
+    group.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    return parser
