@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     def env_parser(name: str, help: str, *, env_optional: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         if env_optional:
-            p.add_argument("env", nargs="?", metavar="ENV", help="environment name")
+            p.add_argument(
+                "env",
+                nargs="?",
+                metavar="ENV",
+                help="environment name (optional when the stack has only one)",
+            )
         else:
             p.add_argument("env", metavar="ENV", help="environment name")
         return p
@@ -83,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", type=_var, default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
 
-    p = env_parser("render", "print the resolved desired state of an environment")
+    p = env_parser(
+        "render", "print the resolved desired state of an environment", env_optional=True
+    )
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
     p.add_argument(
@@ -92,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show each variable's value, layer and origin instead",
     )
 
-    p = env_parser("plan", "show what 'up' would change")
+    p = env_parser("plan", "show what 'up' would change", env_optional=True)
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
@@ -101,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
 
-    p = env_parser("up", "make the engine match the environment (plan, then apply)")
+    p = env_parser(
+        "up", "make the engine match the environment (plan, then apply)", env_optional=True
+    )
     add_render_options(p)
     p.add_argument(
         "--wait",
@@ -135,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "then. Running up --ttl again extends it",
     )
 
-    p = env_parser("down", "remove the environment's containers and network")
+    p = env_parser("down", "remove the environment's containers and network", env_optional=True)
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
     p.add_argument("--lock-timeout", type=float, default=600.0, metavar="S")
@@ -157,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance", metavar="ID")
     p.add_argument("--index", type=int, default=1, metavar="N", help="replica number (default 1)")
 
-    p = env_parser("env", "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)")
+    p = env_parser(
+        "env",
+        "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)",
+        env_optional=True,
+    )
     add_render_options(p)
     p.add_argument(
         "--format",

@@ -47,9 +47,9 @@ def to_desired(rendered: Rendered) -> DesiredState:
     if not rendered.stack:
         norm.fail(
             "missing-stack",
-            "the stack has no name",
+            "the stack has no name (its folder's name has no letter or digit)",
             ("stack",),
-            hint="add 'stack: NAME' at the top of the file",
+            hint="add 'name: NAME' (Compose) or 'stack: NAME' at the top of the file",
         )
     services = tuple(
         norm.service(str(name), body)

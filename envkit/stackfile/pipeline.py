@@ -42,8 +42,10 @@ def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
 
 
 def environments(doc: Document) -> list[str]:
-    envs = doc.data.get("environments") or {}
-    return list(envs) if isinstance(envs, dict) else []
+    """The environment names of a stack; ``["default"]`` when it has no ``environments:``."""
+    from envkit.stackfile.dialect import environments_of
+
+    return [str(name) for name in environments_of(doc.data)]
 
 
 def _redacted(d: Diagnostic, secrets: frozenset[str]) -> Diagnostic:

@@ -22,6 +22,22 @@ def read_stack(args: argparse.Namespace) -> Document:
     return read(stack_path(args))
 
 
+def only_environment(doc: Document, command: str) -> str:
+    """The environment to use when none is named: the stack's only one (a Compose file's
+    implicit ``default``), else a usage error listing them."""
+    from envkit.errors import UsageError
+    from envkit.stackfile.pipeline import environments
+
+    names = environments(doc)
+    if len(names) == 1:
+        return names[0]
+    listed = ", ".join(names) if names else "none"
+    raise UsageError(
+        f"no environment given, and the stack has {len(names)}: {listed}",
+        hint=f"e.g. 'envkit {command} {names[0]}'" if names else "add 'environments:'",
+    )
+
+
 def instance_id(args: argparse.Namespace) -> str | None:
     from envkit.stackfile.instances import check_instance_id
 
@@ -34,6 +50,8 @@ def resolve_env(
 ) -> Resolved:
     instance = instance_id(args)
     doc = doc if doc is not None else read_stack(args)
+    if args.env is None:
+        args.env = only_environment(doc, args.command)
     resolved = resolve(
         doc,
         args.env,

@@ -32,7 +32,7 @@ def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str
         implicit = args.file is None and not os.path.exists(stack_path(args))
         if getattr(args, "all", False) or implicit:
             return {LABEL.PROJECT: None}
-        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
+        return {LABEL.STACK: read_stack(args).stack_name}
     return {LABEL.PROJECT: resolve_env(args, console).desired.project}
 
 
