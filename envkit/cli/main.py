@@ -47,7 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative environments for Docker: one stack file, many environments.",
     )
     parser.add_argument(
-        "-f", "--file", default=None, metavar="FILE", help="stack file (default: ./envkit.yaml)"
+        "-f",
+        "--file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="stack file; repeat to merge several with Compose's rules (default: "
+        "./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml, "
+        "docker-compose.yaml with its override file)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"envkit {__version__}")

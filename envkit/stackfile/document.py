@@ -34,7 +34,7 @@ __all__ = [
 
 MAX_BYTES = 4 * 1024 * 1024
 
-_HINT_F = "pass the stack file with -f FILE (the default is ./envkit.yaml)"
+_HINT_F = "pass the stack file with -f FILE (the default is ./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ every located diagnostic found at that stage, so a user sees all problems at onc
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from envkit.errors import Diagnostic, StackError, redact
@@ -16,9 +16,25 @@ from envkit.model import DesiredState
 from envkit.stackfile.document import Document, load
 from envkit.stackfile.render import Rendered, render
 
-__all__ = ["DEFAULT_FILE", "Resolved", "environments", "read", "resolve"]
+__all__ = [
+    "DEFAULT_FILE",
+    "DEFAULT_FILES",
+    "OVERRIDE_FILES",
+    "Resolved",
+    "environments",
+    "find_stack_files",
+    "read",
+    "resolve",
+]
 
 DEFAULT_FILE = "envkit.yaml"
+# Looked for, in this order, when no file is named; the first one found is the stack file.
+DEFAULT_FILES = (DEFAULT_FILE, "compose.yaml", "compose.yml", "docker-compose.yml",
+                 "docker-compose.yaml")  # fmt: skip
+# Next to a Compose file found that way, the first of these is merged onto it (as Compose
+# does; compose-go's DefaultOverrideFileNames). An envkit.yaml has no override file.
+OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml",
+                  "docker-compose.override.yml", "docker-compose.override.yaml")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +43,42 @@ class Resolved:
     desired: DesiredState
 
 
-def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
-    """Load and validate a stack file (schema and cross-reference checks)."""
+def find_stack_files(directory: str | os.PathLike[str] = ".") -> list[str]:
+    """The stack file(s) of ``directory`` when none is named: the first of
+    :data:`DEFAULT_FILES`, and for a Compose file the first of :data:`OVERRIDE_FILES` next
+    to it; ``[]`` when there is none. Paths are as shown to the user (``compose.yaml`` for
+    the current directory)."""
+    import stat
+
+    def exists(name: str) -> str | None:
+        path = os.path.join(directory, name)
+        try:
+            return os.path.normpath(path) if stat.S_ISREG(os.stat(path).st_mode) else None
+        except OSError:
+            return None
+
+    for name in DEFAULT_FILES:
+        found = exists(name)
+        if found is None:
+            continue
+        if name == DEFAULT_FILE:
+            return [found]
+        override = next(filter(None, map(exists, OVERRIDE_FILES)), None)
+        return [found] if override is None else [found, override]
+    return []
+
+
+def read(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = DEFAULT_FILE,
+) -> Document:
+    """Load and validate a stack file (schema and cross-reference checks). Several files
+    are merged in order with Compose's merge rules (``envkit.stackfile.merge``); the first
+    one decides the dialect (``envkit.stackfile.dialect``)."""
     from envkit.stackfile import checks, schema
 
-    doc = load(path, display=os.fspath(path))
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    docs = [load(p, display=os.fspath(p)) for p in paths]
+    doc = _merged(docs)
     problems = schema.validate(doc)
     if not problems:
         # Cross-reference checks assume the shapes the schema guarantees.
@@ -39,6 +86,30 @@ def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
     if problems:
         raise StackError(problems)
     return doc
+
+
+def _merged(docs: list[Document]) -> Document:
+    from envkit.stackfile.dialect import ENVKIT_KEYS
+    from envkit.stackfile.merge import merge_documents
+
+    first = docs[0]
+    if first.compose_files:  # a Compose file first: every file is read as Compose
+        for doc in docs[1:]:
+            keys = [k for k in ENVKIT_KEYS if k in doc.data]
+            if keys:
+                raise StackError.single(
+                    "dialect-mismatch",
+                    f"'{keys[0]}' makes {doc.display} an envkit stack file, but it is merged "
+                    f"onto the Compose file {first.display}",
+                    path=(keys[0],),
+                    origin=doc.key_origin((keys[0],)),
+                    hint="list the envkit stack file first (-f envkit.yaml -f ...), or keep "
+                    "the Compose file as it is and 'include:' it from an envkit.yaml",
+                )
+        docs = [replace(doc, compose_files=frozenset({doc.display})) for doc in docs]
+    else:  # an envkit stack file first: the files merged onto it are envkit's too
+        docs = [replace(doc, compose_files=frozenset()) for doc in docs]
+    return merge_documents(docs)
 
 
 def environments(doc: Document) -> list[str]:

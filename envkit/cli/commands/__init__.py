@@ -13,6 +13,7 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    args.debug_log = console.err if args.debug else None
     if args.command in ("validate", "render"):
         from envkit.cli.commands import stackfile as module
     elif args.command in ("plan", "up", "down"):

@@ -6,7 +6,14 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
-from envkit.stackfile.pipeline import DEFAULT_FILE, Resolved, read, resolve
+from envkit.stackfile.pipeline import (
+    DEFAULT_FILE,
+    DEFAULT_FILES,
+    Resolved,
+    find_stack_files,
+    read,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -14,12 +21,29 @@ if TYPE_CHECKING:
     from envkit.stackfile.document import Document
 
 
+def stack_files(args: argparse.Namespace) -> list[str]:
+    """The stack file(s): every ``-f``, else ``$ENVKIT_FILE``, else the default lookup in the
+    current directory (``envkit.stackfile.pipeline.find_stack_files``; ``--debug`` says
+    which files it found). With nothing found, ``[envkit.yaml]``, which reads as missing."""
+    if args.file:
+        return [str(f) for f in args.file]
+    if os.environ.get("ENVKIT_FILE"):
+        return [os.environ["ENVKIT_FILE"]]
+    found = find_stack_files(".")
+    log = getattr(args, "debug_log", None)
+    if log is not None:
+        shown = " + ".join(found) if found else "none of " + ", ".join(DEFAULT_FILES)
+        log(f"debug: stack file (default lookup in {os.getcwd()}): {shown}")
+    return found or [DEFAULT_FILE]
+
+
 def stack_path(args: argparse.Namespace) -> str:
-    return str(args.file or os.environ.get("ENVKIT_FILE") or DEFAULT_FILE)
+    """The stack file(s) as shown to the user (``a.yaml + b.yaml`` when merged)."""
+    return " + ".join(stack_files(args))
 
 
 def read_stack(args: argparse.Namespace) -> Document:
-    return read(stack_path(args))
+    return read(stack_files(args))
 
 
 def only_environment(doc: Document, command: str) -> str:
