@@ -1,0 +1,73 @@
+"""An unchanged Compose file through plan, up and down on the real engine (no -f, no ENV)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envkit.model import LABEL
+
+from .cleanup import remove_labelled
+from .conftest import IMAGE
+from .images_support import envkit
+
+pytestmark = pytest.mark.engine
+
+COMPOSE = f"""\
+version: "3.8"
+services:
+  web:
+    image: {IMAGE}
+    command: [httpd, -f, -p, "80", -h, /]
+    init: true
+    stop_grace_period: 1s
+    labels:
+      traefik.rule: "Host(`{{{{ .Name }}}}`)"
+    depends_on: [db]
+  db:
+    image: {IMAGE}
+    command: [sleep, "3600"]
+    init: true
+    stop_grace_period: 1s
+    x-note: ignored
+"""
+
+
+@pytest.fixture
+def folder(docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder named like a unique stack (``T<8 hex>``: the name comes from it), as cwd."""
+    name = f"T{uuid.uuid4().hex[:8]}"
+    path = tmp_path / name
+    path.mkdir()
+    monkeypatch.chdir(path)
+    monkeypatch.delenv("ENVKIT_FILE", raising=False)
+    try:
+        yield path
+    finally:
+        remove_labelled(docker_client, f"{LABEL.STACK}={name.lower()}")
+
+
+def test_an_unchanged_compose_file_goes_up_and_down(folder: Path, docker_client: Any) -> None:
+    (folder / "compose.yaml").write_text(COMPOSE)
+    stack = folder.name.lower()
+    project = f"{stack}-default"
+    ran = envkit("--debug", "up")
+    assert ran.code == 0, ran.err
+    assert "default lookup" in ran.err and "compose.yaml" in ran.err
+    listed = docker_client.containers.list(filters={"label": f"{LABEL.PROJECT}={project}"})
+    assert sorted(c.name for c in listed) == [f"{project}-db-1", f"{project}-web-1"]
+    web = docker_client.containers.get(f"{project}-web-1")
+    assert web.labels["traefik.rule"] == "Host(`{{ .Name }}`)"
+    assert web.labels[LABEL.STACK] == stack
+    # Converged: a second plan has nothing to do.
+    assert envkit("plan", "--detailed-exitcode").code == 0
+    down = envkit("down")
+    assert down.code == 0, down.err
+    assert (
+        docker_client.containers.list(all=True, filters={"label": f"{LABEL.PROJECT}={project}"})
+        == []
+    )
