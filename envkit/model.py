@@ -182,6 +182,8 @@ class VolumeSpec:
     driver_opts: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     external: bool = False  # not created or removed by envkit; must exist
+    # An external volume's engine name when it differs from ``name`` (Compose's ``name:``).
+    external_name: str | None = None
     origin: Origin | None = field(default=None, compare=False)
 
 
@@ -209,7 +211,7 @@ class DesiredState:
     def volume_name(self, name: str) -> str:
         for vol in self.volumes:
             if vol.name == name and vol.external:
-                return name
+                return vol.external_name or name
         return f"{self.project}_{name}"
 
     def service(self, name: str) -> ServiceSpec:

@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--instance", metavar="ID", help="an independent instance of the environment"
         )
+        add_profile_option(p)
+
+    def add_profile_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--profile",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="activate a Compose profile (repeatable; also COMPOSE_PROFILES)",
+        )
 
     p: argparse.ArgumentParser = sub.add_parser(
         "validate",
@@ -93,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("envs", nargs="*", metavar="ENV")
     p.add_argument("--var", action="append", type=_var, default=[], metavar="KEY=VALUE")
+    add_profile_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
 
     p = env_parser(

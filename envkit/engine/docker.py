@@ -193,11 +193,16 @@ class DockerEngine:
 
         own = [c for c in containers if c.project == project]
         others = [c for c in containers if c.project != project]
+        external = {desired.volume_name(v.name) for v in desired.volumes if v.external}
         return ObservedState(
             project=project,
             containers=tuple(own),
             networks=tuple(n for n in networks if n.labels.get(LABEL.PROJECT) == project),
-            volumes=tuple(v for v in volumes if v.labels.get(LABEL.PROJECT) == project),
+            # An external volume is observed by its name (it has no labels of ours), as the
+            # fake engine does: the planner asks that it exists.
+            volumes=tuple(
+                v for v in volumes if v.labels.get(LABEL.PROJECT) == project or v.name in external
+            ),
             images=self._image_ids({s.image for s in desired.services}),
             foreign_names=foreign_names(desired, others, networks, volumes),
             ports_in_use=ports_in_use(

@@ -167,14 +167,34 @@ class _Normalizer(TreeReader):
         opts = self.pairs(spec.get("driver_opts"), (*at, "driver_opts"), sep="=", what="option")
         labels = fields.labels(self, spec.get("labels"), (*at, "labels"))
         external = spec.get("external")
+        is_external = (
+            bool(external)
+            if isinstance(external, dict)
+            else bool(self.boolean(external, (*at, "external")))
+        )
+        # Compose's name: (or the legacy external: {name: ...}) is the engine's name of an
+        # external volume. On a volume envkit makes it is refused: every environment and
+        # instance gets its own volume, {project}_{name}, and a fixed name would share one.
+        legacy = external.get("name") if isinstance(external, dict) else None
+        engine_name = self.string(spec.get("name"), (*at, "name")) or (
+            legacy if isinstance(legacy, str) else None
+        )
+        if engine_name and not is_external:
+            self.fail(
+                "volume-name",
+                f"volume {name} has name: {engine_name!r}, but every environment and instance "
+                "gets its own volume ({project}_" + name + ")",
+                (*at, "name"),
+                hint="drop 'name:' (each environment keeps its own data), or create the volume "
+                f"once (docker volume create {engine_name}) and mark it 'external: true'",
+            )
         return VolumeSpec(
             name=name,
             driver=self.string(spec.get("driver"), (*at, "driver")) or "local",
             driver_opts=tuple(sorted((k, v or "") for k, v in opts.items())),
             labels=tuple(sorted((k, v or "") for k, v in labels.items())),
-            external=bool(external)
-            if isinstance(external, dict)
-            else bool(self.boolean(external, (*at, "external"))),
+            external=is_external,
+            external_name=engine_name if is_external and engine_name != name else None,
             origin=self.rendered.key_origin(at) or self.rendered.origin(at),
         )
 

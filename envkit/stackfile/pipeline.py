@@ -132,12 +132,21 @@ def resolve(
     cli_vars: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
+    profiles: Sequence[str] = (),
 ) -> Resolved:
-    """Render one environment and build its desired state, or raise StackError."""
+    """Render one environment and build its desired state, or raise StackError.
+    ``profiles`` are the active Compose profiles named on the command line."""
     from envkit.stackfile import checks, schema
     from envkit.stackfile.normalize import to_desired
 
-    rendered = render(doc, environment, cli_vars=cli_vars, environ=environ, instance=instance)
+    rendered = render(
+        doc,
+        environment,
+        cli_vars=cli_vars,
+        environ=environ,
+        instance=instance,
+        profiles=profiles,
+    )
     problems: list[Diagnostic] = schema.validate_tree(rendered.tree, rendered)
     if not problems:
         problems = checks.check_services(rendered.tree, rendered)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +47,7 @@ from envkit.errors import SENSITIVE, Diagnostic, Origin, PathPart, StackError
 from envkit.hints import did_you_mean, kind_of
 from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
+from envkit.stackfile.profiles import active_profiles, enabled_services
 from envkit.stackfile.templating import Templater
 
 __all__ = [
@@ -215,8 +216,10 @@ def render(
     cli_vars: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
+    profiles: Sequence[str] = (),
 ) -> Rendered:
-    """Render ``environment`` of ``doc``; raise StackError with every problem found."""
+    """Render ``environment`` of ``doc``; raise StackError with every problem found.
+    ``profiles``: the ``--profile`` options (``envkit.stackfile.profiles``)."""
     data = doc.data
     out = _Collector(doc)
     environments = out.mapping(environments_of(data), ("environments",))
@@ -299,6 +302,12 @@ def render(
             continue
         if override is not None:
             merged_services[name] = merge(services[name], override)
+
+    active = active_profiles(profiles, env, env_def.get("profiles"))
+    merged_services, disabled = enabled_services(merged_services, active)
+    for off in disabled:
+        at = ("services", off.service, "depends_on", off.entry)
+        out.add("profile-disabled", off.message, at, off.hint)
 
     stack = stack_name(data, doc.directory)
     if not stack:

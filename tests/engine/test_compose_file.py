@@ -12,7 +12,7 @@ import pytest
 from envkit.model import LABEL
 
 from .cleanup import remove_labelled
-from .conftest import IMAGE
+from .conftest import IMAGE, OWNER
 from .images_support import envkit
 
 pytestmark = pytest.mark.engine
@@ -71,3 +71,26 @@ def test_an_unchanged_compose_file_goes_up_and_down(folder: Path, docker_client:
         docker_client.containers.list(all=True, filters={"label": f"{LABEL.PROJECT}={project}"})
         == []
     )
+
+
+def test_an_external_volume_is_mounted_under_its_name(folder: Path, docker_client: Any) -> None:
+    """Compose's `name:` on an external volume is the engine's name (it was ignored)."""
+    stack = folder.name.lower()
+    volume = docker_client.volumes.create(f"{stack}-shared", labels={OWNER: stack})
+    try:
+        (folder / "compose.yaml").write_text(
+            f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+            "    init: true\n    volumes: ['data:/data']\n"
+            f"volumes:\n  data: {{external: true, name: {stack}-shared}}\n"
+        )
+        ran = envkit("up")
+        assert ran.code == 0, ran.err
+        app = docker_client.containers.get(f"{stack}-default-app-1")
+        assert [(m["Name"], m["Destination"]) for m in app.attrs["Mounts"]] == [
+            (f"{stack}-shared", "/data")
+        ]
+        assert envkit("down", "--volumes").code == 0
+        docker_client.volumes.get(f"{stack}-shared")  # external: never removed
+    finally:
+        remove_labelled(docker_client, f"{LABEL.STACK}={stack}")
+        volume.remove(force=True)

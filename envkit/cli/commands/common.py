@@ -81,6 +81,7 @@ def resolve_env(
         args.env,
         cli_vars=dict(getattr(args, "var", None) or []),
         instance=instance,
+        profiles=getattr(args, "profile", None) or (),
     )
     console.secrets.update(resolved.desired.sensitive_values)
     return resolved

@@ -31,7 +31,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         wanted = list(args.envs) or known
         for env in wanted:
             try:
-                resolved = resolve(doc, env, cli_vars=dict(args.var))
+                resolved = resolve(doc, env, cli_vars=dict(args.var), profiles=args.profile)
                 console.secrets.update(resolved.desired.sensitive_values)
                 checked.append(env)
             except StackError as exc:

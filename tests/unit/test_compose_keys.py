@@ -1,0 +1,146 @@
+"""Compose keys envkit honours: profiles, depends_on.required, a volume's name:."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from envkit.cli import main
+from envkit.errors import StackError
+from envkit.stackfile import read, resolve
+from envkit.stackfile.profiles import active_profiles
+
+IMAGE = "envkit-test/busybox:latest"
+
+PROFILES = f"""\
+services:
+  foo: {{image: {IMAGE}}}
+  bar: {{image: {IMAGE}, profiles: [test]}}
+  baz:
+    image: {IMAGE}
+    depends_on: [bar]
+    profiles: [test]
+  zot:
+    image: {IMAGE}
+    depends_on: {{bar: {{condition: service_started}}}}
+    profiles: [debug]
+"""
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def services(path: Path, *profiles: str, environ: dict[str, str] | None = None) -> list[str]:
+    desired = resolve(read(path), "default", environ=environ or {}, profiles=profiles).desired
+    return sorted(s.name for s in desired.services)
+
+
+@pytest.fixture
+def compose(tmp_path: Path) -> Path:
+    path = tmp_path / "compose.yaml"
+    path.write_text(PROFILES)
+    return path
+
+
+def test_the_specs_profile_example(compose: Path) -> None:
+    """Compose Specification, "Profiles", illustrative example."""
+    assert services(compose) == ["foo"]
+    assert services(compose, "test") == ["bar", "baz", "foo"]
+    assert services(compose, "test", "debug") == ["bar", "baz", "foo", "zot"]
+    assert services(compose, "*") == ["bar", "baz", "foo", "zot"]
+    assert services(compose, environ={"COMPOSE_PROFILES": "debug, test"}) == [
+        "bar",
+        "baz",
+        "foo",
+        "zot",
+    ]
+    with pytest.raises(StackError) as caught:
+        services(compose, "debug")
+    (problem,) = caught.value.diagnostics
+    assert problem.render() == (
+        f"{compose}:10:23: error[profile-disabled]: services.zot.depends_on.bar: "
+        "'zot' depends on "
+        "'bar', which is not enabled by the active profiles (it has profiles: test)\n"
+        "  hint: activate one: --profile test or COMPOSE_PROFILES=test; or mark the "
+        "dependency 'required: false'"
+    )
+
+
+def test_a_dependency_that_is_not_required_is_dropped(compose: Path) -> None:
+    compose.write_text(
+        PROFILES.replace("{condition: service_started}", "{required: false}")
+        + f"  qux:\n    image: {IMAGE}\n    depends_on: {{gone: {{required: false}}}}\n"
+    )
+    desired = resolve(read(compose), "default", environ={}, profiles=["debug"]).desired
+    assert {s.name: [d.service for d in s.depends_on] for s in desired.services} == {
+        "foo": [],
+        "zot": [],
+        "qux": [],
+    }
+
+
+def test_an_environment_can_activate_profiles(tmp_path: Path) -> None:
+    path = tmp_path / "envkit.yaml"
+    path.write_text(
+        "stack: s\nenvironments:\n  dev: {}\n  test: {profiles: [test]}\nservices:\n"
+        + PROFILES.split("services:\n", 1)[1]
+    )
+    doc = read(path)
+    assert [s.name for s in resolve(doc, "dev", environ={}).desired.services] == ["foo"]
+    assert sorted(s.name for s in resolve(doc, "test", environ={}).desired.services) == [
+        "bar",
+        "baz",
+        "foo",
+    ]
+
+
+def test_active_profiles_come_from_every_source() -> None:
+    got = active_profiles(["a", " "], {"COMPOSE_PROFILES": "b,,c"}, ["d", 1])
+    assert got == frozenset({"a", "b", "c", "d"})
+
+
+def test_cli_profile_option(compose: Path) -> None:
+    code, out, err = run("-f", str(compose), "render", "--json", "--profile", "test")
+    assert code == 0, err
+    assert sorted(json.loads(out)["services"]) == ["bar", "baz", "foo"]
+    assert run("-f", str(compose), "validate", "--profile", "debug")[0] == 2
+
+
+VOLUMES = f"""\
+services:
+  db:
+    image: {IMAGE}
+    volumes: ["data:/data", "legacy:/legacy", "plain:/plain"]
+volumes:
+  data: {{external: true, name: shared-db-data}}
+  legacy: {{external: {{name: old-style}}}}
+  plain: {{}}
+"""
+
+
+def test_an_external_volume_is_mounted_under_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(VOLUMES)
+    desired = resolve(read(path), "default", environ={}).desired
+    project = desired.project
+    assert [desired.volume_name(v) for v in ("data", "legacy", "plain")] == [
+        "shared-db-data",
+        "old-style",
+        f"{project}_plain",
+    ]
+
+
+def test_a_fixed_name_on_a_volume_envkit_makes_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(VOLUMES.replace("plain: {}", "plain: {name: fixed}"))
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    (problem,) = caught.value.diagnostics
+    assert (problem.code, str(problem.origin)) == ("volume-name", f"{path}:8:17")
+    assert "docker volume create fixed" in str(problem.hint)
