@@ -60,6 +60,8 @@ class LABEL:
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
+    # On an anonymous volume envkit made for a container: the path it is mounted at.
+    ANONYMOUS = "io.envkit.anonymous"
 
 
 class ResourceKind(Enum):

@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
     p.add_argument(
+        "-V",
+        "--renew-anon-volumes",
+        action="store_true",
+        help="recreated containers get new anonymous volumes instead of keeping the old "
+        "ones' (data in them is left behind; down --volumes removes it)",
+    )
+    p.add_argument(
         "--ephemeral",
         action="store_true",
         help="a new instance with a unique id (printed on stdout, or in the JSON)",

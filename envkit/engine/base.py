@@ -52,6 +52,8 @@ class ObservedContainer:
     exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
+    # Every volume mounted, as (target path, volume name): named and anonymous alike.
+    volume_mounts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +147,27 @@ class Engine(Protocol):
     def remove_volume(self, name: str) -> None: ...
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}``; return its id."""
+        """Create (not start) the container ``{project}-{service}-{replica}``; return its id.
+        Its anonymous volumes (bare ``/data`` mounts, the image's ``VOLUME`` paths) are the
+        ``carried`` volumes ``(target, name)`` of the container it replaces, or new volumes
+        labelled ``io.envkit.anonymous`` and with the project's labels."""
         ...
 
     def start_container(self, container_id: str) -> None: ...
 
     def stop_container(self, container_id: str, timeout_s: float) -> None: ...
 
-    def remove_container(self, container_id: str) -> None: ...
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove a container. Its volumes stay (as in Compose) unless ``volumes``,
+        which removes the anonymous volumes Docker made for it."""
+        ...
 
     def status(self, container_id: str) -> ContainerStatus: ...
 

@@ -307,14 +307,21 @@ class DockerEngine:
     # -- containers --------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
         """Create ``{project}-{service}-{replica}`` on the project network, reachable there
         by its service name (a network alias). The hostname stays Docker's default (the
         short container id) unless the stack sets one, as in Compose: replicas of a service
-        would otherwise share a hostname."""
+        would otherwise share a hostname. Anonymous volumes: see the protocol
+        (``envkit.engine.base.Engine.create_container``)."""
         name = container_name(desired.project, spec.name, replica)
         api = self._api()
+        anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
 
@@ -336,6 +343,11 @@ class DockerEngine:
                     read_only=m.read_only,
                 )
                 for m in spec.mounts
+                if m.target not in anonymous
+            ]
+            mounts += [
+                SdkMount(target=target, source=volume, type="volume", read_only=read_only)
+                for target, (volume, read_only) in anonymous.items()
             ]
             host_config = api.create_host_config(
                 port_bindings=bindings or None,
@@ -385,11 +397,54 @@ class DockerEngine:
         with self._not_found_ok(), self._boundary("stop container", container_id):
             self._api().stop(container_id, timeout=max(0, round(timeout_s)))
 
-    def remove_container(self, container_id: str) -> None:
-        """Force-remove, with its anonymous volumes (named volumes are never removed by
-        this: Docker's ``v=True`` only deletes volumes that have no name)."""
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove. ``volumes``: also the anonymous volumes Docker made for it (Docker's
+        ``v=True``; envkit's own anonymous volumes are mounted by name and are removed by
+        their labels instead, with ``down --volumes``)."""
         with self._not_found_ok(), self._boundary("remove container", container_id):
-            self._api().remove_container(container_id, v=True, force=True)
+            self._api().remove_container(container_id, v=volumes, force=True)
+
+    def _anonymous_volumes(
+        self,
+        spec: ServiceSpec,
+        name: str,
+        labels: Mapping[str, str],
+        carried: Mapping[str, str],
+    ) -> dict[str, tuple[str, bool]]:
+        """target -> (volume name, read-only) for every anonymous volume of the new
+        container: a bare ``/data`` mount of the spec, or a ``VOLUME`` of its image that no
+        mount of the spec covers. A ``carried`` volume is reused; any other is created
+        here, with the instance's labels and ``io.envkit.anonymous``, so that it can be
+        listed, kept by ``down`` and removed by ``down --volumes`` and gc. (Docker would
+        make the same volumes without labels.)"""
+        import uuid
+
+        explicit = {m.target for m in spec.mounts if m.source}
+        explicit |= {entry.split(":", 1)[0] for entry in spec.tmpfs}
+        wanted: dict[str, bool] = {
+            m.target: m.read_only
+            for m in spec.mounts
+            if m.type is MountType.VOLUME and not m.source
+        }
+        try:
+            with self._boundary("inspect image", spec.image):
+                config = self._api().inspect_image(spec.image).get("Config") or {}
+        except ImageNotFound:  # create then fails with its own message
+            config = {}
+        for target in config.get("Volumes") or {}:
+            if target not in explicit:
+                wanted.setdefault(str(target), False)
+        keep = (LABEL.STACK, LABEL.ENV, LABEL.PROJECT, LABEL.INSTANCE, LABEL.EXPIRES,
+                LABEL.VERSION, LABEL.SERVICE, LABEL.REPLICA)  # fmt: skip
+        out: dict[str, tuple[str, bool]] = {}
+        for target, read_only in sorted(wanted.items()):
+            volume = carried.get(target)
+            if volume is None:
+                volume = f"{name}_anon-{uuid.uuid4().hex[:12]}"
+                own = {k: v for k, v in labels.items() if k in keep}
+                self.create_volume(volume, {**own, LABEL.ANONYMOUS: target})
+            out[target] = (volume, read_only)
+        return out
 
     def status(self, container_id: str) -> ContainerStatus:
         with self._boundary("inspect container", container_id):

@@ -166,7 +166,12 @@ class FakeEngine(FakeState):
     # -- Engine: containers -------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
         name = container_name(desired.project, spec.name, replica)
         with self._lock:
@@ -183,11 +188,23 @@ class FakeEngine(FakeState):
                     f"cannot create container {name}: network {desired.network} not found",
                     code="engine-not-found",
                 )
+            mounted: list[tuple[str, str]] = []
+            reuse = dict(carried)
             for m in spec.mounts:  # Docker creates a missing named volume, unlabelled
                 if m.type is MountType.VOLUME and m.source:
-                    self.volumes.setdefault(desired.volume_name(m.source), {})
+                    volume = desired.volume_name(m.source)
+                    self.volumes.setdefault(volume, {})
+                elif m.type is MountType.VOLUME:  # anonymous: carried over, or made labelled
+                    volume = reuse.get(m.target) or f"{name}_anon-{len(self.volumes)}"
+                    own = {k: v for k, v in labels.items() if k == LABEL.PROJECT}
+                    self.volumes.setdefault(volume, {**own, LABEL.ANONYMOUS: m.target})
+                else:
+                    continue
+                mounted.append((m.target, volume))
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
-            return self._new_container(name, dict(labels), image_id, spec.ports, check).id
+            c = self._new_container(name, dict(labels), image_id, spec.ports, check)
+            c.volume_mounts = tuple(mounted)
+            return c.id
 
     def start_container(self, container_id: str) -> None:
         with self._lock:
@@ -212,7 +229,7 @@ class FakeEngine(FakeState):
             if c is not None and c.state == "running":
                 c.state, c.exit_code, c.bindings = "exited", 0, ()
 
-    def remove_container(self, container_id: str) -> None:
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
         with self._lock:
             c = self.containers.pop(container_id, None)
             self.calls.append(("remove_container", c.name if c else container_id))

@@ -36,7 +36,7 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortUse
@@ -50,6 +50,7 @@ from envkit.model import (
     container_name,
     spec_hash,
 )
+from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.spec_diff import spec_differences
 
 __all__ = [
@@ -83,6 +84,9 @@ class Change:
     after: ServiceSpec | None = None
     reasons: tuple[str, ...] = ()  # for people; apply never branches on them
     volume: str | None = None  # volumes only: the stack-level name
+    # Recreates: the old container's anonymous volumes the new one mounts, (target, name)
+    # (envkit.reconcile.anonymous).
+    carried: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +136,11 @@ class Plan:
         )
 
 
-def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+def plan(
+    desired: DesiredState, observed: ObservedState, *, renew_anon_volumes: bool = False
+) -> Plan:
+    """``renew_anon_volumes``: recreated containers get fresh anonymous volumes instead of
+    the old containers' (``up -V``)."""
     project = desired.project
     ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
     slots = {
@@ -177,6 +185,9 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
         for n in range(1, spec.replicas + 1):
             name = container_name(project, spec.name, n)
             change = _container_change(name, spec, n, current.get(name), image_id)
+            if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
+                carried = carried_volumes(desired, change.before, spec)
+                change = replace(change, carried=carried)
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))

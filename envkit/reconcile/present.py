@@ -38,7 +38,9 @@ never removed or renamed::
          "action": "create" | "recreate" | "start" | "remove" | "noop",
          "service": "web" | null,      # containers only
          "replica": 1 | null,          # containers only
-         "reasons": ["environment.DEBUG: 0 -> 1"]}
+         "reasons": ["environment.DEBUG: 0 -> 1"],
+         "carried_volumes": [          # recreates only: anonymous volumes kept
+           {"target": "/var/lib/mysql", "volume": "3f2a..."}]}
       ],
       "conflicts": [
         {"code": "port-in-use" | "name-taken" | "image-missing" | "volume-missing",
@@ -94,7 +96,14 @@ def _change_lines(change: Change, color: bool) -> list[str]:
         head += f" ({change.service})"
     if change.action is Action.RECREATE:
         tilde = _paint("~", _COLORS[Action.RECREATE], color)
-        return [head, *(f"      {tilde} {reason}" for reason in change.reasons)]
+        return [
+            head,
+            *(f"      {tilde} {reason}" for reason in change.reasons),
+            *(
+                f"      = keeps anonymous volume {target} ({volume[:12]})"
+                for target, volume in change.carried
+            ),
+        ]
     if change.reasons:
         head += "  # " + "; ".join(change.reasons)
     return [head]
@@ -155,6 +164,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "service": c.service,
                 "replica": c.replica,
                 "reasons": list(c.reasons),
+                **(
+                    {"carried_volumes": [{"target": t, "volume": v} for t, v in c.carried]}
+                    if c.action is Action.RECREATE
+                    else {}
+                ),
             }
             for c in plan.changes
         ],

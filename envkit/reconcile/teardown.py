@@ -2,7 +2,8 @@
 
 Containers go first, dependents before what they depend on (reverse dependency order, each
 layer in parallel), then the project network, then — only with ``volumes=True`` — the
-project's named volumes. Objects without this project's ``io.envkit.project`` label are
+project's volumes: named ones and the anonymous ones envkit made (``io.envkit.anonymous``);
+without it every volume stays, anonymous ones too, as in Compose. Objects without this project's ``io.envkit.project`` label are
 never touched (an external volume, a same-named container someone else made). Removing
 what is already gone succeeds, so ``down`` twice is fine. Locking is the caller's job.
 """
@@ -91,7 +92,7 @@ def down(
     def remove(c: ObservedContainer) -> str:
         reporter.step(c.name, "stopping")
         engine.stop_container(c.id, stop_grace_s(c.spec))
-        engine.remove_container(c.id)
+        engine.remove_container(c.id, volumes=volumes)
         reporter.step(c.name, "removed")
         return c.name
 

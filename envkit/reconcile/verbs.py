@@ -58,12 +58,15 @@ def up(
     on_lock_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
+    renew_anon_volumes: bool = False,
 ) -> UpResult:
+    """``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
+    (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
     with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
-        p = plan(desired, observed)
+        p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
         if p.conflicts:
             raise conflict_error(p)
         if on_plan is not None:

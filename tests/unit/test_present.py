@@ -150,6 +150,7 @@ def test_plan_json() -> None:
                     'command: (unset) -> ["mysqld", "--password=(sensitive)"]',
                     "environment.MYSQL_ROOT_PASSWORD: (sensitive) -> (sensitive)",
                 ],
+                "carried_volumes": [],
             },
             {
                 "kind": "container",

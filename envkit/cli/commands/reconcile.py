@@ -71,6 +71,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
             on_lock_wait=console.err,
             on_plan=lambda p: console.err(plan_text(p)),
             expires=expires,
+            renew_anon_volumes=args.renew_anon_volumes,
         )
     except EnvkitError as exc:
         if args.json:
