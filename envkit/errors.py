@@ -42,6 +42,7 @@ __all__ = [
 SENSITIVE = "(sensitive)"
 
 PathPart = str | int
+DocPath = tuple[PathPart, ...]  # a place in a stack file: ("services", "db", "ports", 0)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -80,7 +81,7 @@ class Diagnostic:
 
     code: str  # kebab-case, e.g. "invalid-port"
     message: str  # what is wrong, without the location
-    path: tuple[PathPart, ...] = ()  # document path
+    path: DocPath = ()  # document path
     origin: Origin | None = None
     hint: str | None = None
 
@@ -153,7 +154,7 @@ class StackError(EnvkitError):
         code: str,
         message: str,
         *,
-        path: tuple[PathPart, ...] = (),
+        path: DocPath = (),
         origin: Origin | None = None,
         hint: str | None = None,
     ) -> StackError:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from envkit.errors import SENSITIVE, Origin
+from envkit.errors import Origin
 
 __all__ = [
     "LABEL",
+    "PROTOCOLS",
     "SPEC_HASH_VERSION",
     "BuildSpec",
     "Condition",
@@ -43,6 +44,9 @@ __all__ = [
 
 # Bump only deliberately: changing it recreates every container envkit manages.
 SPEC_HASH_VERSION = 1
+
+
+PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
 
 
 class LABEL:
@@ -284,24 +288,11 @@ def spec_hash(spec: ServiceSpec) -> str:
     return f"v{SPEC_HASH_VERSION}-{digest[:32]}"
 
 
-def mask(value: str, secrets: frozenset[str]) -> str:
-    return SENSITIVE if value in secrets else value
-
-
 def envkit_version() -> str:
     """The running envkit's version, for the ``io.envkit.version`` label."""
-    import envkit
+    from envkit import __version__
 
-    version = getattr(envkit, "__version__", None)
-    if isinstance(version, str):
-        return version
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("envkit")
-    except PackageNotFoundError:
-        return "0+unknown"
+    return __version__
 
 
 def project_labels(desired: DesiredState, *, expires: str | None = None) -> dict[str, str]:

@@ -7,7 +7,8 @@ re-parents its children. The watchdog listens for exactly that:
 - :meth:`Watchdog.spawn` (in the parent, before ``up``) makes a pipe and starts
   ``python -m envkit.watchdog --project P --parent-pid N --fd R`` in a new session (so a
   Ctrl-C or a kill of the parent's process group does not reach it), with stdin/stdout on
-  /dev/null and stderr appended to its own log file under the state dir. The child gets
+  /dev/null and stderr appended to its own log file under ``watchdog/`` of the per-user
+  private state folder (:mod:`envkit.statedir`; opened without following a symlink). The child gets
   only the pipe's read end; the parent keeps the write end (close-on-exec, so no other
   program it runs inherits it) and never writes to it until it stands the watchdog down.
 - The child blocks on the read end. **EOF** means every holder of the write end is gone:
@@ -35,12 +36,13 @@ import os
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+
+from envkit.statedir import open_private, private_dir
 
 __all__ = ["STAND_DOWN", "Watchdog", "log_dir", "main"]
 
@@ -50,12 +52,8 @@ DOWN_ATTEMPTS = 5
 
 
 def log_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$ENVKIT_STATE_DIR/watchdog``, or a per-user directory under the temp dir."""
-    env = os.environ if environ is None else environ
-    state = env.get("ENVKIT_STATE_DIR")
-    if state:
-        return Path(state) / "watchdog"
-    return Path(tempfile.gettempdir()) / f"envkit-{os.getuid()}" / "watchdog"
+    """``watchdog/`` in the private state folder, made and checked (UnsafeStateDir)."""
+    return private_dir("watchdog", environ=environ)
 
 
 def _package_root() -> str:
@@ -93,12 +91,12 @@ class Watchdog:
         env = dict(os.environ if environ is None else environ)
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        for name in ("ENVKIT_STATE_DIR", "DOCKER_CERT_PATH"):  # the child runs in /
-            if env.get(name):
-                env[name] = os.path.abspath(env[name])
+        if env.get("DOCKER_CERT_PATH"):  # the child runs in /
+            env["DOCKER_CERT_PATH"] = os.path.abspath(env["DOCKER_CERT_PATH"])
         directory = log_dir(env)
-        directory.mkdir(parents=True, exist_ok=True)
+        env["ENVKIT_STATE_DIR"] = str(directory.parent)  # the same locks as this process
         log = directory / f"{project}.{os.getpid()}.log"
+        log_fd = open_private(log, os.O_WRONLY | os.O_APPEND)
         read_end, write_end = os.pipe()  # both close-on-exec (PEP 446)
         argv = [
             sys.executable,
@@ -114,22 +112,22 @@ class Watchdog:
         if not volumes:
             argv.append("--keep-volumes")
         try:
-            with open(log, "ab") as stderr:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
-                    pass_fds=(read_end,),
-                    start_new_session=True,
-                    cwd="/",
-                    env=env,
-                )
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_fd,
+                pass_fds=(read_end,),
+                start_new_session=True,
+                cwd="/",
+                env=env,
+            )
         except BaseException:
             os.close(write_end)
             raise
         finally:
             os.close(read_end)
+            os.close(log_fd)
         return cls(project, process, write_end, log)
 
     def alive(self) -> bool:

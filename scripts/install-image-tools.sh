@@ -3,6 +3,7 @@
 #   pigz             parallel gzip: `envkit bundle save` compresses with it when present
 #                    (it falls back to zlib in-process without it)
 #   docker-registry  Debian's registry (distribution), run by the tests on 127.0.0.1
+#   graphviz         `dot`: the tests check that `envkit graph --format dot` is valid DOT
 # As root it installs what is missing with apt-get; otherwise it says what to run.
 set -eu
 
@@ -11,8 +12,9 @@ say() { echo "install-image-tools: $*" >&2; }
 missing=""
 command -v pigz >/dev/null 2>&1 || missing="$missing pigz"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
+command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 if [ -z "$missing" ]; then
-    say "pigz and docker-registry are installed"
+    say "pigz, docker-registry and graphviz are installed"
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from envkit.errors import EnvkitError
+from envkit.errors import EnvkitError, Origin
 
 __all__ = [
     "FORMAT",
@@ -35,6 +36,7 @@ __all__ = [
     "STACK",
     "BundleError",
     "ImageRecord",
+    "MalformedBundle",
     "Manifest",
     "MemberRecord",
     "check_member",
@@ -53,6 +55,17 @@ class BundleError(EnvkitError):
     """A bundle that cannot be used: not a bundle, newer format, damaged, unsafe."""
 
     code = "bad-bundle"
+
+
+class MalformedBundle(BundleError):
+    """A bundle whose header or manifest is not envkit's JSON (bad input: exit 2)."""
+
+    code = "bundle-damaged"
+    exit_code = 2
+
+
+MAX_JSON_DEPTH = 32  # envkit's own documents nest 4 deep
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,7 @@ class Manifest:
     images: tuple[ImageRecord, ...]
     members: tuple[MemberRecord, ...] = ()
     omitted: tuple[str, ...] = ()  # files the stack refers to that are not in the bundle
+    secret_files: tuple[str, ...] = ()  # secret files left out or blanked, each with why
     format_version: int = FORMAT_VERSION
 
     def header_json(self) -> dict[str, Any]:
@@ -132,6 +146,9 @@ class Manifest:
             "created": self.created,
             "stack": self.stack,
             "environment": self.environment,
+            # read before the images: which ones the engine may already have (checked
+            # against the manifest at the end)
+            "image_ids": [i.id for i in self.images],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +159,7 @@ class Manifest:
             "compression": self.compression,
             "images": [i.to_json() for i in self.images],
             "omitted": list(self.omitted),
+            "secret_files": list(self.secret_files),
             "members": [m.to_json() for m in self.members],
         }
 
@@ -161,11 +179,11 @@ class Manifest:
                 images=tuple(ImageRecord.from_json(i) for i in data["images"]),
                 members=tuple(MemberRecord.from_json(m) for m in data["members"]),
                 omitted=tuple(str(o) for o in data.get("omitted", ())),
+                secret_files=tuple(str(o) for o in data.get("secret_files", ())),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedBundle(
                 f"the bundle's {MANIFEST} is malformed ({type(exc).__name__}: {exc})",
-                code="bundle-damaged",
                 hint="make the bundle again with `envkit bundle save`",
             ) from exc
 
@@ -174,18 +192,52 @@ def to_bytes(data: Mapping[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode()
 
 
-def parse_json(raw: bytes, member: str) -> dict[str, Any]:
+def parse_json(raw: bytes, member: str, bundle: str = "") -> dict[str, Any]:
+    """The JSON object in ``member``; MalformedBundle, located (``bundle:member:line:col``),
+    when it is not JSON, nests deeper than :data:`MAX_JSON_DEPTH`, or is not an object."""
+    where = f"{bundle}:{member}" if bundle else member
+    deep = _too_deep(raw)
+    if deep is not None:
+        raise MalformedBundle(
+            f"{member} in the bundle nests deeper than {MAX_JSON_DEPTH} levels",
+            origin=_origin(raw, deep, where),
+            hint="this file was not made by `envkit bundle save`; get the bundle again "
+            "from a trusted source",
+        )
     try:
         data = json.loads(raw)
-    except ValueError as exc:
-        raise BundleError(
-            f"{member} in the bundle is not JSON ({exc})",
-            code="bundle-damaged",
+    except (ValueError, RecursionError) as exc:
+        at = getattr(exc, "pos", None)
+        raise MalformedBundle(
+            f"{member} in the bundle is not JSON ({getattr(exc, 'msg', exc)})",
+            origin=_origin(raw, at, where) if isinstance(at, int) else None,
             hint="make the bundle again with `envkit bundle save`",
         ) from exc
     if not isinstance(data, dict):
-        raise BundleError(f"{member} in the bundle is not a JSON object", code="bundle-damaged")
+        raise MalformedBundle(
+            f"{member} in the bundle is not a JSON object", origin=_origin(raw, 0, where)
+        )
     return data
+
+
+def _too_deep(raw: bytes) -> int | None:
+    """The offset where brackets first nest past MAX_JSON_DEPTH (strings skipped), or None."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(raw):
+        char = raw[token.start()]
+        if char in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return token.start()
+        elif char in b"]}":
+            depth -= 1
+    return None
+
+
+def _origin(raw: bytes, offset: int, where: str) -> Origin:
+    line = raw.count(b"\n", 0, offset) + 1
+    col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return Origin(where, line, col)
 
 
 def check_header(data: Mapping[str, Any], member: str = HEADER) -> None:

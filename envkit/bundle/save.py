@@ -30,6 +30,8 @@ from envkit.bundle.format import (
     check_member,
     to_bytes,
 )
+from envkit.bundle.output import check_output
+from envkit.bundle.secretfiles import SecretMarkers, declared_secret_files
 from envkit.bundle.streams import Progress, compressed_writer
 from envkit.model import MountType, ServiceSpec, envkit_version
 from envkit.stackfile.pipeline import Resolved
@@ -120,17 +122,28 @@ class _Hashing:
         return data
 
 
-def _stack_files(
-    resolved: Resolved, include_secrets: bool
-) -> tuple[list[tuple[str, bytes, bool]], list[str]]:
-    """(member name, content, blanked) of the stack file, its env files and read-only
-    bind-mount sources under its folder; and what the stack refers to but is left out."""
+@dataclass(frozen=True, slots=True)
+class StackFiles:
+    """What ``save`` puts under stack/, and what it says about what it left out."""
+
+    files: list[tuple[str, bytes]]  # member name, content
+    omitted: list[str]  # referred to by the stack, not in the bundle
+    secrets: list[str]  # secret files left out or blanked, each with why
+
+
+def _stack_files(resolved: Resolved, include_secrets: bool) -> StackFiles:
+    """The stack file, its env files (values blanked unless ``include_secrets``) and the
+    files of read-only bind-mount sources under its folder, leaving out secret files
+    (:mod:`envkit.bundle.secretfiles`) unless ``include_secrets``; what is left out is
+    listed, each with why."""
     rendered = resolved.rendered
     root = Path(rendered.directory).resolve()
     stack_file = Path(rendered.source)
     stack_file = (stack_file if stack_file.is_absolute() else Path.cwd() / stack_file).resolve()
-    files: dict[str, tuple[bytes, bool]] = {}
+    markers = declared_secret_files(rendered.document)
+    files: dict[str, bytes] = {}
     omitted: list[str] = []
+    secrets: list[str] = []
 
     def rel(path: Path) -> str | None:
         try:
@@ -139,7 +152,7 @@ def _stack_files(
             return None
 
     name = rel(stack_file) or stack_file.name
-    files[STACK + name] = (stack_file.read_bytes(), False)
+    files[STACK + name] = stack_file.read_bytes()
 
     env_files: list[str] = []
     data = rendered.document.data if rendered.document is not None else {}
@@ -155,9 +168,12 @@ def _stack_files(
         member = rel(path)
         if member is None:
             omitted.append(f"{entry} (env file outside the stack's folder)")
-        elif path.is_file():
-            text = path.read_bytes()
-            files[STACK + member] = (text, False) if include_secrets else (_blank(path), True)
+        elif path.is_file() and STACK + member not in files:
+            if include_secrets:
+                files[STACK + member] = path.read_bytes()
+            else:
+                files[STACK + member] = _blank(path)
+                secrets.append(f"{member}: values blanked (an env file)")
 
     for svc in resolved.desired.services:
         for mount in svc.mounts:
@@ -171,9 +187,47 @@ def _stack_files(
                 continue
             found = [source] if source.is_file() else sorted(source.rglob("*"))
             for path in found:
-                if path.is_file() and not path.is_symlink():
-                    files[STACK + (rel(path) or path.name)] = (path.read_bytes(), False)
-    return [(n, c, b) for n, (c, b) in files.items()], omitted
+                _bind_file(path, root, svc.name, markers, include_secrets, files, omitted, secrets)
+    return StackFiles(list(files.items()), omitted, secrets)
+
+
+def _bind_file(
+    path: Path,
+    root: Path,
+    service: str,
+    markers: SecretMarkers,
+    include_secrets: bool,
+    files: dict[str, bytes],
+    omitted: list[str],
+    secrets: list[str],
+) -> None:
+    """One entry of a read-only bind source: a regular file is included (unless it is a
+    secret), a symlink or a special file is listed as left out."""
+    shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    if path.is_symlink():
+        target = os.readlink(path)
+        omitted.append(
+            f"{shown} (services.{service}: a symbolic link to {target!r} in a read-only bind "
+            "mount; bundles carry no links, create it again after loading)"
+        )
+        return
+    if path.is_dir():
+        return
+    if not path.is_file():
+        omitted.append(f"{shown} (services.{service}: not a regular file)")
+        return
+    try:
+        member = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        omitted.append(f"{shown} (services.{service}: outside the stack's folder)")
+        return
+    if STACK + member in files:
+        return
+    reason = markers.reason(member)
+    if reason is not None and not include_secrets:
+        secrets.append(f"{member}: left out, {reason} (services.{service})")
+        return
+    files[STACK + member] = path.read_bytes()
 
 
 def _blank(path: Path) -> bytes:
@@ -211,9 +265,9 @@ def save_bundle(
 ) -> SaveResult:
     desired = resolved.desired
     now = now or datetime.now(UTC)
-    out_path = Path(output or default_name(desired.stack, desired.environment, compression, now))
-    if out_path.is_dir():
-        out_path = out_path / default_name(desired.stack, desired.environment, compression, now)
+    out_path = check_output(
+        Path(output or default_name(desired.stack, desired.environment, compression, now))
+    )
 
     # Every image, obtained as `up` would (pull, build), then described.
     by_ref: dict[str, list[ServiceSpec]] = {}
@@ -242,8 +296,8 @@ def save_bundle(
         merged[img.id] = img
     images = list(merged.values())
 
-    stack_files, omitted = _stack_files(resolved, include_secrets)
-    stack_member = stack_files[0][0]
+    stack = _stack_files(resolved, include_secrets)
+    stack_member = stack.files[0][0]
     manifest = Manifest(
         envkit_version=envkit_version(),
         created=now.isoformat().replace("+00:00", "Z"),
@@ -253,7 +307,8 @@ def save_bundle(
         secrets="included" if include_secrets else "omitted",
         compression=compression,
         images=tuple(images),
-        omitted=tuple(omitted),
+        omitted=tuple(stack.omitted),
+        secret_files=tuple(stack.secrets),
     )
 
     directory = out_path.parent if str(out_path.parent) else Path(".")
@@ -263,14 +318,19 @@ def save_bundle(
     os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; a bundle is an ordinary file
     total = sum(i.size for i in images)
     bar = progress("saving", total) if progress else None
+    digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as target:
+        with os.fdopen(fd, "w+b") as target:
             with compressed_writer(target, compression) as writer:
                 members = _write(
-                    writer, manifest, stack_files, engine, [r for i in images for r in i.refs], bar
+                    writer, manifest, stack.files, engine, [r for i in images for r in i.refs], bar
                 )
             target.flush()
             os.fsync(target.fileno())
+            target.seek(0)  # the sha256 of what was written, read back through the same fd
+            while chunk := target.read(CHUNK):
+                digest.update(chunk)
+            size = os.fstat(target.fileno()).st_size
         os.replace(tmp_name, out_path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -291,12 +351,8 @@ def save_bundle(
     finally:
         if bar is not None:
             bar.finish()
-    digest = hashlib.sha256()
-    with open(out_path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
     final = Manifest(**{**_fields(manifest), "members": tuple(members)})
-    return SaveResult(str(out_path), out_path.stat().st_size, digest.hexdigest(), final)
+    return SaveResult(str(out_path), size, digest.hexdigest(), final)
 
 
 def _fields(m: Manifest) -> dict[str, Any]:
@@ -306,7 +362,7 @@ def _fields(m: Manifest) -> dict[str, Any]:
 def _write(
     writer: IO[bytes],
     manifest: Manifest,
-    stack_files: list[tuple[str, bytes, bool]],
+    stack_files: list[tuple[str, bytes]],
     engine: ImageEngine,
     refs: list[str],
     bar: Progress | None,
@@ -317,7 +373,7 @@ def _write(
     with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         tar.copybufsize = CHUNK
         members.append(_add_bytes(tar, HEADER, to_bytes(manifest.header_json()), now))
-        for name, content, _blanked in stack_files:
+        for name, content in stack_files:
             members.append(_add_bytes(tar, name, content, now))
         source = _ChunkReader(engine.save_images(refs), bar.add if bar else None)
         with tarfile.open(fileobj=cast(Any, source), mode="r|") as saved:

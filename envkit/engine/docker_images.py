@@ -17,6 +17,7 @@ from typing import Any
 from envkit.engine.base import ImageInfo
 from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
+from envkit.imagename import registry_of
 from envkit.model import BuildSpec, PullPolicy, ServiceSpec
 
 __all__ = [
@@ -151,7 +152,7 @@ class DockerImages:
         """Pull ``spec.image``. ``missing_locally``: it was looked for on the engine first,
         and a failure says so (where it was looked for, then where it was pulled from)."""
         ref = spec.image
-        registry = _registry_of(ref)
+        registry = registry_of(ref)
         where = f" (it is not on the local engine, {self._endpoint})" if missing_locally else ""
         repo, tag = split_tag(ref)
 
@@ -274,7 +275,7 @@ class DockerImages:
         """Push with the engine user's registry credentials (the SDK reads the docker
         config file, as `docker push` does)."""
         repo, tag = split_tag(ref)
-        registry = _registry_of(ref)
+        registry = registry_of(ref)
 
         def failed(exc: EngineError) -> EnvkitError:
             return EngineError(
@@ -334,10 +335,3 @@ def _failing_step(step: str, step_output: list[str]) -> str | None:
         more = f"  (last {len(shown)} of {len(step_output)} lines)" if cut else ""
         detail += f"\n  its output{more}:\n" + "\n".join(f"    {line}" for line in shown)
     return detail
-
-
-def _registry_of(ref: str) -> str:
-    first = ref.split("/", 1)[0]
-    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io (Docker Hub)"

@@ -32,7 +32,7 @@ from enum import Enum
 
 from envkit.errors import UsageError
 from envkit.model import LABEL, ResourceKind
-from envkit.stackfile.syntax import Invalid, parse_duration
+from envkit.units import Invalid, parse_duration
 
 __all__ = [
     "LEASE_SUFFIX",
@@ -53,13 +53,15 @@ __all__ = [
 LEASE_SUFFIX = ".envkit-lease"
 LEASE_LABEL = "io.envkit.lease"
 TTL_HINT = "write a duration like 90s, 15m, 2h, 1d or 1h30m (a plain number is seconds)"
+MAX_TTL_S = 100 * 365 * 86400.0  # 100 years: the expiry stays a valid date
 _DAYS = re.compile(r"(\d+(?:\.\d+)?)d(.*)")
 
 
 def parse_ttl(ttl: str | float, *, what: str = "--ttl") -> float:
     """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1d12h"``, ``"1h30m"`` or a number of
-    seconds -> seconds (> 0). Raises UsageError (exit 2) naming ``what``."""
-    shown = repr(ttl) if isinstance(ttl, str) else str(ttl)
+    seconds -> seconds (> 0, at most 100 years). Raises UsageError (exit 2) naming ``what``."""
+    short = ttl if not isinstance(ttl, str) or len(ttl) <= 40 else ttl[:37] + "..."
+    shown = repr(short) if isinstance(short, str) else str(short)
     try:
         if isinstance(ttl, str):
             text = ttl.strip()
@@ -75,9 +77,14 @@ def parse_ttl(ttl: str | float, *, what: str = "--ttl") -> float:
         else:
             seconds = parse_duration(ttl)
     except Invalid as exc:
+        if "too long" in exc.message:
+            too_long = UsageError(f"{what} {shown} is too long", hint=f"{TTL_HINT}; at most 36500d")
+            raise too_long from exc
         raise UsageError(f"{what} {shown} is not a duration", hint=TTL_HINT) from exc
     if seconds <= 0:
         raise UsageError(f"{what} {shown} must be longer than zero", hint=TTL_HINT)
+    if not seconds <= MAX_TTL_S:  # NaN too
+        raise UsageError(f"{what} {shown} is too long", hint=f"{TTL_HINT}; at most 36500d")
     return seconds
 
 

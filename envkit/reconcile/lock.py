@@ -1,10 +1,15 @@
 """A per-instance lock, so two envkit runs on the same instance never interleave.
 
 ``fcntl.flock`` on a file keyed by the engine (DOCKER_HOST) and the project, under
-``$ENVKIT_STATE_DIR/locks`` or ``/tmp/envkit-locks``. The kernel releases a flock when its
-holder exits, however it exits (``kill -9`` included), so there are no stale locks to clean
-up: a leftover file is only a place to lock. The holder writes its pid into the file so a
-waiter can say whom it waits for.
+``locks/`` of the per-user private state folder (:mod:`envkit.statedir`; never a folder
+shared with other users, where anyone could plant a symlink or hold the lock for ever). The
+kernel releases a flock when its holder exits, however it exits (``kill -9`` included), so
+there are no stale locks to clean up: a leftover file is only a place to lock.
+
+The file is opened with ``O_NOFOLLOW`` and never truncated on open; only the holder, once
+it holds the lock, writes its pid and start time into it (``pwrite`` then ``ftruncate``), so
+a waiter can say whom it waits for. Nothing else goes in (no command line: it may carry a
+``--var`` secret).
 """
 
 from __future__ import annotations
@@ -14,40 +19,33 @@ import fcntl
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from envkit.errors import LockTimeout
+from envkit.statedir import base_dir, open_private, private_dir
 
 __all__ = ["instance_lock", "lock_path"]
 
-DEFAULT_DIR = "/tmp/envkit-locks"
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
 
 def lock_path(project: str, *, environment: Mapping[str, str] | None = None) -> Path:
     """Where the lock of ``project`` on the current engine lives."""
     env = os.environ if environment is None else environment
-    state = env.get("ENVKIT_STATE_DIR")
-    base = Path(state) / "locks" if state else Path(DEFAULT_DIR)
+    base = base_dir(env) / "locks"
     engine = env.get("DOCKER_HOST") or DEFAULT_ENGINE
     key = hashlib.sha256(f"{engine}\0{project}".encode()).hexdigest()[:12]
     return base / f"{project}.{key}.lock"
 
 
-def _open(path: Path) -> int:
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if str(path.parent) == DEFAULT_DIR:  # shared by every user of the host, like /tmp
-            with contextlib.suppress(OSError):
-                path.parent.chmod(0o1777)
-    try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except PermissionError:  # another user's lock file: a read-only fd can still flock
-        return os.open(path, os.O_RDONLY)
+def _open(project: str, environment: Mapping[str, str] | None) -> tuple[Path, int]:
+    """The checked lock path and an fd on it (checked folder, no symlink, no truncation)."""
+    directory = private_dir("locks", environ=environment)
+    path = directory / lock_path(project, environment=environment).name
+    return path, open_private(path)
 
 
 def _holder(fd: int) -> str:
@@ -77,8 +75,7 @@ def instance_lock(
 ) -> Iterator[Path]:
     """Hold the lock of ``project`` for the ``with`` block. When another envkit holds it,
     say so once through ``on_wait`` and wait up to ``timeout_s``, then raise LockTimeout."""
-    path = lock_path(project, environment=environment)
-    fd = _open(path)
+    path, fd = _open(project, environment)
     try:
         if not _try_lock(fd):
             holder = _holder(fd)
@@ -94,14 +91,11 @@ def instance_lock(
                         f"process exits. Lock file: {path}",
                     )
                 time.sleep(poll_s)
-        info = {
-            "pid": os.getpid(),
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            "argv": sys.argv[:6],
-        }
-        with contextlib.suppress(OSError):  # read-only fd: locked, but cannot say by whom
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+        info = {"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        data = json.dumps(info).encode()
+        with contextlib.suppress(OSError):  # a full disk: locked, but cannot say by whom
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
         try:
             yield path
         finally:

@@ -12,9 +12,9 @@ from typing import Any
 
 from envkit.engine.base import ObservedContainer, PortBinding
 from envkit.errors import UsageError
+from envkit.model import PROTOCOLS
 
 __all__ = [
-    "PROTOCOLS",
     "STATUS_FORMAT_VERSION",
     "address",
     "find_binding",
@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 STATUS_FORMAT_VERSION = 1
-PROTOCOLS = ("tcp", "udp", "sctp")
 
 
 def address(host_ip: str, port: int) -> str:

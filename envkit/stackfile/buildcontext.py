@@ -23,7 +23,7 @@ import os
 import stat
 from collections.abc import Callable
 
-from envkit.errors import Diagnostic, Origin, PathPart, StackError
+from envkit.errors import Diagnostic, DocPath, Origin, StackError
 from envkit.model import BuildSpec, DesiredState
 
 __all__ = ["build_context_files", "context_hash", "with_context_hashes"]
@@ -126,7 +126,7 @@ def context_hash(build: BuildSpec) -> str:
 
 
 def with_context_hashes(
-    desired: DesiredState, locate: Callable[[tuple[PathPart, ...]], Origin | None]
+    desired: DesiredState, locate: Callable[[DocPath], Origin | None]
 ) -> DesiredState:
     """``desired`` with every local build context hashed; StackError (located with
     ``locate(path)``) for a context or Dockerfile that does not exist or cannot be read.
@@ -144,7 +144,7 @@ def with_context_hashes(
             if key not in cache:
                 cache[key] = context_hash(build)
         except ContextProblem as problem:
-            path: tuple[PathPart, ...] = ("services", svc.name, "build")
+            path: DocPath = ("services", svc.name, "build")
             origin = locate((*path, "context")) or locate(path) or svc.origin
             problems.append(Diagnostic(problem.code, problem.message, path, origin, problem.hint))
             services.append(svc)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from envkit.errors import Diagnostic, PathPart, format_path
+from envkit.errors import Diagnostic, DocPath, format_path
 from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 
 _NAME_HINT = "use lowercase letters, digits, '_', '-'{dot}, starting with a letter or digit"
-
-Path = tuple[PathPart, ...]
 
 
 def check_document(doc: Document) -> list[Diagnostic]:
@@ -56,7 +54,7 @@ def check_document(doc: Document) -> list[Diagnostic]:
         for name in _mapping(_mapping(body).get("services")):
             if name in services:
                 continue
-            override: Path = ("environments", env, "services", name)
+            override: DocPath = ("environments", env, "services", name)
             out.append(
                 Diagnostic(
                     "unknown-override",
@@ -74,10 +72,10 @@ def check_services(tree: Mapping[str, Any], locator: Locator) -> list[Diagnostic
     services = _mapping(tree.get("services"))
     declared = _mapping(tree.get("volumes"))
     out: list[Diagnostic] = []
-    published: dict[tuple[int, str], list[tuple[str, Path]]] = {}
+    published: dict[tuple[int, str], list[tuple[str, DocPath]]] = {}
     for name, body in services.items():
         service = _mapping(body)
-        base: Path = ("services", name)
+        base: DocPath = ("services", name)
         if isinstance(body, Mapping) and "image" not in service and "build" not in service:
             out.append(
                 Diagnostic(
@@ -173,7 +171,7 @@ def _expand(published: Any, ip: str, proto: str) -> list[tuple[str, int, str]]:
     return [(ip, port, proto) for port in range(first, last + 1)]
 
 
-def _dependencies(service: Mapping[str, Any], base: Path) -> Iterable[tuple[str, Path]]:
+def _dependencies(service: Mapping[str, Any], base: DocPath) -> Iterable[tuple[str, DocPath]]:
     deps = service.get("depends_on")
     if isinstance(deps, list):
         for index, dep in enumerate(deps):
@@ -188,7 +186,7 @@ def _dependencies(service: Mapping[str, Any], base: Path) -> Iterable[tuple[str,
 
 
 def _volume_checks(
-    service: Mapping[str, Any], base: Path, declared: Mapping[str, Any], locator: Locator
+    service: Mapping[str, Any], base: DocPath, declared: Mapping[str, Any], locator: Locator
 ) -> Iterable[Diagnostic]:
     for index, entry in enumerate(_list(service.get("volumes"))):
         name = _named_volume(entry)
@@ -250,7 +248,7 @@ def _cycles(services: Mapping[str, Any], locator: Locator) -> Iterable[Diagnosti
 
 
 def _cycle_diagnostic(cycle: tuple[str, ...], locator: Locator) -> Diagnostic:
-    path: Path = ("services", cycle[0], "depends_on")
+    path: DocPath = ("services", cycle[0], "depends_on")
     shown = " -> ".join((*cycle, cycle[0]))
     return Diagnostic(
         "dependency-cycle",

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envkit.errors import Origin, PathPart, StackError
+from envkit.errors import DocPath, Origin, StackError
 from envkit.hints import kind_of
 from envkit.stackfile.dialect import Dialect, dialect_of, stack_name
-from envkit.stackfile.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, DocPath, build
+from envkit.stackfile.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, build
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -59,7 +59,7 @@ class Document:
         """``stack:``, else ``name:``, else the folder's name (``envkit.stackfile.dialect``)."""
         return stack_name(self.data, self.directory)
 
-    def origin(self, path: tuple[PathPart, ...]) -> Origin | None:
+    def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at ``path``, or of its nearest existing ancestor."""
         path = tuple(path)
         while True:
@@ -68,7 +68,7 @@ class Document:
                 return found
             path = path[:-1]
 
-    def key_origin(self, path: tuple[PathPart, ...]) -> Origin | None:
+    def key_origin(self, path: DocPath) -> Origin | None:
         """Position of the mapping key at ``path`` (for unknown keys); else :meth:`origin`."""
         return self.key_origins.get(tuple(path)) or self.origin(path)
 

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envkit.errors import Origin, PathPart
+from envkit.errors import DocPath, Origin
 
 __all__ = ["EnvFileProblem", "EnvFileValue", "EnvFiles", "read_env_files"]
-
-Path_ = tuple[PathPart, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +44,7 @@ class EnvFileProblem:
 
     code: str  # invalid-env-file | missing-env-file | unreadable-env-file
     message: str
-    path: Path_
+    path: DocPath
     hint: str | None = None
 
 
@@ -60,7 +58,7 @@ class EnvFiles:
 
 def read_env_files(
     spec: Any,
-    at: Path_,
+    at: DocPath,
     directory: Path,
     *,
     names_relative_to: str | None = None,
@@ -77,7 +75,7 @@ def read_env_files(
         return EnvFiles({}, ())
     from dotenv import dotenv_values
 
-    entries: list[tuple[Any, Path_]]
+    entries: list[tuple[Any, DocPath]]
     if isinstance(spec, list):
         entries = [(entry, (*at, i)) for i, entry in enumerate(spec)]
     else:

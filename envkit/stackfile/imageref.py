@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from envkit.imagename import HUB as _HUB
+from envkit.imagename import registry_of, split_registry
 from envkit.model import DesiredState
 
 __all__ = ["REGISTRY_PATTERN", "registry_of", "split_registry", "to_registry", "with_registry"]
@@ -28,21 +30,6 @@ __all__ = ["REGISTRY_PATTERN", "registry_of", "split_registry", "to_registry", "
 # HOST[:PORT][/PATH]: what `environments.E.registry` and `--registry` accept.
 REGISTRY_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._/-]+)?$"
 _REGISTRY = re.compile(REGISTRY_PATTERN)
-_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
-
-
-def split_registry(ref: str) -> tuple[str | None, str]:
-    """``127.0.0.1:5000/a/b:1`` -> (``127.0.0.1:5000``, ``a/b:1``); ``busybox`` -> (None, ...)."""
-    first, sep, rest = ref.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first, rest
-    return None, ref
-
-
-def registry_of(ref: str) -> str:
-    """The registry an image reference is pulled from, as a person would name it."""
-    host, _ = split_registry(ref)
-    return "docker.io (Docker Hub)" if host is None or host in _HUB else host
 
 
 def _with_tag(path: str) -> str:

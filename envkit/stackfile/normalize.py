@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from envkit.errors import Diagnostic, PathPart, StackError
+from envkit.errors import Diagnostic, DocPath, StackError
+from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
@@ -29,7 +30,6 @@ from envkit.stackfile.treereader import TreeReader
 
 __all__ = ["to_desired"]
 
-Path_ = tuple[PathPart, ...]
 _RESTART = ("no", "always", "unless-stopped", "on-failure")
 _PULL = {
     "always": "always",
@@ -76,10 +76,10 @@ class _Normalizer(TreeReader):
     """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
 
     def service(self, name: str, body: Any) -> ServiceSpec:
-        at: Path_ = ("services", name)
+        at: DocPath = ("services", name)
         svc = self.mapping(body, at)
 
-        def get(key: str) -> tuple[Any, Path_]:
+        def get(key: str) -> tuple[Any, DocPath]:
             return svc.get(key), (*at, key)
 
         build = fields.build(self, *get("build"))
@@ -101,14 +101,20 @@ class _Normalizer(TreeReader):
         restart = self.string(restart, (*at, "restart")) or "no"
         policy, _, retries = restart.partition(":")
         if policy not in _RESTART or (
-            retries and (policy != "on-failure" or not retries.isdigit())
+            retries
+            and (
+                policy != "on-failure"
+                or not (retries.isascii() and retries.isdigit())
+                or len(retries) > 10
+                or int(retries) > MAX_RETRIES
+            )
         ):
             self.fail(
                 "invalid-restart",
                 "{value} is not a restart policy",
                 (*at, "restart"),
                 value=restart,
-                hint="use no, always, unless-stopped or on-failure[:N]",
+                hint=f"use no, always, unless-stopped or on-failure[:N] (N up to {MAX_RETRIES})",
             )
         pull = self.string(*get("pull_policy")) or "missing"
         if pull not in _PULL:
@@ -119,8 +125,18 @@ class _Normalizer(TreeReader):
                 value=pull,
                 hint="use always, missing, never or build",
             )
-        replicas = self.number(*get("replicas"), integer=True)
-        cpus = self.number(*get("cpus"), integer=False)
+        replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
+        cpus = self.number(*get("cpus"), integer=False, minimum=MIN_CPUS, maximum=MAX_CPUS)
+        mem_limit = self.optional("invalid-size", parse_size, *get("mem_limit"))
+        if mem_limit and mem_limit < MIN_MEM_LIMIT:
+            self.fail(
+                "invalid-size",
+                "{value} is below the engine's minimum memory limit of 6 MiB",
+                (*at, "mem_limit"),
+                value=svc.get("mem_limit"),
+                hint="write 6m or more (0 means no limit)",
+            )
+            mem_limit = None
         origin = self.rendered.key_origin(at) or self.rendered.origin(at)
         return ServiceSpec(
             name=name,
@@ -149,7 +165,7 @@ class _Normalizer(TreeReader):
             stop_grace_period_s=self.optional(
                 "invalid-duration", parse_duration, *get("stop_grace_period")
             ),
-            mem_limit=self.optional("invalid-size", parse_size, *get("mem_limit")),
+            mem_limit=mem_limit,
             cpus=cpus,
             replicas=1 if replicas is None else replicas,
             pull_policy=PullPolicy(_PULL.get(pull, "missing")),
@@ -162,7 +178,7 @@ class _Normalizer(TreeReader):
         return f"{base}-{self.rendered.instance}" if self.rendered.instance else base
 
     def volume(self, name: str, body: Any) -> VolumeSpec:
-        at: Path_ = ("volumes", name)
+        at: DocPath = ("volumes", name)
         spec = self.mapping(body, at)
         opts = self.pairs(spec.get("driver_opts"), (*at, "driver_opts"), sep="=", what="option")
         labels = fields.labels(self, spec.get("labels"), (*at, "labels"))

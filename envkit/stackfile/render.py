@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from envkit.errors import SENSITIVE, Diagnostic, Origin, PathPart, StackError
+from envkit.errors import SENSITIVE, Diagnostic, DocPath, Origin, StackError
 from envkit.hints import did_you_mean, kind_of
 from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
@@ -61,7 +61,6 @@ __all__ = [
 _SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
 _INT_LITERAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _MISSING: Any = object()
-Path_ = tuple[PathPart, ...]
 
 
 def is_secret_name(name: str) -> bool:
@@ -80,8 +79,8 @@ class Document(Protocol):
     def data(self) -> dict[str, Any]: ...
     @property
     def compose_files(self) -> frozenset[str]: ...
-    def origin(self, path: Path_) -> Origin | None: ...
-    def key_origin(self, path: Path_) -> Origin | None: ...
+    def origin(self, path: DocPath) -> Origin | None: ...
+    def key_origin(self, path: DocPath) -> Origin | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +112,11 @@ class Rendered:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     document: Document | None = field(default=None, repr=False, compare=False)
 
-    def origin(self, path: Path_) -> Origin | None:
+    def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at a merged-tree path (the override's, if overridden)."""
         return self._locate(tuple(path), key=False)
 
-    def key_origin(self, path: Path_) -> Origin | None:
+    def key_origin(self, path: DocPath) -> Origin | None:
         """Position of the key at a merged-tree path."""
         return self._locate(tuple(path), key=True)
 
@@ -127,16 +126,16 @@ class Rendered:
             return False
         return value in self.sensitive_values or any(s in value for s in self.sensitive_values)
 
-    def _locate(self, path: Path_, *, key: bool) -> Origin | None:
+    def _locate(self, path: DocPath, *, key: bool) -> Origin | None:
         if self.document is None:
             return None
         return _locate(self.document, self.environment, path, key=key)
 
 
-def _locate(doc: Document, environment: str, path: Path_, *, key: bool) -> Origin | None:
+def _locate(doc: Document, environment: str, path: DocPath, *, key: bool) -> Origin | None:
     lookup = doc.key_origin if key else doc.origin
     if len(path) > 2 and path[0] == "services":
-        base: Path_ = ("environments", environment, "services", path[1])
+        base: DocPath = ("environments", environment, "services", path[1])
         node = _get(doc.data, base)
         rest = path[2:]
         for i, part in enumerate(rest):
@@ -150,7 +149,7 @@ def _locate(doc: Document, environment: str, path: Path_, *, key: bool) -> Origi
     return lookup(path)
 
 
-def _get(tree: Any, path: Path_) -> Any:
+def _get(tree: Any, path: DocPath) -> Any:
     for part in path:
         in_mapping = isinstance(tree, dict) and isinstance(part, str) and part in tree
         in_list = isinstance(tree, list) and isinstance(part, int) and 0 <= part < len(tree)
@@ -185,10 +184,10 @@ class _Collector:
         self.doc = doc
         self.diagnostics: list[Diagnostic] = []
 
-    def add(self, code: str, message: str, path: Path_, hint: str | None = None) -> None:
+    def add(self, code: str, message: str, path: DocPath, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, path, self.doc.origin(path), hint))
 
-    def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
+    def mapping(self, value: Any, path: DocPath) -> dict[str, Any]:
         if value is None or value is _MISSING:
             return {}
         if isinstance(value, dict):
@@ -254,7 +253,7 @@ def render(
 
     # Variables, lowest layer first; each later layer overrides.
     variables: dict[str, Variable] = {}
-    layers: list[tuple[str, Path_]] = [
+    layers: list[tuple[str, DocPath]] = [
         ("stack vars", ("vars",)),
         ("environment vars", ("environments", environment, "vars")),
     ]
@@ -288,7 +287,7 @@ def render(
     sensitive.update(env[name] for name in secret_env if env[name])
 
     services = out.mapping(data.get("services"), ("services",))
-    overrides_at: Path_ = ("environments", environment, "services")
+    overrides_at: DocPath = ("environments", environment, "services")
     overrides = out.mapping(env_def.get("services"), overrides_at)
     merged_services = dict(services)
     for name, override in overrides.items():
@@ -329,12 +328,12 @@ def render(
         environment=environment,
     )
 
-    def rendered_origin(path: Path_) -> Origin | None:
+    def rendered_origin(path: DocPath) -> Origin | None:
         return _locate(doc, environment, path, key=False)
 
     compose_files = doc.compose_files
 
-    def written_in_compose(path: Path_) -> bool:
+    def written_in_compose(path: DocPath) -> bool:
         origin = rendered_origin(path)
         return origin is not None and origin.file in compose_files
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from envkit.errors import Diagnostic, Origin, PathPart
+from envkit.errors import Diagnostic, DocPath, Origin
 from envkit.hints import did_you_mean
 
 if TYPE_CHECKING:
@@ -49,9 +49,9 @@ _TYPE_NAMES = {
 class Locator(Protocol):
     """Where a document path came from (``stackfile.Document`` is one)."""
 
-    def origin(self, path: tuple[PathPart, ...]) -> Origin | None: ...
+    def origin(self, path: DocPath) -> Origin | None: ...
 
-    def key_origin(self, path: tuple[PathPart, ...]) -> Origin | None: ...
+    def key_origin(self, path: DocPath) -> Origin | None: ...
 
 
 @functools.cache
@@ -82,7 +82,7 @@ def validate_tree(tree: Mapping[str, Any], locator: Locator) -> list[Diagnostic]
     key = memo.key(tree) if memo is not None else None
     if key is not None and memo is not None and key in memo:
         return []
-    found: dict[tuple[str, tuple[PathPart, ...], str], Diagnostic] = {}
+    found: dict[tuple[str, DocPath, str], Diagnostic] = {}
     for error in _validator().iter_errors(tree):
         for diag in _translate(error, locator):
             found.setdefault((diag.code, diag.path, diag.message), diag)
@@ -100,9 +100,10 @@ class _ValidMemo:
     schema and the tree, so the memo is keyed by both: an HMAC-SHA256 under a random
     per-user key (a rendered tree may hold secrets; the file must say nothing about them).
     Only valid trees are remembered, so every error is still found by jsonschema and
-    explained as usual. Lives in ``$ENVKIT_STATE_DIR/cache`` or ``$XDG_CACHE_HOME/envkit``
-    (``~/.cache/envkit``); ``ENVKIT_NO_CACHE=1`` turns it off; any I/O problem just means
-    no memo."""
+    explained as usual. Lives in ``cache/`` of the per-user private state folder
+    (:mod:`envkit.statedir`), so no other user can plant a key or a list of "valid" trees;
+    an unsafe folder or file (not ours, a symlink) means no memo, as does any I/O problem;
+    ``ENVKIT_NO_CACHE=1`` turns it off."""
 
     LIMIT = 1000  # remembered trees; the file is rewritten with the newest half past it
 
@@ -114,33 +115,27 @@ class _ValidMemo:
 
     @classmethod
     def open(cls) -> _ValidMemo | None:
-        env = os.environ
-        if env.get("ENVKIT_NO_CACHE"):
+        from envkit.statedir import UnsafeStateDir, open_private, private_dir
+
+        if os.environ.get("ENVKIT_NO_CACHE"):
             return None
-        if env.get("ENVKIT_STATE_DIR"):
-            directory = Path(env["ENVKIT_STATE_DIR"]) / "cache"
-        else:
-            base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-            directory = Path(base) / "envkit"
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory = private_dir("cache")
             key_file = directory / "memo.key"
             try:
-                secret = key_file.read_bytes()
-            except FileNotFoundError:
-                secret = os.urandom(32)
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            except FileExistsError:
+                pass
+            else:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(secret)
+                    f.write(os.urandom(32))
+            secret = _read_private(open_private(key_file, os.O_RDONLY))
             if len(secret) != 32:
                 return None
-            try:
-                known = (directory / "valid-trees").read_text(encoding="ascii").split()
-            except FileNotFoundError:
-                known = []
-        except (OSError, ValueError):  # a race on the key file, a read-only home: no memo
+            known = _read_private(open_private(directory / "valid-trees", os.O_RDONLY))
+            return cls(directory, secret, known.decode("ascii").split())
+        except (OSError, ValueError, UnsafeStateDir):  # a race, a read-only home: no memo
             return None
-        return cls(directory, secret, known)
 
     def key(self, tree: Mapping[str, Any]) -> str | None:
         """The tree's digest, or None when it holds something JSON cannot say exactly
@@ -158,16 +153,24 @@ class _ValidMemo:
             if len(self.known) >= self.LIMIT:
                 keep = [*self.known[-self.LIMIT // 2 :], key]
                 tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text("\n".join(keep) + "\n", encoding="ascii")
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                with os.fdopen(os.open(tmp, flags, 0o600), "w", encoding="ascii") as f:
+                    f.write("\n".join(keep) + "\n")
                 os.replace(tmp, self.path)
             else:  # one short O_APPEND write: concurrent envkits do not interleave lines
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                fd = os.open(self.path, flags, 0o600)
                 try:
                     os.write(fd, (key + "\n").encode("ascii"))
                 finally:
                     os.close(fd)
         except OSError:
             pass
+
+
+def _read_private(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as f:
+        return f.read(1 << 20)
 
 
 @functools.cache
@@ -203,6 +206,8 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."
         return repr(shown)
+    if isinstance(value, int) and value.bit_length() > 200:
+        return "a number too large to show"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list):
@@ -212,7 +217,7 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _path(error: Any) -> tuple[PathPart, ...]:
+def _path(error: Any) -> DocPath:
     return tuple(error.absolute_path)
 
 
@@ -305,7 +310,7 @@ def _hint(sch: Mapping[str, Any]) -> str | None:
 
 
 def _unknown_keys(
-    value: dict[str, Any], sch: Mapping[str, Any], path: tuple[PathPart, ...], locator: Locator
+    value: dict[str, Any], sch: Mapping[str, Any], path: DocPath, locator: Locator
 ) -> Iterable[Diagnostic]:
     import re
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from envkit.errors import PathPart
+from envkit.errors import DocPath
+from envkit.limits import MAX_RETRIES, MIN_HEALTH_DURATION_S
 from envkit.model import BuildSpec, Condition, Dependency, Healthcheck, Mount, PortSpec
 from envkit.stackfile.envfiles import read_env_files
 from envkit.stackfile.render import is_secret_name
@@ -37,11 +38,10 @@ __all__ = [
     "tmpfs",
 ]
 
-Path_ = tuple[PathPart, ...]
 _HEALTH_KINDS = ("CMD", "CMD-SHELL", "NONE")
 
 
-def command(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...] | None:
+def command(reader: TreeReader, value: Any, path: DocPath) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -63,7 +63,7 @@ def command(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...] | No
 
 
 def environment(
-    reader: TreeReader, svc: dict[str, Any], at: Path_
+    reader: TreeReader, svc: dict[str, Any], at: DocPath
 ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
     values: dict[str, str] = {}
     from_files: set[str] = set()
@@ -90,18 +90,18 @@ def environment(
     return tuple(sorted(values.items())), frozenset(sensitive)
 
 
-def env_file(reader: TreeReader, value: Any, path: Path_) -> dict[str, str]:
+def env_file(reader: TreeReader, value: Any, path: DocPath) -> dict[str, str]:
     files = read_env_files(value, path, reader.rendered.directory)
     for problem in files.problems:
         reader.fail(problem.code, problem.message, problem.path, hint=problem.hint)
     return {name: found.value for name, found in files.values.items()}
 
 
-def labels(reader: TreeReader, value: Any, path: Path_) -> dict[str, str | None]:
+def labels(reader: TreeReader, value: Any, path: DocPath) -> dict[str, str | None]:
     return reader.pairs(value, path, sep="=", what="label")
 
 
-def ports(reader: TreeReader, value: Any, path: Path_) -> tuple[PortSpec, ...]:
+def ports(reader: TreeReader, value: Any, path: DocPath) -> tuple[PortSpec, ...]:
     out: list[PortSpec] = []
     for i, item in enumerate(reader.items(value, path)):
         parser = parse_port_long if isinstance(item, dict) else parse_port
@@ -110,7 +110,7 @@ def ports(reader: TreeReader, value: Any, path: Path_) -> tuple[PortSpec, ...]:
     return tuple(out)
 
 
-def mounts(reader: TreeReader, value: Any, path: Path_) -> tuple[Mount, ...]:
+def mounts(reader: TreeReader, value: Any, path: DocPath) -> tuple[Mount, ...]:
     out: list[Mount] = []
     for i, item in enumerate(reader.items(value, path)):
         mount = reader.parse(
@@ -121,7 +121,7 @@ def mounts(reader: TreeReader, value: Any, path: Path_) -> tuple[Mount, ...]:
     return tuple(out)
 
 
-def tmpfs(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...]:
+def tmpfs(reader: TreeReader, value: Any, path: DocPath) -> tuple[str, ...]:
     out = reader.strings(value, path)
     for i, entry in enumerate(out):
         if not entry.startswith("/"):
@@ -134,7 +134,7 @@ def tmpfs(reader: TreeReader, value: Any, path: Path_) -> tuple[str, ...]:
     return out
 
 
-def depends_on(reader: TreeReader, value: Any, path: Path_) -> tuple[Dependency, ...]:
+def depends_on(reader: TreeReader, value: Any, path: DocPath) -> tuple[Dependency, ...]:
     deps: list[Dependency] = []
     if isinstance(value, list):
         deps = [Dependency(s) for s in reader.strings(value, path)]
@@ -156,7 +156,7 @@ def depends_on(reader: TreeReader, value: Any, path: Path_) -> tuple[Dependency,
     return tuple(sorted(deps, key=lambda d: d.service))
 
 
-def healthcheck(reader: TreeReader, value: Any, path: Path_) -> Healthcheck | None:
+def healthcheck(reader: TreeReader, value: Any, path: DocPath) -> Healthcheck | None:
     if value is None:
         return None
     spec = reader.mapping(value, path)
@@ -191,16 +191,23 @@ def healthcheck(reader: TreeReader, value: Any, path: Path_) -> Healthcheck | No
         key: reader.optional("invalid-duration", parse_duration, spec.get(key), (*path, key))
         for key in ("interval", "timeout", "start_period")
     }
+    for key, seconds in list(durations.items()):
+        if seconds and seconds < MIN_HEALTH_DURATION_S:  # the engine refuses 0 < d < 1ms
+            reader.fail("invalid-duration", "{value} is shorter than 1ms", (*path, key),
+                        value=spec.get(key), hint="write 0 (the default) or at least 1ms")  # fmt: skip
+            durations[key] = None
     return Healthcheck(
         test=words,
         interval_s=durations["interval"],
         timeout_s=durations["timeout"],
         start_period_s=durations["start_period"],
-        retries=reader.number(spec.get("retries"), (*path, "retries"), integer=True),
+        retries=reader.number(
+            spec.get("retries"), (*path, "retries"), integer=True, maximum=MAX_RETRIES
+        ),
     )
 
 
-def extra_hosts(reader: TreeReader, value: Any, path: Path_) -> tuple[tuple[str, str], ...]:
+def extra_hosts(reader: TreeReader, value: Any, path: DocPath) -> tuple[tuple[str, str], ...]:
     if isinstance(value, dict):
         pairs = {str(k): reader.scalar_text(v) for k, v in value.items()}
     else:
@@ -222,7 +229,7 @@ def extra_hosts(reader: TreeReader, value: Any, path: Path_) -> tuple[tuple[str,
     return tuple(sorted((h, ip.strip("[]")) for h, ip in pairs.items()))
 
 
-def build(reader: TreeReader, value: Any, path: Path_) -> BuildSpec | None:
+def build(reader: TreeReader, value: Any, path: DocPath) -> BuildSpec | None:
     if value is None:
         return None
     spec = {"context": value} if isinstance(value, str) else reader.mapping(value, path)

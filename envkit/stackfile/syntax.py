@@ -12,9 +12,11 @@ sensitive. Decisions:
 - volumes: a source starting with ``/``, ``.`` or ``~`` is a bind mount (resolved against
   the stack file's folder, ``~`` expanded), anything else a named volume, a lone path an
   anonymous volume. Modes: ``ro``, ``rw`` and the no-op consistency flags.
-- durations are Go's (``1m30s``, ``500ms``, ``10us``); plain numbers are seconds.
+- durations are Go's (``1m30s``, ``500ms``, ``10us``); plain numbers are seconds. Finite,
+  not negative, at most :data:`envkit.limits.MAX_DURATION_S` (an int64 of nanoseconds).
 - sizes: ``b``, ``k``, ``m``, ``g``, ``t`` (optionally ``kb``, ``mb``...), powers of 1024;
-  plain numbers are bytes.
+  plain numbers are bytes; at most :data:`envkit.limits.MAX_BYTES` (int64).
+- ports are 1 to 65535, however many digits are written.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from envkit.model import Mount, MountType, PortSpec
+from envkit.limits import MAX_PORT, MIN_PORT
+from envkit.model import PROTOCOLS, Mount, MountType, PortSpec
+from envkit.units import Invalid, parse_duration, parse_size
 
 __all__ = [
     "Invalid",
@@ -37,20 +41,8 @@ __all__ = [
     "parse_size",
 ]
 
-PROTOCOLS = ("tcp", "udp", "sctp")
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NOOP_MODES = frozenset({"cached", "delegated", "consistent"})
-
-
-class Invalid(ValueError):
-    """A value that does not parse. ``message`` names the whole value as ``{value}``; a hint
-    that quotes part of the value comes with ``safe_hint``, shown when the value is secret."""
-
-    def __init__(self, message: str, hint: str | None = None, *, safe_hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.safe_hint = hint if safe_hint is None else safe_hint
 
 
 # -- ports ---------------------------------------------------------------------------------
@@ -61,16 +53,17 @@ _NOT_PORT = "{value} is not a port mapping"
 def _port_range(text: str, what: str) -> list[int]:
     low, dash, high = text.partition("-")
     numbers = [low, high] if dash else [low]
-    if not all(n.isdigit() for n in numbers):
+    if not all(n.isascii() and n.isdigit() for n in numbers):
         raise Invalid(_NOT_PORT, f"the {what} port must be a number or a range like 9000-9002")
-    first, last = int(numbers[0]), int(numbers[-1])
-    for n in (first, last):
-        if not 1 <= n <= 65535:
+    for n in numbers:
+        if len(n.lstrip("0")) > 5 or not MIN_PORT <= int(n) <= MAX_PORT:
+            shown = n if len(n) <= 12 else n[:9] + "..."
             raise Invalid(
                 _NOT_PORT,
-                f"port {n} is out of range: ports are 1 to 65535",
-                safe_hint="ports are 1 to 65535",
+                f"port {shown} is out of range: ports are {MIN_PORT} to {MAX_PORT}",
+                safe_hint=f"ports are {MIN_PORT} to {MAX_PORT}",
             )
+    first, last = int(numbers[0]), int(numbers[-1])
     if last < first:
         raise Invalid(
             _NOT_PORT,
@@ -251,55 +244,3 @@ def _parse_mount_long(value: dict[str, Any], directory: Path) -> Mount:
             safe_hint="the source is not a volume name (for a path use type: bind)",
         )
     return Mount(mount_type, _target(target), source, read_only)
-
-
-# -- durations and sizes -------------------------------------------------------------------
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
-                   "m": 60.0, "h": 3600.0}  # fmt: skip
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
-
-
-def parse_duration(value: Any) -> float:
-    """``"1m30s"`` -> 90.0; numbers are seconds."""
-    hint = "write a duration like 1m30s, 500ms, 2s or 1h (a plain number is seconds)"
-    if isinstance(value, bool):
-        raise Invalid("{value} is not a duration", hint)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise Invalid("{value} is not a duration", "a duration cannot be negative")
-        return float(value)
-    if not isinstance(value, str):
-        raise Invalid("{value} is not a duration", hint)
-    text = value.strip()
-    if _NUMBER.fullmatch(text):
-        return float(text)
-    total, pos = 0.0, 0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise Invalid("{value} is not a duration", hint)
-    return total
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_size(value: Any) -> int:
-    """``"512m"`` -> 536870912; numbers are bytes."""
-    hint = "write a size like 512m, 1g, 1024k or 100b (a plain number is bytes)"
-    if isinstance(value, bool):
-        raise Invalid("{value} is not a size", hint)
-    if isinstance(value, int):
-        if value < 0:
-            raise Invalid("{value} is not a size", "a size cannot be negative")
-        return value
-    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise Invalid("{value} is not a size", hint)
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])

@@ -2,7 +2,9 @@
 
 Used by ``envkit.stackfile.render``; see its docstring for the contract. jinja2 is imported on first
 use, so importing envkit stays fast. Errors become located Diagnostics (never a
-traceback): ``undefined-variable``, ``template-syntax``, ``template-error``.
+traceback): ``undefined-variable``, ``template-syntax``, ``template-error``, and
+``template-too-expensive`` for a template over its time or size budget
+(:mod:`envkit.stackfile.templatebudget`).
 """
 
 from __future__ import annotations
@@ -10,23 +12,22 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from envkit.errors import Diagnostic, Origin, PathPart, redact
+from envkit.errors import Diagnostic, DocPath, Origin, redact
 from envkit.hints import did_you_mean
+from envkit.stackfile import templatebudget as budget
 
 if TYPE_CHECKING:
+    from jinja2 import nodes
     from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["Templater"]
 
-Path_ = tuple[PathPart, ...]
-OriginOf = Callable[[Path_], Origin | None]
+OriginOf = Callable[[DocPath], Origin | None]
 
 _MARKERS = ("{{", "{%", "{#")
 _LONE_EXPRESSION = re.compile(r"\s*\{\{(?P<expr>.*)\}\}\s*", re.DOTALL)
-_MAX_POWER = 1000  # exponent limit for ``**`` in templates
-_MAX_REPEAT = 1_000_000  # longest string/list ``*`` may build
 
 
 class _Tracked(dict[str, Any]):
@@ -57,8 +58,7 @@ def _environment() -> SandboxedEnvironment:
     import operator
 
     from jinja2 import StrictUndefined, UndefinedError
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
     from jinja2.utils import missing
 
     class Undefined(StrictUndefined):
@@ -75,27 +75,51 @@ def _environment() -> SandboxedEnvironment:
                 exc = functools.partial(_Missing, owner=obj, name=name)
             super().__init__(hint, obj, name, exc)
 
-    class Sandbox(SandboxedEnvironment):
-        intercepted_binops = frozenset({"**", "*"})
+    operators = {"**": operator.pow, "*": operator.mul, "+": operator.add, "%": operator.mod}
+
+    class Sandbox(ImmutableSandboxedEnvironment):  # immutable: no list.extend doubling
+        intercepted_binops = frozenset(operators)
 
         def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-            if operator_ == "**":
-                if isinstance(right, int | float) and abs(right) > _MAX_POWER:
-                    raise SecurityError(f"exponent {right} is too large")
-                return operator.pow(left, right)
-            if operator_ == "*":
-                for seq, n in ((left, right), (right, left)):
-                    sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-                    if sized and len(seq) * n > _MAX_REPEAT:
-                        raise SecurityError("the result would be too long")
-                return operator.mul(left, right)
+            if operator_ in operators:
+                budget.check_binop(operator_, left, right)
+                return operators[operator_](left, right)
             return super().call_binop(context, operator_, left, right)
 
-    return Sandbox(
-        undefined=Undefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            budget.step()
+            budget.check_call(__obj, args, kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
+
+    sandbox = Sandbox(undefined=Undefined, autoescape=False, keep_trailing_newline=True)
+    sandbox.globals["range"] = budget.safe_range
+    sandbox.filters.update(budget.checked_filters(sandbox.filters))
+    return sandbox
+
+
+def _bounded(tree: nodes.Template) -> nodes.Template:
+    """``tree`` with every ``{% for %}`` iterating through :func:`templatebudget.loop` and
+    every ``~`` going through :func:`templatebudget.concat` (steps and sizes counted)."""
+    from jinja2 import nodes
+    from jinja2.visitor import NodeTransformer
+
+    def call(name: str, args: list[nodes.Expr]) -> nodes.Call:
+        return nodes.Call(
+            nodes.ImportedName(f"envkit.stackfile.templatebudget.{name}"), args, [], None, None
+        )
+
+    class Bound(NodeTransformer):
+        def visit_For(self, node: nodes.For) -> nodes.Node:
+            self.generic_visit(node)
+            node.iter = call("loop", [cast("nodes.Expr", node.iter)])
+            return node
+
+        def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+            self.generic_visit(node)
+            return call("concat", [n for n in node.nodes if isinstance(n, nodes.Expr)])
+
+    bounded: nodes.Template = Bound().visit(tree)
+    return bounded
 
 
 Compiled = tuple[Callable[[dict[str, Any]], Any], frozenset[str]]
@@ -116,8 +140,24 @@ def _compile(text: str) -> Compiled | Exception:
         expr = lone.group("expr") if lone else None
         if expr is not None and not any(m in expr for m in (*_MARKERS, "}}", "#}", "%}")):
             return jinja.compile_expression(expr, undefined_to_none=False), names
-        return jinja.from_string(tree).render, names
+        template = jinja.from_string(_bounded(tree))
+
+        def render(context: dict[str, Any]) -> str:
+            out: list[str] = []
+            size = 0
+            for chunk in template.generate(context):
+                size += len(chunk)
+                if size > budget.MAX_SIZE:
+                    raise budget.TooExpensive(
+                        f"its output would be longer than {budget.MAX_SIZE:,} characters"
+                    )
+                out.append(chunk)
+            return "".join(out)
+
+        return render, names
     except TemplateSyntaxError as exc:
+        return exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit literal; deep nesting
         return exc
 
 
@@ -147,14 +187,15 @@ class Templater:
         self.diagnostics: list[Diagnostic] = []
         self.tainted: set[str] = set()  # rendered values derived from secrets
         self.env_used: set[str] = set()
+        self._budget = budget.Budget()  # shared by every template of this render
 
     def walk(
         self,
         value: Any,
-        path: Path_,
+        path: DocPath,
         origin_of: OriginOf,
         *,
-        verbatim: Callable[[Path_], bool] | None = None,
+        verbatim: Callable[[DocPath], bool] | None = None,
     ) -> Any:
         """A copy of ``value`` with every templated string rendered; same structure.
         Strings at paths where ``verbatim(path)`` is true are kept as they are."""
@@ -174,7 +215,7 @@ class Templater:
             ]
         return value
 
-    def _render(self, text: str, path: Path_, origin_of: OriginOf) -> Any:
+    def _render(self, text: str, path: DocPath, origin_of: OriginOf) -> Any:
         from jinja2 import TemplateSyntaxError
         from jinja2.runtime import Undefined
 
@@ -184,24 +225,47 @@ class Templater:
             message = f"{self._quote(text)}: {compiled.message}{where}"
             self._fail("template-syntax", message, path, origin_of)
             return text
-        if isinstance(compiled, Exception):  # pragma: no cover - only syntax errors are cached
-            raise compiled
+        if isinstance(compiled, Exception):
+            what = "nested too deeply" if isinstance(compiled, RecursionError) else compiled
+            self._fail("template-error", f"{self._quote(text)}: {what}", path, origin_of)
+            return text
         call, names = compiled
+        if self._budget.exhausted:  # reported once, at the template that spent it
+            return text
         context = self._context
         self._vars.read.clear()
         self._env.read.clear()
+        active = budget.ACTIVE.set(self._budget)
         try:
+            self._budget.start()
             value = call(context)
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()
+            if isinstance(value, str) and len(value) > budget.MAX_SIZE:
+                raise budget.TooExpensive(
+                    f"its value is longer than {budget.MAX_SIZE:,} characters"
+                )
         except _Missing as exc:
             self._undefined(exc, text, path, origin_of)
+            return text
+        except budget.TooExpensive as exc:
+            self._fail(
+                "template-too-expensive",
+                f"{self._quote(text)}: {exc}",
+                path,
+                origin_of,
+                "templates compute short values; loops, ranges and sizes are bounded "
+                f"(range() {budget.MAX_RANGE:,} items, {budget.MAX_STEPS:,} steps, "
+                f"{budget.MAX_SECONDS:g}s, {budget.MAX_SIZE:,} characters)",
+            )
             return text
         except Exception as exc:
             message = redact(str(exc), self._sensitive) or type(exc).__name__
             self._fail("template-error", f"{self._quote(text)}: {message}", path, origin_of)
             return text
         finally:
+            self._budget.stop()
+            budget.ACTIVE.reset(active)
             self.env_used |= self._env.read
         if not (value is None or isinstance(value, str | int | float | bool)):
             kind = type(value).__name__
@@ -229,7 +293,7 @@ class Templater:
             or bool(self._env.read & self._secret_env)
         )
 
-    def _undefined(self, exc: _Missing, text: str, path: Path_, origin_of: OriginOf) -> None:
+    def _undefined(self, exc: _Missing, text: str, path: DocPath, origin_of: OriginOf) -> None:
         from jinja2.utils import missing
 
         name = exc.name or "?"
@@ -263,7 +327,7 @@ class Templater:
         return "'" + redact(shown, self._sensitive).replace("\n", "\\n") + "'"
 
     def _fail(
-        self, code: str, message: str, path: Path_, origin_of: OriginOf, hint: str | None = None
+        self, code: str, message: str, path: DocPath, origin_of: OriginOf, hint: str | None = None
     ) -> None:
         self.diagnostics.append(Diagnostic(code, message, path, origin_of(path), hint))
 

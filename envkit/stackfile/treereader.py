@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from envkit.errors import SENSITIVE, Diagnostic, PathPart, redact
+from envkit.errors import SENSITIVE, Diagnostic, DocPath, redact
 from envkit.hints import kind_of
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import Invalid
@@ -20,7 +20,6 @@ from envkit.stackfile.syntax import Invalid
 __all__ = ["TreeReader"]
 
 T = TypeVar("T")
-Path_ = tuple[PathPart, ...]
 
 
 class TreeReader:
@@ -32,16 +31,21 @@ class TreeReader:
         self.extra_sensitive: set[str] = set()
 
     def shown(self, value: Any) -> str:
+        """``value`` quoted for a message: ``(sensitive)`` when secret, secrets inside
+        redacted, then cut to 60 characters (a 5000-digit number too)."""
+        if isinstance(value, int) and value.bit_length() > 200:
+            return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
         text = str(value)
         if self.rendered.is_sensitive(text) or text in self.extra_sensitive:
             return SENSITIVE
-        return f"'{text}'"
+        text = redact(text, self.rendered.sensitive_values | self.extra_sensitive)
+        return f"'{text if len(text) <= 60 else text[:57] + '...'}'"
 
     def fail(
         self,
         code: str,
         message: str,
-        path: Path_,
+        path: DocPath,
         *,
         value: Any = None,
         hint: str | None = None,
@@ -53,7 +57,7 @@ class TreeReader:
         origin = self.rendered.key_origin(path) if at_key else self.rendered.origin(path)
         self.diagnostics.append(Diagnostic(code, redact(message, secrets), path, origin, hint))
 
-    def parse(self, code: str, fn: Callable[[Any], T], value: Any, path: Path_) -> T | None:
+    def parse(self, code: str, fn: Callable[[Any], T], value: Any, path: DocPath) -> T | None:
         try:
             return fn(value)
         except Invalid as exc:
@@ -63,11 +67,11 @@ class TreeReader:
             )
             return None
 
-    def wrong_type(self, expected: str, value: Any, path: Path_) -> None:
+    def wrong_type(self, expected: str, value: Any, path: DocPath) -> None:
         got = kind_of(value)
         self.fail("invalid-type", f"expected {expected}, got {got}", path)
 
-    def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
+    def mapping(self, value: Any, path: DocPath) -> dict[str, Any]:
         if value is None:
             return {}
         if isinstance(value, dict):
@@ -75,7 +79,7 @@ class TreeReader:
         self.wrong_type("a mapping", value, path)
         return {}
 
-    def items(self, value: Any, path: Path_) -> list[Any]:
+    def items(self, value: Any, path: DocPath) -> list[Any]:
         """A list, or a single string taken as a one-item list."""
         if value is None:
             return []
@@ -86,7 +90,7 @@ class TreeReader:
         self.wrong_type("a list", value, path)
         return []
 
-    def string(self, value: Any, path: Path_) -> str | None:
+    def string(self, value: Any, path: DocPath) -> str | None:
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -94,7 +98,7 @@ class TreeReader:
         self.wrong_type("a string", value, path)
         return None
 
-    def boolean(self, value: Any, path: Path_) -> bool | None:
+    def boolean(self, value: Any, path: DocPath) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -108,28 +112,39 @@ class TreeReader:
         )
         return None
 
-    def number(self, value: Any, path: Path_, *, integer: bool) -> Any:
+    def number(
+        self,
+        value: Any,
+        path: DocPath,
+        *,
+        integer: bool,
+        minimum: float = 0,
+        maximum: float | None = None,
+    ) -> Any:
+        """A finite number (a whole one if ``integer``) in ``[minimum, maximum]``, or None
+        after a located ``invalid-number`` problem. Never raises on a huge value."""
         if value is None:
             return None
+        kind = "a whole number" if integer else "a number"
+        if maximum is not None:
+            bounds = f" from {minimum:g} to {maximum:g}"
+        else:
+            bounds = f" of {minimum:g} or more"
         try:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ValueError
             number = int(value) if integer else float(value)
             if integer and isinstance(value, float) and value != number:
                 raise ValueError
-            if number < 0:
-                raise ValueError
-            return number
-        except ValueError:
-            kind = "a whole number" if integer else "a number"
-            self.fail(
-                "invalid-number",
-                f"{{value}} is not {kind}",
-                path,
-                value=value,
-                hint=f"write {kind} of 0 or more",
-            )
+        except (ValueError, OverflowError):  # a 5000-digit string; int(inf)
+            self.fail("invalid-number", f"{{value}} is not {kind}", path, value=value,
+                      hint=f"write {kind}{bounds}")  # fmt: skip
             return None
+        if not (minimum <= number and (maximum is None or number <= maximum)):  # NaN too
+            self.fail("invalid-number", "{value} is out of range", path, value=value,
+                      hint=f"write {kind}{bounds}")  # fmt: skip
+            return None
+        return number
 
     def scalar_text(self, value: Any) -> str:
         """YAML spelling of a scalar, as Compose passes it to the container."""
@@ -137,7 +152,7 @@ class TreeReader:
             return "true" if value else "false"
         return str(value)
 
-    def pairs(self, value: Any, path: Path_, *, sep: str, what: str) -> dict[str, str | None]:
+    def pairs(self, value: Any, path: DocPath, *, sep: str, what: str) -> dict[str, str | None]:
         """A ``{k: v}`` mapping or a ``["k=v"]`` list; None marks a bare name / null value."""
         out: dict[str, str | None] = {}
         if isinstance(value, dict):
@@ -162,10 +177,10 @@ class TreeReader:
             self.wrong_type("a mapping or a list", value, path)
         return out
 
-    def optional(self, code: str, fn: Callable[[Any], T], value: Any, path: Path_) -> T | None:
+    def optional(self, code: str, fn: Callable[[Any], T], value: Any, path: DocPath) -> T | None:
         return None if value is None else self.parse(code, fn, value, path)
 
-    def strings(self, value: Any, path: Path_, *, sort: bool = False) -> tuple[str, ...]:
+    def strings(self, value: Any, path: DocPath, *, sort: bool = False) -> tuple[str, ...]:
         out = [self.string(v, (*path, i)) for i, v in enumerate(self.items(value, path))]
         texts = [s for s in out if s is not None]
         return tuple(sorted(texts) if sort else texts)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["STANDARD_TAG", "resolve_plain", "resolve_tagged"]
+__all__ = ["MAX_INT_DIGITS", "STANDARD_TAG", "TooManyDigits", "resolve_plain", "resolve_tagged"]
+
+MAX_INT_DIGITS = 4300  # Python's own int/str conversion limit (sys.get_int_max_str_digits)
+
+
+class TooManyDigits(ValueError):
+    """An integer written with more digits than any value could need."""
+
 
 STANDARD_TAG = "tag:yaml.org,2002:"
 _NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
@@ -41,9 +48,19 @@ def resolve_plain(value: str) -> Any:
 
 
 def _to_int(value: str) -> int:
+    digits = len(value.lstrip("+-0ox"))
+    too_large = TooManyDigits(f"an integer of {digits} digits is too large")
+    if digits > MAX_INT_DIGITS:
+        raise too_large
     if value.startswith(("0o", "0x")):
-        return int(value[2:], 8 if value[1] == "o" else 16)
+        number = int(value[2:], 8 if value[1] == "o" else 16)
+        if number.bit_length() > _MAX_INT_BITS:  # would not convert back to decimal text
+            raise too_large
+        return number
     return int(value, 10)
+
+
+_MAX_INT_BITS = 14_000  # about 4,200 decimal digits
 
 
 def resolve_tagged(tag: str, value: str) -> Any:

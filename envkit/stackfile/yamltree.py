@@ -25,16 +25,15 @@ from typing import Any, cast
 
 import yaml
 
-from envkit.errors import Diagnostic, Origin, PathPart, StackError
-from envkit.stackfile.yamlcore import STANDARD_TAG, resolve_plain, resolve_tagged
+from envkit.errors import Diagnostic, DocPath, Origin, StackError
+from envkit.stackfile.yamlcore import STANDARD_TAG, TooManyDigits, resolve_plain, resolve_tagged
+from envkit.stackfile.yamlparse import copy_tree, event_parser, reader_error, yaml_error
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_NODES", "DocPath", "YamlTree", "build"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_NODES", "YamlTree", "build"]
 
 MAX_DEPTH = 64
 MAX_NODES = 250_000
 MAX_ALIAS_NODES = 50_000
-
-DocPath = tuple[PathPart, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +111,13 @@ class _Builder:
         return StackError.single(code, message, path=path, origin=self.at(mark), hint=hint)
 
     def run(self, data: bytes) -> Any:
-        parser = _parser(data)
+        parser = event_parser(data)
         try:
             root = self._document(parser)
         except yaml.MarkedYAMLError as exc:
-            raise self._yaml_error(exc, data) from None
+            raise yaml_error(exc, data, self.display) from None
         except yaml.reader.ReaderError as exc:
-            raise self._reader_error(exc, data) from None
+            raise reader_error(exc, data, self.display) from None
         except yaml.YAMLError as exc:
             raise _fail("invalid-yaml", f"invalid YAML: {exc}", None) from None
         finally:
@@ -166,7 +165,7 @@ class _Builder:
             if isinstance(event, yaml.AliasEvent):
                 value = self._alias(event, path)
             elif isinstance(event, yaml.ScalarEvent):
-                value = self._scalar(event)
+                value = self._scalar(event, path)
                 self._record(path, False, event.start_mark)
                 self._register(event.anchor, value, path, len(self.entries) - 1)
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
@@ -341,85 +340,26 @@ class _Builder:
         cut = len(anchor_path)
         for entry_path, is_key, origin in self.entries[start:end]:
             self.entries.append(((*path, *entry_path[cut:]), is_key, origin))
-        return _copy(value)
+        return copy_tree(value)
 
-    def _scalar(self, event: Any) -> Any:
+    def _scalar(self, event: Any, path: DocPath = ()) -> Any:
         tag = event.tag
-        if tag is None or tag == "!":
-            return resolve_plain(event.value) if event.implicit[0] and tag is None else event.value
         try:
+            if tag is None or tag == "!":
+                plain = event.implicit[0] and tag is None
+                return resolve_plain(event.value) if plain else event.value
             return resolve_tagged(tag, event.value)
+        except TooManyDigits as exc:
+            raise self.fail(
+                "number-too-large",
+                str(exc),
+                event.start_mark,
+                "no number envkit reads is that large; quote it if it is text",
+                path,
+            ) from None
         except ValueError as exc:
             raise self.fail("yaml-tag", str(exc), event.start_mark) from None
 
     def _check_collection_tag(self, event: Any) -> None:
         if event.tag not in (None, "!", STANDARD_TAG + "map", STANDARD_TAG + "seq"):
             raise self.fail("yaml-tag", f"the tag {event.tag} is not supported", event.start_mark)
-
-    def _yaml_error(self, exc: yaml.MarkedYAMLError, data: bytes) -> StackError:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "malformed YAML"
-        if exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context})"
-        hint = "check the indentation and quoting on this line and the one before"
-        if mark is not None:
-            lines = data.decode("utf-8").splitlines()
-            line = lines[mark.line] if mark.line < len(lines) else ""
-            if line[mark.column : mark.column + 1] == "\t":
-                hint = "YAML does not allow tabs for indentation; use spaces"
-        origin = self.at(mark) if mark is not None else None
-        return _fail("invalid-yaml", f"invalid YAML: {problem}", hint, origin)
-
-    def _reader_error(self, exc: yaml.reader.ReaderError, data: bytes) -> StackError:
-        pos = max(0, min(int(exc.position), len(data)))
-        line = data.count(b"\n", 0, pos) + 1
-        col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
-        char = exc.character
-        code = ord(char) if isinstance(char, str) else int(char)
-        return _fail(
-            "invalid-yaml",
-            f"invalid YAML: the character U+{code:04X} is not allowed in YAML",
-            "remove the control character (a stack file is text)",
-            Origin(self.display, line, col),
-        )
-
-
-def _copy(value: Any) -> Any:
-    stack: list[tuple[Any, Any]] = []
-    root = _shallow(value, stack)
-    while stack:
-        source, target = stack.pop()
-        items = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, item in items:
-            copied = _shallow(item, stack)
-            if isinstance(target, dict):
-                target[key] = copied
-            else:
-                target.append(copied)
-    return root
-
-
-def _shallow(value: Any, stack: list[tuple[Any, Any]]) -> Any:
-    if isinstance(value, dict | list):
-        target: Any = {} if isinstance(value, dict) else []
-        stack.append((value, target))
-        return target
-    return value
-
-
-def _parser(data: bytes) -> Any:
-    try:
-        from yaml._yaml import CParser  # libyaml: same events, same marks, much faster
-    except ImportError:  # pragma: no cover - depends on the PyYAML build
-        from yaml.parser import Parser
-        from yaml.reader import Reader
-        from yaml.scanner import Scanner
-
-        class _PyParser(Reader, Scanner, Parser):
-            def __init__(self, stream: bytes) -> None:
-                Reader.__init__(self, stream)
-                Scanner.__init__(self)
-                Parser.__init__(self)
-
-        return _PyParser(data)
-    return CParser(data)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import io
+import os
+import stat
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -133,3 +136,69 @@ def test_push_then_up_pulls_from_the_registry(
         assert f"image {remote} will be pulled" in up.err
         ctr = docker_client.containers.get(f"{name}-e-app-1")
         assert ctr.attrs["Config"]["Image"] == remote
+
+
+def test_save_refuses_special_outputs_and_missing_folders(
+    app: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    _name, _ref, path = app
+    dev = tmp_path / "null"
+    os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    ran = envkit("-f", str(path), "bundle", "save", "e", "-o", str(dev))
+    assert ran.code == 2 and "error[bad-output]" in ran.err and "character device" in ran.err
+    assert stat.S_ISCHR(os.lstat(dev).st_mode)
+    ran = envkit("-f", str(path), "bundle", "save", "e", "-o", str(tmp_path / "no" / "b.tar.gz"))
+    assert ran.code == 2 and "does not exist" in ran.err and "internal" not in ran.err
+
+
+def test_a_failed_extract_loads_no_image(
+    app: tuple[str, str, Path], tmp_path: Path, docker_client: Any
+) -> None:
+    _name, ref, path = app
+    out = tmp_path / "b.tar.gz"
+    assert envkit("-f", str(path), "bundle", "save", "e", "-o", str(out)).code == 0
+    image_id = docker_client.images.get(ref).id
+    docker_client.images.remove(ref, force=True)
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "envkit.yaml").write_text("someone else's file\n")
+    result = envkit("bundle", "load", str(out), "--extract", str(inside))
+    assert result.code == 1 and "error[file-exists]" in result.err
+    assert _gone(docker_client, image_id)
+    assert (inside / "envkit.yaml").read_text() == "someone else's file\n"
+
+
+def test_images_the_engine_has_are_not_loaded_again(
+    app: tuple[str, str, Path], tmp_path: Path, docker_client: Any
+) -> None:
+    """Two images sharing their base layers: one docker save stores each layer once; with
+    one image still on the engine, load sends only the other, and tags both."""
+    name, ref, path = app
+    second = f"envkit-test-bundle/{name}:2"
+    docker_client.images.build(
+        fileobj=io.BytesIO(f"FROM {ref}\nLABEL second={name}\n".encode()), tag=second, rm=True
+    )
+    path.write_text(
+        path.read_text() + f"  other:\n    image: {second}\n    command: [sleep, '3600']\n"
+    )
+    out = tmp_path / "b.tar.gz"
+    saved = envkit("-f", str(path), "bundle", "save", "e", "-o", str(out))
+    assert saved.code == 0, saved.err
+    with tarfile.open(out, "r:gz") as tar:
+        layers = [m for m in tar if m.isfile() and m.name.endswith("layer.tar")]
+        digests = [hashlib.sha256(tar.extractfile(m).read()).hexdigest() for m in layers]  # type: ignore[union-attr]
+    assert len(digests) == len(set(digests))  # no layer stored twice
+    ids = {r: docker_client.images.get(r).id for r in (ref, second)}
+    again = envkit("bundle", "load", str(out))
+    assert again.code == 0, again.err
+    assert again.err.count("already on the engine") == 2
+    docker_client.images.remove(second, force=True)
+    docker_client.api.tag(ids[ref], "envkit-test-bundle/kept", name)  # the first image stays,
+    docker_client.images.remove(ref)  # under another name only
+    loaded = envkit("bundle", "load", str(out))
+    assert loaded.code == 0, loaded.err
+    assert f"{ref}: already on the engine" in loaded.err
+    assert f"{second}: already on the engine" not in loaded.err
+    assert f"Loaded image: {second}" in loaded.err and f"Loaded image: {ref}" not in loaded.err
+    assert {r: docker_client.images.get(r).id for r in (ref, second)} == ids
+    assert sorted(loaded.out.split()) == sorted([ref, second])

@@ -1,5 +1,6 @@
-"""Property: whatever a mutated stack file holds, load -> validate -> check raises nothing
-but StackError (never a traceback)."""
+"""Property: whatever a mutated stack file holds, the whole front half — load, validate,
+check, then render, normalize and the instance/image rules of every environment — raises
+nothing but StackError (never a traceback), and what it returns is a desired state."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envkit.errors import StackError
+from envkit.model import DesiredState
 from envkit.stackfile.checks import check_document, check_services
 from envkit.stackfile.document import load
+from envkit.stackfile.pipeline import environments, read, resolve
 from envkit.stackfile.schema import validate
 
 VALID = (Path(__file__).resolve().parents[2] / "stacks" / "databases.yaml").read_text()
@@ -93,6 +96,23 @@ def run_pipeline(path: Path) -> None:
     except StackError as exc:
         assert exc.diagnostics
         exc.render()
+        return
+    try:
+        doc = read(path)
+    except StackError as exc:
+        assert exc.diagnostics
+        exc.render()
+        return
+    for env in environments(doc):
+        for instance in (None, "fz1"):
+            try:
+                resolved = resolve(doc, env, environ={}, instance=instance)
+            except StackError as exc:
+                assert exc.diagnostics
+                exc.render()
+            else:
+                assert isinstance(resolved.desired, DesiredState)
+                assert resolved.desired.project.startswith(f"{doc.stack_name}-{env}")
 
 
 FUZZ = settings(

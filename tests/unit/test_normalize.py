@@ -388,16 +388,17 @@ def test_every_problem_is_reported_at_once_with_its_location(tmp_path: Path) -> 
             " 'service_ready' is not a condition\n  hint: use service_started, service_healthy"
             " or service_completed_successfully",
             "envkit.yaml:12:14: error[invalid-restart]: services.a.restart: 'sometimes' is not a"
-            " restart policy\n  hint: use no, always, unless-stopped or on-failure[:N]",
+            " restart policy\n  hint: use no, always, unless-stopped or on-failure[:N] (N up to"
+            " 2147483647)",
             "envkit.yaml:13:24: error[invalid-duration]: services.a.stop_grace_period: '1x' is"
             " not a duration\n  hint: write a duration like 1m30s, 500ms, 2s or 1h (a plain"
             " number is seconds)",
             "envkit.yaml:14:16: error[invalid-size]: services.a.mem_limit: 'lots' is not a"
             " size\n  hint: write a size like 512m, 1g, 1024k or 100b (a plain number is bytes)",
             "envkit.yaml:15:11: error[invalid-number]: services.a.cpus: 'many' is not a"
-            " number\n  hint: write a number of 0 or more",
-            "envkit.yaml:16:15: error[invalid-number]: services.a.replicas: '-1' is not a"
-            " whole number\n  hint: write a whole number of 0 or more",
+            " number\n  hint: write a number from 0.01 to 1024",
+            "envkit.yaml:16:15: error[invalid-number]: services.a.replicas: '-1' is out of"
+            " range\n  hint: write a whole number from 0 to 1000",
             "envkit.yaml:17:18: error[invalid-pull-policy]: services.a.pull_policy: 'daily' is"
             " not a pull policy\n  hint: use always, missing, never or build",
             "envkit.yaml:18:17: error[invalid-type]: services.a.privileged: 'maybe' is not a"

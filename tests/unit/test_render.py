@@ -124,6 +124,11 @@ def test_the_tree_has_stack_services_and_volumes_only(tmp_path: Path) -> None:
     }
 
 
+TOO_EXPENSIVE_HINT = (
+    "\n  hint: templates compute short values; loops, ranges and sizes are bounded (range()"
+    " 10,000 items, 1,000,000 steps, 5s, 1,000,000 characters)"
+)
+
 ERRORS = [
     (
         "{{ prot }}",
@@ -166,13 +171,14 @@ ERRORS = [
     ),
     (
         "{{ 9 ** 99999 }}",
-        "envkit.yaml:4:23: error[template-error]: services.a.image: '{{ 9 ** 99999 }}':"
-        " exponent 99999 is too large",
+        "envkit.yaml:4:23: error[template-too-expensive]: services.a.image: '{{ 9 ** 99999 }}':"
+        " exponent 99999 is too large" + TOO_EXPENSIVE_HINT,
     ),
     (
         "{{ 'x' * 10000000 }}",
-        "envkit.yaml:4:23: error[template-error]: services.a.image: '{{ 'x' * 10000000 }}':"
-        " the result would be too long",
+        "envkit.yaml:4:23: error[template-too-expensive]: services.a.image:"
+        " '{{ 'x' * 10000000 }}': the result would be longer than 1,000,000 characters or items"
+        + TOO_EXPENSIVE_HINT,
     ),
     (
         "{{ port / 0 }}",

@@ -77,7 +77,7 @@ CASES = [
         "integer-expected",
         service("replicas: abc"),
         "stack.yaml:5:15: error[wrong-type]: services.db.replicas: expected a whole number"
-        " (0 or more), got 'abc'",
+        " from 0 to 1000, got 'abc'",
     ),
     (
         "negative-replicas",
@@ -132,8 +132,8 @@ CASES = [
     (
         "long-port-target",
         service("ports: [{target: abc, published: 1-x}]"),
-        "stack.yaml:5:22: error[wrong-type]: services.db.ports[0].target: expected an integer,"
-        " got 'abc'\n"
+        "stack.yaml:5:22: error[wrong-type]: services.db.ports[0].target: expected a port"
+        " from 1 to 65535, got 'abc'\n"
         "stack.yaml:5:38: error[invalid-port]: services.db.ports[0].published: '1-x' is not a"
         " port or a port range\n"
         "  hint: write a port (8080) or a range (9000-9002)",
@@ -338,7 +338,7 @@ def test_validate_tree_uses_the_locator() -> None:
     [diag] = validate_tree(tree, doc)
     assert diag.render() == (
         "stack.yaml:3:7: error[wrong-type]: services.db.replicas: expected a whole number"
-        " (0 or more), got '2'"
+        " from 0 to 1000, got '2'"
     )
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import engine, resolve_env
@@ -52,16 +55,16 @@ def _save(args: argparse.Namespace, console: Console) -> int:
         console.err(f"  image {', '.join(image.refs)}  {image.id[:19]}  {_mb(image.size)}")
     for item in m.omitted:
         console.err(f"  warning: not in the bundle: {item}")
-    if m.secrets == "omitted":
-        console.err("  env file values were left out (--include-secrets keeps them)")
+    for item in m.secret_files:
+        console.err(f"  secret: {item}")
+    if m.secret_files:
+        console.err("  secret files were left out or blanked (--include-secrets keeps them)")
     console.err(f"wrote {result.path} ({_mb(result.size)})")
     console.out(f"{result.path}  sha256:{result.sha256}")
     return 0
 
 
 def _verify(args: argparse.Namespace, console: Console) -> Verified:
-    import os
-
     from envkit.bundle import verify_bundle
 
     size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
@@ -73,22 +76,53 @@ def _verify(args: argparse.Namespace, console: Console) -> Verified:
             bar.finish()
 
 
-def _load(args: argparse.Namespace, console: Console) -> int:
-    from envkit.bundle import extract_stack, load_bundle
+@contextlib.contextmanager
+def _opened(args: argparse.Namespace, console: Console) -> Iterator[Verified]:
+    """Verified, with its images in a private temporary file while the block runs."""
+    from envkit.bundle import open_bundle
 
-    verified = _verify(args, console)
-    m = verified.manifest
-    console.err(f"{args.bundle}: verified ({len(m.members)} members); loading images")
-    bar = _bar(console, "loading", verified.size)
+    size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
+    bar = _bar(console, "verifying", size)
     try:
-        refs = load_bundle(verified, engine(), progress=bar)
+        with open_bundle(args.bundle, bar) as verified:
+            if bar is not None:
+                bar.finish()
+                bar = None
+            yield verified
     finally:
         if bar is not None:
             bar.finish()
+
+
+def _load(args: argparse.Namespace, console: Console) -> int:
+    from envkit.bundle import extract_stack, verify_and_load
+
+    written: list[str] = []
+
+    def before_load(verified: Verified) -> None:
+        # everything verified; the stack files are written before any image is loaded
+        if args.extract:
+            written.extend(extract_stack(verified, args.extract, force=args.force))
+        console.err(f"{args.bundle}: verified ({len(verified.manifest.members)} members)")
+
+    size = os.path.getsize(args.bundle) if os.path.isfile(args.bundle) else 0
+    bar = _bar(console, "verifying and loading", size)
+    try:
+        verified, refs = verify_and_load(
+            args.bundle,
+            engine(),
+            before_load=before_load,
+            on_output=lambda line: console.err(f"  {line}"),
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.finish()
+    m = verified.manifest
     for ref in refs:
         console.out(ref)
     if args.extract:
-        for path in extract_stack(verified, args.extract, force=args.force):
+        for path in written:
             console.err(f"  wrote {path}")
         stack_file = m.stack_file.removeprefix("stack/")
         console.err(f"next: envkit -f {args.extract.rstrip('/')}/{stack_file} up {m.environment}")
@@ -125,6 +159,8 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
     console.out(f"image data  {_mb(image_bytes)} in {len(m.members)} members")
     for item in m.omitted:
         console.out(f"not included  {item}")
+    for item in m.secret_files:
+        console.out(f"secret      {item}")
     return 0
 
 
@@ -138,13 +174,13 @@ def _push(args: argparse.Namespace, console: Console) -> int:
             f"--registry {args.registry!r} is not HOST[:PORT]",
             hint="for example --registry 127.0.0.1:5000 (no http://)",
         )
-    verified = _verify(args, console)
-    pushed = push_bundle(
-        verified,
-        engine(),
-        args.registry,
-        on_output=lambda line: console.err(f"  {line}"),
-    )
+    with _opened(args, console) as verified:
+        pushed = push_bundle(
+            verified,
+            engine(),
+            args.registry,
+            on_output=lambda line: console.err(f"  {line}"),
+        )
     for ref in pushed:
         console.out(ref)
     m = verified.manifest

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
+from envkit.errors import StackError
 from envkit.stackfile.pipeline import (
     DEFAULT_FILE,
     DEFAULT_FILES,
@@ -84,6 +85,12 @@ def resolve_env(
         profiles=getattr(args, "profile", None) or (),
     )
     console.secrets.update(resolved.desired.sensitive_values)
+    if getattr(args, "strict", False):
+        from envkit.stackfile.hostaccess import strict_diagnostics
+
+        problems = strict_diagnostics(resolved.desired, resolved.rendered.origin)
+        if problems:
+            raise StackError(problems)
     return resolved
 
 

@@ -17,15 +17,24 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
     from envkit.reconcile.verbs import conflict_error, refresh_images
+    from envkit.stackfile.hostaccess import host_access
 
     desired = resolve_env(args, console).desired
     eng = engine()
     refresh_images(desired, eng, reporter_for(console.err_stream, frozenset(console.secrets)))
     p = plan(desired, eng.observe(desired))
+    access = host_access(desired)
     if args.json:
-        console.out(json.dumps(plan_json(p), indent=2))
+        document = plan_json(p)
+        document["host_access"] = [
+            {"service": a.service, "code": a.code, "message": a.what} for a in access
+        ]
+        console.out(json.dumps(document, indent=2))
     else:
         console.out(plan_text(p, conflicts=False))
+        if access:
+            console.out("\nHost access (refused by --strict):")
+            console.out("\n".join(f"  ! {a.service}: {a.what}" for a in access))
     if p.conflicts:
         if args.json:
             return 1

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
 from envkit.model import DesiredState, canonical_spec
+from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             try:
                 resolved = resolve(doc, env, cli_vars=dict(args.var), profiles=args.profile)
                 console.secrets.update(resolved.desired.sensitive_values)
+                if args.strict:
+                    strict = strict_diagnostics(resolved.desired, resolved.rendered.origin)
+                    problems.extend(d for d in strict if d not in problems)
+                    if strict:
+                        continue
                 checked.append(env)
             except StackError as exc:
                 problems.extend(d for d in exc.diagnostics if d not in problems)

@@ -1,0 +1,85 @@
+"""Parsers for numeric command-line options, as argparse ``type=`` functions.
+
+Each takes the option's text and returns the value, or raises
+``argparse.ArgumentTypeError`` with a message that says what is accepted (argparse turns it
+into ``argument --timeout: ...``, and envkit's parser into a usage error, exit 2). They
+refuse what would otherwise be accepted and break later: ``--timeout -1`` or ``nan``,
+``--tail -5``, and values too large for the clock or the engine (an internal error before).
+Importing this module costs nothing at start-up (the duration parser loads on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from envkit.limits import MAX_DURATION_S
+
+__all__ = [
+    "MAX_COUNT",
+    "non_negative_duration",
+    "non_negative_int",
+    "positive_duration",
+    "positive_int",
+]
+
+MAX_COUNT = 2**31 - 1  # --tail, --index: what the engine's int fields take
+
+_DURATION_HELP = "a number of seconds or a duration like 90s, 5m, 1h30m"
+
+
+def _duration(text: str) -> float:
+    from envkit.units import Invalid, parse_duration  # only when the option is given
+
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    try:
+        seconds = parse_duration(text)
+    except Invalid as exc:
+        if text.strip().startswith("-"):
+            raise argparse.ArgumentTypeError(
+                f"{shown!r} is negative; write {_DURATION_HELP}"
+            ) from exc
+        if "too long" in exc.message:
+            raise argparse.ArgumentTypeError(
+                f"{shown!r} is too long; at most {MAX_DURATION_S} seconds"
+            ) from exc
+        raise argparse.ArgumentTypeError(f"{shown!r} is not {_DURATION_HELP}") from exc
+    if not math.isfinite(seconds):  # pragma: no cover - parse_duration refuses it
+        raise argparse.ArgumentTypeError(f"{shown!r} is not {_DURATION_HELP}")
+    return seconds
+
+
+def positive_duration(text: str) -> float:
+    """Seconds > 0 (``"30"``, ``"1.5"``, ``"90s"``, ``"2m"``); at most MAX_DURATION_S."""
+    seconds = _duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    return seconds
+
+
+def non_negative_duration(text: str) -> float:
+    """Seconds >= 0 (0: do not wait); at most MAX_DURATION_S."""
+    return _duration(text)
+
+
+def _count(text: str, minimum: int) -> int:
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number of {minimum} or more")
+    if len(digits.lstrip("0")) > 10 or int(digits) > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{shown!r} is too large; at most {MAX_COUNT}")
+    value = int(digits)
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{shown!r} must be {minimum} or more")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number 0..MAX_COUNT, written in ASCII digits (``--tail``)."""
+    return _count(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """A whole number 1..MAX_COUNT (``--index``)."""
+    return _count(text, 1)

@@ -1,0 +1,67 @@
+"""Argument pieces shared by several commands, and the parser that raises instead of
+exiting, so ``main`` maps a bad command line like every other error."""
+
+from __future__ import annotations
+
+import argparse
+
+from envkit.errors import UsageError
+
+__all__ = ["Parser", "add_env", "add_profile", "add_render_options", "var"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so main() maps it like the rest."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint=f"run '{self.prog} --help' for usage")
+
+
+def var(text: str) -> tuple[str, str]:
+    """``--var KEY=VALUE``. The value is never echoed back: it may be a secret."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE")
+    return name, value
+
+
+def add_env(p: argparse.ArgumentParser, *, optional: bool = False, single: bool = False) -> None:
+    """``optional``: the command acts on every environment without ENV. ``single``: ENV
+    may be left out when the stack has only one environment (a Compose file's implicit
+    ``default``; ``envkit.cli.commands.common.only_environment``)."""
+    if optional or single:
+        shown = " (optional when the stack has only one)" if single else ""
+        p.add_argument("env", nargs="?", metavar="ENV", help=f"environment name{shown}")
+    else:
+        p.add_argument("env", metavar="ENV", help="environment name")
+
+
+def add_var(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--var",
+        action="append",
+        type=var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a variable (highest precedence; repeatable)",
+    )
+
+
+def add_instance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instance", metavar="ID", help="an independent instance of the environment")
+
+
+def add_profile(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="activate a Compose profile (repeatable; also COMPOSE_PROFILES)",
+    )
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    add_var(p)
+    add_instance(p)
+    add_profile(p)

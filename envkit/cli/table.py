@@ -1,0 +1,295 @@
+"""The one command table: name -> where the command lives, what it does, its arguments.
+
+In the manner of pip's ``commands_dict``: ``envkit --help`` lists the summaries without
+importing any command; a command's module is imported only when that command runs (or
+its ``--help`` is asked for), so start-up pays only for what is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envkit.cli.argtypes import (
+    non_negative_duration,
+    non_negative_int,
+    positive_duration,
+    positive_int,
+)
+from envkit.cli.arguments import add_env, add_profile, add_render_options, add_var
+
+__all__ = ["COMMANDS", "CommandInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    module: str  # imported when the command runs
+    run: str  # its function there: (args, console) -> exit code
+    summary: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    description: str = ""
+
+
+def _validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
+    add_var(p)
+    add_profile(p)
+    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse host access (binds of system folders, the Docker socket or paths "
+        "outside the stack's folder, privileged, ports on every interface): for CI on "
+        "untrusted branches",
+    )
+
+
+def _render(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    p.add_argument(
+        "--explain", action="store_true", help="show each variable's value, layer and origin"
+    )
+
+
+def _plan(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are, 1 on error",
+    )
+
+
+def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        type=non_negative_duration,
+        default=default,
+        metavar="S",
+        help=f"seconds to wait for another envkit working on {what} (default {default:g})",
+    )
+
+
+def _up(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until every service is healthy (or running without a healthcheck)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_duration,
+        default=300.0,
+        metavar="S",
+        help="seconds to wait for each start/health condition (default 300)",
+    )
+    _lock_timeout(p, 600.0, "this instance")
+    p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
+    p.add_argument(
+        "-V",
+        "--renew-anon-volumes",
+        action="store_true",
+        help="recreated containers get new anonymous volumes instead of keeping the old "
+        "ones' (the data in those stays until down --volumes)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse host access (binds of system folders, the Docker socket or paths "
+        "outside the stack's folder, privileged, ports on every interface): for CI on "
+        "untrusted branches",
+    )
+    p.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="a new instance with a unique id (printed on stdout, or in the JSON)",
+    )
+    p.add_argument(
+        "--ttl",
+        metavar="D",
+        help="expire the instance D from now (90s, 15m, 2h, 1d); 'envkit gc' removes it "
+        "then. Running up --ttl again extends it",
+    )
+
+
+def _down(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
+    _lock_timeout(p, 600.0, "this instance")
+
+
+def _ps(p: argparse.ArgumentParser) -> None:
+    add_env(p, optional=True)
+    add_render_options(p)
+    p.add_argument("--all", action="store_true", help="every envkit project on the engine")
+    p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
+
+
+def _logs(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    p.add_argument("service", nargs="?", metavar="SERVICE", help="one service (default: all)")
+    add_render_options(p)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument(
+        "--tail", type=non_negative_int, default=None, metavar="N", help="only the last N lines"
+    )
+
+
+def _port(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    p.add_argument("service", metavar="SERVICE", help="the service")
+    p.add_argument("port", metavar="PORT[/PROTO]", help="its container port, e.g. 3306 or 53/udp")
+    add_render_options(p)
+    p.add_argument(
+        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
+    )
+
+
+def _env(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument(
+        "--format",
+        choices=("shell", "json"),
+        default="shell",
+        help="shell: export lines for eval (default); json: one object",
+    )
+
+
+def _graph(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="mermaid (default; renders in READMEs and on code hosts) or dot (Graphviz)",
+    )
+
+
+def _gc(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="print what would be removed")
+    p.add_argument(
+        "--older-than",
+        metavar="D",
+        help="also remove instances (with an expiry) whose newest container is older than D",
+    )
+    p.add_argument(
+        "--include-unexpiring",
+        action="store_true",
+        help="with --older-than: instances without an expiry too",
+    )
+    p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
+    p.add_argument(
+        "--lock-timeout",
+        type=non_negative_duration,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for an envkit working on an instance before skipping it",
+    )
+
+
+def _bundle(p: argparse.ArgumentParser) -> None:
+    from envkit.cli.arguments import Parser
+
+    bundle = p.add_subparsers(
+        dest="bundle_command", metavar="SUBCOMMAND", parser_class=Parser, help="what to do"
+    )
+    bundle.required = True
+    b = bundle.add_parser("save", help="write every image ENV needs, its stack and a manifest")
+    add_env(b)
+    add_render_options(b)
+    b.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the bundle to write (default: {stack}-{env}_{YYYYMMDD}.envkit.tar.gz)",
+    )
+    b.add_argument(
+        "--zstd", action="store_true", help="zstd (multi-threaded, faster) instead of gzip"
+    )
+    b.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="keep the values of the env files (left out by default)",
+    )
+    b = bundle.add_parser("load", help="verify a bundle, then load its images into the engine")
+    b.add_argument("bundle", metavar="FILE", help="the bundle file")
+    b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
+    b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
+    b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
+    b.add_argument("bundle", metavar="FILE", help="the bundle file")
+    b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
+    b = bundle.add_parser("push", help="push a bundle's images into a private registry")
+    b.add_argument("bundle", metavar="FILE", help="the bundle file")
+    b.add_argument(
+        "--registry",
+        required=True,
+        metavar="HOST:PORT",
+        help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
+    )
+
+
+_STACKFILE = "envkit.cli.commands.stackfile"
+_RECONCILE = "envkit.cli.commands.reconcile"
+_INSPECT = "envkit.cli.commands.inspect"
+
+COMMANDS: dict[str, CommandInfo] = {
+    "validate": CommandInfo(
+        _STACKFILE,
+        "cmd_validate",
+        "check the stack file and every (or the named) environment",
+        _validate,
+        "Check the stack file and render every (or each named) environment.",
+    ),
+    "render": CommandInfo(
+        _STACKFILE, "cmd_render", "print the resolved desired state of an environment", _render
+    ),
+    "plan": CommandInfo(_RECONCILE, "cmd_plan", "show what 'up' would change", _plan),
+    "up": CommandInfo(
+        _RECONCILE, "cmd_up", "make the engine match the environment (plan, then apply)", _up
+    ),
+    "down": CommandInfo(
+        _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
+    ),
+    "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
+    "logs": CommandInfo(_INSPECT, "cmd_logs", "print the services' logs", _logs),
+    "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),
+    "env": CommandInfo(
+        "envkit.cli.commands.env",
+        "cmd_env",
+        "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)",
+        _env,
+    ),
+    "graph": CommandInfo(
+        "envkit.cli.commands.graph",
+        "cmd_graph",
+        "draw the environment: services, dependencies, network, volumes, ports",
+        _graph,
+    ),
+    "gc": CommandInfo(
+        "envkit.cli.commands.gc",
+        "cmd_gc",
+        "remove expired instances of every stack on the engine",
+        _gc,
+        "Remove expired envkit instances (containers, network, volumes) of every stack on the "
+        "engine. Never touches anything without envkit's labels, nor an instance without an "
+        "expiry unless --older-than with --include-unexpiring says so.",
+    ),
+    "bundle": CommandInfo(
+        "envkit.cli.commands.bundle",
+        "cmd_bundle",
+        "move an environment's images as one verified file (no registry needed)",
+        _bundle,
+        "Save an environment's images, stack file and env files into one verified, compressed "
+        "file; inspect, load or push it where there is no internet.",
+    ),
+}
