@@ -146,6 +146,15 @@ class BuildSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceNetwork:
+    """A network a service joins (Compose's service ``networks``)."""
+
+    name: str  # stack-level name; "default" is the instance's own network
+    aliases: tuple[str, ...] = ()  # besides the service name, which is always one
+    ipv4_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSpec:
     """One service of the rendered stack, normalized. Tuples are sorted where order is not
     meaningful (environment, labels, capabilities) so equal specs compare equal."""
@@ -176,6 +185,10 @@ class ServiceSpec:
     cpus: float | None = None
     replicas: int = 1
     pull_policy: PullPolicy = PullPolicy.MISSING
+    # The networks it joins, the first one first; () means the instance's default network.
+    networks: tuple[ServiceNetwork, ...] = ()
+    network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
+    links: tuple[tuple[str, str], ...] = ()  # (service, alias), sorted
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -194,6 +207,29 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A network of the stack (Compose's top-level ``networks``); ``default`` is the
+    instance's own network, ``{project}``; another is ``{project}_{name}``."""
+
+    name: str
+    driver: str = "bridge"
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam_driver: str | None = None
+    # (subnet, ip_range, gateway) per pool; "" when not given
+    ipam_config: tuple[tuple[str, str, str], ...] = ()
+    external: bool = False  # not created or removed by envkit; must exist
+    external_name: str | None = None  # its engine name when it differs from ``name``
+    origin: Origin | None = field(default=None, compare=False)
+
+
+DEFAULT_NETWORK = "default"
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     stack: str
     environment: str
@@ -201,6 +237,7 @@ class DesiredState:
     services: tuple[ServiceSpec, ...]  # in declared order
     volumes: tuple[VolumeSpec, ...] = ()
     source: str = ""  # the stack file, for messages
+    networks: tuple[NetworkSpec, ...] = ()  # declared ones; "default" is implied
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -212,7 +249,28 @@ class DesiredState:
 
     @property
     def network(self) -> str:
-        return self.project
+        """The engine name of the default network (``{project}``, unless it is external)."""
+        return self.network_name(DEFAULT_NETWORK)
+
+    def network_name(self, name: str) -> str:
+        """The engine name of the stack's network ``name``."""
+        for net in self.networks:
+            if net.name == name and net.external:
+                return net.external_name or name
+        return self.project if name == DEFAULT_NETWORK else f"{self.project}_{name}"
+
+    def network_specs(self) -> tuple[NetworkSpec, ...]:
+        """Every network the instance has: the default one first (declared or not), then
+        the declared ones that a service joins."""
+        declared = {n.name: n for n in self.networks}
+        used = {
+            n.name
+            for s in self.services
+            for n in (s.networks or (() if s.network_mode else (ServiceNetwork(DEFAULT_NETWORK),)))
+        }
+        default = declared.get(DEFAULT_NETWORK, NetworkSpec(DEFAULT_NETWORK))
+        others = [n for n in self.networks if n.name != DEFAULT_NETWORK and n.name in used]
+        return (default, *others)
 
     def volume_name(self, name: str) -> str:
         for vol in self.volumes:
@@ -236,6 +294,9 @@ def container_name(project: str, service: str, replica: int) -> str:
 _NOT_HASHED = frozenset(
     {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"}
 )
+# Fields added after containers existed: left out of the canonical spec while they hold
+# their default, so that an upgrade of envkit does not recreate every container.
+_OMITTED_AT_DEFAULT = {"networks": (), "network_mode": None, "links": ()}
 
 
 def _jsonable(value: Any) -> Any:
@@ -265,6 +326,8 @@ def canonical_spec(spec: ServiceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in spec.__dataclass_fields__:
         if name in _NOT_HASHED:
+            continue
+        if name in _OMITTED_AT_DEFAULT and getattr(spec, name) == _OMITTED_AT_DEFAULT[name]:
             continue
         value = _jsonable(getattr(spec, name))
         if name == "environment":

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from envkit.model import DesiredState, ServiceSpec
+from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
     "ContainerStatus",
@@ -132,7 +132,11 @@ class Engine(Protocol):
         compares with the registry's current image); return its id."""
         ...
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
+        """Create a network: a plain bridge, or as ``spec`` says (driver, ipam...)."""
+        ...
 
     def remove_network(self, name: str) -> None: ...
 

@@ -41,9 +41,12 @@ from envkit.engine.docker_json import (
 from envkit.engine.occupied import bound_on_host, foreign_names, ports_in_use
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
+    DEFAULT_NETWORK,
     LABEL,
     DesiredState,
     MountType,
+    NetworkSpec,
+    ServiceNetwork,
     ServiceSpec,
     container_name,
 )
@@ -271,9 +274,34 @@ class DockerEngine:
 
     # -- networks and volumes ----------------------------------------------------------
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
         with self._boundary("create network", name):
-            self._api().create_network(name, driver="bridge", labels=dict(labels))
+            if spec is None:
+                self._api().create_network(name, driver="bridge", labels=dict(labels))
+                return
+            from docker.types import IPAMConfig, IPAMPool
+
+            ipam = None
+            if spec.ipam_driver or spec.ipam_config:
+                ipam = IPAMConfig(
+                    driver=spec.ipam_driver or "default",
+                    pool_configs=[
+                        IPAMPool(subnet=s or None, iprange=r or None, gateway=g or None)
+                        for s, r, g in spec.ipam_config
+                    ],
+                )
+            self._api().create_network(
+                name,
+                driver=spec.driver,
+                options=dict(spec.driver_opts) or None,
+                ipam=ipam,
+                internal=spec.internal,
+                labels=dict(labels),
+                enable_ipv6=spec.enable_ipv6,
+                attachable=spec.attachable,
+            )
 
     def remove_network(self, name: str) -> None:
         with self._not_found_ok(), self._boundary("remove network", name):
@@ -322,6 +350,7 @@ class DockerEngine:
         name = container_name(desired.project, spec.name, replica)
         api = self._api()
         anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
+        joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
 
@@ -361,11 +390,14 @@ class DockerEngine:
                 init=spec.init,
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
-                network_mode=desired.network,
+                network_mode=self._network_mode(desired, spec, joined),
             )
-            networking = api.create_networking_config(
-                {desired.network: api.create_endpoint_config(aliases=[spec.name])}
-            )
+            networking = None
+            if joined:
+                first = joined[0]
+                networking = api.create_networking_config(
+                    {desired.network_name(first.name): self._endpoint(desired, spec, first)}
+                )
             created = api.create_container(
                 image=spec.image,
                 name=name,
@@ -387,7 +419,44 @@ class DockerEngine:
                 networking_config=networking,
                 detach=True,
             )
-        return str(created["Id"])
+        cid = str(created["Id"])
+        for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
+            network = desired.network_name(extra.name)
+            with self._boundary("connect container", f"{name} to {network}"):
+                api.connect_container_to_network(
+                    cid,
+                    network,
+                    aliases=[spec.name, *extra.aliases],
+                    ipv4_address=extra.ipv4_address,
+                    links=self._links(desired, spec) or None,
+                )
+        return cid
+
+    def _network_mode(
+        self, desired: DesiredState, spec: ServiceSpec, joined: tuple[ServiceNetwork, ...]
+    ) -> str:
+        mode = spec.network_mode
+        if mode is None:
+            return desired.network_name(joined[0].name)
+        kind, _, target = mode.partition(":")
+        if kind == "service":  # the first container of that service, as Compose does
+            return f"container:{container_name(desired.project, target, 1)}"
+        return mode
+
+    def _endpoint(self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork) -> Any:
+        return self._api().create_endpoint_config(
+            aliases=[spec.name, *net.aliases],
+            ipv4_address=net.ipv4_address,
+            links=self._links(desired, spec) or None,
+        )
+
+    @staticmethod
+    def _links(desired: DesiredState, spec: ServiceSpec) -> list[tuple[str, str]]:
+        """``links`` as container-scoped aliases on every network of the container; each
+        resolves on the network it shares with the linked service's first container."""
+        return [
+            (container_name(desired.project, service, 1), alias) for service, alias in spec.links
+        ]
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):

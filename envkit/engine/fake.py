@@ -36,7 +36,17 @@ from envkit.engine.base import (
 )
 from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import LABEL, DesiredState, MountType, PullPolicy, ServiceSpec, container_name
+from envkit.model import (
+    DEFAULT_NETWORK,
+    LABEL,
+    DesiredState,
+    MountType,
+    NetworkSpec,
+    PullPolicy,
+    ServiceNetwork,
+    ServiceSpec,
+    container_name,
+)
 
 __all__ = ["MUTATING", "FakeContainer", "FakeEngine", "Outcome"]
 
@@ -61,8 +71,10 @@ class FakeEngine(FakeState):
                 for n in range(1, s.replicas + 1)
             }
             foreign.update({c.name: "container" for c in others if c.name in wanted})
-            if self._foreign(self.networks, desired.network, project):
-                foreign[desired.network] = "network"
+            for net in desired.network_specs():
+                network = desired.network_name(net.name)
+                if self._foreign(self.networks, network, project):
+                    foreign[network] = "network"
             external = {desired.volume_name(v.name) for v in desired.volumes if v.external}
             for vol in desired.volumes:
                 name = desired.volume_name(vol.name)
@@ -133,7 +145,9 @@ class FakeEngine(FakeState):
             self.images[spec.image] = self.registry[spec.image]
             return self.images[spec.image]
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
         with self._lock:
             self.calls.append(("create_network", name))
             if name in self.networks:
@@ -183,11 +197,16 @@ class FakeEngine(FakeState):
             image_id = self.images.get(spec.image)
             if image_id is None:
                 raise ImageNotFound(f"cannot create container {name}: no image {spec.image!r}")
-            if desired.network not in self.networks:
-                raise EngineError(
-                    f"cannot create container {name}: network {desired.network} not found",
-                    code="engine-not-found",
-                )
+            joined = (
+                () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
+            )
+            for net in joined:
+                network = desired.network_name(net.name)
+                if network not in self.networks:
+                    raise EngineError(
+                        f"cannot create container {name}: network {network} not found",
+                        code="engine-not-found",
+                    )
             mounted: list[tuple[str, str]] = []
             reuse = dict(carried)
             for m in spec.mounts:  # Docker creates a missing named volume, unlabelled

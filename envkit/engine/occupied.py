@@ -39,9 +39,11 @@ def foreign_names(
     for c in others:
         if c.name in wanted_containers:
             foreign[c.name] = "container"
+    # An external network is found here too: the planner asks that it exists.
+    wanted_networks = {desired.network_name(n.name) for n in desired.network_specs()}
     for n in networks:
-        if n.name == desired.network and n.labels.get(LABEL.PROJECT) != project:
-            foreign[desired.network] = "network"
+        if n.name in wanted_networks and n.labels.get(LABEL.PROJECT) != project:
+            foreign[n.name] = "network"
     wanted_volumes = {desired.volume_name(v.name) for v in desired.volumes if not v.external}
     for v in volumes:
         if v.name in wanted_volumes and v.labels.get(LABEL.PROJECT) != project:

@@ -162,8 +162,11 @@ def _apply_infra(run: _Run) -> None:
     desired = run.desired
     for change in run.plan.changes:
         if change.kind is ResourceKind.NETWORK and change.action is Action.CREATE:
+            net = next((n for n in desired.network_specs() if n.name == change.network), None)
+            labels = dict(net.labels) if net else {}
+            labels.update(project_labels(desired, expires=run.expires))
             run.reporter.step(change.name, "creating network")
-            run.engine.create_network(change.name, project_labels(desired, expires=run.expires))
+            run.engine.create_network(change.name, labels, net)
             run.record(change.name, Action.CREATE)
         elif change.kind is ResourceKind.VOLUME and change.action is Action.CREATE:
             spec = next(

@@ -84,6 +84,7 @@ class Change:
     after: ServiceSpec | None = None
     reasons: tuple[str, ...] = ()  # for people; apply never branches on them
     volume: str | None = None  # volumes only: the stack-level name
+    network: str | None = None  # networks only: the stack-level name
     # Recreates: the old container's anonymous volumes the new one mounts, (target, name)
     # (envkit.reconcile.anonymous).
     carried: tuple[tuple[str, str], ...] = ()
@@ -160,9 +161,20 @@ def plan(
     conflicts: list[Conflict] = []
     infra: list[Change] = []
     network_names = {n.name for n in observed.networks}
-    if desired.network not in network_names:
-        infra.append(Change(ResourceKind.NETWORK, desired.network, Action.CREATE))
-        conflicts.extend(_name_taken(observed, desired.network, "network"))
+    for net in desired.network_specs():
+        name = desired.network_name(net.name)
+        if net.external:
+            if name not in network_names and name not in observed.foreign_names:
+                conflicts.append(
+                    Conflict(
+                        "network-missing",
+                        f"external network {name} (networks.{net.name}) does not exist",
+                        hint=f"create it (docker network create {name}) or drop 'external: true'",
+                    )
+                )
+        elif name not in network_names:
+            infra.append(Change(ResourceKind.NETWORK, name, Action.CREATE, network=net.name))
+            conflicts.extend(_name_taken(observed, name, "network"))
     volume_names = {v.name for v in observed.volumes}
     for vol in desired.volumes:
         name = desired.volume_name(vol.name)

@@ -22,7 +22,8 @@ from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
-from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.stackfile import networkfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import parse_duration, parse_size
@@ -51,6 +52,14 @@ def to_desired(rendered: Rendered) -> DesiredState:
             ("stack",),
             hint="add 'name: NAME' (Compose) or 'stack: NAME' at the top of the file",
         )
+    networks = tuple(
+        networkfields.network(norm, str(name), body)
+        for name, body in norm.mapping(tree.get("networks"), ("networks",)).items()
+    )
+    norm.declared_networks = frozenset(n.name for n in networks)
+    norm.service_names = frozenset(
+        str(n) for n in norm.mapping(tree.get("services"), ("services",))
+    )
     services = tuple(
         norm.service(str(name), body)
         for name, body in norm.mapping(tree.get("services"), ("services",)).items()
@@ -67,6 +76,7 @@ def to_desired(rendered: Rendered) -> DesiredState:
         instance=rendered.instance,
         services=services,
         volumes=volumes,
+        networks=networks,
         source=rendered.source,
         sensitive_values=rendered.sensitive_values | frozenset(norm.extra_sensitive),
     )
@@ -74,6 +84,9 @@ def to_desired(rendered: Rendered) -> DesiredState:
 
 class _Normalizer(TreeReader):
     """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
+
+    declared_networks: frozenset[str] = frozenset()
+    service_names: frozenset[str] = frozenset()
 
     def service(self, name: str, body: Any) -> ServiceSpec:
         at: DocPath = ("services", name)
@@ -126,6 +139,29 @@ class _Normalizer(TreeReader):
                 hint="use always, missing, never or build",
             )
         replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
+        networks = networkfields.service_networks(self, *get("networks"), self.declared_networks)
+        mode = networkfields.network_mode(self, *get("network_mode"), self.service_names)
+        if mode is not None and svc.get("networks") is not None:
+            self.fail(
+                "network-mode-and-networks",
+                f"service '{name}' has both network_mode and networks",
+                (*at, "network_mode"),
+                hint="keep one: network_mode puts the container on the host's or another "
+                "container's network, where it cannot join networks",
+            )
+        links = networkfields.links(self, *get("links"), self.service_names)
+        depends_on = fields.depends_on(self, *get("depends_on"))
+        # As in Compose, a link or network_mode service:NAME makes NAME a dependency.
+        implied = {s for s, _ in links}
+        if mode is not None and mode.startswith("service:"):
+            implied.add(mode.partition(":")[2])
+        known = {d.service for d in depends_on}
+        depends_on = tuple(
+            sorted(
+                (*depends_on, *(Dependency(s) for s in implied - known if s != name)),
+                key=lambda d: d.service,
+            )
+        )
         cpus = self.number(*get("cpus"), integer=False, minimum=MIN_CPUS, maximum=MAX_CPUS)
         mem_limit = self.optional("invalid-size", parse_size, *get("mem_limit"))
         if mem_limit and mem_limit < MIN_MEM_LIMIT:
@@ -147,7 +183,7 @@ class _Normalizer(TreeReader):
             environment=environment,
             ports=fields.ports(self, *get("ports")),
             mounts=fields.mounts(self, *get("volumes")),
-            depends_on=fields.depends_on(self, *get("depends_on")),
+            depends_on=depends_on,
             healthcheck=fields.healthcheck(self, *get("healthcheck")),
             restart=restart,
             labels=tuple(
@@ -169,6 +205,9 @@ class _Normalizer(TreeReader):
             cpus=cpus,
             replicas=1 if replicas is None else replicas,
             pull_policy=PullPolicy(_PULL.get(pull, "missing")),
+            networks=networks,
+            network_mode=mode,
+            links=links,
             sensitive_env=sensitive_env,
             origin=origin,
         )

@@ -190,6 +190,8 @@ def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> De
         problems.append(flag)
     elif flag and desired.instance:
         desired = random_ports(desired)
+    if desired.instance:
+        problems.extend(_fixed_addresses(desired, rendered))
     for service, _volume, message in shared_names(desired):
         path = ("services", service, "volumes")
         problems.append(
@@ -205,3 +207,25 @@ def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> De
     if problems:
         raise StackError(problems)
     return desired
+
+
+def _fixed_addresses(desired: DesiredState, rendered: Rendered) -> list[Diagnostic]:
+    """Under ``--instance``: a network with a fixed subnet (and so a fixed ipv4_address)
+    cannot be made twice on one engine, as every instance would need it."""
+    out: list[Diagnostic] = []
+    for net in desired.networks:
+        if net.external or not any(subnet for subnet, _, _ in net.ipam_config):
+            continue
+        path: tuple[str, ...] = ("networks", net.name, "ipam")
+        out.append(
+            Diagnostic(
+                "fixed-subnet",
+                f"instance {desired.instance!r}: network {net.name} has a fixed subnet, and "
+                f"every instance of {desired.stack}-{desired.environment} would need the same one",
+                path,
+                rendered.origin(path),
+                "leave the subnet (and ipv4_address) out so that the engine picks one per "
+                "instance, or run this environment without --instance/--ephemeral",
+            )
+        )
+    return out

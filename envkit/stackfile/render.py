@@ -347,6 +347,9 @@ def render(
         "volumes": templater.walk(
             data.get("volumes") or {}, ("volumes",), rendered_origin, verbatim=written_in_compose
         ),
+        "networks": templater.walk(
+            data.get("networks") or {}, ("networks",), rendered_origin, verbatim=written_in_compose
+        ),
     }
     out.diagnostics.extend(templater.diagnostics)
     if out.diagnostics:
