@@ -189,6 +189,8 @@ class ServiceSpec:
     networks: tuple[ServiceNetwork, ...] = ()
     network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
     links: tuple[tuple[str, str], ...] = ()  # (service, alias), sorted
+    expose: tuple[str, ...] = ()  # "PORT/PROTO", sorted: exposed, not published
+    container_name: str | None = None  # Compose's fixed name (one replica, no instances)
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -278,6 +280,14 @@ class DesiredState:
                 return vol.external_name or name
         return f"{self.project}_{name}"
 
+    def container_of(self, service: str, replica: int) -> str:
+        """The container name of a service's replica: ``{project}-{service}-{n}``, or the
+        service's ``container_name``."""
+        for svc in self.services:
+            if svc.name == service and svc.container_name:
+                return svc.container_name
+        return container_name(self.project, service, replica)
+
     def service(self, name: str) -> ServiceSpec:
         for svc in self.services:
             if svc.name == name:
@@ -296,7 +306,13 @@ _NOT_HASHED = frozenset(
 )
 # Fields added after containers existed: left out of the canonical spec while they hold
 # their default, so that an upgrade of envkit does not recreate every container.
-_OMITTED_AT_DEFAULT = {"networks": (), "network_mode": None, "links": ()}
+_OMITTED_AT_DEFAULT = {
+    "networks": (),
+    "network_mode": None,
+    "links": (),
+    "expose": (),
+    "container_name": None,
+}
 
 
 def _jsonable(value: Any) -> Any:

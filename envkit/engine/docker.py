@@ -48,7 +48,6 @@ from envkit.model import (
     NetworkSpec,
     ServiceNetwork,
     ServiceSpec,
-    container_name,
 )
 
 __all__ = [
@@ -347,7 +346,7 @@ class DockerEngine:
         short container id) unless the stack sets one, as in Compose: replicas of a service
         would otherwise share a hostname. Anonymous volumes: see the protocol
         (``envkit.engine.base.Engine.create_container``)."""
-        name = container_name(desired.project, spec.name, replica)
+        name = desired.container_of(spec.name, replica)
         api = self._api()
         anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
         joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
@@ -404,7 +403,11 @@ class DockerEngine:
                 command=list(spec.command) if spec.command is not None else None,
                 entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 environment=[f"{k}={v}" for k, v in spec.environment] or None,
-                ports=[(p.target, p.protocol) for p in spec.ports] or None,
+                ports=[
+                    *((p.target, p.protocol) for p in spec.ports),
+                    *(_exposed(e) for e in spec.expose),
+                ]
+                or None,
                 labels=dict(labels),
                 user=spec.user,
                 working_dir=spec.working_dir,
@@ -440,7 +443,7 @@ class DockerEngine:
             return desired.network_name(joined[0].name)
         kind, _, target = mode.partition(":")
         if kind == "service":  # the first container of that service, as Compose does
-            return f"container:{container_name(desired.project, target, 1)}"
+            return f"container:{desired.container_of(target, 1)}"
         return mode
 
     def _endpoint(self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork) -> Any:
@@ -454,9 +457,7 @@ class DockerEngine:
     def _links(desired: DesiredState, spec: ServiceSpec) -> list[tuple[str, str]]:
         """``links`` as container-scoped aliases on every network of the container; each
         resolves on the network it shares with the linked service's first container."""
-        return [
-            (container_name(desired.project, service, 1), alias) for service, alias in spec.links
-        ]
+        return [(desired.container_of(service, 1), alias) for service, alias in spec.links]
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):
@@ -551,6 +552,12 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         todo.extend([e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     return out
+
+
+def _exposed(entry: str) -> tuple[int, str]:
+    """``"8080/udp"`` -> ``(8080, "udp")`` (normalize expands ranges and adds the protocol)."""
+    port, _, proto = entry.partition("/")
+    return int(port), proto or "tcp"
 
 
 def _restart_policy(restart: str) -> dict[str, Any] | None:

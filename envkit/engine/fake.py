@@ -45,7 +45,6 @@ from envkit.model import (
     PullPolicy,
     ServiceNetwork,
     ServiceSpec,
-    container_name,
 )
 
 __all__ = ["MUTATING", "FakeContainer", "FakeEngine", "Outcome"]
@@ -66,7 +65,7 @@ class FakeEngine(FakeState):
             others = [c for c in self.containers.values() if c not in own]
             foreign: dict[str, str] = {}
             wanted = {
-                container_name(project, s.name, n)
+                desired.container_of(s.name, n)
                 for s in desired.services
                 for n in range(1, s.replicas + 1)
             }
@@ -187,7 +186,7 @@ class FakeEngine(FakeState):
         labels: Mapping[str, str],
         carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
-        name = container_name(desired.project, spec.name, replica)
+        name = desired.container_of(spec.name, replica)
         with self._lock:
             self.calls.append(("create_container", name))
             if any(c.name == name for c in self.containers.values()):

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable, Iterable
 
 from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortUse
-from envkit.model import LABEL, DesiredState, container_name
+from envkit.model import LABEL, DesiredState
 
 __all__ = ["bound_on_host", "foreign_names", "ports_in_use"]
 
@@ -32,9 +32,7 @@ def foreign_names(
     project = desired.project
     foreign: dict[str, str] = {}
     wanted_containers = {
-        container_name(project, s.name, r)
-        for s in desired.services
-        for r in range(1, s.replicas + 1)
+        desired.container_of(s.name, r) for s in desired.services for r in range(1, s.replicas + 1)
     }
     for c in others:
         if c.name in wanted_containers:

@@ -47,7 +47,6 @@ from envkit.model import (
     ResourceKind,
     ServiceSpec,
     canonical_spec,
-    container_name,
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
@@ -145,7 +144,7 @@ def plan(
     project = desired.project
     ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
     slots = {
-        container_name(project, spec.name, n): (spec, n)
+        desired.container_of(spec.name, n): (spec, n)
         for spec in desired.services
         for n in range(1, spec.replicas + 1)
     }
@@ -195,7 +194,7 @@ def plan(
     for spec in dependency_order(desired.services):
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
-            name = container_name(project, spec.name, n)
+            name = desired.container_of(spec.name, n)
             change = _container_change(name, spec, n, current.get(name), image_id)
             if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
                 carried = carried_volumes(desired, change.before, spec)

@@ -25,7 +25,7 @@ from envkit.errors import DocPath
 from envkit.model import DEFAULT_NETWORK, NetworkSpec, ServiceNetwork
 from envkit.stackfile.treereader import TreeReader
 
-__all__ = ["links", "network", "network_mode", "service_networks"]
+__all__ = ["expose", "links", "network", "network_mode", "service_networks"]
 
 _MODES = ("host", "none", "bridge")
 
@@ -149,3 +149,34 @@ def links(
             continue
         out.append((service, alias or service))
     return tuple(sorted(set(out)))
+
+
+def expose(reader: TreeReader, value: Any, path: DocPath) -> tuple[str, ...]:
+    """``expose``: ports the container exposes without publishing them, as ``PORT/PROTO``
+    (a range ``3000-3005`` is every port in it); on a user network every port is reachable
+    from the other services anyway, so this is what ``docker inspect`` shows, as in Compose."""
+    out: set[str] = set()
+    for index, entry in enumerate(reader.items(value, path)):
+        text = str(entry) if isinstance(entry, int | str) and not isinstance(entry, bool) else ""
+        spec, _, proto = text.partition("/")
+        low, _, high = spec.partition("-")
+        if not (low.isdigit() and (high or low).isdigit()) or proto not in (
+            "",
+            "tcp",
+            "udp",
+            "sctp",
+        ):
+            reader.fail(
+                "invalid-port",
+                "{value} is not a port to expose",
+                (*path, index),
+                value=entry,
+                hint="write PORT, PORT/udp or a range like 3000-3005",
+            )
+            continue
+        first, last = int(low), int(high or low)
+        if not 1 <= first <= last <= 65535:
+            reader.fail("invalid-port", "{value} is out of range", (*path, index), value=entry)
+            continue
+        out.update(f"{port}/{proto or 'tcp'}" for port in range(first, last + 1))
+    return tuple(sorted(out, key=lambda e: (int(e.partition("/")[0]), e)))

@@ -64,6 +64,18 @@ def to_desired(rendered: Rendered) -> DesiredState:
         norm.service(str(name), body)
         for name, body in norm.mapping(tree.get("services"), ("services",)).items()
     )
+    named: dict[str, str] = {}
+    for svc in services:
+        if svc.container_name and svc.container_name in named:
+            norm.fail(
+                "duplicate-container-name",
+                f"services {named[svc.container_name]} and {svc.name} have the same "
+                f"container_name {svc.container_name!r}",
+                ("services", svc.name, "container_name"),
+                hint="give each service its own container_name",
+            )
+        elif svc.container_name:
+            named[svc.container_name] = svc.name
     volumes = tuple(
         norm.volume(str(name), body)
         for name, body in norm.mapping(tree.get("volumes"), ("volumes",)).items()
@@ -208,9 +220,23 @@ class _Normalizer(TreeReader):
             networks=networks,
             network_mode=mode,
             links=links,
+            expose=networkfields.expose(self, *get("expose")),
+            container_name=self._container_name(name, svc, replicas),
             sensitive_env=sensitive_env,
             origin=origin,
         )
+
+    def _container_name(self, name: str, svc: dict[str, Any], replicas: int | None) -> str | None:
+        path: DocPath = ("services", name, "container_name")
+        fixed = self.string(svc.get("container_name"), path)
+        if fixed and (replicas or 1) > 1:
+            self.fail(
+                "container-name-replicas",
+                f"service '{name}' has a container_name and {replicas} replicas",
+                path,
+                hint="one name is one container: drop container_name, or use one replica",
+            )
+        return fixed
 
     def _project(self) -> str:
         base = f"{self.rendered.stack}-{self.rendered.environment}"

@@ -192,6 +192,7 @@ def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> De
         desired = random_ports(desired)
     if desired.instance:
         problems.extend(_fixed_addresses(desired, rendered))
+        problems.extend(_fixed_names(desired, rendered))
     for service, _volume, message in shared_names(desired):
         path = ("services", service, "volumes")
         problems.append(
@@ -228,4 +229,26 @@ def _fixed_addresses(desired: DesiredState, rendered: Rendered) -> list[Diagnost
                 "instance, or run this environment without --instance/--ephemeral",
             )
         )
+    return out
+
+
+def _fixed_names(desired: DesiredState, rendered: Rendered) -> list[Diagnostic]:
+    """Under ``--instance``/``--ephemeral``: a ``container_name`` would be taken by the
+    first instance, and every other one would collide with it."""
+    out: list[Diagnostic] = []
+    for svc in desired.services:
+        if svc.container_name:
+            path: tuple[str, ...] = ("services", svc.name, "container_name")
+            out.append(
+                Diagnostic(
+                    "container-name-instance",
+                    f"instance {desired.instance!r}: service {svc.name} has the fixed "
+                    f"container_name {svc.container_name!r}, which every instance of "
+                    f"{desired.stack}-{desired.environment} would need",
+                    path,
+                    rendered.origin(path),
+                    "drop container_name for this environment (environments.ENV.services."
+                    f"{svc.name}.container_name: null), or run it without --instance/--ephemeral",
+                )
+            )
     return out

@@ -94,3 +94,28 @@ def test_an_external_volume_is_mounted_under_its_name(folder: Path, docker_clien
     finally:
         remove_labelled(docker_client, f"{LABEL.STACK}={stack}")
         volume.remove(force=True)
+
+
+def test_container_name_and_expose(folder: Path, docker_client: Any) -> None:
+    stack = folder.name.lower()
+    fixed = f"{stack}-fixed"
+    compose = (
+        f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+        f"    init: true\n    stop_grace_period: 1s\n    container_name: {fixed}\n"
+        "    expose: [80, '53/udp']\n    environment: {{X: '{x}'}}\n"
+    )
+    (folder / "compose.yaml").write_text(compose.format(x="1"))
+    ran = envkit("up")
+    assert ran.code == 0, ran.err
+    app = docker_client.containers.get(fixed)
+    assert set(app.attrs["Config"]["ExposedPorts"]) == {"80/tcp", "53/udp"}
+    assert app.labels[LABEL.PROJECT] == f"{stack}-default"
+    (folder / "compose.yaml").write_text(compose.format(x="2"))
+    assert envkit("up").code == 0  # recreated under the same fixed name
+    assert docker_client.containers.get(fixed).id != app.id
+    assert envkit("plan", "--detailed-exitcode").code == 0
+    refused = envkit("up", "--ephemeral")
+    assert refused.code == 2
+    assert "error[container-name-instance]" in refused.err
+    assert envkit("down").code == 0
+    assert docker_client.containers.list(all=True, filters={"name": fixed}) == []

@@ -144,3 +144,54 @@ def test_a_fixed_name_on_a_volume_envkit_makes_is_refused(tmp_path: Path) -> Non
     (problem,) = caught.value.diagnostics
     assert (problem.code, str(problem.origin)) == ("volume-name", f"{path}:8:17")
     assert "docker volume create fixed" in str(problem.hint)
+
+
+EXPOSE = f"""\
+services:
+  web:
+    image: {IMAGE}
+    expose: [80, "53/udp", "3000-3002"]
+    container_name: my-web
+  db:
+    image: {IMAGE}
+"""
+
+
+def test_expose_and_container_name_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(EXPOSE)
+    desired = resolve(read(path), "default", environ={}).desired
+    web = desired.services[0]
+    assert web.expose == ("53/udp", "80/tcp", "3000/tcp", "3001/tcp", "3002/tcp")
+    assert desired.container_of("web", 1) == "my-web"
+    assert desired.container_of("db", 1) == f"{desired.project}-db-1"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (("expose: [80,", "expose: [http,"), "invalid-port"),
+        (("    container_name: my-web\n", "    container_name: my-web\n    replicas: 2\n"),
+         "container-name-replicas"),
+        (("  db:\n    image:", "  db:\n    container_name: my-web\n    image:"),
+         "duplicate-container-name"),
+    ],
+)  # fmt: skip
+def test_expose_and_container_name_mistakes(
+    tmp_path: Path, change: tuple[str, str], code: str
+) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(EXPOSE.replace(*change))
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == [code]
+
+
+def test_container_name_is_refused_for_instances(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(EXPOSE)
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={}, instance="ci1")
+    (problem,) = caught.value.diagnostics
+    assert (problem.code, str(problem.origin)) == ("container-name-instance", f"{path}:5:21")
+    assert "container_name: null" in str(problem.hint)
