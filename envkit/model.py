@@ -134,6 +134,8 @@ class Healthcheck:
 class Dependency:
     service: str
     condition: Condition = Condition.STARTED
+    # Compose's depends_on.restart: recreate this service when the dependency is recreated.
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)

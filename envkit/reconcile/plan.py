@@ -191,11 +191,15 @@ def plan(
             conflicts.extend(_name_taken(observed, name, "volume"))
 
     containers: list[Change] = []
+    recreated: set[str] = set()
     for spec in dependency_order(desired.services):
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
             name = desired.container_of(spec.name, n)
             change = _container_change(name, spec, n, current.get(name), image_id)
+            change = _restarted_with(change, spec, recreated)
+            if change.action is Action.RECREATE:
+                recreated.add(spec.name)
             if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
                 carried = carried_volumes(desired, change.before, spec)
                 change = replace(change, carried=carried)
@@ -206,6 +210,20 @@ def plan(
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
     return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+
+
+def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
+    """Compose's ``depends_on.restart``: a running container whose dependency is recreated
+    is recreated after it (envkit has no in-place restart; the recreate keeps volumes)."""
+    if change.action not in (Action.NOOP, Action.START) or change.before is None:
+        return change
+    if change.reasons == ("completed",):  # a finished one-shot stays finished
+        return change
+    cause = next((d.service for d in spec.depends_on if d.restart and d.service in recreated), None)
+    if cause is None:
+        return change
+    reason = f"its dependency {cause} is recreated (depends_on.{cause}.restart)"
+    return replace(change, action=Action.RECREATE, reasons=(reason,))
 
 
 def dependency_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:

@@ -195,3 +195,31 @@ def test_container_name_is_refused_for_instances(tmp_path: Path) -> None:
     (problem,) = caught.value.diagnostics
     assert (problem.code, str(problem.origin)) == ("container-name-instance", f"{path}:5:21")
     assert "container_name: null" in str(problem.hint)
+
+
+def test_depends_on_restart_recreates_the_dependent_after_its_dependency(tmp_path: Path) -> None:
+    from envkit.engine.fake import FakeEngine
+    from envkit.reconcile.plan import Action, plan
+    from envkit.reconcile.verbs import up
+
+    path = tmp_path / "compose.yaml"
+    text = (
+        f"services:\n  db: {{image: {IMAGE}, environment: {{V: '{{v}}'}}}}\n"
+        f"  web:\n    image: {IMAGE}\n    depends_on: {{db: {{condition: service_started, "
+        "restart: true}}\n"
+        f"  other: {{image: {IMAGE}, depends_on: [db]}}\n"
+    )
+    path.write_text(text.replace("{v}", "1"))
+    engine = FakeEngine(images={IMAGE: "sha256:" + "1" * 64})
+    up(resolve(read(path), "default", environ={}).desired, engine)
+    path.write_text(text.replace("{v}", "2"))
+    desired = resolve(read(path), "default", environ={}).desired
+    changes = {c.service: c for c in plan(desired, engine.observe(desired)).changes}
+    assert changes["db"].action is Action.RECREATE
+    assert (changes["web"].action, changes["web"].reasons) == (
+        Action.RECREATE,
+        ("its dependency db is recreated (depends_on.db.restart)",),
+    )
+    assert changes["other"].action is Action.NOOP  # no restart: true
+    up(desired, engine)
+    assert not plan(desired, engine.observe(desired)).has_changes
