@@ -193,6 +193,9 @@ class ServiceSpec:
     links: tuple[tuple[str, str], ...] = ()  # (service, alias), sorted
     expose: tuple[str, ...] = ()  # "PORT/PROTO", sorted: exposed, not published
     container_name: str | None = None  # Compose's fixed name (one replica, no instances)
+    # (target, digest of the content) of each secret and config file mounted: a changed
+    # file recreates the container, and its value never appears.
+    file_digests: tuple[tuple[str, str], ...] = ()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -314,6 +317,7 @@ _OMITTED_AT_DEFAULT = {
     "links": (),
     "expose": (),
     "container_name": None,
+    "file_digests": (),
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
-from envkit.stackfile import networkfields
+from envkit.stackfile import networkfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import parse_duration, parse_size
@@ -57,6 +57,9 @@ def to_desired(rendered: Rendered) -> DesiredState:
         for name, body in norm.mapping(tree.get("networks"), ("networks",)).items()
     )
     norm.declared_networks = frozenset(n.name for n in networks)
+    norm.declared_files = {
+        kind: norm.mapping(tree.get(kind), (kind,)) for kind in ("secrets", "configs")
+    }
     norm.service_names = frozenset(
         str(n) for n in norm.mapping(tree.get("services"), ("services",))
     )
@@ -98,6 +101,7 @@ class _Normalizer(TreeReader):
     """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
 
     declared_networks: frozenset[str] = frozenset()
+    declared_files: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (set per instance)
     service_names: frozenset[str] = frozenset()
 
     def service(self, name: str, body: Any) -> ServiceSpec:
@@ -162,6 +166,12 @@ class _Normalizer(TreeReader):
                 "container's network, where it cannot join networks",
             )
         links = networkfields.links(self, *get("links"), self.service_names)
+        secret_mounts, secret_digests = secretfields.mounted_files(
+            self, "secrets", *get("secrets"), self.declared_files["secrets"]
+        )
+        config_mounts, config_digests = secretfields.mounted_files(
+            self, "configs", *get("configs"), self.declared_files["configs"]
+        )
         depends_on = fields.depends_on(self, *get("depends_on"))
         # As in Compose, a link or network_mode service:NAME makes NAME a dependency.
         implied = {s for s, _ in links}
@@ -194,7 +204,7 @@ class _Normalizer(TreeReader):
             entrypoint=fields.command(self, *get("entrypoint")),
             environment=environment,
             ports=fields.ports(self, *get("ports")),
-            mounts=fields.mounts(self, *get("volumes")),
+            mounts=(*fields.mounts(self, *get("volumes")), *secret_mounts, *config_mounts),
             depends_on=depends_on,
             healthcheck=fields.healthcheck(self, *get("healthcheck")),
             restart=restart,
@@ -222,6 +232,7 @@ class _Normalizer(TreeReader):
             links=links,
             expose=networkfields.expose(self, *get("expose")),
             container_name=self._container_name(name, svc, replicas),
+            file_digests=tuple(sorted((*secret_digests, *config_digests))),
             sensitive_env=sensitive_env,
             origin=origin,
         )

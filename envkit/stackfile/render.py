@@ -350,6 +350,12 @@ def render(
         "networks": templater.walk(
             data.get("networks") or {}, ("networks",), rendered_origin, verbatim=written_in_compose
         ),
+        **{
+            kind: templater.walk(
+                data.get(kind) or {}, (kind,), rendered_origin, verbatim=written_in_compose
+            )
+            for kind in ("secrets", "configs")
+        },
     }
     out.diagnostics.extend(templater.diagnostics)
     if out.diagnostics:

@@ -119,3 +119,28 @@ def test_container_name_and_expose(folder: Path, docker_client: Any) -> None:
     assert "error[container-name-instance]" in refused.err
     assert envkit("down").code == 0
     assert docker_client.containers.list(all=True, filters={"name": fixed}) == []
+
+
+def test_a_secret_file_is_mounted_read_only_and_its_change_recreates(
+    folder: Path, docker_client: Any
+) -> None:
+    stack = folder.name.lower()
+    (folder / "pw.txt").write_text("s3cret-one")
+    (folder / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+        "    init: true\n    stop_grace_period: 1s\n    secrets: [db-password]\n"
+        "secrets:\n  db-password: {file: ./pw.txt}\n"
+    )
+    assert envkit("up").code == 0
+    app = docker_client.containers.get(f"{stack}-default-app-1")
+    read = app.exec_run(["cat", "/run/secrets/db-password"]).output.decode()
+    assert read == "s3cret-one"
+    assert app.exec_run(["sh", "-c", "echo x > /run/secrets/db-password"]).exit_code != 0
+    (folder / "pw.txt").write_text("s3cret-two")
+    planned = envkit("plan")
+    assert "file_digests" in planned.out and "s3cret" not in planned.out + planned.err
+    assert envkit("up").code == 0
+    app = docker_client.containers.get(f"{stack}-default-app-1")
+    assert app.exec_run(["cat", "/run/secrets/db-password"]).output.decode() == "s3cret-two"
+    assert "s3cret" not in str(app.labels)
+    assert envkit("down").code == 0

@@ -223,3 +223,69 @@ def test_depends_on_restart_recreates_the_dependent_after_its_dependency(tmp_pat
     assert changes["other"].action is Action.NOOP  # no restart: true
     up(desired, engine)
     assert not plan(desired, engine.observe(desired)).has_changes
+
+
+SECRETS = f"""\
+services:
+  db:
+    image: {IMAGE}
+    secrets: [db-password, {{source: api-key, target: key.txt, mode: 0400}}]
+    configs: [{{source: app, target: /etc/app.conf}}, app]
+secrets:
+  db-password: {{file: ./password.txt}}
+  api-key: {{file: ./key.txt}}
+configs:
+  app: {{file: ./app.conf}}
+"""
+
+
+def test_secrets_and_configs_are_read_only_file_mounts(tmp_path: Path) -> None:
+    from envkit.engine.fake import FakeEngine
+    from envkit.reconcile.plan import Action, plan
+    from envkit.reconcile.present import plan_text
+    from envkit.reconcile.verbs import up
+
+    for name, text in (("password.txt", "hunter2-pw"), ("key.txt", "k"), ("app.conf", "x=1")):
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "compose.yaml"
+    path.write_text(SECRETS)
+    desired = resolve(read(path), "default", environ={}).desired
+    (db,) = desired.services
+    assert [(m.target, m.source, m.read_only) for m in db.mounts] == [
+        ("/run/secrets/db-password", str(tmp_path / "password.txt"), True),
+        ("/run/secrets/key.txt", str(tmp_path / "key.txt"), True),
+        ("/etc/app.conf", str(tmp_path / "app.conf"), True),
+        ("/app", str(tmp_path / "app.conf"), True),
+    ]
+    engine = FakeEngine(images={IMAGE: "sha256:" + "1" * 64})
+    up(desired, engine)
+    (tmp_path / "password.txt").write_text("hunter3-pw")
+    changed = resolve(read(path), "default", environ={}).desired
+    p = plan(changed, engine.observe(changed))
+    (change,) = [c for c in p.changes if c.service == "db"]
+    assert change.action is Action.RECREATE
+    assert any("file_digests" in r for r in change.reasons)
+    text = plan_text(p)
+    assert "hunter" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (("[db-password,", "[nope,"), "unknown-secret"),
+        (("{file: ./password.txt}", "{environment: PW}"), "unsupported-secret-source"),
+        (("./password.txt", "./missing.txt"), "missing-secret-file"),
+        (("./password.txt", "./"), "unreadable-secret-file"),
+    ],
+)
+def test_secret_mistakes_are_located(tmp_path: Path, change: tuple[str, str], code: str) -> None:
+    for name in ("password.txt", "key.txt", "app.conf"):
+        (tmp_path / name).write_text("v")
+    path = tmp_path / "compose.yaml"
+    path.write_text(SECRETS.replace(*change))
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == [code]
+    assert all(
+        d.origin is not None and d.origin.file == str(path) for d in caught.value.diagnostics
+    )
