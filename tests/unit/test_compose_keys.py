@@ -289,3 +289,28 @@ def test_secret_mistakes_are_located(tmp_path: Path, change: tuple[str, str], co
     assert all(
         d.origin is not None and d.origin.file == str(path) for d in caught.value.diagnostics
     )
+
+
+def test_a_fifo_as_secret_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    for name in ("key.txt", "app.conf"):
+        (tmp_path / name).write_text("v")
+    os.mkfifo(tmp_path / "password.txt")  # reading it would block forever
+    path = tmp_path / "compose.yaml"
+    path.write_text(SECRETS)
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == ["unreadable-secret-file"]
+
+
+def test_a_huge_secret_file_is_refused(tmp_path: Path) -> None:
+    for name in ("key.txt", "app.conf"):
+        (tmp_path / name).write_text("v")
+    with (tmp_path / "password.txt").open("wb") as f:
+        f.truncate(2 * 1024 * 1024)
+    path = tmp_path / "compose.yaml"
+    path.write_text(SECRETS)
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == ["secret-too-large"]
