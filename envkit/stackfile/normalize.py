@@ -23,7 +23,7 @@ from typing import Any
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
-from envkit.stackfile import networkfields, secretfields
+from envkit.stackfile import deployfields, networkfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import parse_duration, parse_size
@@ -106,7 +106,7 @@ class _Normalizer(TreeReader):
 
     def service(self, name: str, body: Any) -> ServiceSpec:
         at: DocPath = ("services", name)
-        svc = self.mapping(body, at)
+        svc = deployfields.with_deploy(self, self.mapping(body, at), at)
 
         def get(key: str) -> tuple[Any, DocPath]:
             return svc.get(key), (*at, key)

@@ -314,3 +314,49 @@ def test_a_huge_secret_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError) as caught:
         resolve(read(path), "default", environ={})
     assert [d.code for d in caught.value.diagnostics] == ["secret-too-large"]
+
+
+DEPLOY = f"""\
+services:
+  web:
+    image: {IMAGE}
+    deploy:
+      replicas: 3
+      resources: {{limits: {{cpus: "0.5", memory: 64m}}}}
+      restart_policy: {{condition: on-failure, max_attempts: 4}}
+  worker:
+    image: {IMAGE}
+    scale: 2
+"""
+
+
+def test_deploy_and_scale_on_one_engine(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(DEPLOY)
+    web, worker = resolve(read(path), "default", environ={}).desired.services
+    assert (web.replicas, web.cpus, web.mem_limit, web.restart) == (
+        3,
+        0.5,
+        64 * 1024 * 1024,
+        "on-failure:4",
+    )
+    assert worker.replicas == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (("    scale: 2", "    scale: 2\n    replicas: 3"), "conflicting-keys"),
+        (
+            ("      replicas: 3", "      replicas: 3\n      placement: {}"),
+            "unsupported-compose-key",
+        ),
+        (("condition: on-failure", "condition: sometimes"), "invalid-value"),
+    ],
+)
+def test_deploy_mistakes(tmp_path: Path, change: tuple[str, str], code: str) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(DEPLOY.replace(*change))
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == [code]
