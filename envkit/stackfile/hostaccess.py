@@ -8,6 +8,7 @@ still mount ``/`` or the Docker socket and own the machine. What counts:
   ``/sys``, ``/dev``, ``/var/lib/docker``, ...), or of the Docker socket;
 - a bind mount of any path outside the stack file's folder;
 - ``privileged: true``, and capabilities that amount to it (``SYS_ADMIN``, ``ALL`` ...);
+- ``network_mode: host`` (the host's network stack);
 - a port published on every interface (no host IP, ``0.0.0.0`` or ``::``), which other
   machines can reach.
 
@@ -101,6 +102,16 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                         where,
                     )
                 )
+        if svc.network_mode == "host":
+            found.append(
+                HostAccess(
+                    svc.name,
+                    "host-network",
+                    "shares the host's network stack (network_mode: host): every host port "
+                    "and interface",
+                    (*at, "network_mode"),
+                )
+            )
         if svc.privileged:
             found.append(
                 HostAccess(
