@@ -157,6 +157,36 @@ class ServiceNetwork:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerOptions:
+    """Compose's container options that go to the engine as they are (all optional)."""
+
+    stop_signal: str | None = None
+    stdin_open: bool = False
+    tty: bool = False
+    read_only: bool = False
+    shm_size: int | None = None  # bytes
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+    sysctls: tuple[tuple[str, str], ...] = ()  # sorted
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard), sorted
+    security_opt: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    group_add: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # HOST[:CONTAINER[:PERMISSIONS]]
+    ipc: str | None = None
+    pid: str | None = None
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
+    runtime: str | None = None
+    mac_address: str | None = None
+    domainname: str | None = None
+    log_driver: str | None = None
+    log_options: tuple[tuple[str, str], ...] = ()  # sorted
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSpec:
     """One service of the rendered stack, normalized. Tuples are sorted where order is not
     meaningful (environment, labels, capabilities) so equal specs compare equal."""
@@ -196,6 +226,7 @@ class ServiceSpec:
     # (target, digest of the content) of each secret and config file mounted: a changed
     # file recreates the container, and its value never appears.
     file_digests: tuple[tuple[str, str], ...] = ()
+    options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -350,6 +381,12 @@ def canonical_spec(spec: ServiceSpec) -> dict[str, Any]:
         if name in _NOT_HASHED:
             continue
         if name in _OMITTED_AT_DEFAULT and getattr(spec, name) == _OMITTED_AT_DEFAULT[name]:
+            continue
+        if name == "options":  # each option set is a field of its own, by its Compose name
+            unset = ContainerOptions()
+            for key in spec.options.__dataclass_fields__:
+                if getattr(spec.options, key) != getattr(unset, key):
+                    out[key] = _jsonable(getattr(spec.options, key))
             continue
         value = _jsonable(getattr(spec, name))
         if name == "environment":

@@ -390,6 +390,7 @@ class DockerEngine:
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
                 network_mode=self._network_mode(desired, spec, joined),
+                **_host_options(spec),
             )
             networking = None
             if joined:
@@ -421,6 +422,11 @@ class DockerEngine:
                 host_config=host_config,
                 networking_config=networking,
                 detach=True,
+                stop_signal=spec.options.stop_signal,
+                stdin_open=spec.options.stdin_open,
+                tty=spec.options.tty,
+                mac_address=spec.options.mac_address,
+                domainname=spec.options.domainname,
             )
         cid = str(created["Id"])
         for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
@@ -552,6 +558,37 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         todo.extend([e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     return out
+
+
+def _host_options(spec: ServiceSpec) -> dict[str, Any]:
+    """The host-config part of ``spec.options`` (only what is set: the engine's defaults
+    stay the engine's)."""
+    from docker.types import LogConfig, Ulimit
+
+    o = spec.options
+    found: dict[str, Any] = {
+        "read_only": o.read_only or None,
+        "shm_size": o.shm_size,
+        "pids_limit": o.pids_limit,
+        "oom_score_adj": o.oom_score_adj,
+        "sysctls": dict(o.sysctls) or None,
+        "ulimits": [Ulimit(name=n, soft=s, hard=h) for n, s, h in o.ulimits] or None,
+        "security_opt": list(o.security_opt) or None,
+        "dns": list(o.dns) or None,
+        "dns_search": list(o.dns_search) or None,
+        "dns_opt": list(o.dns_opt) or None,
+        "group_add": list(o.group_add) or None,
+        "devices": list(o.devices) or None,
+        "ipc_mode": o.ipc,
+        "pid_mode": o.pid,
+        "userns_mode": o.userns_mode,
+        "cgroup_parent": o.cgroup_parent,
+        "runtime": o.runtime,
+        "log_config": LogConfig(type=o.log_driver or "json-file", config=dict(o.log_options))
+        if o.log_driver or o.log_options
+        else None,
+    }
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _exposed(entry: str) -> tuple[int, str]:

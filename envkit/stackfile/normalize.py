@@ -23,7 +23,7 @@ from typing import Any
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
 from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
-from envkit.stackfile import deployfields, networkfields, secretfields
+from envkit.stackfile import deployfields, networkfields, optionfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import parse_duration, parse_size
@@ -233,6 +233,7 @@ class _Normalizer(TreeReader):
             expose=networkfields.expose(self, *get("expose")),
             container_name=self._container_name(name, svc, replicas),
             file_digests=tuple(sorted((*secret_digests, *config_digests))),
+            options=optionfields.container_options(self, svc, at),
             sensitive_env=sensitive_env,
             origin=origin,
         )

@@ -133,10 +133,10 @@ def test_cli_without_env_lists_the_environments_when_there_are_several(tmp_path:
 
 def test_unsupported_compose_keys_get_their_own_message(tmp_path: Path) -> None:
     path = tmp_path / "compose.yaml"
-    path.write_text(COMPOSE + "secrets:\n  pw: {file: ./pw.txt}\n")
+    path.write_text(COMPOSE + "models:\n  llm: {model: ai/smollm2}\n")
     code, _, err = run("-f", str(path), "validate")
     assert code == 2
     assert err.splitlines()[0] == (
-        f"{path}:10:1: error[unsupported-compose-key]: secrets: Compose key 'secrets' is not"
+        f"{path}:10:1: error[unsupported-compose-key]: models: Compose key 'models' is not"
         " supported by envkit"
     )

@@ -360,3 +360,29 @@ def test_deploy_mistakes(tmp_path: Path, change: tuple[str, str], code: str) -> 
     with pytest.raises(StackError) as caught:
         resolve(read(path), "default", environ={})
     assert [d.code for d in caught.value.diagnostics] == [code]
+
+
+def test_container_options_are_read_and_diffed_by_their_compose_names(tmp_path: Path) -> None:
+    from envkit.model import canonical_spec, spec_hash
+
+    path = tmp_path / "compose.yaml"
+    base = f"services:\n  app:\n    image: {IMAGE}\n"
+    path.write_text(base)
+    plain = resolve(read(path), "default", environ={}).desired.services[0]
+    path.write_text(
+        base + "    stop_signal: SIGINT\n    tty: true\n    ulimits: {nofile: 1024}\n"
+        "    sysctls: [net.core.somaxconn=1024]\n    logging: {driver: local}\n"
+        "    pid: host\n    devices: [/dev/fuse]\n    security_opt: [seccomp=unconfined]\n"
+    )
+    app = resolve(read(path), "default", environ={}).desired.services[0]
+    spec = canonical_spec(app)
+    assert spec["stop_signal"] == "SIGINT" and spec["tty"] is True
+    assert spec["ulimits"] == [["nofile", 1024, 1024]]
+    assert spec["sysctls"] == [["net.core.somaxconn", "1024"]]
+    assert "options" not in spec and "options" not in canonical_spec(plain)
+    assert "stop_signal" not in canonical_spec(plain)  # unset: the hash of old specs holds
+    assert spec_hash(app) != spec_hash(plain)
+    from envkit.stackfile.hostaccess import host_access
+
+    found = host_access(resolve(read(path), "default", environ={}).desired)
+    assert sorted(a.code for a in found) == ["host-device", "host-pid", "unconfined"]

@@ -61,9 +61,9 @@ CASES = [
     ),
     (
         "unsupported-compose-key-generic-hint",
-        service("stop_signal: SIGINT"),
-        "stack.yaml:5:5: error[unsupported-compose-key]: services.db.stop_signal: Compose key"
-        " 'stop_signal' is not supported by envkit\n"
+        service("cpu_shares: 512"),
+        "stack.yaml:5:5: error[unsupported-compose-key]: services.db.cpu_shares: Compose key"
+        " 'cpu_shares' is not supported by envkit\n"
         "  hint: envkit cannot honour it yet; remove it (or rename it to 'x-...', which envkit"
         " and Compose ignore) to run the file with envkit",
     ),
