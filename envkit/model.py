@@ -184,6 +184,7 @@ class ContainerOptions:
     domainname: str | None = None
     log_driver: str | None = None
     log_options: tuple[tuple[str, str], ...] = ()  # sorted
+    platform: str | None = None  # os/arch[/variant]: what is pulled and run
 
 
 @dataclass(frozen=True, slots=True)

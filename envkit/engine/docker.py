@@ -427,6 +427,7 @@ class DockerEngine:
                 tty=spec.options.tty,
                 mac_address=spec.options.mac_address,
                 domainname=spec.options.domainname,
+                platform=spec.options.platform,
             )
         cid = str(created["Id"])
         for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)

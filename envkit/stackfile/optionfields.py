@@ -5,7 +5,8 @@
 (``nofile: 1024`` or ``{soft, hard}``), ``security_opt``, ``dns``, ``dns_search``,
 ``dns_opt`` (a string or a list), ``group_add``, ``devices``, ``ipc``, ``pid``,
 ``userns_mode``, ``cgroup_parent``, ``runtime``, ``mac_address``, ``domainname``, and
-``logging`` (``driver``, ``options``). Those that reach the host (``pid: host``,
+``logging`` (``driver``, ``options``), ``platform`` (pulled and created for it; an image
+already on the engine is used as it is, whatever its platform). Those that reach the host (``pid: host``,
 ``ipc: host``, ``userns_mode: host``, ``devices``, an ``unconfined`` ``security_opt``)
 are host access (``envkit.stackfile.hostaccess``).
 """
@@ -66,6 +67,7 @@ def container_options(reader: TreeReader, svc: dict[str, Any], at: DocPath) -> C
         domainname=text("domainname"),
         log_driver=reader.string(logging.get("driver"), (*at, "logging", "driver")),
         log_options=tuple(sorted((k, v or "") for k, v in log_opts.items())),
+        platform=text("platform"),
     )
 
 

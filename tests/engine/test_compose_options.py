@@ -105,3 +105,18 @@ def test_container_options_match_docker_compose(
     assert fields(ours) == fields(theirs)
     assert fields(ours)["HostConfig.Ulimits"] == [("nofile", 1024, 2048), ("nproc", 512, 512)]
     assert envkit("-f", str(path), "plan", "--detailed-exitcode").code == 0
+
+
+def test_platform_is_passed_to_create(names: tuple[Path, str], docker_client: Any) -> None:
+    path, name = names
+    arch = docker_client.images.get(IMAGE).attrs["Architecture"]
+    path.write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+        f"    init: true\n    platform: linux/{arch}\n"
+    )
+    ran = envkit("-f", str(path), "up")
+    assert ran.code == 0, ran.err
+    path.write_text(path.read_text().replace(f"linux/{arch}", "linux/s390x"))
+    wrong = envkit("-f", str(path), "up")
+    assert wrong.code == 1  # the engine refuses an image of another platform
+    assert "error[" in wrong.err and "Traceback" not in wrong.err
