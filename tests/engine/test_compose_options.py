@@ -108,7 +108,7 @@ def test_container_options_match_docker_compose(
 
 
 def test_platform_is_passed_to_create(names: tuple[Path, str], docker_client: Any) -> None:
-    path, name = names
+    path, _ = names
     arch = docker_client.images.get(IMAGE).attrs["Architecture"]
     path.write_text(
         f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
