@@ -227,6 +227,8 @@ class ServiceSpec:
     # (target, digest of the content) of each secret and config file mounted: a changed
     # file recreates the container, and its value never appears.
     file_digests: tuple[tuple[str, str], ...] = ()
+    # Compose's volumes_from: ("service" | "container", name, "ro" | "rw")
+    volumes_from: tuple[tuple[str, str, str], ...] = ()
     options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
@@ -350,6 +352,7 @@ _OMITTED_AT_DEFAULT = {
     "expose": (),
     "container_name": None,
     "file_digests": (),
+    "volumes_from": (),
 }
 
 

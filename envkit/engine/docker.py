@@ -390,6 +390,11 @@ class DockerEngine:
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
                 network_mode=self._network_mode(desired, spec, joined),
+                volumes_from=[
+                    f"{desired.container_of(name, 1) if kind == 'service' else name}:{mode}"
+                    for kind, name, mode in spec.volumes_from
+                ]
+                or None,
                 **_host_options(spec),
             )
             networking = None

@@ -164,6 +164,18 @@ def _namespaces_and_devices(svc: ServiceSpec, at: DocPath) -> list[HostAccess]:
         )
         if value == "host"
     ]
+    foreign = [n for k, n, _ in svc.volumes_from if k == "container"]
+    if svc.network_mode and svc.network_mode.startswith("container:"):
+        foreign.append(svc.network_mode.partition(":")[2])
+    if foreign:
+        found.append(
+            HostAccess(
+                svc.name,
+                "foreign-container",
+                f"reaches into containers outside the stack ({', '.join(foreign)})",
+                (*at, "volumes_from" if svc.volumes_from else "network_mode"),
+            )
+        )
     if o.devices:
         found.append(
             HostAccess(

@@ -25,7 +25,7 @@ from envkit.errors import DocPath
 from envkit.model import DEFAULT_NETWORK, NetworkSpec, ServiceNetwork
 from envkit.stackfile.treereader import TreeReader
 
-__all__ = ["expose", "links", "network", "network_mode", "service_networks"]
+__all__ = ["expose", "links", "network", "network_mode", "service_networks", "volumes_from"]
 
 _MODES = ("host", "none", "bridge")
 
@@ -180,3 +180,39 @@ def expose(reader: TreeReader, value: Any, path: DocPath) -> tuple[str, ...]:
             continue
         out.update(f"{port}/{proto or 'tcp'}" for port in range(first, last + 1))
     return tuple(sorted(out, key=lambda e: (int(e.partition("/")[0]), e)))
+
+
+def volumes_from(
+    reader: TreeReader, value: Any, path: DocPath, services: frozenset[str]
+) -> tuple[tuple[str, str, str], ...]:
+    """``volumes_from: [db, "db:ro", "container:name:rw"]``: the volumes of the service's
+    first container (a dependency, as in Compose) or of a named container."""
+    out: list[tuple[str, str, str]] = []
+    for index, entry in enumerate(reader.strings(value, path)):
+        parts = entry.split(":")
+        kind = "container" if parts[0] == "container" else "service"
+        if kind == "container":
+            parts = parts[1:]
+        name = parts[0] if parts else ""
+        mode = parts[1] if len(parts) > 1 else "rw"
+        if (
+            len(parts) > 2
+            or mode not in ("ro", "rw")
+            or not name
+            or (kind == "service" and name not in services)
+        ):
+            reader.fail(
+                "invalid-volumes-from",
+                "{value} is not SERVICE[:ro|rw] or container:NAME[:ro|rw]"
+                + (
+                    " (no such service)"
+                    if kind == "service" and name and name not in services
+                    else ""
+                ),
+                (*path, index),
+                value=entry,
+                hint="name a service of the stack, or container:NAME for another container",
+            )
+            continue
+        out.append((kind, name, mode))
+    return tuple(out)

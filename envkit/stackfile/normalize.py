@@ -166,6 +166,7 @@ class _Normalizer(TreeReader):
                 "container's network, where it cannot join networks",
             )
         links = networkfields.links(self, *get("links"), self.service_names)
+        volumes_from = networkfields.volumes_from(self, *get("volumes_from"), self.service_names)
         secret_mounts, secret_digests = secretfields.mounted_files(
             self, "secrets", *get("secrets"), self.declared_files["secrets"]
         )
@@ -173,8 +174,8 @@ class _Normalizer(TreeReader):
             self, "configs", *get("configs"), self.declared_files["configs"]
         )
         depends_on = fields.depends_on(self, *get("depends_on"))
-        # As in Compose, a link or network_mode service:NAME makes NAME a dependency.
-        implied = {s for s, _ in links}
+        # As in Compose, a link, volumes_from or network_mode service:NAME is a dependency.
+        implied = {s for s, _ in links} | {n for k, n, _ in volumes_from if k == "service"}
         if mode is not None and mode.startswith("service:"):
             implied.add(mode.partition(":")[2])
         known = {d.service for d in depends_on}
@@ -234,6 +235,7 @@ class _Normalizer(TreeReader):
             container_name=self._container_name(name, svc, replicas),
             file_digests=tuple(sorted((*secret_digests, *config_digests))),
             options=optionfields.container_options(self, svc, at),
+            volumes_from=volumes_from,
             sensitive_env=sensitive_env,
             origin=origin,
         )

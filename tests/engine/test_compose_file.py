@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,22 @@ def test_a_secret_file_is_mounted_read_only_and_its_change_recreates(
     assert app.exec_run(["cat", "/run/secrets/db-password"]).output.decode() == "s3cret-two"
     assert "s3cret" not in str(app.labels)
     assert envkit("down").code == 0
+
+
+def test_volumes_from_shares_a_services_volumes(folder: Path, docker_client: Any) -> None:
+    stack = folder.name.lower()
+    (folder / "compose.yaml").write_text(
+        f"services:\n  db:\n    image: {IMAGE}\n    init: true\n"
+        "    command: [sh, -c, 'echo shared > /data/f; sleep 3600']\n    volumes: [/data]\n"
+        f"  backup:\n    image: {IMAGE}\n    init: true\n    command: [sleep, '3600']\n"
+        "    volumes_from: ['db:ro']\n"
+    )
+    assert envkit("up").code == 0
+    backup = docker_client.containers.get(f"{stack}-default-backup-1")
+    for _ in range(50):  # db writes the file as it starts
+        if backup.exec_run(["cat", "/data/f"]).exit_code == 0:
+            break
+        time.sleep(0.1)
+    assert backup.exec_run(["cat", "/data/f"]).output.decode().strip() == "shared"
+    assert backup.exec_run(["sh", "-c", "echo x > /data/g"]).exit_code != 0  # :ro
+    assert envkit("down", "--volumes").code == 0

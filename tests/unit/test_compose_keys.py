@@ -386,3 +386,22 @@ def test_container_options_are_read_and_diffed_by_their_compose_names(tmp_path: 
 
     found = host_access(resolve(read(path), "default", environ={}).desired)
     assert sorted(a.code for a in found) == ["host-device", "host-pid", "unconfined"]
+
+
+def test_volumes_from_reads_services_and_containers(tmp_path: Path) -> None:
+    from envkit.stackfile.hostaccess import host_access
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  db: {{image: {IMAGE}, volumes: [/data]}}\n"
+        f"  backup:\n    image: {IMAGE}\n    volumes_from: ['db:ro', 'container:other']\n"
+    )
+    desired = resolve(read(path), "default", environ={}).desired
+    backup = desired.services[1]
+    assert backup.volumes_from == (("service", "db", "ro"), ("container", "other", "rw"))
+    assert [d.service for d in backup.depends_on] == ["db"]
+    assert [a.code for a in host_access(desired)] == ["foreign-container"]
+    path.write_text(path.read_text().replace("'db:ro'", "'nope:ro'"))
+    with pytest.raises(StackError) as caught:
+        resolve(read(path), "default", environ={})
+    assert [d.code for d in caught.value.diagnostics] == ["invalid-volumes-from"]
