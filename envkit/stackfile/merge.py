@@ -31,7 +31,7 @@ from typing import Any
 from envkit.errors import Origin, PathPart
 from envkit.stackfile.document import Document
 
-__all__ = ["merge_documents"]
+__all__ = ["merge_documents", "merge_subtrees"]
 
 DocPath = tuple[PathPart, ...]
 Source = tuple[int, DocPath]  # (index of the document, path in it)
@@ -65,12 +65,41 @@ def merge_documents(docs: Sequence[Document]) -> Document:
     return Document(first.path, first.display, tree, value_origins, key_origins, compose)
 
 
+def merge_subtrees(
+    parts: Sequence[tuple[Document, DocPath]], at: DocPath
+) -> tuple[Any, dict[DocPath, Origin], dict[DocPath, Origin]]:
+    """The subtrees ``parts`` (a document and a path in it) merged in order as if they
+    were at ``at`` (``("services", NAME)`` for ``extends``: the service rules apply), with
+    the origins of every node under ``at``."""
+    merger = _Merger(root=(at, (0, parts[0][1])))
+    first_doc, first_path = parts[0]
+    tree: Any = _get(first_doc.data, first_path)
+    for index, (doc, path) in enumerate(parts[1:], 1):
+        tree = merger.merge(tree, _get(doc.data, path), at, (index, path))
+    value_origins: dict[DocPath, Origin] = {}
+    key_origins: dict[DocPath, Origin] = {}
+    for path in _paths(tree, at):
+        index, source = merger.source_of(path)
+        doc = parts[index][0]
+        if (found := doc.value_origins.get(source)) is not None:
+            value_origins[path] = found
+        if (found := doc.key_origins.get(source)) is not None:
+            key_origins[path] = found
+    return tree, value_origins, key_origins
+
+
+def _get(tree: Any, path: DocPath) -> Any:
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
 class _Merger:
     """Merges trees and records, for every node placed from a later file, where it came
     from; a node with no record of its own comes from its nearest recorded ancestor."""
 
-    def __init__(self) -> None:
-        self.sources: dict[DocPath, Source] = {(): (0, ())}
+    def __init__(self, root: tuple[DocPath, Source] = ((), (0, ()))) -> None:
+        self.sources: dict[DocPath, Source] = {root[0]: root[1]}
 
     def source_of(self, path: DocPath) -> Source:
         for cut in range(len(path), -1, -1):

@@ -75,11 +75,12 @@ def read(
     are merged in order with Compose's merge rules (``envkit.stackfile.merge``); the first
     one decides the dialect (``envkit.stackfile.dialect``)."""
     from envkit.stackfile import checks, schema
+    from envkit.stackfile.extends import with_extends
     from envkit.stackfile.include import with_includes
 
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     docs = [load(p, display=os.fspath(p)) for p in paths]
-    doc = with_includes(_merged(docs))
+    doc = with_extends(with_includes(_merged(docs)))
     problems = schema.validate(doc)
     if not problems:
         # Cross-reference checks assume the shapes the schema guarantees.
