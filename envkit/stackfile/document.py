@@ -48,6 +48,8 @@ class Document:
     key_origins: Mapping[DocPath, Origin] = field(default_factory=dict, repr=False, compare=False)
     # The files (as displayed in origins) read in the Compose dialect: no Jinja2 in them.
     compose_files: frozenset[str] = frozenset()
+    # Every file this document was read from (several -f, override, include, extends).
+    sources: tuple[Path, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -136,7 +138,9 @@ def parse(data: bytes | str, *, path: Path, display: str) -> Document:
             tree.value_origins.get(()),
         )
     compose = frozenset({display}) if dialect_of(root) is Dialect.COMPOSE else frozenset()
-    return Document(path, display, root, tree.value_origins, tree.key_origins, compose)
+    return Document(
+        path, display, root, tree.value_origins, tree.key_origins, compose, sources=(path,)
+    )
 
 
 def _check_utf8(data: bytes, display: str) -> None:

@@ -63,6 +63,9 @@ def with_extends(doc: Document) -> Document:
         value_origins=value_origins,
         key_origins=key_origins,
         compose_files=frozenset(compose),
+        sources=tuple(
+            dict.fromkeys((*doc.sources, *(p for d in files.values() for p in d.sources)))
+        ),
     )
 
 

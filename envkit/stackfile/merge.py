@@ -62,7 +62,10 @@ def merge_documents(docs: Sequence[Document]) -> Document:
         if (found := doc.key_origins.get(source)) is not None:
             key_origins[path] = found
     compose = frozenset().union(*(doc.compose_files for doc in docs))
-    return Document(first.path, first.display, tree, value_origins, key_origins, compose)
+    sources = tuple(dict.fromkeys(p for doc in docs for p in doc.sources))
+    return Document(
+        first.path, first.display, tree, value_origins, key_origins, compose, sources=sources
+    )
 
 
 def merge_subtrees(

@@ -125,3 +125,12 @@ def test_the_compose_app_example_keeps_its_compose_file_runnable_alone() -> None
     assert {s.image for s in airgap.services} == {
         "registry.internal:5000/envkit-test/busybox:latest"
     }
+
+
+def test_a_bundle_carries_every_file_the_stack_was_read_from() -> None:
+    from envkit.bundle.save import STACK, _stack_files
+
+    folder = STACKS / "compose-app"
+    resolved = resolve(read(folder / "envkit.yaml"), "dev", environ={})
+    names = {name.removeprefix(STACK) for name, _ in _stack_files(resolved, False).files}
+    assert {"envkit.yaml", "compose.yaml"} <= names
