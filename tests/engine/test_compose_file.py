@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -164,3 +165,22 @@ def test_volumes_from_shares_a_services_volumes(folder: Path, docker_client: Any
     assert backup.exec_run(["cat", "/data/f"]).output.decode().strip() == "shared"
     assert backup.exec_run(["sh", "-c", "echo x > /data/g"]).exit_code != 0  # :ro
     assert envkit("down", "--volumes").code == 0
+
+
+def test_the_compose_app_example_runs_as_a_throwaway_instance(docker_client: Any) -> None:
+    """stacks/compose-app: an envkit.yaml adding environments to an unchanged compose.yaml."""
+    stack = Path(__file__).resolve().parents[2] / "stacks" / "compose-app" / "envkit.yaml"
+    ran = envkit("-f", str(stack), "up", "ci", "--ephemeral", "--wait", "--timeout", "60", "--json")
+    status = json.loads(ran.out) if ran.out.strip().startswith("{") else {}
+    project = status.get("project")
+    try:
+        assert ran.code == 0, ran.err
+        web = docker_client.containers.get(f"{project}-web-1")
+        assert web.attrs["State"]["Health"]["Status"] == "healthy"
+        assert web.labels["traefik.http.routers.web.rule"] == "Host(`{{ .Name }}.localhost`)"
+        assert web.exec_run(["wget", "-q", "-O", "-", "http://127.0.0.1:8000/"]).output == (
+            b"hello\n"
+        )
+    finally:
+        if project:
+            remove_labelled(docker_client, f"{LABEL.PROJECT}={project}")
