@@ -11,7 +11,9 @@
     │   └── ImageNotFound        an image is neither local nor obtainable
     ├── PlanConflict             plan-time conflict: a port or a name owned by someone else
     ├── ApplyError               a container failed to start or become healthy (carries logs)
-    └── LockTimeout              another envkit holds the instance's lock
+    ├── LockTimeout              another envkit holds the instance's lock
+    └── UnsafeStateDir           the private state folder (locks, logs, memo) is not safe:
+                                 another user could change it (envkit.statedir)
 
 Every message may contain user values; :func:`redact` replaces sensitive values with
 ``(sensitive)`` and every printer calls it, so a secret never reaches a terminal.
@@ -34,6 +36,7 @@ __all__ = [
     "Origin",
     "PlanConflict",
     "StackError",
+    "UnsafeStateDir",
     "UsageError",
     "format_path",
     "redact",
@@ -191,3 +194,7 @@ class ApplyError(EnvkitError):
 
 class LockTimeout(EnvkitError):
     code = "locked"
+
+
+class UnsafeStateDir(EnvkitError):
+    code = "unsafe-state-dir"

@@ -31,7 +31,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from envkit.errors import EnvkitError
+from envkit.errors import UnsafeStateDir
 
 __all__ = ["UnsafeStateDir", "base_dir", "open_private", "private_dir"]
 
@@ -40,13 +40,6 @@ _HINT = (
     "folders that only you or root can write. Fix the folder named above "
     "(chown/chmod), or set ENVKIT_STATE_DIR to a folder of your own (it is made if missing)"
 )
-
-
-class UnsafeStateDir(EnvkitError):
-    """The state folder (or something above or inside it) could be changed by another user."""
-
-    code = "unsafe-state-dir"
-    exit_code = 1
 
 
 def base_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -16,4 +16,5 @@ netns_remove "$SWITCH_NS"
 unmount_below "$CLUSTER_RUN" "$CLUSTER_LIB"
 rm -rf "${CLUSTER_RUN:?}" "${CLUSTER_LIB:?}"
 netns_dir_release
+leftovers || die "teardown left the above behind"
 say "down in $(($(now_ms) - t0)) ms"

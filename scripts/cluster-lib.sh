@@ -12,9 +12,13 @@
 #   envkit-rm   remote engine   eth0 10.231.0.20   dockerd unix:///run/envkit-cluster/rm.sock,
 #                                                  tcp://10.231.0.20:2376 (TLS), sshd :22
 #
+# No namespace has a default route, so nothing leaves them. The host's own namespace has no
+# route to 10.231.0.0/24 either (it would send such packets to its gateway): reach the nodes'
+# addresses from inside a namespace, e.g. `nsenter --net=/run/netns/envkit-sw CMD`.
+#
 # State: /run/envkit-cluster (sockets, pid files, exec roots, env files, certs and keys),
 #        /var/lib/envkit-cluster (data roots, the shared registry storage).
-# Not sourced by anything else; needs bash and root.
+# Sourced only by the scripts above; needs bash and root.
 
 CLUSTER_RUN=/run/envkit-cluster
 CLUSTER_LIB=/var/lib/envkit-cluster
@@ -64,15 +68,14 @@ nsx() { # run a command in a namespace with nsenter (keeps the host's mounts, in
 netns_exists() { [ -e "/run/netns/$1" ]; }
 
 # The switch: one namespace with a bridge; the bridge's address is where tests sit as a client.
-switch_up() {
-    if ! netns_exists "$SWITCH_NS"; then
-        ip netns add "$SWITCH_NS"
-    fi
+switch_up() { # safe to run twice at once (cluster-up and remote-engine-up run in parallel)
+    netns_exists "$SWITCH_NS" || ip netns add "$SWITCH_NS" 2>/dev/null || netns_exists "$SWITCH_NS" ||
+        die "cannot create network namespace $SWITCH_NS"
     ip -n "$SWITCH_NS" link set lo up
-    if ! ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1; then
-        ip -n "$SWITCH_NS" link add "$BRIDGE" type bridge
-        ip -n "$SWITCH_NS" addr add "$CLUSTER_NET.1/24" dev "$BRIDGE"
-    fi
+    ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1 ||
+        ip -n "$SWITCH_NS" link add "$BRIDGE" type bridge 2>/dev/null ||
+        ip -n "$SWITCH_NS" link show "$BRIDGE" >/dev/null 2>&1 || die "cannot create bridge $BRIDGE"
+    ip -n "$SWITCH_NS" addr replace "$CLUSTER_NET.1/24" dev "$BRIDGE"
     ip -n "$SWITCH_NS" link set "$BRIDGE" up
 }
 
@@ -92,14 +95,22 @@ node_net_up() {
     ip -n "$ns" link set eth0 up
 }
 
-# One dockerd in the node's network namespace. nsenter --net (not `ip netns exec`, which remounts /sys
-# and so hides the cgroup mounts dockerd needs). Every path dockerd and its managed containerd
-# write is per node; --config-file points at an empty file so that a host /etc/docker/daemon.json
-# (hosts, mirrors, ...) cannot leak in.
-#   --iptables=true   inside the node's namespace iptables (nf_tables) is that namespace's own:
-#                     the host's rules are untouched; it gives the realistic NAT/port setup.
-#   --bip/pools       per-node private subnets, visible only inside the node's namespace.
-#   --shutdown-timeout 2  teardown does not wait 15 s per container (busybox's PID 1 ignores TERM).
+# One dockerd in the node's network namespace, through nsenter --net (not `ip netns exec`,
+# which remounts /sys and so hides the cgroup mounts dockerd needs). Every path dockerd and
+# its managed containerd write is per node; --config-file is the node's own, so that a host
+# /etc/docker/daemon.json (hosts, mirrors, ...) cannot leak in. The choices:
+#   --iptables=true   iptables (nf_tables) inside a network namespace is that namespace's own:
+#                     the host's rules stay untouched, and the nodes get the real NAT and
+#                     port-publishing rules (--iptables=false would leave host-mode ports to
+#                     docker-proxy alone and test less of what production runs).
+#   --bip, --default-address-pool  the default bridge docker0 and local networks on per-node
+#                     subnets 10.24N.0.0/16, visible only inside the node's namespace: no clash
+#                     with the host's docker0 (172.17.0.0/16), unambiguous in inspect output.
+#                     Swarm overlays come from 10.250.0.0/16 (swarm init --default-addr-pool).
+#   deprecated-key-path (daemon.json only, in 20.10) each node its own trust key, hence its own
+#                     engine ID (`docker info` .ID): by default all share /etc/docker/key.json
+#                     with the host's engine, and envkit keys its locks by engine identity.
+#   unshare --uts     each node its own hostname (envkit-NODE) for Swarm; mounts stay shared.
 dockerd_up() {
     local node=$1 extra=("${@:2}") ns i run data
     ns=$(ns_of "$node")
@@ -110,9 +121,7 @@ dockerd_up() {
     if [ -S "$(sock_of "$node")" ] && "$DOCKER" -H "unix://$(sock_of "$node")" version >/dev/null 2>&1; then
         return 0
     fi
-    echo '{}' >"$run/daemon.json"
-    # Its own UTS namespace too, so that each node reports its own hostname (envkit-NODE)
-    # to Swarm (node.hostname placement constraints); the mount namespace stays the host's.
+    echo "{\"deprecated-key-path\": \"$data/key.json\"}" >"$run/daemon.json"
     nsx "$ns" setsid unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "envkit-$node" dockerd \
         --config-file "$run/daemon.json" \
         --data-root "$data/docker" \
@@ -125,18 +134,19 @@ dockerd_up() {
         --iptables=true \
         --bip "10.24$i.0.1/24" \
         --default-address-pool "base=10.24$i.16.0/20,size=24" \
-        --shutdown-timeout 2 \
         --log-level warn \
         "${extra[@]}" \
         >"$run/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$run/launch.pid" # the background job: it ends when dockerd does
 }
 
 dockerd_wait() {
     local node=$1 t0
     t0=$(now_ms)
     until "$DOCKER" -H "unix://$(sock_of "$node")" version >/dev/null 2>&1; do
-        if [ $(($(now_ms) - t0)) -gt 30000 ]; then
-            say "dockerd of $node does not answer after 30 s; end of its log:"
+        if ! kill -0 "$(cat "$CLUSTER_RUN/$node/launch.pid" 2>/dev/null || echo 0)" 2>/dev/null ||
+            [ $(($(now_ms) - t0)) -gt 30000 ]; then
+            say "dockerd of $node does not answer; end of its log:"
             tail -n 30 "$CLUSTER_RUN/$node/dockerd.log" >&2 || true
             return 1
         fi
@@ -144,12 +154,15 @@ dockerd_wait() {
     done
 }
 
-# `docker save` the local test image once and load it into a node's engine (no registry needed).
+# `docker save` the local test image to TAR (once) and load it into a node's engine.
 image_load() {
-    local node=$1 tar="$CLUSTER_RUN/images.tar"
+    local node=$1 tar=$2
     if ! "$DOCKER" -H "unix://$(sock_of "$node")" image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        [ -s "$tar" ] || "$DOCKER" save -o "$tar" "$TEST_IMAGE" ||
-            die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+        if [ ! -s "$tar" ]; then
+            "$DOCKER" save -o "$tar.tmp" "$TEST_IMAGE" ||
+                die "cannot save $TEST_IMAGE from the host engine; run scripts/build-test-images.sh"
+            mv "$tar.tmp" "$tar"
+        fi
         "$DOCKER" -H "unix://$(sock_of "$node")" load -q -i "$tar" >/dev/null
     fi
 }
@@ -160,17 +173,15 @@ ns_inode() { stat -L -c %i "/run/netns/$1" 2>/dev/null || true; }
 
 # Pids of every process in one of the given namespaces, or in a cgroup below /envkit-NODE.
 pids_of() {
-    local inodes=() ns ino p d i
+    local inodes=() ns ino d
     for ns in "$@"; do
         ino=$(ns_inode "$ns")
         if [ -n "$ino" ]; then inodes+=("$ino"); fi
     done
-    for p in /proc/[0-9]*; do
-        ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
-        for i in "${inodes[@]}"; do
-            if [ "$ino" = "$i" ]; then echo "${p#/proc/}"; fi
-        done
-    done
+    if [ "${#inodes[@]}" -gt 0 ]; then # one stat for all processes: /proc/PID/ns/net inodes
+        stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null |
+            awk -v want=" ${inodes[*]} " 'index(want, " " $1 " ") { split($2, p, "/"); print p[3] }' || true
+    fi
     for ns in "$@"; do
         for d in /sys/fs/cgroup/*/"$ns"; do
             if [ -d "$d" ]; then find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
@@ -252,4 +263,32 @@ netns_dir_release() {
     if [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ] && mountpoint -q /run/netns; then
         umount /run/netns 2>/dev/null && rmdir /run/netns 2>/dev/null || true
     fi
+}
+
+# What a teardown must not leave: print each leftover, return 1 when there is one.
+leftovers() {
+    local found=0 line
+    for line in $(ip netns list 2>/dev/null | awk '$1 ~ /^envkit-(sw|n[0-9]+|rm)$/ { print $1 }'); do
+        say "left: network namespace $line"
+        found=1
+    done
+    while read -r line; do
+        [ -n "$line" ] || continue
+        say "left: mount $line"
+        found=1
+    done < <(awk -v a="$CLUSTER_RUN" -v b="$CLUSTER_LIB" 'index($5, a) == 1 || index($5, b) == 1 { print $5 }' /proc/self/mountinfo)
+    for line in /sys/fs/cgroup/*/envkit-sw /sys/fs/cgroup/*/envkit-n[0-9] /sys/fs/cgroup/*/envkit-rm; do
+        if [ -e "$line" ]; then say "left: cgroup $line"; found=1; fi
+    done
+    # "...cluste[r]": the pattern does not match grep's own command line
+    for line in $(grep -l -s -e "${CLUSTER_RUN%?}[${CLUSTER_RUN: -1}]" -e "${CLUSTER_LIB%?}[${CLUSTER_LIB: -1}]" \
+        /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        [ -e "/proc/$line" ] || continue
+        say "left: process $line: $(tr '\0' ' ' <"/proc/$line/cmdline" 2>/dev/null)"
+        found=1
+    done
+    for line in "$CLUSTER_RUN" "$CLUSTER_LIB"; do
+        if [ -e "$line" ]; then say "left: $line"; found=1; fi
+    done
+    return $found
 }

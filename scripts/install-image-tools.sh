@@ -4,6 +4,8 @@
 #                    (it falls back to zlib in-process without it)
 #   docker-registry  Debian's registry (distribution), run by the tests on 127.0.0.1
 #   graphviz         `dot`: the tests check that `envkit graph --format dot` is valid DOT
+#   docker-compose   Debian's docker-compose 1.29.2: the oracle the Compose tests compare
+#                    envkit with (tests/compose_oracle.py, `docker-compose config`)
 # As root it installs what is missing with apt-get; otherwise it says what to run.
 set -eu
 
@@ -13,8 +15,9 @@ missing=""
 command -v pigz >/dev/null 2>&1 || missing="$missing pigz"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+[ -x /usr/bin/docker-compose ] || missing="$missing docker-compose"
 if [ -z "$missing" ]; then
-    say "pigz, docker-registry and graphviz are installed"
+    say "pigz, docker-registry, graphviz and docker-compose are installed"
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

@@ -132,7 +132,8 @@ node_net_up "$REMOTE"
 dockerd_up "$REMOTE" -H "tcp://$ADDR:2376" --tlsverify --tlscacert "$R/pki/ca.pem" \
     --tlscert "$R/pki/server-cert.pem" --tlskey "$R/pki/server-key.pem"
 dockerd_wait "$REMOTE"
-image_load "$REMOTE"
+rm -f "$CLUSTER_RUN/$REMOTE/images.tar"
+image_load "$REMOTE" "$CLUSTER_RUN/$REMOTE/images.tar"
 
 mkdir -p /run/sshd # sshd's privilege-separation folder (Debian's package makes it at boot)
 if ! { [ -s "$R/ssh/sshd.pid" ] && kill -0 "$(cat "$R/ssh/sshd.pid")" 2>/dev/null; }; then

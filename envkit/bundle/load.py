@@ -247,8 +247,15 @@ def extract_stack(verified: Verified, directory: str, *, force: bool = False) ->
         plans.append((target, content))
     written = []
     for target, content in plans:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot write {target}: {exc.strerror or exc}",
+                code="extract-failed",
+                hint="extract into a folder you can write to",
+            ) from exc
         written.append(str(target))
     return written
 

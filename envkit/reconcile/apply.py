@@ -42,7 +42,7 @@ from typing import Any
 from envkit.engine.base import Engine
 from envkit.errors import EnvkitError, PlanConflict
 from envkit.model import LABEL, ServiceSpec, container_labels, project_labels
-from envkit.progress import Reporter
+from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (
     Clock,
@@ -55,7 +55,39 @@ from envkit.reconcile.readiness import (
 from envkit.reconcile.scheduling import in_pool, run_jobs
 from envkit.reconcile.teardown import DownResult, down, stop_grace_s
 
-__all__ = ["ApplyResult", "DownResult", "apply", "down", "wait_ready"]
+__all__ = [
+    "ApplyResult",
+    "DownResult",
+    "apply",
+    "down",
+    "report_unchanged",
+    "subject",
+    "wait_ready",
+]
+
+_KINDS = {
+    ResourceKind.NETWORK: Kind.NETWORK,
+    ResourceKind.VOLUME: Kind.VOLUME,
+    ResourceKind.CONTAINER: Kind.CONTAINER,
+}
+_DONE = {
+    Action.CREATE: Outcome.CREATED,
+    Action.RECREATE: Outcome.RECREATED,
+    Action.START: Outcome.STARTED,
+}
+
+
+def subject(change: Change) -> Subject:
+    """What the reporter is told a change is about."""
+    return Subject(_KINDS[change.kind], change.name, change.service)
+
+
+def report_unchanged(plan: Plan, reporter: Reporter) -> None:
+    """Tell the reporter about the objects the plan leaves as they are (``up`` does not
+    call apply when nothing changes and nothing is waited for)."""
+    for change in plan.changes:
+        if change.action is Action.NOOP:
+            reporter.step(subject(change), "unchanged", Outcome.UNCHANGED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +137,10 @@ class _Run(Waits):
             try:
                 fut.set_result(
                     self.engine.ensure_image(
-                        spec, on_output=lambda line: self.reporter.output(spec.image, line)
+                        spec,
+                        on_output=lambda line: self.reporter.output(
+                            Subject(Kind.IMAGE, spec.image), line
+                        ),
                     )
                 )
             except BaseException as exc:
@@ -146,6 +181,10 @@ def _carry_out(run: _Run, pool: ThreadPoolExecutor, *, wait: bool) -> list[Envki
     jobs = {c.name: partial(_remove, run, c) for c in removals}
     jobs.update({c.name: partial(_release, run, c) for c in _port_holders(containers)})
     failures = run_jobs(pool, jobs, {}, reporter=run.reporter, check=run.check)
+    if failures:  # the services were never started
+        for change in containers:
+            if change.name not in jobs:
+                run.reporter.step(subject(change), "not started", Outcome.SKIPPED)
     if not failures:
         failures = _apply_services(run, pool, [c for c in containers if c not in removals])
     if not wait and not failures:
@@ -162,11 +201,14 @@ def _apply_infra(run: _Run) -> None:
     desired = run.desired
     for change in run.plan.changes:
         if change.kind is ResourceKind.NETWORK and change.action is Action.CREATE:
-            net = next((n for n in desired.network_specs() if n.name == change.network), None)
-            labels = dict(net.labels) if net else {}
+            wanted = next((n for n in desired.network_specs() if n.name == change.network), None)
+            labels = dict(wanted.labels) if wanted else {}
             labels.update(project_labels(desired, expires=run.expires))
-            run.reporter.step(change.name, "creating network")
-            run.engine.create_network(change.name, labels, net)
+            net = subject(change)
+            run.reporter.step(net, "creating network")
+            with failing(run.reporter, [net]):
+                run.engine.create_network(change.name, labels, wanted)
+            run.reporter.step(net, "created", Outcome.CREATED)
             run.record(change.name, Action.CREATE)
         elif change.kind is ResourceKind.VOLUME and change.action is Action.CREATE:
             spec = next(
@@ -176,17 +218,24 @@ def _apply_infra(run: _Run) -> None:
             labels.update(project_labels(desired, expires=run.expires))
             if spec:
                 labels[LABEL.VOLUME] = spec.name
-            run.reporter.step(change.name, "creating volume")
-            run.engine.create_volume(
-                change.name,
-                labels,
-                driver=spec.driver if spec else "local",
-                driver_opts=dict(spec.driver_opts) if spec else None,
-            )
+            vol = subject(change)
+            run.reporter.step(vol, "creating volume")
+            with failing(run.reporter, [vol]):
+                run.engine.create_volume(
+                    change.name,
+                    labels,
+                    driver=spec.driver if spec else "local",
+                    driver_opts=dict(spec.driver_opts) if spec else None,
+                )
+            run.reporter.step(vol, "created", Outcome.CREATED)
             run.record(change.name, Action.CREATE)
         elif change.kind is ResourceKind.VOLUME and change.action is Action.REMOVE:
             # Named volumes go only with `down --volumes`, whatever a plan says.
-            run.reporter.step(change.name, "kept (volumes are removed only by down --volumes)")
+            run.reporter.step(
+                subject(change),
+                "kept (volumes are removed only by down --volumes)",
+                Outcome.KEPT,
+            )
 
 
 # -- containers ----------------------------------------------------------------------------
@@ -197,10 +246,12 @@ def _remove(run: _Run, change: Change) -> None:
     if before is None:
         return
     run.check()
-    run.reporter.step(change.name, "stopping")
-    run.engine.stop_container(before.id, stop_grace_s(before.spec))
-    run.engine.remove_container(before.id)
-    run.reporter.step(change.name, "removed")
+    it = subject(change)
+    run.reporter.step(it, "stopping")
+    with failing(run.reporter, [it]):
+        run.engine.stop_container(before.id, stop_grace_s(before.spec))
+        run.engine.remove_container(before.id)
+    run.reporter.step(it, "removed", Outcome.REMOVED)
     run.record(change.name, Action.REMOVE)
 
 
@@ -236,11 +287,13 @@ def _release(run: _Run, change: Change) -> None:
     """Stop and remove the old container of a recreate early (see _port_holders), once its
     new image is at hand; the recreate then only creates and starts."""
     assert change.before is not None and change.after is not None
-    run.ensure_image(change.after)
-    run.check()
-    run.reporter.step(change.name, "stopping (recreate; its host port moves)")
-    run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
-    run.engine.remove_container(change.before.id)
+    it = subject(change)
+    with failing(run.reporter, [it]):
+        run.ensure_image(change.after)
+        run.check()
+        run.reporter.step(it, "stopping (recreate; its host port moves)")
+        run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
+        run.engine.remove_container(change.before.id)
     with run.lock:
         run.released.add(change.name)
 
@@ -264,44 +317,57 @@ def _apply_services(
     jobs = {
         s.name: partial(_service, run, s, by_service.get(s.name, [])) for s in run.desired.services
     }
-    return run_jobs(pool, jobs, deps, reporter=run.reporter, check=run.check)
+    subjects = {name: [subject(c) for c in found] for name, found in by_service.items()}
+    return run_jobs(pool, jobs, deps, reporter=run.reporter, check=run.check, subjects=subjects)
 
 
 def _service(run: _Run, spec: ServiceSpec, changes: list[Change]) -> None:
-    for dep in spec.depends_on:
-        if any(s.name == dep.service for s in run.desired.services):
-            wait_condition(run, spec.name, dep.service, dep.condition)
-    for change in sorted(changes, key=lambda c: c.replica or 0):
+    ordered = sorted(changes, key=lambda c: c.replica or 0)
+    waiters = [subject(c) for c in ordered]
+    with failing(run.reporter, waiters):
+        for dep in spec.depends_on:
+            if any(s.name == dep.service for s in run.desired.services):
+                wait_condition(run, waiters, dep.service, dep.condition)
+    for i, change in enumerate(ordered):
         run.check()
-        _container(run, spec, change)
+        try:
+            with failing(run.reporter, [waiters[i]]):
+                _container(run, spec, change)
+        except BaseException:
+            for rest in waiters[i + 1 :]:
+                run.reporter.step(rest, "not started", Outcome.SKIPPED)
+            raise
 
 
 def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
     action = change.action
     after = change.after or spec
     replica = change.replica or 1
+    it = subject(change)
     if action is Action.NOOP:
+        run.reporter.step(it, "unchanged", Outcome.UNCHANGED)
         return
     if action is Action.START:
         assert change.before is not None
         cid = change.before.id
-        run.reporter.step(change.name, "starting")
+        run.reporter.step(it, "starting")
     else:
+        run.reporter.step(it, "creating" if action is Action.CREATE else "recreating")
         run.ensure_image(after)  # a pull or build reports its own output lines
         run.check()
         with run.lock:
             released = change.name in run.released
         if action is Action.RECREATE and change.before is not None and not released:
-            run.reporter.step(change.name, "stopping (recreate)")
+            run.reporter.step(it, "stopping (recreate)")
             run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
             run.engine.remove_container(change.before.id)
             run.check()
         labels = container_labels(run.desired, after, replica, expires=run.expires)
         cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)
         run.remember(change.name, cid)
-        run.reporter.step(change.name, "created")
+        run.reporter.step(it, "created")
     run.engine.start_container(cid)
     with run.lock:
         run.started[change.name] = run.now()
     run.record(change.name, action)
-    run.reporter.step(change.name, "started")
+    run.reporter.step(it, "started", _DONE[action])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -22,7 +22,7 @@ from functools import partial
 from envkit.engine.base import ContainerStatus, Engine
 from envkit.errors import ApplyError, EngineError, EnvkitError
 from envkit.model import LABEL, Condition, DesiredState, ServiceSpec
-from envkit.progress import Reporter
+from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.scheduling import Cancelled, in_pool, run_jobs
 
 __all__ = [
@@ -156,24 +156,34 @@ _GOALS = {
 }
 
 
-def wait_condition(run: Waits, waiter: str, service: str, condition: Condition) -> None:
-    """Wait until every container of ``service`` meets ``condition`` (``waiter`` depends
-    on it)."""
-    why = f"{waiter} waits for it (depends_on condition {condition.value})"
+def wait_condition(
+    run: Waits, waiters: Sequence[Subject], service: str, condition: Condition
+) -> None:
+    """Wait until every container of ``service`` meets ``condition`` (the ``waiters``, the
+    containers of a service that depends on it, are told what they wait for)."""
+    who = sorted({w.service or w.name for w in waiters}) or ["a dependent service"]
+    why = f"{', '.join(who)} waits for it (depends_on condition {condition.value})"
     for name, cid in _service_container_ids(run, service):
-        run.reporter.step(waiter, f"waiting for {name} ({condition.value})")
+        for waiter in waiters:
+            run.reporter.step(waiter, f"waiting for {name} ({condition.value})")
         _poll(run, name, cid, partial(_meets, condition=condition), _GOALS[condition], why)
 
 
 def wait_service_ready(run: Waits, spec: ServiceSpec) -> None:
     """Wait until every container of ``spec`` is ready (see the module docstring)."""
     for name, cid in _service_container_ids(run, spec.name):
+        it = Subject(Kind.CONTAINER, name, spec.name)
         started = run.started.get(name)
         settled = None if started is None else started + SETTLE_S
         check = partial(_ready, settled=settled, now=run.now)
-        status = _poll(run, name, cid, check, "healthy", wake=settled)
-        done = status.state in ("exited", "dead")
-        run.reporter.step(name, "completed" if done else "ready")
+        run.reporter.step(it, "waiting until ready")
+        with failing(run.reporter, [it]):
+            status = _poll(run, name, cid, check, "healthy", wake=settled)
+        if status.state in ("exited", "dead"):
+            run.reporter.step(it, "completed", Outcome.COMPLETED)
+        else:
+            healthy = status.health == "healthy"
+            run.reporter.step(it, "ready", Outcome.HEALTHY if healthy else Outcome.READY)
 
 
 def _ready(status: ContainerStatus, *, settled: float | None, now: Clock) -> bool | str:

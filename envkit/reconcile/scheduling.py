@@ -10,11 +10,11 @@ the dependents of a failed job, and returns the failures, real ones first.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from envkit.errors import ApplyError, EngineError, EngineUnavailable, EnvkitError
-from envkit.progress import Reporter
+from envkit.progress import Outcome, Reporter, Subject
 
 __all__ = ["Cancelled", "combine", "in_pool", "run_jobs"]
 
@@ -47,10 +47,12 @@ def run_jobs(
     *,
     reporter: Reporter,
     check: Callable[[], None],
+    subjects: Mapping[str, Sequence[Subject]] | None = None,
 ) -> list[EnvkitError]:
     """Run jobs respecting ``deps`` (job -> jobs it needs), as many at once as the pool
-    allows. A job whose dependency failed is skipped. ``check`` raises once cancelled.
-    Returns the failures."""
+    allows. A job whose dependency failed is skipped, and its ``subjects`` (the objects it
+    would have changed) reported as not started. A job reports its own failure (it knows
+    which object failed); ``check`` raises once cancelled. Returns the failures."""
     pending = dict(jobs)
     running: dict[Future[None], str] = {}
     finished: set[str] = set()
@@ -67,7 +69,10 @@ def run_jobs(
                         code="dependency-failed",
                     )
                     del pending[name]
-                    reporter.step(name, f"not started (dependency {bad[0]} failed)")
+                    for subject in (subjects or {}).get(name, ()):
+                        reporter.step(
+                            subject, f"not started (dependency {bad[0]} failed)", Outcome.SKIPPED
+                        )
                     progress = True
         for name in list(pending):
             if deps.get(name, set()) & jobs.keys() <= finished:
@@ -88,7 +93,6 @@ def run_jobs(
                 exc, EngineUnavailable
             ):
                 failed[name] = exc
-                reporter.step(name, f"failed: {exc.message}")
             else:
                 raise exc
     first = [e for e in failed.values() if e.code != "dependency-failed"]

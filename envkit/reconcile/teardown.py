@@ -17,7 +17,7 @@ from typing import Any
 
 from envkit.engine.base import Engine, ObservedContainer
 from envkit.model import DesiredState
-from envkit.progress import Reporter
+from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 
 __all__ = ["DownResult", "down", "stop_grace_s"]
 
@@ -90,10 +90,12 @@ def down(
     removed: list[str] = []
 
     def remove(c: ObservedContainer) -> str:
-        reporter.step(c.name, "stopping")
-        engine.stop_container(c.id, stop_grace_s(c.spec))
-        engine.remove_container(c.id, volumes=volumes)
-        reporter.step(c.name, "removed")
+        it = Subject(Kind.CONTAINER, c.name, c.service)
+        reporter.step(it, "stopping")
+        with failing(reporter, [it]):
+            engine.stop_container(c.id, stop_grace_s(c.spec))
+            engine.remove_container(c.id, volumes=volumes)
+        reporter.step(it, "removed", Outcome.REMOVED)
         return c.name
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit-down") as pool:
@@ -102,15 +104,21 @@ def down(
 
     networks: list[str] = []
     for net in observed.networks:
-        reporter.step(net.name, "removing network")
-        engine.remove_network(net.name)
+        it = Subject(Kind.NETWORK, net.name)
+        reporter.step(it, "removing network")
+        with failing(reporter, [it]):
+            engine.remove_network(net.name)
+        reporter.step(it, "removed", Outcome.REMOVED)
         networks.append(net.name)
     vols: list[str] = []
-    if volumes:
-        for vol in observed.volumes:
-            reporter.step(vol.name, "removing volume")
+    for vol in observed.volumes:
+        it = Subject(Kind.VOLUME, vol.name)
+        if not volumes:
+            reporter.step(it, "kept (use --volumes to remove)", Outcome.KEPT)
+            continue
+        reporter.step(it, "removing volume")
+        with failing(reporter, [it]):
             engine.remove_volume(vol.name)
-            vols.append(vol.name)
-    elif observed.volumes:
-        reporter.step(project, f"kept {len(observed.volumes)} volume(s) (use --volumes to remove)")
+        reporter.step(it, "removed", Outcome.REMOVED)
+        vols.append(vol.name)
     return DownResult(project, tuple(removed), tuple(networks), tuple(vols))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
 from envkit.errors import ApplyError, PlanConflict
 from envkit.model import LABEL, DesiredState, project_labels
-from envkit.progress import NullReporter, Reporter
-from envkit.reconcile.apply import ApplyResult, apply
+from envkit.progress import Kind, NullReporter, Outcome, Reporter, Subject, failing
+from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
@@ -76,6 +76,8 @@ def up(
         applied = None
         if p.has_changes or wait:
             applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
+        else:
+            report_unchanged(p, reporter)
         not_running: list[str] = []
         containers = observed.containers  # read under the lock just now: no second list
         if p.has_changes:
@@ -125,10 +127,13 @@ def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) ->
     for spec in desired.services:
         if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
             seen.add(spec.image)
-            reporter.step(spec.image, "pulling (pull_policy: always)")
-            engine.refresh_image(
-                spec, on_output=lambda line, s=spec: reporter.output(s.image, line)
-            )
+            image = Subject(Kind.IMAGE, spec.image)
+            reporter.step(image, "pulling (pull_policy: always)")
+            with failing(reporter, [image]):
+                engine.refresh_image(
+                    spec, on_output=lambda line, it=image: reporter.output(it, line)
+                )
+            reporter.step(image, "pulled", Outcome.PULLED)
 
 
 def down(

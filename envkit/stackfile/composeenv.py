@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from envkit.errors import Origin, StackError
 from envkit.stackfile.envfiles import EnvFileValue
-from envkit.stackfile.interpolation import InterpolationError, interpolate
+from envkit.stackfile.interpolation import InterpolationError, Problem, interpolate
 
 __all__ = ["ProjectEnvironment", "dotenv_environment", "parse_compose_env"]
 
@@ -144,10 +145,12 @@ class _Parser:
         self.lookup = lookup
         self.out = out
         self.values = _Values(lookup, out)
+        # where each line starts, so that a position's line is a binary search away
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
 
     def origin(self, pos: int) -> Origin:
-        line_start = self.text.rfind("\n", 0, pos) + 1
-        return Origin(self.display, self.text.count("\n", 0, pos) + 1, pos - line_start + 1)
+        line = bisect_right(self.line_starts, pos)
+        return Origin(self.display, line, pos - self.line_starts[line - 1] + 1)
 
     def fail(self, pos: int, message: str, hint: str) -> StackError:
         return StackError.single(
@@ -185,10 +188,10 @@ class _Parser:
         while end < len(text) and text[end] not in "=:\n":
             char = text[end]
             if not (char in _SPACE or char in _NAME_EXTRA or unicodedata.category(char)[0] in "LN"):
-                line = text[key_start : (text.find("\n", key_start) + 1 or len(text) + 1) - 1]
+                # the name up to the bad character, never the rest of the line (a value)
                 raise self.fail(
                     end,
-                    f"unexpected character {char!r} in variable name {line!r}",
+                    f"unexpected character {char!r} in variable name {text[key_start : end + 1]!r}",
                     "a line reads NAME=VALUE; a name holds letters, digits and _ . - [ ]",
                 )
             end += 1
@@ -196,7 +199,8 @@ class _Parser:
         if " " in key:
             raise self.fail(
                 key_start,
-                f"variable name {key!r} contains a space",
+                # only the first word: "PASSWORD hunter2" would show the value
+                f"a space follows the variable name {key.split(' ', 1)[0]!r}",
                 "write NAME=VALUE, with no space inside NAME",
             )
         if end == len(text) or text[end] == "\n":  # a bare NAME: the value comes from lookup
@@ -206,11 +210,11 @@ class _Parser:
         pos = end + 1
         while pos < len(text) and text[pos] in _SPACE:
             pos += 1
-        value, pos = self._value(pos)
+        value, pos = self._value(pos, key)
         self.out[key] = EnvFileValue(value, self.origin(key_start))
         return pos
 
-    def _value(self, start: int) -> tuple[str, int]:
+    def _value(self, start: int, key: str) -> tuple[str, int]:
         text = self.text
         quote = text[start] if start < len(text) and text[start] in "'\"" else None
         if quote is None:
@@ -220,7 +224,7 @@ class _Parser:
             comment = value.find(" #")
             if comment != -1:
                 value = value[:comment]
-            return self._interpolate(_rstrip(value), start), end + 1
+            return self._interpolate(_rstrip(value), start, key), end + 1
         chars: list[str] = []
         escaped = False
         for i in range(start + 1, len(text)):
@@ -240,22 +244,26 @@ class _Parser:
                 continue
             value = "".join(chars)
             if quote == '"':
-                value = self._interpolate(_ESCAPE.sub(_unescape, value), start)
+                value = self._interpolate(_ESCAPE.sub(_unescape, value), start, key)
             return value, i + 1
-        line_end = text.find("\n", start)
-        shown = text[start : len(text) if line_end == -1 else line_end]
+        # compose-go prints the value; an env file's values are secrets, so only the name
         raise self.fail(
             start,
-            f"unterminated quoted value {shown}",
+            f"the quoted value of {key} is not terminated",
             f"close the value with {quote}, or escape a {quote} inside it as \\{quote}",
         )
 
-    def _interpolate(self, value: str, at: int) -> str:
+    def _interpolate(self, value: str, at: int, key: str) -> str:
+        """Interpolate the value of ``key`` found at ``at``."""
         try:
             return interpolate(value, self.values)
         except InterpolationError as exc:
+            # the offending text is part of a value, and values are secrets: name the key
+            message = exc.message
+            if exc.problem is not Problem.MISSING_REQUIRED:
+                message = f"{exc.message.split(':', 1)[0]} in the value of {key}"
             raise StackError.single(
-                exc.code, exc.message, origin=self.origin(at), hint=exc.hint
+                exc.code, message, origin=self.origin(at), hint=exc.hint
             ) from None
 
 

@@ -7,7 +7,10 @@ The contract both share:
 - paths are relative to the stack file's folder; a missing file is ``missing-env-file``
   unless ``required: false``;
 - files are read as UTF-8 with python-dotenv, without ``${VAR}`` interpolation; a bare
-  ``NAME`` line (no ``=``) is ignored; a later file overrides an earlier one;
+  ``NAME`` line (no ``=``) is ignored; a later file overrides an earlier one; with
+  ``compose_lookup`` (a Compose file's ``env_file:``) they are read with Compose's rules
+  instead (:mod:`envkit.stackfile.composeenv`: interpolation from ``compose_lookup`` and the values
+  read so far, a bare ``NAME`` from ``compose_lookup``);
 - a file that cannot be read (a directory, a FIFO or device, not UTF-8, no permission)
   is ``unreadable-env-file``.
 
@@ -21,11 +24,12 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envkit.errors import DocPath, Origin
+from envkit.errors import DocPath, Origin, StackError
 
 __all__ = ["EnvFileProblem", "EnvFileValue", "EnvFiles", "read_env_files"]
 
@@ -63,6 +67,7 @@ def read_env_files(
     *,
     names_relative_to: str | None = None,
     with_reasons: bool = False,
+    compose_lookup: Mapping[str, str] | None = None,
 ) -> EnvFiles:
     """Read the ``env_file`` value ``spec`` found at ``at``; files resolve in ``directory``.
 
@@ -122,6 +127,16 @@ def read_env_files(
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8"
                 message = f"{message}: {reason}"
             problems.append(EnvFileProblem("unreadable-env-file", message, path))
+            continue
+        if compose_lookup is not None:
+            from envkit.stackfile.composeenv import parse_compose_env
+
+            try:
+                parse_compose_env(text, shown, compose_lookup, found)
+            except StackError as exc:
+                first = exc.diagnostics[0]
+                message = f"{first.origin}: {first.message}" if first.origin else first.message
+                problems.append(EnvFileProblem(first.code, message, path, first.hint))
             continue
         lines = _line_numbers(text)
         values = dotenv_values(stream=io.StringIO(text), interpolate=False)

@@ -3,8 +3,9 @@
 The rules are the Compose Specification's ("Interpolation", ``12-interpolation.md``) as
 its reference implementation, compose-go's ``template/template.go``, carries them out:
 
-- ``$NAME`` and ``${NAME}`` with ``NAME`` = ``[_a-zA-Z][_a-zA-Z0-9]*``; an unset variable
-  gives ``""`` (Compose warns: :attr:`Interpolated.unset` lists those names);
+- ``$NAME`` and ``${NAME}`` with ``NAME`` = ``[_a-zA-Z][_a-zA-Z0-9]*`` (and, as Go's case
+  folding has it, U+017F and U+212A); an unset variable gives ``""`` (Compose warns:
+  :attr:`envkit.stackfile.interpolation_tree.InterpolatedTree.unset` lists those names);
 - ``${NAME:-d}`` ``d`` when unset or empty; ``${NAME-d}`` ``d`` when unset;
 - ``${NAME:+a}`` ``a`` when set and not empty, else the (empty) value; ``${NAME+a}`` ``a``
   when set, else ``""``;
@@ -56,7 +57,8 @@ __all__ = [
 
 MAX_NESTING = 32
 
-_NAME_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# compose-go's (?i)[_a-z]: Go's case folding adds U+017F (long s) and U+212A (Kelvin sign)
+_NAME_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\u017f\u212a")
 _NAME_CHARS = _NAME_START | frozenset("0123456789")
 _OPERATORS = (":-", ":+", ":?", "-", "+", "?")
 

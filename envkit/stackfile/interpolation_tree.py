@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, Origin, PathPart
-from envkit.stackfile.interpolation import InterpolationError, interpolate_recording
+from envkit.stackfile.interpolation import InterpolationError, VariableUse, interpolate_recording
 
 __all__ = [
     "COMPOSE_CASTS",
@@ -195,7 +195,7 @@ def interpolate_tree(
     """Interpolate every string value under ``root`` (found at ``at``) from ``variables``.
 
     ``origin_of(path)`` gives a value's position, for the problems and the uses (for a
-    :class:`envkit.yamltree.YamlTree`, ``tree.value_origins.get``). The input is not
+    :class:`envkit.stackfile.yamltree.YamlTree`, ``tree.value_origins.get``). The input is not
     changed; dicts and lists are copied. A string that fails keeps its text.
     """
     walk = _Walk(variables, origin_of, tuple(casts))
@@ -215,7 +215,7 @@ class _Walk:
 
     def node(self, value: Any, path: DocPath) -> Any:
         # Iterative over containers would only matter past the YAML reader's depth bound
-        # (envkit.yamltree.MAX_DEPTH), which keeps this recursion shallow.
+        # (envkit.stackfile.yamltree.MAX_DEPTH), which keeps this recursion shallow.
         if isinstance(value, dict):
             return {key: self.node(item, (*path, key)) for key, item in value.items()}
         if isinstance(value, list):
@@ -225,6 +225,7 @@ class _Walk:
         return value
 
     def string(self, text: str, path: DocPath) -> Any:
+        uses: tuple[VariableUse, ...] = ()
         if "$" not in text:
             result = text
         else:
@@ -242,10 +243,15 @@ class _Walk:
         try:
             return cast.convert(result)
         except ValueError as exc:
+            # a value that variables made may hold a secret: then name the variables only
+            names = ", ".join(dict.fromkeys(u.name for u in uses if u.value))
+            message = f"{exc} (after interpolation)"
+            if names:
+                message = f"the value that {names} gave is not {cast.expected}"
             self.problems.append(
                 Diagnostic(
                     "invalid-interpolated-value",
-                    f"{exc} (after interpolation)",
+                    message,
                     path,
                     self.origin_of(path),
                     f"Compose reads this field as {cast.expected}",

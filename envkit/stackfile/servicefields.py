@@ -21,6 +21,7 @@ from envkit.stackfile.syntax import (
     parse_mount,
     parse_port,
     parse_port_long,
+    parse_tmpfs,
 )
 from envkit.stackfile.treereader import TreeReader
 
@@ -124,13 +125,8 @@ def mounts(reader: TreeReader, value: Any, path: DocPath) -> tuple[Mount, ...]:
 def tmpfs(reader: TreeReader, value: Any, path: DocPath) -> tuple[str, ...]:
     out = reader.strings(value, path)
     for i, entry in enumerate(out):
-        if not entry.startswith("/"):
-            reader.fail(
-                "invalid-volume",
-                "{value} is not an absolute container path",
-                (*path, i) if isinstance(value, list) else path,
-                value=entry,
-            )
+        at = (*path, i) if isinstance(value, list) else path
+        reader.parse("invalid-volume", parse_tmpfs, entry, at)
     return out
 
 

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from envkit.limits import MAX_PORT, MIN_PORT
+from envkit.limits import MAX_BYTES, MAX_PORT, MIN_PORT
 from envkit.model import PROTOCOLS, Mount, MountType, PortSpec
 from envkit.units import Invalid, parse_duration, parse_size
 
@@ -39,6 +39,7 @@ __all__ = [
     "parse_port",
     "parse_port_long",
     "parse_size",
+    "parse_tmpfs",
 ]
 
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -244,3 +245,35 @@ def _parse_mount_long(value: dict[str, Any], directory: Path) -> Mount:
             safe_hint="the source is not a volume name (for a path use type: bind)",
         )
     return Mount(mount_type, _target(target), source, read_only)
+
+
+# -- tmpfs ---------------------------------------------------------------------------------
+
+_TMPFS_SIZE = re.compile(r"(\d+(?:\.\d+)*) ?([kmgtp])?i?b?", re.IGNORECASE)  # Docker's RAMInBytes
+_TMPFS_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_tmpfs(entry: str) -> str:
+    """``/run:size=64m,mode=1777`` as given, after checking what the engine would refuse at
+    create: an absolute path, a ``size=`` it can read and that fits in int64 bytes, an octal
+    ``mode=``. Other options pass through to the engine unchanged."""
+    path, _, options = entry.partition(":")
+    if not path.startswith("/"):
+        raise Invalid("{value} is not an absolute container path")
+    for option in filter(None, options.split(",")):
+        key, _, value = option.partition("=")
+        if key == "size":
+            match = _TMPFS_SIZE.fullmatch(value)
+            if match is None or match.group(1).count(".") > 1:
+                raise Invalid("{value} has a tmpfs size the engine cannot read",
+                              "write size=64m (k, m, g, t or p; or bytes)")  # fmt: skip
+            unit = _TMPFS_UNITS[(match.group(2) or "").lower()]
+            if not float(match.group(1)) * unit <= MAX_BYTES:
+                raise Invalid("{value} has too large a tmpfs size",
+                              f"a size is at most {MAX_BYTES} bytes (8 EiB)")  # fmt: skip
+        elif key == "mode" and not (
+            value and len(value) <= 11 and all(c in "01234567" for c in value)
+            and int(value, 8) <= 0xFFFFFFFF
+        ):  # fmt: skip
+            raise Invalid("{value} has a tmpfs mode that is not octal", "write mode=1777")
+    return entry

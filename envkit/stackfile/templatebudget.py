@@ -14,10 +14,15 @@ asks for gigabytes. :mod:`envkit.stackfile.templating` renders every template un
 - builds a string, list or number larger than :data:`MAX_SIZE` characters or items (checked
   *before* the operation: ``*``, ``+``, ``%``, ``~``, ``**``, ``str.format``, and the
   amplifying filters and string methods ``join``, ``replace``, ``center``, ``indent``,
-  ``wordwrap``, ``format``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``);
-- outputs more than :data:`MAX_SIZE` characters for one value.
+  ``wordwrap``, ``format``, ``slice``, ``batch``, ``tojson``, ``ljust``, ``rjust``,
+  ``zfill``, ``expandtabs``, ``translate``), and every list, tuple or dict a literal or a
+  call makes (``[a, a]`` in a loop is a tree of 2**n shared leaves, whose ``str()`` never
+  returns); ``wordwrap`` of a long word at a small width (quadratic in textwrap);
+- outputs more than :data:`MAX_SIZE` characters for one value, or for one block (every
+  buffer Jinja joins, ``{% set %}`` blocks and macro outputs included: :func:`checked_join`).
 
-The sandbox is Jinja's immutable one, so ``list.extend`` cannot double a list in a loop.
+The sandbox is Jinja's immutable one, so ``list.extend`` cannot double a list in a loop, and
+``lipsum`` (a loop inside Jinja) is removed.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ __all__ = [
     "check_call",
     "checked_filters",
     "checked_format",
+    "checked_join",
     "concat",
+    "container",
     "loop",
     "safe_range",
     "size_of",
@@ -55,6 +62,8 @@ MAX_SECONDS = 5.0  # wall-clock, per rendered environment
 MAX_SIZE = 1_000_000  # characters of a string / items of a list / digits of a number
 _MAX_BITS = 10_000  # integers of about 3,000 digits (str() refuses 4,300 anyway)
 _MAX_POWER = 1000  # exponent limit for ``**``
+_MAX_INDENT = 100  # tojson(indent=...)
+_MAX_WRAP_WORK = 10**10  # textwrap cuts a long word in len**2/width character copies
 
 
 class TooExpensive(Exception):
@@ -109,20 +118,25 @@ def loop(iterable: Iterable[Any]) -> Iterator[Any]:
 
 
 def size_of(value: Any) -> int:
-    """Characters of a string, items of a container (nested ones counted, shared ones each
-    time they appear), digits of an int; stops counting past MAX_SIZE."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, bool) or not isinstance(value, int | list | tuple | dict | set):
-        return 1
-    if isinstance(value, int):
-        return max(1, value.bit_length() * 3 // 10)
-    total = len(value)
-    items = value.values() if isinstance(value, dict) else value
-    for item in items:
-        if total > MAX_SIZE:
-            break
-        total += size_of(item) if isinstance(item, str | list | tuple | dict) else 0
+    """Characters of the strings plus one per container and item, through nested containers
+    (a shared one each time it appears), digits of an int; stops counting past MAX_SIZE, so
+    it costs at most about MAX_SIZE steps whatever the value."""
+    total = 0
+    pending = [value]
+    while pending and total <= MAX_SIZE:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, list | tuple):
+            total += 1 + len(item)
+            pending.extend(item[: MAX_SIZE + 1])
+        elif isinstance(item, dict):
+            total += 1 + len(item)
+            pending.extend(list(item.values())[: MAX_SIZE + 1])
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += max(1, item.bit_length() * 3 // 10)
+        else:
+            total += 1
     return total
 
 
@@ -131,8 +145,19 @@ def _limit(size: int, what: str = "the result") -> None:
         raise TooExpensive(f"{what} would be longer than {MAX_SIZE:,} characters or items")
 
 
+def container(value: Any) -> Any:
+    """A list, tuple or dict literal (or what a call returned), checked for its size
+    counted through nested containers, shared ones each time they appear."""
+    if isinstance(value, list | tuple | dict):
+        _limit(size_of(value))
+    return value
+
+
 def concat(*parts: Any) -> str:
     """``a ~ b ~ c``, checked."""
+    for part in parts:
+        if not isinstance(part, str):
+            _limit(size_of(part))  # str() of a 2**30-leaf tree would never return
     texts = [str(p) for p in parts]
     _limit(sum(len(t) for t in texts))
     return "".join(texts)
@@ -221,6 +246,9 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None
         _limit(len(owner) + count * max(len(new) - len(old), 0))
     elif name in ("format", "format_map"):
         checked_format(owner)
+    elif name == "translate" and args and isinstance(args[0], dict):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        _limit(len(owner) * max(longest, 1))
 
 
 def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
@@ -228,6 +256,7 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
     join, replace = filters["join"], filters["replace"]
     center, indent = filters["center"], filters["indent"]
     wordwrap, format_ = filters["wordwrap"], filters["format"]
+    slice_, batch, tojson = filters["slice"], filters["batch"], filters["tojson"]
 
     def do_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
         items = list(value)
@@ -253,14 +282,38 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
 
     def do_wordwrap(env: Any, s: Any, width: int = 79, *args: Any, **kwargs: Any) -> Any:
         wrap = kwargs.get("wrapstring") or (args[1] if len(args) > 1 else None) or "\n"
-        _limit(len(str(s)) * (1 + len(str(wrap))))
+        text = str(s)
+        _limit(len(text) * (1 + len(str(wrap))))
+        if isinstance(width, int) and len(text) ** 2 // max(width, 1) > _MAX_WRAP_WORK:
+            raise TooExpensive("wordwrap of this text at this width is quadratic work")
         return wordwrap(env, s, width, *args, **kwargs)
 
     def do_format(value: Any, *args: Any, **kwargs: Any) -> Any:
         check_binop("%", str(value), tuple(args) or kwargs)
         return format_(value, *args, **kwargs)
 
-    for new, old in ((do_join, join), (do_replace, replace), (do_wordwrap, wordwrap)):
+    def do_slice(eval_ctx: Any, value: Any, slices: int, fill_with: Any = None) -> Any:
+        if isinstance(slices, int) and slices > MAX_RANGE:  # one Python step per slice
+            raise TooExpensive(f"slice({slices}) makes more than {MAX_RANGE:,} slices")
+        return slice_(eval_ctx, value, slices, fill_with)
+
+    def do_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+        if fill_with is not None and isinstance(linecount, int):  # pads to linecount items
+            _limit(linecount, "a padded batch")
+        return batch(value, linecount, fill_with)
+
+    def do_tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
+        if isinstance(indent, int) and indent > _MAX_INDENT:  # repeated on every line
+            raise TooExpensive(f"tojson indent {indent} is over {_MAX_INDENT}")
+        if isinstance(indent, str):
+            _limit(len(indent) * size_of(value), "the indented JSON")
+        return tojson(eval_ctx, value, indent)
+
+    replaced = (
+        (do_join, join), (do_replace, replace), (do_wordwrap, wordwrap),
+        (do_slice, slice_), (do_tojson, tojson),
+    )  # fmt: skip
+    for new, old in replaced:
         for attr in ("jinja_pass_arg",):  # pass_eval_context / pass_environment markers
             if hasattr(old, attr):
                 setattr(new, attr, getattr(old, attr))
@@ -271,4 +324,20 @@ def checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callabl
         "indent": do_indent,
         "wordwrap": do_wordwrap,
         "format": do_format,
+        "slice": do_slice,
+        "batch": do_batch,
+        "tojson": do_tojson,
     }
+
+
+def checked_join(parts: Iterable[str]) -> str:
+    """The environment's ``concat``: joins every buffer (set blocks, macros, call and
+    filter blocks), so a ``{% set %}`` block that doubles itself in a loop is caught."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_SIZE:
+            raise TooExpensive(f"a block's output would be longer than {MAX_SIZE:,} characters")
+        out.append(part)
+    return "".join(out)

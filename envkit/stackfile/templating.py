@@ -89,17 +89,21 @@ def _environment() -> SandboxedEnvironment:
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             budget.step()
             budget.check_call(__obj, args, kwargs)
-            return super().call(__context, __obj, *args, **kwargs)
+            return budget.container(super().call(__context, __obj, *args, **kwargs))
 
     sandbox = Sandbox(undefined=Undefined, autoescape=False, keep_trailing_newline=True)
+    sandbox.concat = budget.checked_join  # type: ignore[method-assign]
     sandbox.globals["range"] = budget.safe_range
+    del sandbox.globals["lipsum"]  # lipsum(10**9): a loop no budget sees
     sandbox.filters.update(budget.checked_filters(sandbox.filters))
     return sandbox
 
 
 def _bounded(tree: nodes.Template) -> nodes.Template:
-    """``tree`` with every ``{% for %}`` iterating through :func:`templatebudget.loop` and
-    every ``~`` going through :func:`templatebudget.concat` (steps and sizes counted)."""
+    """``tree`` with every ``{% for %}`` iterating through :func:`templatebudget.loop`,
+    every ``~`` going through :func:`templatebudget.concat` and every list, tuple and dict
+    literal through :func:`templatebudget.container` (steps and sizes counted: ``[x, x]``
+    in a loop would otherwise build a tree of 2**n shared leaves for free)."""
     from jinja2 import nodes
     from jinja2.visitor import NodeTransformer
 
@@ -118,11 +122,39 @@ def _bounded(tree: nodes.Template) -> nodes.Template:
             self.generic_visit(node)
             return call("concat", [n for n in node.nodes if isinstance(n, nodes.Expr)])
 
+        def visit_List(self, node: nodes.List) -> nodes.Node:
+            self.generic_visit(node)
+            return call("container", [node])
+
+        def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+            self.generic_visit(node)
+            return call("container", [node])
+
+        def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+            self.generic_visit(node)
+            return call("container", [node]) if node.ctx == "load" else node
+
     bounded: nodes.Template = Bound().visit(tree)
     return bounded
 
 
 Compiled = tuple[Callable[[dict[str, Any]], Any], frozenset[str]]
+
+
+def _expression(expr: str) -> Callable[[dict[str, Any]], Any]:
+    """Jinja's ``compile_expression`` (native result), with the tree bounded like a
+    template's."""
+    from jinja2 import nodes
+    from jinja2.environment import TemplateExpression
+    from jinja2.parser import Parser
+
+    jinja = _environment()
+    parser = Parser(jinja, expr, state="variable")
+    node = parser.parse_expression()
+    node.set_environment(jinja)
+    body = [nodes.Assign(nodes.Name("result", "store"), node, lineno=1)]
+    template = jinja.from_string(_bounded(nodes.Template(body, lineno=1)))
+    return TemplateExpression(template, undefined_to_none=False)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -139,7 +171,7 @@ def _compile(text: str) -> Compiled | Exception:
         lone = _LONE_EXPRESSION.fullmatch(text)
         expr = lone.group("expr") if lone else None
         if expr is not None and not any(m in expr for m in (*_MARKERS, "}}", "#}", "%}")):
-            return jinja.compile_expression(expr, undefined_to_none=False), names
+            return _expression(expr), names
         template = jinja.from_string(_bounded(tree))
 
         def render(context: dict[str, Any]) -> str:

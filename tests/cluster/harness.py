@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "HarnessMissing",
     "RemoteEngine",
     "in_netns",
+    "link_down",
     "load_cluster",
     "load_remote",
     "read_env_file",
@@ -89,6 +91,24 @@ def in_netns(path: str) -> Iterator[None]:
                 )
     finally:
         os.close(home)
+
+
+@contextlib.contextmanager
+def link_down(node: ClusterNode, switch_netns: str) -> Iterator[None]:
+    """Cut ``node`` off the switch for the block (its veth end on the switch goes down), and
+    put it back afterwards even when the block fails."""
+    switch = Path(switch_netns).name
+
+    def link(state: str) -> None:
+        subprocess.run(
+            ["ip", "-n", switch, "link", "set", node.name, state], check=True, capture_output=True
+        )
+
+    link("down")
+    try:
+        yield
+    finally:
+        link("up")
 
 
 def _require(values: dict[str, str], path: Path, *keys: str) -> None:

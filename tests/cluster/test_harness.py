@@ -16,7 +16,15 @@ import docker
 import paramiko
 import pytest
 
-from .harness import OWNER, Cluster, RemoteEngine, in_netns, remove_owned_services, wait_until
+from .harness import (
+    OWNER,
+    Cluster,
+    RemoteEngine,
+    in_netns,
+    link_down,
+    remove_owned_services,
+    wait_until,
+)
 
 # busybox as PID 1 ignores SIGTERM: without this each task takes 10 s to stop at cleanup.
 FAST_STOP = 500_000_000  # ns
@@ -45,16 +53,25 @@ def test_three_nodes_are_ready_in_one_swarm(cluster: Cluster, manager: Any) -> N
     assert {n.attrs["Spec"]["Availability"] for n in nodes} == {"active"}
     by_host = {n.attrs["Description"]["Hostname"]: n.attrs for n in nodes}
     assert by_host["envkit-n1"]["ManagerStatus"]["Leader"] is True
+    engine_ids = set()
     for node in cluster.nodes:
         attrs = by_host[node.hostname]
         assert attrs["Status"]["Addr"] == node.addr
         assert attrs["Spec"]["Labels"] == {"envkit.node": node.name}
         client = node.client()
         try:  # each node's own engine answers and has the test image without a registry
-            assert client.info()["Swarm"]["NodeAddr"] == node.addr
+            info = client.info()
+            assert info["Swarm"]["NodeAddr"] == node.addr
+            engine_ids.add(info["ID"])
             client.images.get(cluster.image)
         finally:
             client.close()
+    # Each engine has its own identity (own trust key), distinct from the host engine's.
+    host = docker.from_env()
+    try:
+        assert len(engine_ids) == 3 and host.info()["ID"] not in engine_ids
+    finally:
+        host.close()
 
 
 def test_cluster_namespaces_have_no_way_out(cluster: Cluster) -> None:
@@ -72,6 +89,31 @@ def test_cluster_namespaces_have_no_way_out(cluster: Cluster) -> None:
             ["ip", "-n", name, "route", "get", "192.0.2.1"], capture_output=True, text=True
         )
         assert out.returncode != 0 and "unreachable" in out.stderr, (name, out)
+
+
+def test_in_netns_enters_for_the_block_and_returns_even_on_error(cluster: Cluster) -> None:
+    own = os.readlink("/proc/thread-self/ns/net")
+    switch = f"net:[{os.stat(cluster.client_netns).st_ino}]"
+    assert own != switch
+    with pytest.raises(RuntimeError), in_netns(cluster.client_netns):
+        assert os.readlink("/proc/thread-self/ns/net") == switch
+        raise RuntimeError("boom")
+    assert os.readlink("/proc/thread-self/ns/net") == own
+
+
+def test_a_node_cut_off_the_switch_goes_down_and_comes_back(cluster: Cluster, manager: Any) -> None:
+    n3 = cluster.nodes[2]
+
+    def state() -> str:
+        return str(
+            next(n for n in manager.nodes.list() if n.attrs["Status"]["Addr"] == n3.addr).attrs[
+                "Status"
+            ]["State"]
+        )
+
+    with link_down(n3, cluster.client_netns):
+        wait_until(f"{n3.hostname} to be seen down", lambda: state() == "down", timeout=60)
+    wait_until(f"{n3.hostname} to be ready again", lambda: state() == "ready", timeout=60)
 
 
 def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_address(
@@ -103,9 +145,9 @@ def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_add
     node_ids = {n.attrs["ID"]: n.attrs["Description"]["Hostname"] for n in manager.nodes.list()}
     assert sorted(node_ids[t["NodeID"]] for t in tasks) == [n.hostname for n in cluster.nodes]
 
-    def answers() -> dict[str, str]:
+    def answers(netns: str) -> dict[str, str]:
         got = {}
-        with in_netns(cluster.client_netns):  # the node addresses exist only in the namespaces
+        with in_netns(netns):  # the node addresses exist only inside the cluster's namespaces
             for node in cluster.nodes:
                 try:
                     got[node.hostname] = _http_get(node.addr, port, "/node")
@@ -114,17 +156,21 @@ def test_dnsrr_service_with_host_ports_runs_on_every_node_and_answers_on_its_add
         return got
 
     expected = {n.hostname: n.hostname for n in cluster.nodes}
-    seen: dict[str, str] = {}
+    # From the switch (the client seat) and from inside node 1 (node to node).
+    for netns in (cluster.client_netns, cluster.nodes[0].netns):
+        seen: dict[str, str] = {}
 
-    def all_answer() -> bool:
-        seen.clear()
-        seen.update(answers())
-        return seen == expected
+        def all_answer(netns: str = netns, seen: dict[str, str] = seen) -> bool:
+            seen.clear()
+            seen.update(answers(netns))
+            return seen == expected
 
-    try:
-        wait_until("each node to answer with its own task", all_answer, timeout=20)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; answers: {seen}") from None
+        try:
+            wait_until(
+                f"each node to answer from {netns} with its own task", all_answer, timeout=20
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; answers: {seen}") from None
 
 
 def test_node_registries_share_one_storage(cluster: Cluster, manager: Any, owner: str) -> None:
@@ -296,3 +342,37 @@ def test_ssh_client_refuses(remote: RemoteEngine, tmp_path: Path, setup: str, re
     )  # fmt: skip
     assert out.returncode == 255, out
     assert refusal in out.stderr
+
+
+def test_cleanup_removes_owned_services_networks_and_their_containers(
+    cluster: Cluster, manager: Any
+) -> None:
+    other = f"c{random.randint(0, 1 << 32):08x}"  # not the owner fixture's: this test cleans itself
+    try:
+        net = manager.networks.create(
+            f"{other}-net", driver="overlay", attachable=True, labels={OWNER: other}
+        )
+        manager.services.create(
+            cluster.image,
+            name=f"{other}-svc",
+            labels={OWNER: other},
+            networks=[net.id],
+            stop_grace_period=FAST_STOP,
+            mode=docker.types.ServiceMode("global"),
+            endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
+        )
+        wait_until(
+            "a running task on each node", lambda: len(_running_tasks(manager, f"{other}-svc")) == 3
+        )
+    finally:
+        remove_owned_services(manager, cluster.nodes, other)
+    selector = {"label": f"{OWNER}={other}"}
+    assert manager.api.services(filters=selector) == []
+    assert manager.api.networks(filters=selector) == []
+    for node in cluster.nodes:
+        client = node.client()
+        try:
+            f = {"label": f"com.docker.swarm.service.name={other}-svc"}
+            assert client.api.containers(all=True, filters=f) == []
+        finally:
+            client.close()

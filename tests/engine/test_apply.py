@@ -24,6 +24,7 @@ from envkit.model import (
     PullPolicy,
     ServiceSpec,
 )
+from envkit.progress import Outcome, Subject
 from envkit.reconcile.apply import apply, down
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 
@@ -31,17 +32,17 @@ from .conftest import IMAGE, Project, svc
 
 
 class Recorder:
-    """A Reporter that keeps (time, subject, message) in order."""
+    """A Reporter that keeps (time, subject name, message) in order."""
 
     def __init__(self) -> None:
         self.events: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()
 
-    def step(self, subject: str, message: str) -> None:
+    def step(self, subject: Subject, message: str, outcome: Outcome | None = None) -> None:
         with self._lock:
-            self.events.append((time.monotonic(), subject, message))
+            self.events.append((time.monotonic(), subject.name, message))
 
-    def output(self, subject: str, line: str) -> None:
+    def output(self, subject: Subject, line: str) -> None:
         pass
 
     def when(self, subject: str, message: str) -> float:

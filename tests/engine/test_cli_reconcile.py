@@ -390,6 +390,34 @@ def test_ps_logs_and_port(stack: StackFile) -> None:
     assert nosvc.code == 2 and "has no service 'nope'" in nosvc.err
 
 
+def test_ctrl_c_ends_logs_follow_quietly_with_130(stack: StackFile) -> None:
+    """Ctrl-C is how `logs -f` ends: exit 130 and no "run the same command again to
+    converge" (nothing was being changed)."""
+    import signal
+
+    stack.write(
+        "environments: {e: {}}\nservices:\n"
+        + busybox("talker", command="i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    )
+    assert stack.cli("up", "e").code == 0
+    proc = subprocess.Popen(
+        stack.argv("logs", "e", "talker", "-f"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("tick "), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 130, (out, err)
+    assert err == "", err
+
+
 def test_host_ports_moved_or_swapped_between_services(stack: StackFile) -> None:
     p1, p2 = free_port(), free_port()
 

@@ -22,7 +22,7 @@ from envkit.stackfile.interpolation import (
 )
 
 # compose-go template_test.go's mapping
-ENV = {"FOO": "first", "BAR": "", "JSON": '{"json":2}'}
+ENV = {"FOO": "first", "BAR": "", "JSON": '{"json":2}', "\u017f": "long s", "\u212a": "kelvin"}
 
 # (template, expected) — compose-go's template_test.go, case by case
 COMPOSE_GO_OK = [
@@ -109,6 +109,8 @@ MORE_OK = [
     ("${UNSET:-{x}", "{x"),  # unbalanced: the argument runs to the line's last "}"
     ("$FOO:-x", "first:-x"),
     ("${UNSET?}${FOO}", None),  # None: an error, see below
+    ("$\u017f|${\u212a}", "long s|kelvin"),  # Go's (?i)[a-z] folds these two in
+    ("$\u0130 $\u0131", "$\u0130 $\u0131"),  # but not these (Python's re would)
 ]
 
 

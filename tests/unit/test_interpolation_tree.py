@@ -125,14 +125,14 @@ services:
         ),
         Diagnostic(
             "invalid-interpolated-value",
-            "'maybe' is not a boolean (after interpolation)",
+            "the value that PRIV gave is not a boolean (true or false)",
             ("services", "web", "privileged"),
             Origin("compose.yaml", 5, 17),
             "Compose reads this field as a boolean (true or false)",
         ),
         Diagnostic(
             "invalid-interpolated-value",
-            "'http' is not an integer (after interpolation)",
+            "the value that TARGET gave is not a whole number",
             ("services", "web", "ports", 0, "target"),
             Origin("compose.yaml", 6, 22),
             "Compose reads this field as a whole number",
@@ -163,6 +163,16 @@ def test_int_casts_refuse_what_strconv_atoi_refuses(text: str) -> None:
     tree = {"services": {"s": {"scale": text}}}
     result = interpolate_tree(tree, {}, lambda _p: None)
     assert [p.code for p in result.problems] == ["invalid-interpolated-value"]
+    # no variable made it: the text is the file's own and is shown
+    assert result.problems[0].message == f"{text!r} is not an integer (after interpolation)"
+
+
+def test_a_bad_value_from_a_variable_is_not_shown() -> None:
+    tree = {"services": {"s": {"tty": "${PW}"}}}
+    result = interpolate_tree(tree, {"PW": "hunter2"}, lambda _p: None)
+    assert [p.message for p in result.problems] == [
+        "the value that PW gave is not a boolean (true or false)"
+    ]
 
 
 def test_no_casts_keeps_strings_and_non_strings_are_untouched() -> None:

@@ -35,6 +35,8 @@ FIELDS = {
     "target": "ports: [{{target: {v}}}]",
     "restart": "restart: on-failure:{v}",
     "template": "cpus: '{{{{ {v} }}}}'",
+    "tmpfs": "tmpfs: ['/run:size={v}']",
+    "tmpfs_mode": "tmpfs: ['/run:mode={v}']",
 }
 
 
@@ -75,6 +77,16 @@ def engine_accepts(spec: ServiceSpec) -> None:
         assert port.published is None or 1 <= port.published <= 65535
     _, _, count = spec.restart.partition(":")
     assert not count or 0 <= int(count) <= 2**31 - 1
+    for entry in spec.tmpfs:  # what the engine's RAMInBytes and ParseUint(mode, 8) take
+        for option in entry.partition(":")[2].split(","):
+            key, _, value = option.partition("=")
+            if key == "size":
+                number = re.fullmatch(r"(\d+(?:\.\d+)?) ?([kmgtp])?i?b?", value, re.I)
+                assert number is not None
+                unit = 1024 ** " kmgtp".index((number.group(2) or " ").lower())
+                assert float(number.group(1)) * unit <= int64
+            elif key == "mode":
+                assert 0 <= int(value, 8) <= 0xFFFFFFFF
 
 
 def check(tmp_path: Path, line: str) -> None:
@@ -106,7 +118,8 @@ NUMBER_TEXT = st.one_of(
 def test_any_number_validates_into_engine_bounds_or_is_a_located_error(
     tmp_path: Path, field: str, text: str
 ) -> None:
-    value = text if field not in ("published", "restart", "template") else text.strip("'")
+    quoted = ("published", "restart", "template", "tmpfs", "tmpfs_mode")
+    value = text if field not in quoted else text.strip("'")
     check(tmp_path, FIELDS[field].format(v=value))
 
 
@@ -126,6 +139,9 @@ def test_any_number_validates_into_engine_bounds_or_is_a_located_error(
         ("ports: ['" + "9" * 50 + ":80']", "invalid-port"),
         ("ports: [{target: 70000}]", "invalid-value"),
         ("environment: {A: " + "9" * 5000 + "}", "number-too-large"),
+        ("tmpfs: ['/run:size=99999999999999999999g']", "invalid-volume"),
+        ("tmpfs: ['/run:size=lots']", "invalid-volume"),
+        ("tmpfs: ['/run:mode=999']", "invalid-volume"),
     ],
 )
 def test_the_reported_values_are_located_errors(tmp_path: Path, line: str, code: str) -> None:
@@ -149,6 +165,7 @@ def test_the_reported_values_are_located_errors(tmp_path: Path, line: str, code:
         "healthcheck: {test: [CMD, x], interval: 1ms, timeout: 0s, retries: 2147483647}",
         "restart: on-failure:2147483647",
         "ports: ['65535:1']",
+        "tmpfs: ['/run:size=64m,mode=1777,noexec', '/cache:size=1.5GiB', /plain]",
     ],
 )
 def test_the_bounds_themselves_are_accepted(tmp_path: Path, line: str) -> None:

@@ -71,6 +71,23 @@ HOSTILE = [
     "{% set ns = namespace(s=['x'] * 1000) %}{% for i in range(100) %}"
     "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}",
     "{% for i in range(2000) %}{{ 'x' * 1000 }}{% endfor %}",  # 2 MB of output
+    # a set block that doubles itself: every buffer join is checked
+    "{% set ns = namespace(s='x' * 1000) %}{% for i in range(40) %}"
+    "{% set b %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = b %}{% endfor %}{{ ns.s | length }}",
+    "{% macro m(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x' * 1000) %}"
+    "{% for i in range(40) %}{% set ns.s = m(ns.s) %}{% endfor %}{{ ns.s | length }}",
+    "{{ range(10) | slice(10**9) | list | length }}",
+    "{{ range(10) | batch(10**9, 'x') | list | length }}",
+    "{{ [1, [2]] | tojson(indent=10**9) }}",
+    "{{ ('x' * 999999).translate({120: 'y' * 999999}) }}",
+    # shared-leaf trees: [a, a] in a loop is 2**n leaves for n cheap steps
+    "{% set x = namespace(a=[1]) %}{% for i in range(60) %}{% set x.a = [x.a, x.a] %}"
+    "{% endfor %}{{ x.a | string | length }}",
+    "{% set x = namespace(a=[1]) %}{% for i in range(60) %}{% set x.a = (x.a, x.a) %}"
+    "{% endfor %}{{ x.a ~ '' }}",
+    "{% set x = namespace(a={}) %}{% for i in range(60) %}{% set x.a = dict(a=x.a, b=x.a) %}"
+    "{% endfor %}{{ x.a | tojson | length }}",
+    "{{ ('x' * 500000) | wordwrap(1) | length }}",  # quadratic inside textwrap
 ]
 
 
@@ -162,3 +179,18 @@ def test_time_outside_templates_does_not_count() -> None:
     budget.spend()
     budget.stop()
     assert not budget.exhausted
+
+
+def test_lipsum_is_not_available(tmp_path: Path) -> None:
+    """lipsum(10**9) loops inside Jinja where no budget sees it: the global is gone."""
+    result = outcome(tmp_path, "{{ lipsum(10**9) }}")
+    assert isinstance(result, tuple) and result[0] == "undefined-variable"
+
+
+def test_blocks_and_macros_of_normal_size_still_work(tmp_path: Path) -> None:
+    template = (
+        "{% macro m(s) %}<{{ s }}>{% endmacro %}{% set b %}{{ m('a') }}{{ m('b') }}{% endset %}"
+        "{{ b }}|{{ range(6) | slice(2) | list | length }}|{{ range(5) | batch(2, 0) | list"
+        " | length }}|{{ {'a': 1} | tojson }}|{{ 'abc'.translate({97: 'x'}) }}"
+    )
+    assert outcome(tmp_path, template) == '<a><b>|2|3|{"a": 1}|xbc'

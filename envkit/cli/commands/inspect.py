@@ -121,9 +121,14 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
     for t in threads:
         t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.5)
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a follow ends: nothing was being changed, so nothing to converge
+        # and nothing to say. The pump threads are daemons and die with the process.
+        return 130
     sys.stdout.flush()
     return 0
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
-    from envkit.progress import reporter_for
+    from envkit.cli.display import reporter_for
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
     from envkit.reconcile.verbs import conflict_error, refresh_images
@@ -21,7 +21,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
     desired = resolve_env(args, console).desired
     eng = engine()
-    refresh_images(desired, eng, reporter_for(console.err_stream, frozenset(console.secrets)))
+    with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
+        refresh_images(desired, eng, display)
     p = plan(desired, eng.observe(desired))
     access = host_access(desired)
     if args.json:
@@ -48,8 +49,8 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     document of ``envkit.reconcile.status`` plus ``expires`` (what ``--ttl`` set, else null); when up
     fails, a document with ``error: {code, message}`` instead of ``services``, and the
     usual error on stderr."""
+    from envkit.cli.display import reporter_for
     from envkit.errors import EnvkitError, UsageError
-    from envkit.progress import reporter_for
     from envkit.reconcile.expiry import expires_at
     from envkit.reconcile.present import plan_text
     from envkit.reconcile.status import STATUS_FORMAT_VERSION, status_json
@@ -70,18 +71,20 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         if not args.json:
             console.out(str(desired.instance))
     try:
-        result = up(
-            desired,
-            engine(),
-            reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
-            wait=args.wait,
-            timeout_s=args.timeout,
-            lock_timeout_s=args.lock_timeout,
-            on_lock_wait=console.err,
-            on_plan=lambda p: console.err(plan_text(p)),
-            expires=expires,
-            renew_anon_volumes=args.renew_anon_volumes,
-        )
+        # The display owns stderr until it closes: the plan and a lock wait go through it.
+        with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
+            result = up(
+                desired,
+                engine(),
+                reporter=display,
+                wait=args.wait,
+                timeout_s=args.timeout,
+                lock_timeout_s=args.lock_timeout,
+                on_lock_wait=display.note,
+                on_plan=lambda p: display.note(plan_text(p)),
+                expires=expires,
+                renew_anon_volumes=args.renew_anon_volumes,
+            )
     except EnvkitError as exc:
         if args.json:
             failed = {
@@ -103,16 +106,17 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
-    from envkit.progress import reporter_for
+    from envkit.cli.display import reporter_for
     from envkit.reconcile.verbs import down
 
     desired = resolve_env(args, console).desired
-    down(
-        desired,
-        engine(),
-        volumes=args.volumes,
-        reporter=reporter_for(console.err_stream, frozenset(console.secrets)),
-        lock_timeout_s=args.lock_timeout,
-        on_lock_wait=console.err,
-    )
+    with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
+        down(
+            desired,
+            engine(),
+            volumes=args.volumes,
+            reporter=display,
+            lock_timeout_s=args.lock_timeout,
+            on_lock_wait=display.note,
+        )
     return 0
