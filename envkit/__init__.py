@@ -18,17 +18,18 @@ from typing import TYPE_CHECKING
 from envkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from envkit.api import Environment, Stack, load
+    from envkit.api import Environment, Stack, gc, load
     from envkit.errors import EnvkitError
 
 __version__ = "0.1.0"
 
-__all__ = ["Environment", "EnvkitError", "Stack", "__version__", "load"]
+__all__ = ["Environment", "EnvkitError", "Stack", "__version__", "gc", "load"]
 
 _LAZY = {
     "Environment": "envkit.api",
     "EnvkitError": "envkit.errors",
     "Stack": "envkit.api",
+    "gc": "envkit.api",
     "load": "envkit.api",
 }
 

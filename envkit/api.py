@@ -11,8 +11,8 @@
     env.down(volumes=True)
 
 Errors are the CLI's (:mod:`envkit.errors`). Nothing here prints: progress goes to an
-optional :class:`~envkit.progress.Reporter`. The engine is ``DockerEngine.from_env()``
-unless one is given (``load(path, engine=FakeEngine())`` runs without Docker); the docker
+optional :class:`~envkit.progress.Reporter`. The engine is ``engine_from_env()``
+(:mod:`envkit.engine.factory`) unless one is given (``load(path, engine=FakeEngine())`` runs without Docker); the docker
 SDK is imported on the first engine call, not by this module.
 """
 
@@ -33,15 +33,15 @@ from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
 if TYPE_CHECKING:
     from envkit.engine.base import Engine, ObservedContainer
     from envkit.progress import Reporter
+    from envkit.reconcile.gc import GcResult
     from envkit.reconcile.teardown import DownResult
     from envkit.reconcile.verbs import UpResult
     from envkit.stackfile.document import Document
     from envkit.watchdog import Watchdog
 
-__all__ = ["DEFAULT_TTL", "Environment", "Stack", "load"]
+__all__ = ["DEFAULT_TTL", "Environment", "Stack", "gc", "load"]
 
 DEFAULT_TTL = "1h"  # of an ephemeral instance: gc reaps it after that if nothing else did
-_WILDCARD_V4 = ("", "0.0.0.0")
 
 
 def load(
@@ -52,9 +52,48 @@ def load(
 ) -> Stack:
     """Read and validate a stack file (raises :class:`~envkit.errors.StackError` with every
     located problem). ``engine``: the engine every instance of this stack uses (default:
-    ``DockerEngine.from_env()``, connected on first use). ``environ``: the process
+    ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
     return Stack(read(path), engine=engine, environ=environ)
+
+
+def gc(
+    *,
+    older_than: str | float | None = None,
+    include_unexpiring: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float = 10.0,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+    reporter: Reporter | None = None,
+) -> GcResult:
+    """Remove expired envkit instances, across every stack on the engine, like ``envkit
+    gc`` (``older_than``: also those created longer ago, e.g. ``"1d"``; with
+    ``include_unexpiring``, those without an expiry too). Returns what was removed,
+    skipped and failed (:class:`envkit.reconcile.gc.GcResult`); raises nothing for an
+    instance that could not be removed: it is in ``result.failed``."""
+    from envkit.reconcile.expiry import parse_ttl
+    from envkit.reconcile.gc import collect_garbage
+
+    older_than_s = parse_ttl(older_than, what="older_than") if older_than is not None else None
+    if include_unexpiring and older_than_s is None:
+        raise UsageError(
+            "include_unexpiring needs older_than",
+            hint="instances without an expiry are only reaped by age: e.g. "
+            "envkit.gc(older_than='1d', include_unexpiring=True)",
+        )
+    if engine is None:
+        from envkit.engine.factory import engine_from_env
+
+        engine = engine_from_env(environ)
+    return collect_garbage(
+        engine,
+        older_than_s=older_than_s,
+        include_unexpiring=include_unexpiring,
+        dry_run=dry_run,
+        lock_timeout_s=lock_timeout,
+        reporter=reporter,
+    )
 
 
 def _expires(ttl: str | float | None) -> str | None:
@@ -99,9 +138,9 @@ class Stack:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from envkit.engine.docker import DockerEngine
+            from envkit.engine.factory import engine_from_env
 
-            self._engine = DockerEngine.from_env(self._environ)
+            self._engine = engine_from_env(self._environ)
         return self._engine
 
     def render(
@@ -229,7 +268,6 @@ class Environment:
         self.expires: str | None = None  # RFC 3339 UTC, when up was given a ttl
         self.up_result: UpResult | None = None
         self._watchdog = watchdog
-        self._is_down = False
 
     def __repr__(self) -> str:
         return f"<envkit.Environment {self.project}>"
@@ -272,7 +310,6 @@ class Environment:
             timeout_s=timeout,
             expires=self.expires,
         )
-        self._is_down = False
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -308,7 +345,7 @@ class Environment:
                 code="no-such-port",
                 hint="publish it under the service's ports:, and check env.status()",
             )
-        return self._connect_host(binding.host_ip), binding.host_port
+        return self.engine.connect_host(binding.host_ip), binding.host_port
 
     def url(self, service: str, port: int | str, *, scheme: str = "http", path: str = "") -> str:
         """``http://127.0.0.1:49153/path`` for ``port`` of ``service``."""
@@ -338,7 +375,6 @@ class Environment:
         from envkit.reconcile.verbs import down
 
         result = down(self.desired, self.engine, volumes=volumes, reporter=reporter)
-        self._is_down = True
         if self._watchdog is not None:  # only once down succeeded: else it still guards
             self._watchdog.stand_down()
             self._watchdog = None
@@ -371,21 +407,3 @@ class Environment:
                 code="no-such-service",
             )
         return service
-
-    def _connect_host(self, host_ip: str) -> str:
-        if host_ip not in (*_WILDCARD_V4, "::"):
-            return host_ip
-        remote = _remote_engine_host(self.engine)
-        if remote:
-            return remote
-        return "::1" if host_ip == "::" else "127.0.0.1"
-
-
-def _remote_engine_host(engine: Engine) -> str | None:
-    """The host name of a Docker engine reached over TCP (``tcp://build-box:2376``)."""
-    if getattr(engine, "is_local", True):
-        return None
-    from urllib.parse import urlsplit
-
-    endpoint = str(getattr(engine, "endpoint", "")).removeprefix("DOCKER_HOST=")
-    return (urlsplit(endpoint).hostname if "://" in endpoint else None) or None

@@ -22,6 +22,7 @@ __all__ = [
     "LABEL",
     "PROTOCOLS",
     "SPEC_HASH_VERSION",
+    "WILDCARD_ADDRESSES",
     "BuildSpec",
     "Condition",
     "Dependency",
@@ -34,10 +35,12 @@ __all__ = [
     "ResourceKind",
     "ServiceSpec",
     "VolumeSpec",
+    "addresses_overlap",
     "canonical_spec",
     "container_labels",
     "container_name",
     "envkit_version",
+    "is_wildcard",
     "project_labels",
     "spec_hash",
 ]
@@ -47,6 +50,17 @@ SPEC_HASH_VERSION = 1
 
 
 PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})  # a host IP meaning every address
+
+
+def is_wildcard(host_ip: str) -> bool:
+    """Whether a host address means every address (unset, ``0.0.0.0``, ``::``)."""
+    return host_ip in WILDCARD_ADDRESSES
+
+
+def addresses_overlap(a: str, b: str) -> bool:
+    """Whether ports bound on host addresses ``a`` and ``b`` would collide."""
+    return is_wildcard(a) or is_wildcard(b) or a == b
 
 
 class LABEL:

@@ -159,10 +159,14 @@ class Line:
     def state(self) -> str:
         """What the live display shows: in progress, the message; at the end, the
         outcome's word ("created", where the plain message says "started"; "healthy" when
-        a wait ended it); a failure keeps its message (why)."""
-        if self.outcome is None or self.outcome in _DETAILED:
+        a wait ended it); a failure keeps its message (why), without the object's own
+        name, which the line shows already ("failed: exited with code 3")."""
+        outcome = self.outcome
+        if outcome is None or outcome in _DETAILED:
+            if outcome is Outcome.FAILED:
+                return self.message.replace(f": {self.subject.name} ", ": ", 1)
             return self.message
-        return self.outcome.value
+        return outcome.value
 
 
 @dataclass(slots=True)
@@ -171,6 +175,7 @@ class Board:
     displays hold their lock around it."""
 
     now: Clock = time.monotonic
+    nothing: str = "no changes"  # the summary's start when nothing changed ("nothing to remove")
     began: float = field(init=False)
     lines: dict[Subject, Line] = field(default_factory=dict)
 
@@ -203,7 +208,7 @@ class Board:
         took = f"in {self.now() - self.began:.1f} s"
         parts = [f"{n} {o.value}" for o, n in counts.items() if n]
         if not any(counts[o] for o in _SUMMARY_ORDER if o.changed or o is Outcome.FAILED):
-            return ", ".join(["no changes", *parts]) + f" {took}"
+            return ", ".join([self.nothing, *parts]) + f" {took}"
         return ", ".join(parts) + f" {took}"
 
 
@@ -234,11 +239,12 @@ class LineReporter:
         *,
         now: Clock = time.monotonic,
         summary: bool = True,
+        nothing: str = "no changes",
     ) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self._secrets = secrets
         self._lock = threading.Lock()
-        self._board = Board(now)
+        self._board = Board(now, nothing)
         self._summary = summary
 
     def _write(self, text: str) -> None:

@@ -196,13 +196,17 @@ def wait_for_parent(fd: int, parent_pid: int, *, poll_s: float = POLL_S) -> str 
 
 def tear_down(project: str, *, volumes: bool, log: TextIO) -> bool:
     """``down`` the project, retrying while the engine does not answer."""
-    from envkit.engine.docker import DockerEngine
+    from envkit.engine.factory import engine_from_env
     from envkit.errors import EngineUnavailable, EnvkitError
     from envkit.progress import LineReporter
     from envkit.reconcile.verbs import down
 
     for attempt in range(1, DOWN_ATTEMPTS + 1):
-        engine = DockerEngine.from_env()
+        try:
+            engine = engine_from_env()
+        except EnvkitError as exc:  # DOCKER_HOST names no engine: retrying will not help
+            _say(log, f"tearing down {project} failed: {exc.render()}")
+            return False
         try:
             result = down(project, engine, volumes=volumes, reporter=LineReporter(log))
         except EngineUnavailable as exc:

@@ -15,5 +15,6 @@ if ! netns_exists envkit-n1 && ! netns_exists envkit-n2 && ! netns_exists envkit
     netns_remove "$SWITCH_NS"
     rm -rf "${CLUSTER_RUN:?}" "${CLUSTER_LIB:?}"
     netns_dir_release
+    leftovers || die "teardown left the above behind"
 fi
 say "remote engine down in $(($(now_ms) - t0)) ms"

@@ -17,7 +17,6 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
 
 from envkit.bundle.dockerarchive import ArchiveImage
 from envkit.bundle.format import STACK, BundleError
@@ -25,17 +24,11 @@ from envkit.bundle.limits import Limits
 from envkit.bundle.read import Verified, VerifyingPass, read_header_ids, verify_bundle
 from envkit.bundle.spool import spooled
 from envkit.bundle.streams import Progress
+from envkit.engine.base import ImageStore
 
 __all__ = ["extract_stack", "load_bundle", "open_bundle", "push_bundle", "verify_and_load"]
 
 CHUNK = 1 << 20
-
-
-class ImageEngine(Protocol):
-    def load_images(self, data: Any, on_output: Any = None) -> list[str]: ...
-    def image_info(self, ref: str) -> Any: ...
-    def tag_image(self, image: str, ref: str) -> None: ...
-    def push_image(self, ref: str, on_output: Any = None) -> None: ...
 
 
 @contextlib.contextmanager
@@ -112,7 +105,7 @@ def _archive_file(images_tar: str, name: str) -> bytes:
 
 def load_bundle(
     verified: Verified,
-    engine: ImageEngine,
+    engine: ImageStore,
     *,
     on_output: Callable[[str], None] | None = None,
     progress: Progress | None = None,
@@ -137,7 +130,7 @@ def load_bundle(
 
 def verify_and_load(
     path: str,
-    engine: ImageEngine,
+    engine: ImageStore,
     *,
     before_load: Callable[[Verified], object] | None = None,
     on_output: Callable[[str], None] | None = None,
@@ -189,7 +182,7 @@ def verify_and_load(
 
 def _finish(
     verified: Verified,
-    engine: ImageEngine,
+    engine: ImageStore,
     have: set[str],
     on_output: Callable[[str], None] | None,
 ) -> list[str]:
@@ -211,7 +204,7 @@ def _finish(
     return present
 
 
-def _has(engine: ImageEngine, image_id: str) -> bool:
+def _has(engine: ImageStore, image_id: str) -> bool:
     info = engine.image_info(image_id)
     return info is not None and info.id == image_id
 
@@ -262,7 +255,7 @@ def extract_stack(verified: Verified, directory: str, *, force: bool = False) ->
 
 def push_bundle(
     verified: Verified,
-    engine: ImageEngine,
+    engine: ImageStore,
     registry: str,
     *,
     on_output: Callable[[str], None] | None = None,

@@ -12,11 +12,12 @@ import os
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any, cast
 
 from envkit.bundle.format import (
     HEADER,
@@ -33,18 +34,13 @@ from envkit.bundle.format import (
 from envkit.bundle.output import check_output
 from envkit.bundle.secretfiles import SecretMarkers, declared_secret_files
 from envkit.bundle.streams import Progress, compressed_writer
+from envkit.engine.base import ImageStore
 from envkit.model import MountType, ServiceSpec, envkit_version
 from envkit.stackfile.pipeline import Resolved
 
 __all__ = ["SaveResult", "default_name", "save_bundle"]
 
 CHUNK = 1 << 20
-
-
-class ImageEngine(Protocol):
-    def ensure_image(self, spec: ServiceSpec, on_output: Any = None) -> str: ...
-    def image_info(self, ref: str) -> Any: ...
-    def save_images(self, refs: list[str]) -> Iterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +257,7 @@ def _add_bytes(tar: tarfile.TarFile, name: str, content: bytes, mtime: float) ->
 
 def save_bundle(
     resolved: Resolved,
-    engine: ImageEngine,
+    engine: ImageStore,
     output: str | None,
     *,
     compression: str = "gzip",
@@ -285,7 +281,7 @@ def save_bundle(
         spec = specs[0]
         engine.ensure_image(
             spec,
-            on_output=(lambda line, r=ref: on_output(r, line)) if on_output else None,
+            on_output=partial(on_output, ref) if on_output else None,
         )
         info = engine.image_info(spec.image)
         if info is None:
@@ -370,7 +366,7 @@ def _write(
     writer: IO[bytes],
     manifest: Manifest,
     stack_files: list[tuple[str, bytes]],
-    engine: ImageEngine,
+    engine: ImageStore,
     refs: list[str],
     bar: Progress | None,
 ) -> list[MemberRecord]:

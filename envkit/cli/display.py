@@ -15,13 +15,18 @@ __all__ = ["reporter_for"]
 
 
 def reporter_for(
-    stream: TextIO, secrets: frozenset[str] = frozenset(), *, summary: bool = True
+    stream: TextIO,
+    secrets: frozenset[str] = frozenset(),
+    *,
+    summary: bool = True,
+    nothing: str = "no changes",
 ) -> Display:
     """A live display on a terminal (unless ``TERM=dumb``), plain lines otherwise (CI
     logs, pipes). Only the live display imports rich. Use it as a context manager: leaving
-    it ends the display and prints the summary (unless ``summary`` is false)."""
+    it ends the display and prints the summary (unless ``summary`` is false), which starts
+    with ``nothing`` when nothing changed."""
     if stream.isatty() and os.environ.get("TERM", "dumb") != "dumb":
         from envkit.cli.live import LiveReporter
 
-        return LiveReporter(stream, secrets, color=use_color(), summary=summary)
-    return LineReporter(stream, secrets, summary=summary)
+        return LiveReporter(stream, secrets, color=use_color(), summary=summary, nothing=nothing)
+    return LineReporter(stream, secrets, summary=summary, nothing=nothing)

@@ -50,8 +50,10 @@ def columns(
 ) -> Columns:
     """Column widths for a terminal ``width`` columns wide, so that a line is at most
     ``width - 1`` long (a character in the last column makes some terminals wrap): the
-    name and the state share what the mark, the kind and the elapsed time leave, the state
-    getting at least two fifths when both do not fit; the kind goes first when too narrow."""
+    name and the state share what the mark, the kind and the elapsed time leave; when both
+    do not fit, the name keeps two fifths (at least 16 columns, or half when narrower: its
+    end tells the lines apart) and the state, which says what happened, the rest; the kind
+    goes first when too narrow."""
     elapsed = max((len(t) for t in times), default=4)
     kind = max((len(k) for k in kinds), default=0)
     name_need = max((len(n) for n in names), default=0)
@@ -63,7 +65,8 @@ def columns(
     free = max(free, 2)
     if name_need + state_need <= free:
         return Columns(kind, name_need, state_need, elapsed)
-    state = min(state_need, max(free - name_need, free * 2 // 5))
+    name = min(name_need, max(free * 2 // 5, min(16, free // 2)))
+    state = min(state_need, max(free - name, 1))
     return Columns(kind, free - state, state, elapsed)
 
 
@@ -99,12 +102,13 @@ class LiveReporter:
         now: Callable[[], float] = time.monotonic,
         width: int | None = None,
         summary: bool = True,
+        nothing: str = "no changes",
     ) -> None:
         self._summary = summary
         self._stream = stream
         self._secrets = secrets
         self._lock = threading.RLock()
-        self._board = Board(now)
+        self._board = Board(now, nothing)
         self._fixed_width = width
         self._console = Console(
             file=stream,

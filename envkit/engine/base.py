@@ -1,29 +1,50 @@
-"""The engine boundary: what envkit observes and the operations apply needs.
+"""The engine boundary: what envkit observes and the operations it needs, as narrow protocols.
 
 Observed values are frozen data parsed from the engine's JSON, so the planner (pure) can
-consume them and tests can build them by hand. :class:`Engine` is the one interface apply
-talks to; ``envkit.engine.docker.DockerEngine`` implements it with the docker SDK.
+consume them and tests can build them by hand. The protocols, each typed by the consumers
+that need only it:
+
+- :class:`ContainerRuntime`: observe a project, create/start/stop/remove its containers,
+  network and volumes, read status and logs; plus where the engine is (``identity`` for the
+  lock key, ``connect_host`` for published ports). Teardown needs only this.
+- :class:`ImageStore`: make an image present, inspect, save, load, tag and push images.
+  Bundles need only this.
+- :class:`Inventory`: list envkit's objects across projects by label (ps, gc).
+- :class:`Engine`: all three, for apply, the verbs and the Python API.
+
+``envkit.engine.docker.DockerEngine`` implements them with the docker SDK,
+``envkit.engine.fake.FakeEngine`` in memory; ``envkit.engine.factory.engine_from_env``
+makes the engine the process environment names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
+    "ContainerRuntime",
     "ContainerStatus",
     "Engine",
     "ImageInfo",
+    "ImageStore",
+    "Inventory",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
     "ObservedVolume",
+    "OutputCallback",
     "PortBinding",
+    "PortHolder",
     "PortUse",
 ]
+
+# Receives each line of progress output of a pull, build, load or push.
+OutputCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +92,25 @@ class ObservedVolume:
     created: str = ""  # RFC 3339, when the engine says (list_volumes)
 
 
+class PortHolder(Enum):
+    """What holds a host port: a container (``PortUse.container``) or a host process."""
+
+    CONTAINER = "container"
+    HOST_PROCESS = "host-process"
+
+
 @dataclass(frozen=True, slots=True)
 class PortUse:
-    """A host port that something other than this project holds."""
+    """A host port that something other than this project holds. Data, not text: the
+    planner compares ``project`` and ``container``; messages are worded where they are
+    made."""
 
     host_ip: str
     host_port: int
     protocol: str
-    owner: str  # "container NAME (project P)" or "a process on the host"
+    holder: PortHolder = PortHolder.HOST_PROCESS
+    container: str = ""  # the container's name, when a container holds it
+    project: str = ""  # that container's io.envkit.project ("" when not envkit's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,22 +147,24 @@ class ContainerStatus:
     health_log: tuple[str, ...] = ()  # last probe outputs
 
 
-class Engine(Protocol):
-    """Everything apply and the CLI need from an engine. Implementations translate their
-    own exceptions into ``envkit.errors.EngineError`` (naming the object and operation)."""
+class ContainerRuntime(Protocol):
+    """Observe one project and change its containers, network and volumes. Implementations
+    translate their own exceptions into ``envkit.errors.EngineError`` (naming the object
+    and operation); removing what is already gone succeeds."""
+
+    @property
+    def identity(self) -> str:
+        """A stable name of the engine (``unix:///run/docker.sock``, ``tcp://host:2376``):
+        equal for every spelling of one endpoint, never carrying a credential. The
+        instance lock is keyed by it."""
+        ...
+
+    def connect_host(self, host_ip: str = "") -> str:
+        """The address to reach a port the engine published on ``host_ip``: a specific
+        address as it is, a wildcard one on loopback, or the engine's host when remote."""
+        ...
 
     def observe(self, desired: DesiredState) -> ObservedState: ...
-
-    def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]: ...
-
-    def ensure_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
-        """Make the service's image present per its pull_policy/build; return its id."""
-        ...
-
-    def refresh_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
-        """Pull the service's image now (pull_policy always: before planning, so the plan
-        compares with the registry's current image); return its id."""
-        ...
 
     def create_network(
         self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
@@ -178,3 +212,53 @@ class Engine(Protocol):
     def logs(self, container_id: str, tail: int | None = None) -> str: ...
 
     def follow_logs(self, container_id: str) -> Iterator[bytes]: ...
+
+    def close(self) -> None:
+        """Release the connection (the engine reconnects on its next call)."""
+        ...
+
+
+class ImageStore(Protocol):
+    """The engine's local images: make one present, inspect, save, load, tag, push."""
+
+    def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Make the service's image present per its pull_policy/build; return its id."""
+        ...
+
+    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
+        """Pull the service's image now (pull_policy always: before planning, so the plan
+        compares with the registry's current image); return its id."""
+        ...
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        """Id, tags and size of a local image, or None when it is not on the engine."""
+        ...
+
+    def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """``docker save REF...`` as one stream of tar bytes."""
+        ...
+
+    def load_images(
+        self, data: Iterable[bytes], on_output: OutputCallback | None = None
+    ) -> list[str]:
+        """``docker load`` from a stream of tar bytes; returns what it loaded."""
+        ...
+
+    def tag_image(self, image: str, ref: str) -> None: ...
+
+    def push_image(self, ref: str, on_output: OutputCallback | None = None) -> None: ...
+
+
+class Inventory(Protocol):
+    """envkit's objects across projects, selected by label (a None value: the key with any
+    value), e.g. ``{io.envkit.project: None}`` for every envkit object on the engine."""
+
+    def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]: ...
+
+    def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]: ...
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]: ...
+
+
+class Engine(ContainerRuntime, ImageStore, Inventory, Protocol):
+    """Everything: what apply, the ``up``/``down`` verbs and the Python API need."""

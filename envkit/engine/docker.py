@@ -23,6 +23,7 @@ from typing import Any
 
 from envkit.engine.base import (
     ContainerStatus,
+    Engine,
     ImageInfo,
     ObservedContainer,
     ObservedNetwork,
@@ -38,7 +39,13 @@ from envkit.engine.docker_json import (
     parse_status,
     parse_volume,
 )
-from envkit.engine.occupied import bound_on_host, foreign_names, ports_in_use
+from envkit.engine.endpoint import (
+    DEFAULT_SOCKET,
+    EngineEndpoint,
+    endpoint_from_env,
+    parse_endpoint,
+)
+from envkit.engine.occupied import bound_on_host, observed_state
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
     DEFAULT_NETWORK,
@@ -59,7 +66,6 @@ __all__ = [
     "OutputCallback",
 ]
 
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _NS = 1_000_000_000
 START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
@@ -69,65 +75,73 @@ START_HINT = (
 
 class DockerEngine:
     """:class:`envkit.engine.base.Engine` on a Docker engine, through the SDK's low-level
-    ``APIClient`` (its JSON is what we parse; no per-container inspect in ``observe``)."""
+    ``APIClient`` (its JSON is what we parse; no per-container inspect in ``observe``).
+    ``endpoint``: where the engine is (an :class:`EngineEndpoint` or its text, default the
+    local socket); :func:`envkit.engine.factory.engine_from_env` reads it from DOCKER_HOST
+    and friends."""
 
     def __init__(
         self,
-        base_url: str | None = None,
+        endpoint: EngineEndpoint | str | None = None,
         *,
         version: str | None = None,
         timeout_s: float = 120.0,
-        environment: Mapping[str, str] | None = None,
     ) -> None:
-        env = dict(os.environ if environment is None else environment)
-        self._env = env
-        self._base_url = base_url
-        self._version = version or env.get("DOCKER_API_VERSION") or "auto"
+        if not isinstance(endpoint, EngineEndpoint):
+            endpoint = parse_endpoint(endpoint or DEFAULT_SOCKET)
+        self._endpoint = endpoint
+        self._version = version or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
-        """An engine configured like the docker CLI: DOCKER_HOST, DOCKER_TLS_VERIFY,
-        DOCKER_CERT_PATH, DOCKER_API_VERSION. Connects on the first call, not here."""
-        return cls(environment=environment)
+        """An engine configured like the docker CLI: DOCKER_HOST (or DOCKER_CONTEXT),
+        DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION. Connects on the first
+        call, not here. Callers use :func:`envkit.engine.factory.engine_from_env`."""
+        env = os.environ if environment is None else environment
+        return cls(endpoint_from_env(env), version=env.get("DOCKER_API_VERSION"))
 
-    # -- the boundary ---------------------------------------------------------------
+    # -- where the engine is --------------------------------------------------------------
 
     @property
     def endpoint(self) -> str:
         """Where the engine is looked for, as a person would name it."""
-        if self._base_url:
-            url = self._base_url
-        elif self._env.get("DOCKER_HOST"):
-            return f"DOCKER_HOST={self._env['DOCKER_HOST']}"
-        else:
-            url = DEFAULT_SOCKET
-        if url.startswith("unix://"):
-            return f"the socket {url.removeprefix('unix://')}"
-        return url
+        return self._endpoint.display
+
+    @property
+    def identity(self) -> str:
+        return self._endpoint.identity
 
     @property
     def is_local(self) -> bool:
         """Whether the engine runs on this host (so a host port is bound here)."""
-        url = self._base_url or self._env.get("DOCKER_HOST") or DEFAULT_SOCKET
-        return (
-            url.startswith(("unix://", "npipe://", "/"))
-            or "://localhost" in url
-            or ("://127.0.0.1" in url)
-        )
+        return self._endpoint.is_local
+
+    def connect_host(self, host_ip: str = "") -> str:
+        return self._endpoint.connect_host(host_ip)
+
+    # -- the boundary ---------------------------------------------------------------
 
     def _api(self) -> Any:
         if self._client is None:
             with self._boundary("connect to", "the Docker engine"):
                 from docker import APIClient
-                from docker.utils import kwargs_from_env
 
-                if self._base_url:
-                    kwargs: dict[str, Any] = {"base_url": self._base_url}
-                else:
-                    kwargs = dict(kwargs_from_env(environment=self._env))
+                kwargs: dict[str, Any] = {"base_url": self._endpoint.url}
+                tls = self._endpoint.tls
+                if tls is not None:
+                    from docker.tls import TLSConfig
+
+                    kwargs["tls"] = TLSConfig(
+                        client_cert=(
+                            os.path.join(tls.cert_dir, "cert.pem"),
+                            os.path.join(tls.cert_dir, "key.pem"),
+                        ),
+                        ca_cert=os.path.join(tls.cert_dir, "ca.pem"),
+                        verify=tls.verify,
+                    )
                 self._client = APIClient(
                     version=self._version,
                     timeout=int(self._timeout_s),
@@ -189,27 +203,13 @@ class DockerEngine:
             raw_networks = self._api().networks()
         with self._boundary("list volumes", f"of {project}"):
             raw_volumes = self._api().volumes().get("Volumes") or []
-        containers = [parse_container(c) for c in raw_containers]
-        networks = [parse_network(n) for n in raw_networks]
-        volumes = [parse_volume(v) for v in raw_volumes]
-
-        own = [c for c in containers if c.project == project]
-        others = [c for c in containers if c.project != project]
-        external = {desired.volume_name(v.name) for v in desired.volumes if v.external}
-        return ObservedState(
-            project=project,
-            containers=tuple(own),
-            networks=tuple(n for n in networks if n.labels.get(LABEL.PROJECT) == project),
-            # An external volume is observed by its name (it has no labels of ours), as the
-            # fake engine does: the planner asks that it exists.
-            volumes=tuple(
-                v for v in volumes if v.labels.get(LABEL.PROJECT) == project or v.name in external
-            ),
-            images=self._image_ids({s.image for s in desired.services}),
-            foreign_names=foreign_names(desired, others, networks, volumes),
-            ports_in_use=ports_in_use(
-                desired, own, others, bound_on_host if self.is_local else None
-            ),
+        return observed_state(
+            desired,
+            [parse_container(c) for c in raw_containers],
+            [parse_network(n) for n in raw_networks],
+            [parse_volume(v) for v in raw_volumes],
+            self._image_ids({s.image for s in desired.services}),
+            bound_on_host if self.is_local else None,
         )
 
     def _image_ids(self, refs: set[str]) -> dict[str, str | None]:
@@ -401,7 +401,7 @@ class DockerEngine:
             if joined:
                 first = joined[0]
                 networking = api.create_networking_config(
-                    {desired.network_name(first.name): self._endpoint(desired, spec, first)}
+                    {desired.network_name(first.name): self._endpoint_config(desired, spec, first)}
                 )
             created = api.create_container(
                 image=spec.image,
@@ -458,7 +458,9 @@ class DockerEngine:
             return f"container:{desired.container_of(target, 1)}"
         return mode
 
-    def _endpoint(self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork) -> Any:
+    def _endpoint_config(
+        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork
+    ) -> Any:
         return self._api().create_endpoint_config(
             aliases=[spec.name, *net.aliases],
             ipv4_address=net.ipv4_address,
@@ -636,3 +638,9 @@ def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
     if hc.retries is not None:
         out["retries"] = hc.retries
     return out
+
+
+def _is_an_engine(engine: DockerEngine) -> Engine:
+    """Never called: mypy (strict, in CI) proves here that DockerEngine implements every
+    protocol of :class:`~envkit.engine.base.Engine`."""
+    return engine

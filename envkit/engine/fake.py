@@ -24,17 +24,20 @@ operations on it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
 
 from envkit.engine.base import (
     ContainerStatus,
+    Engine,
+    ImageInfo,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
+    OutputCallback,
 )
 from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
+from envkit.engine.occupied import observed_state
 from envkit.errors import EngineError, ImageNotFound
 from envkit.model import (
     DEFAULT_NETWORK,
@@ -58,57 +61,40 @@ class FakeEngine(FakeState):
     # -- Engine: observe -------------------------------------------------------------------
 
     def observe(self, desired: DesiredState) -> ObservedState:
-        project = desired.project
+        """As Docker's: every container, network and volume handed to the same
+        :func:`~envkit.engine.occupied.observed_state`."""
         with self._lock:
-            self.calls.append(("observe", project))
-            own = [c for c in self.containers.values() if c.labels.get(LABEL.PROJECT) == project]
-            others = [c for c in self.containers.values() if c not in own]
-            foreign: dict[str, str] = {}
-            wanted = {
-                desired.container_of(s.name, n)
-                for s in desired.services
-                for n in range(1, s.replicas + 1)
-            }
-            foreign.update({c.name: "container" for c in others if c.name in wanted})
-            for net in desired.network_specs():
-                network = desired.network_name(net.name)
-                if self._foreign(self.networks, network, project):
-                    foreign[network] = "network"
-            external = {desired.volume_name(v.name) for v in desired.volumes if v.external}
-            for vol in desired.volumes:
-                name = desired.volume_name(vol.name)
-                if not vol.external and self._foreign(self.volumes, name, project):
-                    foreign[name] = "volume"
-            return ObservedState(
-                project=project,
-                containers=tuple(self._observed(c) for c in sorted(own, key=lambda c: c.name)),
-                networks=tuple(
-                    ObservedNetwork(digest(f"network:{n}"), n, dict(labels))
-                    for n, labels in sorted(self.networks.items())
-                    if labels.get(LABEL.PROJECT) == project
-                ),
-                volumes=tuple(
-                    ObservedVolume(n, dict(labels))
-                    for n, labels in sorted(self.volumes.items())
-                    if labels.get(LABEL.PROJECT) == project or n in external
-                ),
-                images={s.image: self.images.get(s.image) for s in desired.services},
-                foreign_names=foreign,
-                ports_in_use=self._ports_in_use(desired, own, others),
+            self.calls.append(("observe", desired.project))
+            return observed_state(
+                desired,
+                [self._observed(c) for c in self.containers.values()],
+                self._networks(),
+                self._volumes(),
+                {s.image: self.images.get(s.image) for s in desired.services},
+                self._host_holds,
             )
+
+    # -- Inventory ---------------------------------------------------------------------------
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
         with self._lock:
             self.calls.append(("list_containers", json.dumps(dict(labels), sort_keys=True)))
-            return [
-                self._observed(c)
-                for c in sorted(self.containers.values(), key=lambda c: c.name)
-                if all(k in c.labels and (v is None or c.labels[k] == v) for k, v in labels.items())
-            ]
+            found = [self._observed(c) for c in self.containers.values()]
+            return sorted((c for c in found if _matches(c.labels, labels)), key=lambda c: c.name)
+
+    def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
+        with self._lock:
+            self.calls.append(("list_networks", json.dumps(dict(labels), sort_keys=True)))
+            return [n for n in self._networks() if _matches(n.labels, labels)]
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
+        with self._lock:
+            self.calls.append(("list_volumes", json.dumps(dict(labels), sort_keys=True)))
+            return [v for v in self._volumes() if _matches(v.labels, labels)]
 
     # -- Engine: images, networks, volumes ---------------------------------------------------
 
-    def ensure_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
+    def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         ref, policy = spec.image, spec.pull_policy
         with self._lock:
             local = self.images.get(ref)
@@ -132,7 +118,7 @@ class FakeEngine(FakeState):
             self.images[ref] = self.registry[ref]
             return self.images[ref]
 
-    def refresh_image(self, spec: ServiceSpec, on_output: Any = None) -> str:
+    def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` from the fake registry now (pull_policy always, before plan)."""
         with self._lock:
             if spec.image not in self.registry:
@@ -143,6 +129,59 @@ class FakeEngine(FakeState):
             self.calls.append(("pull", spec.image))
             self.images[spec.image] = self.registry[spec.image]
             return self.images[spec.image]
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        with self._lock:
+            image_id = self.images.get(ref) or (ref if ref in self.images.values() else None)
+            if image_id is None:
+                return None
+            tags = tuple(sorted(r for r, i in self.images.items() if i == image_id))
+            return ImageInfo(image_id, tags, 0)
+
+    def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The fake's own archive: a JSON object ref -> id (not a docker tar)."""
+        with self._lock:
+            missing = [r for r in refs if r not in self.images]
+            if missing:
+                raise ImageNotFound(f"cannot save images: {', '.join(missing)} not on the fake")
+            data = json.dumps({r: self.images[r] for r in refs}, sort_keys=True).encode()
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    def load_images(
+        self, data: Iterable[bytes], on_output: OutputCallback | None = None
+    ) -> list[str]:
+        """Load what :meth:`save_images` wrote; returns the references loaded."""
+        try:
+            loaded = json.loads(b"".join(data))
+            if not isinstance(loaded, dict):
+                raise TypeError(type(loaded).__name__)
+        except (ValueError, TypeError) as exc:
+            raise EngineError(
+                f"the fake cannot load this archive: {exc}", code="load-failed"
+            ) from exc
+        with self._lock:
+            self.calls.append(("load", ",".join(sorted(loaded))))
+            self.images.update({str(r): str(i) for r, i in loaded.items()})
+        for ref in loaded:
+            if on_output is not None:
+                on_output(f"Loaded image: {ref}")
+        return sorted(loaded)
+
+    def tag_image(self, image: str, ref: str) -> None:
+        with self._lock:
+            info = self.image_info(image)
+            if info is None:
+                raise EngineError(f"cannot tag image {image}: not found", code="engine-not-found")
+            self.calls.append(("tag", ref))
+            self.images[ref] = info.id
+
+    def push_image(self, ref: str, on_output: OutputCallback | None = None) -> None:
+        with self._lock:
+            if ref not in self.images:
+                raise EngineError(f"cannot push {ref}: not on the fake", code="push-failed")
+            self.calls.append(("push", ref))
+            self.registry[ref] = self.images[ref]
 
     def create_network(
         self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
@@ -271,3 +310,14 @@ class FakeEngine(FakeState):
 
     def close(self) -> None:
         pass
+
+
+def _matches(have: Mapping[str, str], want: Mapping[str, str | None]) -> bool:
+    """Docker's label filter: each key present, with the value when one is given."""
+    return all(k in have and (v is None or have[k] == v) for k, v in want.items())
+
+
+def _is_an_engine(engine: FakeEngine) -> Engine:
+    """Never called: mypy (strict, in CI) proves here that FakeEngine implements every
+    protocol of :class:`~envkit.engine.base.Engine`."""
+    return engine

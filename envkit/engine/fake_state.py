@@ -19,14 +19,16 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from envkit.engine.base import ObservedContainer, PortBinding, PortUse
+from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortBinding
+from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
 from envkit.errors import EngineError
-from envkit.model import LABEL, DesiredState, PortSpec
+from envkit.model import LABEL, PortSpec, addresses_overlap
 
-__all__ = ["MUTATING", "FakeContainer", "FakeState", "Outcome", "digest", "overlaps"]
+__all__ = ["FAKE_ENDPOINT", "MUTATING", "FakeContainer", "FakeState", "Outcome", "digest"]
 
-# Operations that change the engine; the read-only ones are observe, list_containers,
-# status, logs and follow_logs.
+
+# Operations that change the engine; the read-only ones are observe, the list_* calls,
+# image_info, save_images, status, logs and follow_logs.
 MUTATING = frozenset(
     {
         "pull",
@@ -39,9 +41,13 @@ MUTATING = frozenset(
         "start_container",
         "stop_container",
         "remove_container",
+        "load",
+        "tag",
+        "push",
     }
 )
-_WILDCARD = frozenset({"", "0.0.0.0", "::"})
+# Where the fake says it is: a local socket no real engine listens on.
+FAKE_ENDPOINT = "unix:///nonexistent/envkit-fake-engine.sock"
 _FIRST_EPHEMERAL_PORT = 32768
 
 
@@ -77,10 +83,6 @@ class FakeContainer:
     volume_mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name)
 
 
-def overlaps(a: str, b: str) -> bool:
-    return a in _WILDCARD or b in _WILDCARD or a == b
-
-
 def digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -96,7 +98,9 @@ class FakeState:
         images: Mapping[str, str] | None = None,
         *,
         registry: Mapping[str, str] | None = None,
+        endpoint: str = FAKE_ENDPOINT,
     ) -> None:
+        self.endpoint: EngineEndpoint = parse_endpoint(endpoint)
         self.images: dict[str, str] = dict(images or {})
         self.registry: dict[str, str] = dict(registry or {})
         self.outcomes: dict[str, Outcome] = {}  # service name -> what starting leads to
@@ -157,47 +161,35 @@ class FakeState:
             found = [c for c in self.containers.values() if c.name == name]
             return self._observed(found[0]) if found else None
 
+    # -- where the engine is (as for a real one: see envkit.engine.endpoint) -------------------
+
+    @property
+    def identity(self) -> str:
+        return self.endpoint.identity
+
+    def connect_host(self, host_ip: str = "") -> str:
+        return self.endpoint.connect_host(host_ip)
+
     @property
     def mutating_calls(self) -> list[tuple[str, ...]]:
         return [call for call in self.calls if call[0] in MUTATING]
 
     # -- the store, as Docker would report it ---------------------------------------------
 
-    @staticmethod
-    def _foreign(objects: Mapping[str, Mapping[str, str]], name: str, project: str) -> bool:
-        return name in objects and objects[name].get(LABEL.PROJECT) != project
+    def _networks(self) -> list[ObservedNetwork]:
+        return [
+            ObservedNetwork(digest(f"network:{n}"), n, dict(labels))
+            for n, labels in sorted(self.networks.items())
+        ]
 
-    def _ports_in_use(
-        self, desired: DesiredState, own: list[FakeContainer], others: list[FakeContainer]
-    ) -> tuple[PortUse, ...]:
-        found: list[PortUse] = []
-        wanted = sorted(
-            {
-                (p.host_ip, p.published, p.protocol)
-                for s in desired.services
-                for p in s.ports
-                if p.published is not None
-            }
+    def _volumes(self) -> list[ObservedVolume]:
+        return [ObservedVolume(n, dict(labels)) for n, labels in sorted(self.volumes.items())]
+
+    def _host_holds(self, host_ip: str, port: int, proto: str) -> bool:
+        """The fake's host probe: whether a seeded host process holds the port."""
+        return any(
+            (q, t) == (port, proto) and addresses_overlap(i, host_ip) for i, q, t in self.host_ports
         )
-        for ip, port, proto in wanted:
-            holder = self._holder(others, ip, port, proto)
-            if holder is not None:
-                found.append(PortUse(ip, port, proto, holder))
-            elif self._holder(own, ip, port, proto) is None and any(
-                (q, t) == (port, proto) and overlaps(i, ip) for i, q, t in self.host_ports
-            ):
-                found.append(PortUse(ip, port, proto, "a process on the host"))
-        return tuple(found)
-
-    @staticmethod
-    def _holder(containers: list[FakeContainer], ip: str, port: int, proto: str) -> str | None:
-        for c in containers:
-            for b in c.bindings:
-                if (b.host_port, b.protocol) == (port, proto) and overlaps(b.host_ip, ip):
-                    other = c.labels.get(LABEL.PROJECT)
-                    suffix = f" (project {other})" if other else " (not managed by envkit)"
-                    return f"container {c.name}{suffix}"
-        return None
 
     def _observed(self, c: FakeContainer) -> ObservedContainer:
         try:
@@ -271,7 +263,10 @@ class FakeState:
         bindings = []
         for p in c.ports:
             port = p.published if p.published is not None else next(self._ephemeral)
-            if any((q, t) == (port, p.protocol) and overlaps(i, p.host_ip) for i, q, t in taken):
+            if any(
+                (q, t) == (port, p.protocol) and addresses_overlap(i, p.host_ip)
+                for i, q, t in taken
+            ):
                 raise EngineError(
                     f"cannot start container {c.name}: port {port}/{p.protocol} is already "
                     "allocated",

@@ -1,24 +1,71 @@
-"""What around a project someone else holds: the names it wants and its host ports.
+"""What an engine's ``observe`` reports for a project, from the objects the engine lists:
+the project's own objects, and what around it someone else holds (the names it wants, its
+host ports), so that plan can refuse a conflict before apply starts anything.
 
-``observe`` reports these so that plan can refuse a conflict before apply starts anything.
-The functions read observed values (any engine's); only :func:`bound_on_host`, the probe
-for a host port held by a process rather than a container, touches the host.
+Every engine (Docker's, the fake) lists its containers, networks and volumes and hands them
+to :func:`observed_state`, so they report the same things the same way. The functions read
+observed values; only :func:`bound_on_host`, the probe for a host port held by a process
+rather than a container, touches the host.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortUse
-from envkit.model import LABEL, DesiredState
+from envkit.engine.base import (
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedState,
+    ObservedVolume,
+    PortHolder,
+    PortUse,
+)
+from envkit.model import LABEL, DesiredState, addresses_overlap
 
-__all__ = ["bound_on_host", "foreign_names", "ports_in_use"]
+__all__ = [
+    "HostProbe",
+    "bound_on_host",
+    "foreign_names",
+    "observed_state",
+    "ports_in_use",
+]
 
 # (host ip, port, protocol) -> whether something on the host holds it
 HostProbe = Callable[[str, int, str], bool]
-_WILDCARD = frozenset({"", "0.0.0.0", "::"})
+
+
+def observed_state(
+    desired: DesiredState,
+    containers: Iterable[ObservedContainer],
+    networks: Iterable[ObservedNetwork],
+    volumes: Iterable[ObservedVolume],
+    images: Mapping[str, str | None],
+    host_probe: HostProbe | None,
+) -> ObservedState:
+    """What ``observe`` reports for ``desired``'s project, from everything the engine
+    lists: the project's objects by their ``io.envkit.project`` label (and the external
+    volumes it names, which exist when listed), the names it wants that someone else holds,
+    and its fixed host ports that someone else holds. ``images``: ref -> local id."""
+    project = desired.project
+    containers = sorted(containers, key=lambda c: c.name)
+    networks = sorted(networks, key=lambda n: n.name)
+    volumes = sorted(volumes, key=lambda v: v.name)
+    own = [c for c in containers if c.project == project]
+    others = [c for c in containers if c.project != project]
+    external = {desired.volume_name(v.name) for v in desired.volumes if v.external}
+    return ObservedState(
+        project=project,
+        containers=tuple(own),
+        networks=tuple(n for n in networks if n.labels.get(LABEL.PROJECT) == project),
+        volumes=tuple(
+            v for v in volumes if v.labels.get(LABEL.PROJECT) == project or v.name in external
+        ),
+        images=dict(images),
+        foreign_names=foreign_names(desired, others, networks, volumes),
+        ports_in_use=ports_in_use(desired, own, others, host_probe),
+    )
 
 
 def foreign_names(
@@ -74,12 +121,14 @@ def ports_in_use(
     for host_ip, port, proto in wanted:
         holder = _port_holder(others, host_ip, port, proto)
         if holder is not None:
-            found.append(PortUse(host_ip, port, proto, holder))
+            found.append(
+                PortUse(host_ip, port, proto, PortHolder.CONTAINER, holder.name, holder.project)
+            )
             continue
-        if any(_ip_overlap(ip, host_ip) and q == port and t == proto for ip, q, t in claimed):
+        if any(addresses_overlap(ip, host_ip) and (q, t) == (port, proto) for ip, q, t in claimed):
             continue
         if host_probe is not None and host_probe(host_ip, port, proto):
-            found.append(PortUse(host_ip, port, proto, "a process on the host"))
+            found.append(PortUse(host_ip, port, proto, PortHolder.HOST_PROCESS))
     return tuple(found)
 
 
@@ -99,17 +148,12 @@ def bound_on_host(host_ip: str, port: int, proto: str) -> bool:
     return False
 
 
-def _ip_overlap(a: str, b: str) -> bool:
-    return a in _WILDCARD or b in _WILDCARD or a == b
-
-
 def _port_holder(
     containers: list[ObservedContainer], host_ip: str, port: int, proto: str
-) -> str | None:
-    """Who of ``containers`` publishes ``host_ip:port/proto``, as a person would name it."""
+) -> ObservedContainer | None:
+    """Which of ``containers`` publishes ``host_ip:port/proto``."""
     for c in containers:
         for b in c.ports:
-            if b.host_port == port and b.protocol == proto and _ip_overlap(b.host_ip, host_ip):
-                suffix = f" (project {c.project})" if c.project else " (not managed by envkit)"
-                return f"container {c.name}{suffix}"
+            if (b.host_port, b.protocol) == (port, proto) and addresses_overlap(b.host_ip, host_ip):
+                return c
     return None

@@ -41,7 +41,7 @@ from typing import Any
 
 from envkit.engine.base import Engine
 from envkit.errors import EnvkitError, PlanConflict
-from envkit.model import LABEL, ServiceSpec, container_labels, project_labels
+from envkit.model import LABEL, ServiceSpec, addresses_overlap, container_labels, project_labels
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (
@@ -53,13 +53,11 @@ from envkit.reconcile.readiness import (
     wait_ready,
 )
 from envkit.reconcile.scheduling import in_pool, run_jobs
-from envkit.reconcile.teardown import DownResult, down, stop_grace_s
+from envkit.reconcile.teardown import stop_and_remove
 
 __all__ = [
     "ApplyResult",
-    "DownResult",
     "apply",
-    "down",
     "report_unchanged",
     "subject",
     "wait_ready",
@@ -229,13 +227,6 @@ def _apply_infra(run: _Run) -> None:
                 )
             run.reporter.step(vol, "created", Outcome.CREATED)
             run.record(change.name, Action.CREATE)
-        elif change.kind is ResourceKind.VOLUME and change.action is Action.REMOVE:
-            # Named volumes go only with `down --volumes`, whatever a plan says.
-            run.reporter.step(
-                subject(change),
-                "kept (volumes are removed only by down --volumes)",
-                Outcome.KEPT,
-            )
 
 
 # -- containers ----------------------------------------------------------------------------
@@ -249,8 +240,7 @@ def _remove(run: _Run, change: Change) -> None:
     it = subject(change)
     run.reporter.step(it, "stopping")
     with failing(run.reporter, [it]):
-        run.engine.stop_container(before.id, stop_grace_s(before.spec))
-        run.engine.remove_container(before.id)
+        stop_and_remove(run.engine, before)
     run.reporter.step(it, "removed", Outcome.REMOVED)
     run.record(change.name, Action.REMOVE)
 
@@ -267,7 +257,6 @@ def _port_holders(changes: list[Change]) -> list[Change]:
         for p in c.after.ports
         if p.published is not None
     ]
-    wildcard = {"", "0.0.0.0", "::"}
     return [
         c
         for c in changes
@@ -276,7 +265,7 @@ def _port_holders(changes: list[Change]) -> list[Change]:
         and any(
             name != c.name
             and (port, proto) == (b.host_port, b.protocol)
-            and (ip in wildcard or b.host_ip in wildcard or ip == b.host_ip)
+            and addresses_overlap(ip, b.host_ip)
             for b in c.before.ports
             for name, ip, port, proto in wanted
         )
@@ -292,8 +281,7 @@ def _release(run: _Run, change: Change) -> None:
         run.ensure_image(change.after)
         run.check()
         run.reporter.step(it, "stopping (recreate; its host port moves)")
-        run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
-        run.engine.remove_container(change.before.id)
+        stop_and_remove(run.engine, change.before)
     with run.lock:
         run.released.add(change.name)
 
@@ -359,8 +347,7 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
             released = change.name in run.released
         if action is Action.RECREATE and change.before is not None and not released:
             run.reporter.step(it, "stopping (recreate)")
-            run.engine.stop_container(change.before.id, stop_grace_s(change.before.spec))
-            run.engine.remove_container(change.before.id)
+            stop_and_remove(run.engine, change.before)
             run.check()
         labels = container_labels(run.desired, after, replica, expires=run.expires)
         cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)

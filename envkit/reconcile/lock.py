@@ -1,6 +1,6 @@
 """A per-instance lock, so two envkit runs on the same instance never interleave.
 
-``fcntl.flock`` on a file keyed by the engine (DOCKER_HOST) and the project, under
+``fcntl.flock`` on a file keyed by the engine's identity and the project, under
 ``locks/`` of the per-user private state folder (:mod:`envkit.statedir`; never a folder
 shared with other users, where anyone could plant a symlink or hold the lock for ever). The
 kernel releases a flock when its holder exits, however it exits (``kill -9`` included), so
@@ -29,22 +29,22 @@ from envkit.statedir import base_dir, open_private, private_dir
 
 __all__ = ["instance_lock", "lock_path"]
 
-DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
-
-def lock_path(project: str, *, environment: Mapping[str, str] | None = None) -> Path:
-    """Where the lock of ``project`` on the current engine lives."""
+def lock_path(
+    project: str, *, engine_id: str, environment: Mapping[str, str] | None = None
+) -> Path:
+    """Where the lock of ``project`` on the engine ``engine_id`` (the engine's
+    ``identity``: every spelling of one endpoint gives one lock) lives."""
     env = os.environ if environment is None else environment
     base = base_dir(env) / "locks"
-    engine = env.get("DOCKER_HOST") or DEFAULT_ENGINE
-    key = hashlib.sha256(f"{engine}\0{project}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{engine_id}\0{project}".encode()).hexdigest()[:12]
     return base / f"{project}.{key}.lock"
 
 
-def _open(project: str, environment: Mapping[str, str] | None) -> tuple[Path, int]:
+def _open(project: str, engine_id: str, environment: Mapping[str, str] | None) -> tuple[Path, int]:
     """The checked lock path and an fd on it (checked folder, no symlink, no truncation)."""
     directory = private_dir("locks", environ=environment)
-    path = directory / lock_path(project, environment=environment).name
+    path = directory / lock_path(project, engine_id=engine_id, environment=environment).name
     return path, open_private(path)
 
 
@@ -68,6 +68,7 @@ def _try_lock(fd: int) -> bool:
 def instance_lock(
     project: str,
     *,
+    engine_id: str,
     timeout_s: float = 300.0,
     on_wait: Callable[[str], None] | None = None,
     poll_s: float = 0.1,
@@ -75,7 +76,7 @@ def instance_lock(
 ) -> Iterator[Path]:
     """Hold the lock of ``project`` for the ``with`` block. When another envkit holds it,
     say so once through ``on_wait`` and wait up to ``timeout_s``, then raise LockTimeout."""
-    path, fd = _open(project, environment)
+    path, fd = _open(project, engine_id, environment)
     try:
         if not _try_lock(fd):
             holder = _holder(fd)

@@ -39,13 +39,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from envkit.engine.base import ObservedContainer, ObservedState, PortUse
+from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
 from envkit.model import (
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
     ServiceSpec,
+    addresses_overlap,
     canonical_spec,
     spec_hash,
 )
@@ -366,11 +367,6 @@ def _image_conflicts(
     ]
 
 
-def _overlaps(ip_a: str, ip_b: str) -> bool:
-    wildcard = {"", "0.0.0.0", "::"}
-    return ip_a in wildcard or ip_b in wildcard or ip_a == ip_b
-
-
 def _port_conflicts(
     desired: DesiredState, observed: ObservedState, changes: list[Change]
 ) -> list[Conflict]:
@@ -378,8 +374,8 @@ def _port_conflicts(
     foreign = [
         use
         for use in observed.ports_in_use
-        if f"(project {desired.project})" not in use.owner
-        and not any(use.owner.startswith(f"container {name}") for name in ours)
+        if use.holder is PortHolder.HOST_PROCESS
+        or (use.project != desired.project and use.container not in ours)
     ]
     out: list[Conflict] = []
     claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
@@ -392,15 +388,25 @@ def _port_conflicts(
                 continue
             key = (port.published, port.protocol)
             for ip, other in claimed.get(key, []):
-                if _overlaps(ip, port.host_ip):
+                if addresses_overlap(ip, port.host_ip):
                     out.append(_port_conflict(change, port, f"container {other} of this stack"))
             claimed.setdefault(key, []).append((port.host_ip, change.name))
             if change.action is Action.NOOP:
                 continue
             for use in foreign:
-                if (use.host_port, use.protocol) == key and _overlaps(use.host_ip, port.host_ip):
-                    out.append(_port_conflict(change, port, use.owner, use))
+                if (use.host_port, use.protocol) == key and addresses_overlap(
+                    use.host_ip, port.host_ip
+                ):
+                    out.append(_port_conflict(change, port, _holder_text(use), use))
     return out
+
+
+def _holder_text(use: PortUse) -> str:
+    """Who holds a port, as the conflict message names it."""
+    if use.holder is PortHolder.HOST_PROCESS:
+        return "a process on the host"
+    owner = f"project {use.project}" if use.project else "not managed by envkit"
+    return f"container {use.container} ({owner})"
 
 
 def _port_conflict(

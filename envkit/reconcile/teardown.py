@@ -1,4 +1,5 @@
-"""down(engine, desired_or_project): remove an instance, touching only what carries its labels.
+"""remove_instance(desired_or_project, runtime): remove an instance, touching only what
+carries its labels. ``envkit.reconcile.verbs.down`` is the same under the instance lock.
 
 Containers go first, dependents before what they depend on (reverse dependency order, each
 layer in parallel), then the project network, then — only with ``volumes=True`` — the
@@ -6,20 +7,26 @@ project's volumes: named ones and the anonymous ones envkit made (``io.envkit.an
 without it every volume stays, anonymous ones too, as in Compose. Objects without this project's ``io.envkit.project`` label are
 never touched (an external volume, a same-named container someone else made). Removing
 what is already gone succeeds, so ``down`` twice is fine. Locking is the caller's job.
+
+:func:`stop_and_remove` is the one way envkit takes a container away (teardown, and apply's
+removals and recreates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from envkit.engine.base import Engine, ObservedContainer
-from envkit.model import DesiredState
+from envkit.engine.base import ContainerRuntime, ObservedContainer
+from envkit.model import DesiredState, ResourceKind
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 
-__all__ = ["DownResult", "down", "stop_grace_s"]
+__all__ = ["DownResult", "remove_instance", "stop_and_remove", "stop_grace_s"]
+
+# Told of each object as soon as it is gone: (kind, name).
+OnRemoved = Callable[[ResourceKind, str], None]
 
 DEFAULT_STOP_GRACE_S = 10.0
 
@@ -36,6 +43,16 @@ def stop_grace_s(spec_label: Mapping[str, Any]) -> float:
     """The stop grace period a container was created with (from its spec label)."""
     value = spec_label.get("stop_grace_period_s")
     return float(value) if isinstance(value, int | float) else DEFAULT_STOP_GRACE_S
+
+
+def stop_and_remove(
+    runtime: ContainerRuntime, container: ObservedContainer, *, volumes: bool = False
+) -> None:
+    """Stop ``container`` within the grace period it was created with, then remove it.
+    Its volumes stay, anonymous ones too (a recreate carries them over, as Compose does);
+    ``volumes`` (``down --volumes``) also removes the anonymous ones Docker made."""
+    runtime.stop_container(container.id, stop_grace_s(container.spec))
+    runtime.remove_container(container.id, volumes=volumes)
 
 
 def _bare(project: str) -> DesiredState:
@@ -72,32 +89,41 @@ def _layers(
     return [layers[k] for k in sorted(layers)]
 
 
-def down(
-    engine: Engine,
+def remove_instance(
     target: DesiredState | str,
+    runtime: ContainerRuntime,
     *,
     volumes: bool = False,
     reporter: Reporter,
     workers: int = 32,
+    on_removed: OnRemoved | None = None,
 ) -> DownResult:
     """Remove the instance ``target`` (a desired state, or a project name when the stack is
     not at hand: then containers go in one parallel layer). ``workers`` is high because a
-    stop mostly waits out the container's grace period, not the engine."""
+    stop mostly waits out the container's grace period, not the engine. ``on_removed`` is
+    told of each object as it goes, so a caller knows what went even when a later removal
+    fails and raises."""
     desired = target if isinstance(target, DesiredState) else None
     # A service-less state: observe then lists without image or host-port probes.
-    observed = engine.observe(_bare(target.project if isinstance(target, DesiredState) else target))
+    observed = runtime.observe(
+        _bare(target.project if isinstance(target, DesiredState) else target)
+    )
     project = observed.project
-    removed: list[str] = []
+
+    def gone(kind: ResourceKind, name: str) -> None:
+        if on_removed is not None:
+            on_removed(kind, name)
 
     def remove(c: ObservedContainer) -> str:
         it = Subject(Kind.CONTAINER, c.name, c.service)
         reporter.step(it, "stopping")
         with failing(reporter, [it]):
-            engine.stop_container(c.id, stop_grace_s(c.spec))
-            engine.remove_container(c.id, volumes=volumes)
+            stop_and_remove(runtime, c, volumes=volumes)
+        gone(ResourceKind.CONTAINER, c.name)
         reporter.step(it, "removed", Outcome.REMOVED)
         return c.name
 
+    removed: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit-down") as pool:
         for layer in _layers(list(observed.containers), desired):
             removed += pool.map(remove, sorted(layer, key=lambda c: c.name))
@@ -107,7 +133,8 @@ def down(
         it = Subject(Kind.NETWORK, net.name)
         reporter.step(it, "removing network")
         with failing(reporter, [it]):
-            engine.remove_network(net.name)
+            runtime.remove_network(net.name)
+        gone(ResourceKind.NETWORK, net.name)
         reporter.step(it, "removed", Outcome.REMOVED)
         networks.append(net.name)
     vols: list[str] = []
@@ -118,7 +145,8 @@ def down(
             continue
         reporter.step(it, "removing volume")
         with failing(reporter, [it]):
-            engine.remove_volume(vol.name)
+            runtime.remove_volume(vol.name)
+        gone(ResourceKind.VOLUME, vol.name)
         reporter.step(it, "removed", Outcome.REMOVED)
         vols.append(vol.name)
     return DownResult(project, tuple(removed), tuple(networks), tuple(vols))

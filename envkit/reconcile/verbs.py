@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
 from envkit.errors import ApplyError, PlanConflict
@@ -19,8 +20,7 @@ from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
-from envkit.reconcile.teardown import DownResult
-from envkit.reconcile.teardown import down as _down
+from envkit.reconcile.teardown import DownResult, remove_instance
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
@@ -63,7 +63,12 @@ def up(
     """``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
     (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
-    with instance_lock(desired.project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
+    with instance_lock(
+        desired.project,
+        engine_id=engine.identity,
+        timeout_s=lock_timeout_s,
+        on_wait=on_lock_wait,
+    ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
         p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
@@ -130,9 +135,7 @@ def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) ->
             image = Subject(Kind.IMAGE, spec.image)
             reporter.step(image, "pulling (pull_policy: always)")
             with failing(reporter, [image]):
-                engine.refresh_image(
-                    spec, on_output=lambda line, it=image: reporter.output(it, line)
-                )
+                engine.refresh_image(spec, on_output=partial(reporter.output, image))
             reporter.step(image, "pulled", Outcome.PULLED)
 
 
@@ -146,5 +149,9 @@ def down(
     on_lock_wait: Callable[[str], None] | None = None,
 ) -> DownResult:
     project = desired if isinstance(desired, str) else desired.project
-    with instance_lock(project, timeout_s=lock_timeout_s, on_wait=on_lock_wait):
-        return _down(engine, desired, volumes=volumes, reporter=reporter or NullReporter())
+    with instance_lock(
+        project, engine_id=engine.identity, timeout_s=lock_timeout_s, on_wait=on_lock_wait
+    ):
+        return remove_instance(
+            desired, engine, volumes=volumes, reporter=reporter or NullReporter()
+        )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from envkit.errors import Diagnostic, DocPath, format_path
 from envkit.hints import did_you_mean
+from envkit.model import is_wildcard
 
 if TYPE_CHECKING:
     from envkit.stackfile.document import Document
@@ -154,7 +155,7 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
 
 
 def _all(ip: str) -> str:
-    return "" if ip in ("0.0.0.0", "::") else ip
+    return "" if is_wildcard(ip) else ip
 
 
 def _expand(published: Any, ip: str, proto: str) -> list[tuple[str, int, str]]:

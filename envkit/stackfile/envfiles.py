@@ -30,16 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from envkit.errors import DocPath, Origin, StackError
+from envkit.stackfile.composeenv import EnvFileValue, parse_compose_env
 
 __all__ = ["EnvFileProblem", "EnvFileValue", "EnvFiles", "read_env_files"]
-
-
-@dataclass(frozen=True, slots=True)
-class EnvFileValue:
-    """One variable read from an env file, and where its winning assignment stands."""
-
-    value: str
-    origin: Origin  # the file as named in messages; the line of the last assignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +122,6 @@ def read_env_files(
             problems.append(EnvFileProblem("unreadable-env-file", message, path))
             continue
         if compose_lookup is not None:
-            from envkit.stackfile.composeenv import parse_compose_env
-
             try:
                 parse_compose_env(text, shown, compose_lookup, found)
             except StackError as exc:

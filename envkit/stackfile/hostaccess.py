@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envkit.errors import Diagnostic, DocPath, Origin
-from envkit.model import DesiredState, MountType, ServiceSpec
+from envkit.model import DesiredState, MountType, ServiceSpec, is_wildcard
 
 __all__ = ["HostAccess", "host_access", "strict_diagnostics"]
 
@@ -54,7 +54,6 @@ SYSTEM_PATHS = frozenset(
 POWERFUL_CAPS = frozenset(
     {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "NET_ADMIN"}
 )
-WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +134,7 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                 )
             )
         public = sorted(
-            {
-                f"{p.published or 'random'}/{p.protocol}"
-                for p in svc.ports
-                if p.host_ip in WILDCARD_HOSTS
-            }
+            {f"{p.published or 'random'}/{p.protocol}" for p in svc.ports if is_wildcard(p.host_ip)}
         )
         if public:
             found.append(

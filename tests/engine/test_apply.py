@@ -25,8 +25,9 @@ from envkit.model import (
     ServiceSpec,
 )
 from envkit.progress import Outcome, Subject
-from envkit.reconcile.apply import apply, down
+from envkit.reconcile.apply import apply
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.teardown import remove_instance
 
 from .conftest import IMAGE, Project, svc
 
@@ -276,7 +277,7 @@ def test_down_keeps_volumes_unless_asked_and_is_idempotent(
     desired = project.desired(web, db, volumes=("data",))
     apply(project.create_plan(desired), engine, Recorder())
     rec = Recorder()
-    result = down(engine, desired, volumes=False, reporter=rec)
+    result = remove_instance(desired, engine, volumes=False, reporter=rec)
     assert sorted(result.containers) == [f"{project.name}-db-1", f"{project.name}-web-1"]
     assert rec.when(f"{project.name}-web-1", "removed") < rec.when(
         f"{project.name}-db-1", "stopping"
@@ -286,10 +287,10 @@ def test_down_keeps_volumes_unless_asked_and_is_idempotent(
     assert observed.containers == () and observed.networks == ()
     assert [v.name for v in observed.volumes] == [f"{project.name}_data"]
 
-    again = down(engine, project.name, volumes=True, reporter=Recorder())
+    again = remove_instance(project.name, engine, volumes=True, reporter=Recorder())
     assert again.containers == () and again.volumes == (f"{project.name}_data",)
     assert engine.observe(desired).volumes == ()
-    down(engine, project.name, volumes=True, reporter=Recorder())
+    remove_instance(project.name, engine, volumes=True, reporter=Recorder())
 
 
 def test_down_never_touches_unlabelled_objects(
@@ -301,7 +302,7 @@ def test_down_never_touches_unlabelled_objects(
     ctr = docker_client.containers.create(
         IMAGE, name=f"{project.name}-db-1", labels=project.label()
     )
-    result = down(engine, desired, volumes=True, reporter=Recorder())
+    result = remove_instance(desired, engine, volumes=True, reporter=Recorder())
     assert result.containers == () and result.networks == () and result.volumes == ()
     net.reload()
     vol.reload()

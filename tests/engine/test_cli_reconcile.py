@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -217,6 +218,8 @@ def test_three_environments_side_by_side(stack: StackFile, docker_client: Any) -
     vol = f"{stack.project('dev')}_data"
     down = stack.cli("down", "dev")
     assert down.code == 0, down.err
+    assert f"{vol}: kept (use --volumes to remove)" in down.err
+    assert re.search(r"^\d+ removed, 1 kept in \d+\.\d s$", down.err, re.M), down.err
     assert stack.containers("dev") == {}
     assert docker_client.volumes.get(vol)
     assert not docker_client.networks.list(names=[stack.project("dev")])
@@ -224,6 +227,7 @@ def test_three_environments_side_by_side(stack: StackFile, docker_client: Any) -
     assert not docker_client.volumes.list(filters={"name": vol})
     again = stack.cli("down", "dev", "--volumes")
     assert again.code == 0, again.err
+    assert re.fullmatch(r"nothing to remove in \d+\.\d s\n", again.err), again.err
     # The others are untouched.
     assert snapshot(stack, "test") == before["test"]
     assert docker_client.volumes.get(f"{stack.project('test')}_data")

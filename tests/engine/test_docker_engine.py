@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from envkit.engine.base import PortHolder
 from envkit.engine.docker import DockerEngine
 from envkit.errors import EngineUnavailable, ImageNotFound
 from envkit.model import LABEL, PortSpec, PullPolicy, ServiceSpec, canonical_spec, spec_hash
@@ -162,10 +163,13 @@ def test_ports_in_use_by_foreign_container_and_host_process(
         observed = engine.observe(desired)
     uses = {u.host_port: u for u in observed.ports_in_use}
     assert set(uses) == {by_container, by_process}
-    assert uses[by_container].owner == (
-        f"container {project.name}-squatter (not managed by envkit)"
+    squatter = uses[by_container]
+    assert (squatter.holder, squatter.container, squatter.project) == (
+        PortHolder.CONTAINER,
+        f"{project.name}-squatter",
+        "",
     )
-    assert uses[by_process].owner == "a process on the host"
+    assert uses[by_process].holder is PortHolder.HOST_PROCESS
     assert uses[by_process].host_ip == "127.0.0.1" and uses[by_process].protocol == "tcp"
 
 

@@ -159,6 +159,10 @@ def test_up_and_down_in_a_terminal(stack: StackFile, width: int) -> None:
     assert re.fullmatch(r"4 removed in \d+\.\d s", down.summary), down.summary
     assert stack.containers("e") == {}
 
+    gone = in_terminal(stack.argv("down", "e"), width)
+    assert gone.code == 0 and gone.objects == [], gone.rows
+    assert re.fullmatch(r"nothing to remove in \d+\.\d s", gone.summary), gone.rows
+
 
 def test_ctrl_c_leaves_no_line_in_progress(stack: StackFile) -> None:
     """Interrupted while web waits for a db that never becomes healthy: the waiting line

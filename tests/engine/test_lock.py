@@ -12,22 +12,27 @@ from pathlib import Path
 
 import pytest
 
+from envkit.engine.factory import engine_from_env
 from envkit.errors import LockTimeout
 from envkit.reconcile.lock import instance_lock, lock_path
+
+ENGINE = engine_from_env({}).identity  # the default socket
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"ENVKIT_STATE_DIR": str(tmp_path), "DOCKER_HOST": "unix:///var/run/docker.sock"}
+    return {"ENVKIT_STATE_DIR": str(tmp_path)}
 
 
 def test_second_holder_waits_then_times_out(env: dict[str, str]) -> None:
     said: list[str] = []
-    with instance_lock("shop-dev", timeout_s=1, environment=env):
+    with instance_lock("shop-dev", timeout_s=1, engine_id=ENGINE, environment=env):
         t0 = time.monotonic()
         with (
             pytest.raises(LockTimeout) as info,
-            instance_lock("shop-dev", timeout_s=0.5, on_wait=said.append, environment=env),
+            instance_lock(
+                "shop-dev", timeout_s=0.5, on_wait=said.append, engine_id=ENGINE, environment=env
+            ),
         ):
             pass
         assert 0.5 <= time.monotonic() - t0 < 3
@@ -41,7 +46,7 @@ def test_waiter_gets_the_lock_when_released(env: dict[str, str]) -> None:
     held = threading.Event()
 
     def first() -> None:
-        with instance_lock("shop-dev", environment=env):
+        with instance_lock("shop-dev", engine_id=ENGINE, environment=env):
             held.set()
             time.sleep(0.4)
             order.append("first done")
@@ -50,28 +55,47 @@ def test_waiter_gets_the_lock_when_released(env: dict[str, str]) -> None:
     thread.start()
     held.wait(5)
     said: list[str] = []
-    with instance_lock("shop-dev", timeout_s=5, on_wait=said.append, environment=env):
+    with instance_lock(
+        "shop-dev", timeout_s=5, on_wait=said.append, engine_id=ENGINE, environment=env
+    ):
         order.append("second in")
     thread.join()
     assert order == ["first done", "second in"] and len(said) == 1
 
 
 def test_locks_are_per_project_and_per_engine(env: dict[str, str]) -> None:
-    other_engine = {**env, "DOCKER_HOST": "tcp://10.0.0.1:2375"}
-    assert lock_path("shop-dev", environment=env) != lock_path("shop-dev", environment=other_engine)
+    other = engine_from_env({"DOCKER_HOST": "tcp://10.0.0.1:2375"}).identity
+    here = lock_path("shop-dev", engine_id=ENGINE, environment=env)
+    assert here != lock_path("shop-dev", engine_id=other, environment=env)
     with (
-        instance_lock("shop-dev", timeout_s=0, environment=env),
-        instance_lock("shop-test", timeout_s=0, environment=env),
-        instance_lock("shop-dev", timeout_s=0, environment=other_engine),
+        instance_lock("shop-dev", timeout_s=0, engine_id=ENGINE, environment=env),
+        instance_lock("shop-test", timeout_s=0, engine_id=ENGINE, environment=env),
+        instance_lock("shop-dev", timeout_s=0, engine_id=other, environment=env),
     ):
         pass
+
+
+def test_every_spelling_of_one_engine_takes_one_lock(env: dict[str, str]) -> None:
+    for host in (
+        "unix:///var/run/docker.sock",
+        "unix://var/run/docker.sock",
+        "/var/run/docker.sock",
+    ):
+        same = engine_from_env({"DOCKER_HOST": host}).identity
+        assert same == ENGINE
+        with (
+            instance_lock("shop-dev", timeout_s=0, engine_id=ENGINE, environment=env),
+            pytest.raises(LockTimeout),
+            instance_lock("shop-dev", timeout_s=0, engine_id=same, environment=env),
+        ):
+            pass
 
 
 def test_kill_9_releases_the_lock(env: dict[str, str]) -> None:
     code = (
         "import sys, time\n"
         "from envkit.reconcile.lock import instance_lock\n"
-        f"with instance_lock('shop-dev', environment={env!r}):\n"
+        f"with instance_lock('shop-dev', engine_id={ENGINE!r}, environment={env!r}):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(60)\n"
     )
@@ -84,12 +108,14 @@ def test_kill_9_releases_the_lock(env: dict[str, str]) -> None:
         said: list[str] = []
         with (
             pytest.raises(LockTimeout),
-            instance_lock("shop-dev", timeout_s=0.2, on_wait=said.append, environment=env),
+            instance_lock(
+                "shop-dev", timeout_s=0.2, on_wait=said.append, engine_id=ENGINE, environment=env
+            ),
         ):
             pass
         assert f"pid {proc.pid}" in said[0]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    with instance_lock("shop-dev", timeout_s=2, environment=env):
+    with instance_lock("shop-dev", timeout_s=2, engine_id=ENGINE, environment=env):
         pass

@@ -240,5 +240,5 @@ def test_unterminated_quote_is_refused_as_compose_go_does(tmp_path: Path) -> Non
     assert oracle == {"X": "", "Y": "2"}
     with pytest.raises(StackError) as caught:
         dotenv_environment({}, [(".env", text)])
-    assert caught.value.message == 'unterminated quoted value "unterminated'
+    assert caught.value.message == "the quoted value of A is not terminated"  # never the value
     assert str(caught.value.origin) == ".env:1:3"

@@ -125,6 +125,17 @@ def test_a_bad_ttl_is_refused_before_anything_is_created(
 # -- up and the handle ----------------------------------------------------------------------
 
 
+def test_a_remote_engine_gives_its_host_for_wildcard_ports(tmp_path: Path) -> None:
+    remote = FakeEngine(endpoint="tcp://build-box:2376")
+    remote.add_image(IMAGE)
+    path = tmp_path / "envkit.yaml"
+    path.write_text(STACK)
+    env = load(path, engine=remote).up("ci", instance="remote")
+    assert env.port("web", 8000)[0] == "build-box"  # published on every interface
+    assert env.port("db", 5432)[0] == "127.0.0.1"  # published on the engine's loopback
+    env.down()
+
+
 def test_up_port_logs_status_down(stack: Stack, engine: FakeEngine) -> None:
     env = stack.up("ci", instance="pr-7")
     assert isinstance(env, Environment)

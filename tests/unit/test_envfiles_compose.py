@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envkit.envfiles import EnvFileProblem, EnvFileValue, read_env_files
 from envkit.errors import Origin
+from envkit.stackfile.envfiles import EnvFileProblem, EnvFileValue, read_env_files
 
 TEXT = "BARE\nREF=${FROM_PROJECT}-${A:-d}\nA=1\nDQ=\"$A\"\nSQ='$A'\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envkit.engine.base import Engine
+from envkit.engine.base import Engine, PortHolder
 from envkit.engine.fake import FakeEngine, Outcome
 from envkit.errors import EngineError, ImageNotFound
 from envkit.model import (
@@ -76,7 +76,9 @@ def test_foreign_names_ports_and_external_volumes() -> None:
     engine.add_foreign_volume("shop-dev_data")
     o = engine.observe(DEV)
     assert o.foreign_names == {"shop-dev-db-1": "container", "shop-dev_data": "volume"}
-    assert [u.owner for u in o.ports_in_use] == ["container shop-test-db-1 (project shop-test)"]
+    assert [(u.holder, u.container, u.project) for u in o.ports_in_use] == [
+        (PortHolder.CONTAINER, "shop-test-db-1", "shop-test")
+    ]
     assert o.volumes == ()
     engine.add_foreign_volume("ext")
     assert [v.name for v in engine.observe(DEV).volumes] == ["ext"]
@@ -88,7 +90,7 @@ def test_a_host_process_holds_a_port() -> None:
     engine = FakeEngine({"db:1": "sha256:1"})
     engine.bind_host_port(15432)
     (use,) = engine.observe(TEST).ports_in_use
-    assert use.owner == "a process on the host"
+    assert (use.holder, use.container, use.project) == (PortHolder.HOST_PROCESS, "", "")
     engine.create_network("shop-test", project_labels(TEST))
     cid = engine.create_container(TEST, DB, 1, container_labels(TEST, DB, 1))
     with pytest.raises(EngineError, match="already allocated"):

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from test_docker_json import WEB
 
-from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortUse
+from envkit.engine.base import (
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedVolume,
+    PortHolder,
+    PortUse,
+)
 from envkit.engine.docker_json import parse_container
 from envkit.engine.occupied import foreign_names, ports_in_use
 from envkit.model import DesiredState, PortSpec, ServiceSpec, VolumeSpec
@@ -48,16 +54,16 @@ def test_ports_held_by_other_containers_and_the_host() -> None:
 
     found = ports_in_use(DESIRED, own, others, probe)
     assert found == (
-        PortUse("", 8001, "tcp", "a process on the host"),
-        PortUse("", 32768, "udp", "container capjson-web-1 (project capjson)"),
-        PortUse("127.0.0.1", 34639, "tcp", "container capjson-web-1 (project capjson)"),
+        PortUse("", 8001, "tcp", PortHolder.HOST_PROCESS),
+        PortUse("", 32768, "udp", PortHolder.CONTAINER, "capjson-web-1", "capjson"),
+        PortUse("127.0.0.1", 34639, "tcp", PortHolder.CONTAINER, "capjson-web-1", "capjson"),
     )
     assert probed == [("", 8001, "tcp")]  # own and container-held ports are not probed
     # a remote engine: no probe, and an unlabelled holder is named as such
     unmanaged = [_container("x", "", WEB["Ports"])]
-    assert [u.owner for u in ports_in_use(DESIRED, own, unmanaged, None)] == [
-        "container x (not managed by envkit)",
-        "container x (not managed by envkit)",
+    assert [(u.container, u.project) for u in ports_in_use(DESIRED, own, unmanaged, None)] == [
+        ("x", ""),
+        ("x", ""),
     ]
 
 

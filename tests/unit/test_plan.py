@@ -8,6 +8,7 @@ import pytest
 from plan_fixtures import DB, IMG, WEB, desired, rows, seen, world
 
 from envkit.engine.base import (
+    PortHolder,
     PortUse,
 )
 from envkit.model import (
@@ -249,7 +250,7 @@ def test_name_taken() -> None:
 
 
 def test_port_in_use() -> None:
-    use = PortUse("0.0.0.0", 3307, "tcp", "container mysql-old (project legacy)")
+    use = PortUse("0.0.0.0", 3307, "tcp", PortHolder.CONTAINER, "mysql-old", "legacy")
     p = plan(desired(DB), world(ports_in_use=(use,)))
     assert codes(p) == [
         (
@@ -259,12 +260,12 @@ def test_port_in_use() -> None:
         )
     ]
     # Other protocol or another specific address: no conflict.
-    other = (PortUse("0.0.0.0", 3307, "udp", "x"), PortUse("10.0.0.1", 3307, "tcp", "y"))
+    other = (PortUse("0.0.0.0", 3307, "udp"), PortUse("10.0.0.1", 3307, "tcp"))
     assert plan(desired(DB), world(ports_in_use=other)).conflicts == ()
 
 
 def test_port_held_by_the_container_being_recreated_is_no_conflict() -> None:
-    use = PortUse("127.0.0.1", 3307, "tcp", "container shop-dev-db-1 (project shop-dev)")
+    use = PortUse("127.0.0.1", 3307, "tcp", PortHolder.CONTAINER, "shop-dev-db-1", "shop-dev")
     p = plan(desired(replace(DB, restart="always")), world(seen(DB), ports_in_use=(use,)))
     assert [c.action for c in p.changes] == [Action.RECREATE]
     assert p.conflicts == ()

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from plan_fixtures import DB, IMG, WEB, seen, world
 
-from envkit.engine.base import ObservedState, PortUse
+from envkit.engine.base import ObservedState, PortHolder, PortUse
 from envkit.model import DesiredState, PortSpec, ServiceSpec, VolumeSpec
 from envkit.reconcile.plan import plan
 from envkit.reconcile.present import plan_json, plan_text
@@ -79,7 +79,7 @@ def test_no_changes() -> None:
 
 
 def test_conflicts_are_listed_before_the_summary() -> None:
-    use = PortUse("", 3307, "tcp", "a process on the host")
+    use = PortUse("", 3307, "tcp", PortHolder.HOST_PROCESS)
     p = plan(stack(DB), world(ports_in_use=(use,)))
     assert plan_text(p) == (
         "envkit will perform the following actions on shop-dev:\n"
@@ -187,7 +187,7 @@ def test_no_secret_is_ever_shown() -> None:
     # The secret sits in a sensitive env value, in a command, in a port owner's name and in
     # the image reference, where only redaction can catch it.
     db = replace(DB_NEW, image=f"registry/{SECRET}:1", ports=(PortSpec(3306, published=3307),))
-    use = PortUse("", 3307, "tcp", f"container {SECRET} (project other)")
+    use = PortUse("", 3307, "tcp", PortHolder.CONTAINER, SECRET, "other")
     d = stack(db, volumes=(VolumeSpec(SECRET, external=True),))
     o = world(seen(DB), ports_in_use=(use,), images={db.image: None})
     p = plan(d, o)

@@ -84,9 +84,13 @@ def test_summary_of_a_no_op_a_teardown_and_a_failure() -> None:
     down.step(WEB, "removed", Outcome.REMOVED)
     down.step(VOL, "kept (use --volumes to remove)", Outcome.KEPT)
     assert down.summary() == "1 removed, 1 kept in 0.0 s"
+    assert Board(clock, "nothing to remove").summary() == "nothing to remove in 0.0 s"
+    kept = Board(clock, "nothing to remove")
+    kept.step(VOL, "kept (use --volumes to remove)", Outcome.KEPT)
+    assert kept.summary() == "nothing to remove, 1 kept in 0.0 s"
 
     bad = Board(clock)
-    bad.step(DB, "failed: exited with code 3", Outcome.FAILED)
+    bad.step(DB, "failed: shop-dev-db-1 exited with code 3", Outcome.FAILED)
     bad.step(WEB, "not started (dependency db failed)", Outcome.SKIPPED)
     assert bad.summary() == "1 failed, 1 not started in 0.0 s"
     assert bad.lines[DB].state == "failed: exited with code 3"
@@ -178,6 +182,9 @@ def test_columns_share_the_width_and_keep_the_state_readable() -> None:
     narrow = columns(24, ["container"], ["t1234abcd-e-web-1 (web)"], ["recreated"], ["1.0s"])
     assert narrow.kind == 0  # the kind goes first
     assert 2 + narrow.name + 1 + narrow.state + 1 + narrow.elapsed <= 23
+    assert narrow.state >= 7 and narrow.name >= 7  # both still say something
+    failed = columns(70, ["container"], ["t1-e-broken-1 (broken)" * 2], ["x" * 26], ["2.6s"])
+    assert failed.state == 26  # the state (why it failed) before the name's project prefix
 
 
 def test_no_color_needs_a_value() -> None:

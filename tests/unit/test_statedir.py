@@ -24,6 +24,7 @@ from envkit.stackfile import schema
 from envkit.statedir import UnsafeStateDir, base_dir, open_private, private_dir
 from envkit.watchdog import log_dir
 
+ENGINE = "unix:///run/docker.sock"  # an engine identity (the lock key)
 OTHER_UID = 54321
 
 
@@ -68,8 +69,11 @@ def test_a_planted_symlink_at_the_lock_path_is_not_followed(state: Path, tmp_pat
     victim = tmp_path / "shadow"
     victim.write_text("root:secret-hash:19000:0:99999:7:::\n")
     victim.chmod(0o600)
-    os.symlink(victim, lock_path("shop-dev", environment=env))
-    with pytest.raises(UnsafeStateDir) as info, instance_lock("shop-dev", environment=env):
+    os.symlink(victim, lock_path("shop-dev", engine_id=ENGINE, environment=env))
+    with (
+        pytest.raises(UnsafeStateDir) as info,
+        instance_lock("shop-dev", engine_id=ENGINE, environment=env),
+    ):
         pass
     assert info.value.code == "unsafe-state-dir"
     assert "a symbolic link" in info.value.message and info.value.hint
@@ -92,7 +96,10 @@ def test_a_folder_owned_by_someone_else_is_refused(state: Path, sub: str | None)
     with pytest.raises(UnsafeStateDir) as info:
         private_dir("locks", environ=env_of(state))
     assert f"owned by uid {OTHER_UID}" in info.value.message and str(target) in info.value.message
-    with pytest.raises(UnsafeStateDir), instance_lock("shop-dev", environment=env_of(state)):
+    with (
+        pytest.raises(UnsafeStateDir),
+        instance_lock("shop-dev", engine_id=ENGINE, environment=env_of(state)),
+    ):
         pass
 
 
@@ -133,15 +140,15 @@ def test_a_symlinked_state_folder_resolves_and_is_checked(tmp_path: Path) -> Non
 def test_the_lock_file_holds_only_a_pid_and_a_time(state: Path, monkeypatch: Any) -> None:
     env = env_of(state)
     monkeypatch.setattr(sys, "argv", ["envkit", "up", "--var", "password=hunter2"])
-    path = lock_path("shop-dev", environment=env)
+    path = lock_path("shop-dev", engine_id=ENGINE, environment=env)
     private_dir("locks", environ=env)
     path.write_text("x" * 5000)  # a stale long holder: not truncated on open, only after
-    with instance_lock("shop-dev", environment=env):
+    with instance_lock("shop-dev", engine_id=ENGINE, environment=env):
         info = json.loads(path.read_text())
         assert set(info) == {"pid", "since"} and info["pid"] == os.getpid()
     assert "hunter2" not in path.read_text()
-    with instance_lock("shop-test", environment=env):
-        made = lock_path("shop-test", environment=env)
+    with instance_lock("shop-test", engine_id=ENGINE, environment=env):
+        made = lock_path("shop-test", engine_id=ENGINE, environment=env)
         assert stat.S_IMODE(made.stat().st_mode) == 0o600
 
 
@@ -167,7 +174,7 @@ def test_another_users_held_lock_cannot_block_us(shared_tmp: Path, tmp_path: Pat
             os.setgroups([])
             os.setgid(OTHER_UID)
             os.setuid(OTHER_UID)
-            with instance_lock("shop-dev", environment={"HOME": str(their_home)}):
+            with instance_lock("shop-dev", engine_id=ENGINE, environment={"HOME": str(their_home)}):
                 os.write(write_end, b"held\n")
                 time.sleep(60)
             status = 0
@@ -177,7 +184,9 @@ def test_another_users_held_lock_cannot_block_us(shared_tmp: Path, tmp_path: Pat
     try:
         assert os.read(read_end, 16) == b"held\n"
         t0 = time.monotonic()
-        with instance_lock("shop-dev", timeout_s=0, environment={"HOME": str(tmp_path)}):
+        with instance_lock(
+            "shop-dev", engine_id=ENGINE, timeout_s=0, environment={"HOME": str(tmp_path)}
+        ):
             pass
         assert time.monotonic() - t0 < 2
     finally:

@@ -18,7 +18,7 @@ from envkit.stackfile.pipeline import (
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
-    from envkit.engine.docker import DockerEngine
+    from envkit.engine.base import Engine
     from envkit.stackfile.document import Document
 
 
@@ -94,7 +94,7 @@ def resolve_env(
     return resolved
 
 
-def engine() -> DockerEngine:
-    from envkit.engine.docker import DockerEngine
+def engine() -> Engine:
+    from envkit.engine.factory import engine_from_env
 
-    return DockerEngine.from_env()
+    return engine_from_env()

@@ -24,7 +24,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from envkit.reconcile.status import find_binding
+from envkit.reconcile.status import address, find_binding
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -66,9 +66,7 @@ def instance_variables(
             port = str(target) if protocol == "tcp" else f"{target}_{protocol}"
             name = env_name(service, port)
             host = binding.host_ip or "0.0.0.0"
-            out[name] = (
-                f"[{host}]:{binding.host_port}" if ":" in host else f"{host}:{binding.host_port}"
-            )
+            out[name] = address(host, binding.host_port)
             out[name + "_HOST"] = host
             out[name + "_PORT"] = str(binding.host_port)
     return out

@@ -14,15 +14,12 @@ from envkit.cli.commands.stackfile import table
 from envkit.errors import EnvkitError, UsageError
 from envkit.model import LABEL
 from envkit.reconcile.status import STATUS_FORMAT_VERSION as STATUS_FORMAT_VERSION
-from envkit.reconcile.status import address
+from envkit.reconcile.status import address, find_binding, parse_port
 from envkit.reconcile.status import status_json as status_json
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import ObservedContainer
-
-# Moved to the core (envkit.reconcile.status) so the Python API shares them; kept importable here.
-_address = address
 
 
 def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
@@ -64,7 +61,7 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     for project, cs in sorted(by_project.items()):
         for c in sorted(cs, key=lambda c: (c.service, c.replica)):
             ports = ", ".join(
-                f"{_address(b.host_ip, b.host_port)}->{b.target}/{b.protocol}" for b in c.ports
+                f"{address(b.host_ip, b.host_port)}->{b.target}/{b.protocol}" for b in c.ports
             )
             rows.append((project, c.service, c.name, c.state, c.health or "-", ports or "-"))
     if len(rows) == 1:
@@ -134,23 +131,19 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_port(args: argparse.Namespace, console: Console) -> int:
-    target, _, proto = str(args.port).partition("/")
-    proto = proto or "tcp"
-    if not target.isdigit():
-        raise UsageError(
-            f"{args.port!r} is not a port", hint="write PORT or PORT/PROTO, e.g. 3306/tcp"
-        )
+    """The same binding the Python API's ``Environment.port`` picks (IPv4 first)."""
+    target, proto = parse_port(args.port)
     containers = [
         c for c in _service_containers(args, console, args.service) if c.replica == args.index
     ]
     if not containers:
         raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
-    for b in containers[0].ports:
-        if b.target == int(target) and b.protocol == proto:
-            console.out(_address(b.host_ip, b.host_port))
-            return 0
-    raise EnvkitError(
-        f"{containers[0].name} does not publish {target}/{proto}",
-        code="no-such-port",
-        hint="list the published ports with 'envkit ps'",
-    )
+    binding = find_binding(containers[0], target, proto)
+    if binding is None:
+        raise EnvkitError(
+            f"{containers[0].name} does not publish {target}/{proto}",
+            code="no-such-port",
+            hint="list the published ports with 'envkit ps'",
+        )
+    console.out(address(binding.host_ip, binding.host_port))
+    return 0

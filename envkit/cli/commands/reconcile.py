@@ -110,7 +110,8 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.verbs import down
 
     desired = resolve_env(args, console).desired
-    with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
+    secrets = frozenset(console.secrets)
+    with reporter_for(console.err_stream, secrets, nothing="nothing to remove") as display:
         down(
             desired,
             engine(),
