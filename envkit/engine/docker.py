@@ -30,6 +30,13 @@ from envkit.engine.base import (
     ObservedState,
     ObservedVolume,
 )
+from envkit.engine.docker_create import (
+    anonymous_targets,
+    exposed,
+    host_options,
+    links,
+    network_mode,
+)
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
     image_ids,
@@ -389,13 +396,13 @@ class DockerEngine:
                 init=spec.init,
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
-                network_mode=self._network_mode(desired, spec, joined),
+                network_mode=network_mode(desired, spec, joined),
                 volumes_from=[
                     f"{desired.container_of(name, 1) if kind == 'service' else name}:{mode}"
                     for kind, name, mode in spec.volumes_from
                 ]
                 or None,
-                **_host_options(spec),
+                **host_options(spec),
             )
             networking = None
             if joined:
@@ -411,7 +418,7 @@ class DockerEngine:
                 environment=[f"{k}={v}" for k, v in spec.environment] or None,
                 ports=[
                     *((p.target, p.protocol) for p in spec.ports),
-                    *(_exposed(e) for e in spec.expose),
+                    *(exposed(e) for e in spec.expose),
                 ]
                 or None,
                 labels=dict(labels),
@@ -443,20 +450,9 @@ class DockerEngine:
                     network,
                     aliases=[spec.name, *extra.aliases],
                     ipv4_address=extra.ipv4_address,
-                    links=self._links(desired, spec) or None,
+                    links=links(desired, spec) or None,
                 )
         return cid
-
-    def _network_mode(
-        self, desired: DesiredState, spec: ServiceSpec, joined: tuple[ServiceNetwork, ...]
-    ) -> str:
-        mode = spec.network_mode
-        if mode is None:
-            return desired.network_name(joined[0].name)
-        kind, _, target = mode.partition(":")
-        if kind == "service":  # the first container of that service, as Compose does
-            return f"container:{desired.container_of(target, 1)}"
-        return mode
 
     def _endpoint_config(
         self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork
@@ -464,14 +460,8 @@ class DockerEngine:
         return self._api().create_endpoint_config(
             aliases=[spec.name, *net.aliases],
             ipv4_address=net.ipv4_address,
-            links=self._links(desired, spec) or None,
+            links=links(desired, spec) or None,
         )
-
-    @staticmethod
-    def _links(desired: DesiredState, spec: ServiceSpec) -> list[tuple[str, str]]:
-        """``links`` as container-scoped aliases on every network of the container; each
-        resolves on the network it shares with the linked service's first container."""
-        return [(desired.container_of(service, 1), alias) for service, alias in spec.links]
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):
@@ -503,21 +493,12 @@ class DockerEngine:
         make the same volumes without labels.)"""
         import uuid
 
-        explicit = {m.target for m in spec.mounts if m.source}
-        explicit |= {entry.split(":", 1)[0] for entry in spec.tmpfs}
-        wanted: dict[str, bool] = {
-            m.target: m.read_only
-            for m in spec.mounts
-            if m.type is MountType.VOLUME and not m.source
-        }
         try:
             with self._boundary("inspect image", spec.image):
                 config = self._api().inspect_image(spec.image).get("Config") or {}
         except ImageNotFound:  # create then fails with its own message
             config = {}
-        for target in config.get("Volumes") or {}:
-            if target not in explicit:
-                wanted.setdefault(str(target), False)
+        wanted = anonymous_targets(spec, config)
         keep = (LABEL.STACK, LABEL.ENV, LABEL.PROJECT, LABEL.INSTANCE, LABEL.EXPIRES,
                 LABEL.VERSION, LABEL.SERVICE, LABEL.REPLICA)  # fmt: skip
         out: dict[str, tuple[str, bool]] = {}
@@ -566,43 +547,6 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         todo.extend([e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     return out
-
-
-def _host_options(spec: ServiceSpec) -> dict[str, Any]:
-    """The host-config part of ``spec.options`` (only what is set: the engine's defaults
-    stay the engine's)."""
-    from docker.types import LogConfig, Ulimit
-
-    o = spec.options
-    found: dict[str, Any] = {
-        "read_only": o.read_only or None,
-        "shm_size": o.shm_size,
-        "pids_limit": o.pids_limit,
-        "oom_score_adj": o.oom_score_adj,
-        "sysctls": dict(o.sysctls) or None,
-        "ulimits": [Ulimit(name=n, soft=s, hard=h) for n, s, h in o.ulimits] or None,
-        "security_opt": list(o.security_opt) or None,
-        "dns": list(o.dns) or None,
-        "dns_search": list(o.dns_search) or None,
-        "dns_opt": list(o.dns_opt) or None,
-        "group_add": list(o.group_add) or None,
-        "devices": list(o.devices) or None,
-        "ipc_mode": o.ipc,
-        "pid_mode": o.pid,
-        "userns_mode": o.userns_mode,
-        "cgroup_parent": o.cgroup_parent,
-        "runtime": o.runtime,
-        "log_config": LogConfig(type=o.log_driver or "json-file", config=dict(o.log_options))
-        if o.log_driver or o.log_options
-        else None,
-    }
-    return {k: v for k, v in found.items() if v is not None}
-
-
-def _exposed(entry: str) -> tuple[int, str]:
-    """``"8080/udp"`` -> ``(8080, "udp")`` (normalize expands ranges and adds the protocol)."""
-    port, _, proto = entry.partition("/")
-    return int(port), proto or "tcp"
 
 
 def _restart_policy(restart: str) -> dict[str, Any] | None:
