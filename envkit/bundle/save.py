@@ -149,6 +149,13 @@ def _stack_files(resolved: Resolved, include_secrets: bool) -> StackFiles:
 
     name = rel(stack_file) or stack_file.name
     files[STACK + name] = stack_file.read_bytes()
+    # The other files the stack was read from: a Compose override, include:, extends.
+    for other in rendered.document.sources if rendered.document is not None else ():
+        member = rel(Path(other))
+        if member is None:
+            omitted.append(f"{other} (a stack file outside the stack's folder)")
+        elif STACK + member not in files:
+            files[STACK + member] = Path(other).read_bytes()
 
     env_files: list[str] = []
     data = rendered.document.data if rendered.document is not None else {}

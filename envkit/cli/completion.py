@@ -62,22 +62,27 @@ _GLOBAL_WITH_VALUE = ("-f", "--file")
 
 
 def _stack_names(file: str | None) -> tuple[list[str], list[str]]:
-    """(environments, services) of the stack file, or empty lists when it cannot be read."""
+    """(environments, services) of the stack, or empty lists when it cannot be read. The
+    stack is read whole (a Compose file's override and implicit environment included); a
+    file that does not validate still gives the names its text holds."""
     from envkit.errors import EnvkitError
     from envkit.stackfile.document import load
-    from envkit.stackfile.pipeline import DEFAULT_FILE
+    from envkit.stackfile.pipeline import DEFAULT_FILE, environments, find_stack_files, read
 
-    path = file or os.environ.get("ENVKIT_FILE") or DEFAULT_FILE
+    files = [file] if file else [os.environ["ENVKIT_FILE"]] if os.environ.get("ENVKIT_FILE") else []
+    files = files or find_stack_files(".") or [DEFAULT_FILE]
     try:
-        data = load(path, display=path).data
+        doc = read(files)
+        envs = environments(doc)
     except EnvkitError:
-        return [], []
-    envs = data.get("environments")
-    services = data.get("services")
-    return (
-        [str(e) for e in envs] if isinstance(envs, dict) else [],
-        [str(s) for s in services] if isinstance(services, dict) else [],
-    )
+        try:
+            doc = load(files[0], display=files[0])
+        except EnvkitError:
+            return [], []
+        raw = doc.data.get("environments")
+        envs = [str(e) for e in raw] if isinstance(raw, dict) else []
+    services = doc.data.get("services")
+    return envs, [str(s) for s in services] if isinstance(services, dict) else []
 
 
 def _option_takes_value(action: argparse.Action) -> bool:

@@ -42,7 +42,7 @@ global options (before or after the command):
 
 @dataclass(frozen=True, slots=True)
 class _Globals:
-    file: str | None
+    file: list[str] | None  # every -f, in order (several merge)
     debug: bool
     command: str | None
     rest: list[str]
@@ -53,7 +53,7 @@ class _Globals:
 def _split(argv: list[str]) -> _Globals:
     """Global options before the command, the command, and everything after it (which the
     command's own parser reads, global options included)."""
-    file: str | None = None
+    files: list[str] = []
     debug = help_ = version = False
     i = 0
     while i < len(argv):
@@ -61,12 +61,13 @@ def _split(argv: list[str]) -> _Globals:
         if arg in ("-f", "--file"):
             if i + 1 >= len(argv):
                 raise UsageError(f"argument {arg}: expected a file", hint=_USAGE_HINT)
-            file, i = argv[i + 1], i + 2
+            files.append(argv[i + 1])
+            i += 2
             continue
         if arg.startswith("--file="):
-            file = arg.partition("=")[2]
+            files.append(arg.partition("=")[2])
         elif arg.startswith("-f") and len(arg) > 2 and not arg.startswith("--"):
-            file = arg[2:]
+            files.append(arg[2:])
         elif arg == "--debug":
             debug = True
         elif arg in ("-h", "--help"):
@@ -76,9 +77,9 @@ def _split(argv: list[str]) -> _Globals:
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg!r} before the command", hint=_USAGE_HINT)
         else:
-            return _Globals(file, debug, arg, argv[i + 1 :], help_, version)
+            return _Globals(files or None, debug, arg, argv[i + 1 :], help_, version)
         i += 1
-    return _Globals(file, debug, None, [], help_, version)
+    return _Globals(files or None, debug, None, [], help_, version)
 
 
 _USAGE_HINT = "run 'envkit --help' for usage"
@@ -89,7 +90,7 @@ def _top_help() -> str:
 
     width = max(len(n) for n in COMMANDS) + 2
     lines = [
-        "usage: envkit [-f FILE] [--debug] COMMAND [ARGS...]",
+        "usage: envkit [-f FILE]... [--debug] COMMAND [ARGS...]",
         "",
         "Declarative environments for Docker: one stack file, many environments.",
         "",
@@ -151,8 +152,9 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
     except SystemExit as exc:  # --help
         return None, int(exc.code or 0)
     args.command = name
-    args.file = args.file if args.file is not None else g.file
+    args.file = [*(g.file or []), *(args.file or [])] or None
     args.debug = args.debug or g.debug
+    args.debug_log = console.err if args.debug else None
     return args, 0
 
 

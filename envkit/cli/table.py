@@ -17,7 +17,7 @@ from envkit.cli.argtypes import (
     positive_duration,
     positive_int,
 )
-from envkit.cli.arguments import Parser, add_env, add_render_options, add_var
+from envkit.cli.arguments import Parser, add_env, add_profile, add_render_options, add_var
 
 __all__ = ["COMMANDS", "CommandInfo", "build_parser"]
 
@@ -34,6 +34,7 @@ class CommandInfo:
 def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
     add_var(p)
+    add_profile(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     p.add_argument(
         "--strict",
@@ -45,7 +46,7 @@ def _validate(p: argparse.ArgumentParser) -> None:
 
 
 def _render(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
     p.add_argument(
@@ -54,7 +55,7 @@ def _render(p: argparse.ArgumentParser) -> None:
 
 
 def _plan(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
@@ -87,7 +88,7 @@ def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None
 
 
 def _up(p: argparse.ArgumentParser) -> None:
-    add_env(p, optional=True)
+    add_env(p, single=True)
     p.add_argument(
         "--plan",
         metavar="FILE",
@@ -110,6 +111,13 @@ def _up(p: argparse.ArgumentParser) -> None:
     _lock_timeout(p, 600.0, "this instance")
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
     p.add_argument(
+        "-V",
+        "--renew-anon-volumes",
+        action="store_true",
+        help="recreated containers get new anonymous volumes instead of keeping the old "
+        "ones' (the data in those stays until down --volumes)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="refuse host access (binds of system folders, the Docker socket or paths "
@@ -130,7 +138,7 @@ def _up(p: argparse.ArgumentParser) -> None:
 
 
 def _down(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
     p.add_argument(
@@ -170,7 +178,7 @@ def _port(p: argparse.ArgumentParser) -> None:
 
 
 def _env(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument(
         "--format",
@@ -181,7 +189,7 @@ def _env(p: argparse.ArgumentParser) -> None:
 
 
 def _graph(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument(
         "--format",
@@ -317,6 +325,15 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     info.arguments(parser)
     flags = ["--file"] if "-f" in parser._option_string_actions else ["-f", "--file"]
     group = parser.add_argument_group("global options")
-    group.add_argument(*flags, dest="file", default=None, metavar="FILE", help="stack file")
+    group.add_argument(
+        *flags,
+        dest="file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="stack file; repeat to merge several with Compose's rules (default: "
+        "./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml or "
+        "docker-compose.yaml with its override file)",
+    )
     group.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     return parser

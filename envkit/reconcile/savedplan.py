@@ -19,7 +19,7 @@ refuse with ``stale-plan``, naming what changed. Health is left out of the diges
 changes by itself and never changes a plan.
 
 The file also holds the plan as ``plan --json`` prints it (secrets masked), the stack file's
-path, the environment, the instance and the ``--var`` values (a sensitive one only as a
+paths, the environment, the instance and the ``--var`` values (a sensitive one only as a
 digest: give it again on ``up --plan``). It is written 0600.
 """
 
@@ -62,7 +62,7 @@ class StalePlan(EnvkitError):
 class SavedPlan:
     """What ``up --plan`` needs to render the same environment again and compare."""
 
-    file: str
+    files: tuple[str, ...]  # the stack file(s), absolute, in -f order
     environment: str
     instance: str | None
     vars: Mapping[str, str]  # non-sensitive --var values
@@ -130,7 +130,7 @@ def digests(
 def saved_document(
     key: SecretKey,
     *,
-    file: str,
+    files: list[str],
     plan: Plan,
     observed: ObservedState,
     plan_document: dict[str, Any],
@@ -143,7 +143,7 @@ def saved_document(
     return {
         "format_version": SAVED_PLAN_VERSION,
         "kind": KIND,
-        "file": file,
+        "files": files,
         "environment": desired.environment,
         "instance": desired.instance,
         "vars": {k: v for k, v in cli_vars.items() if v not in sensitive},
@@ -172,10 +172,13 @@ def read_saved(text: str, where: str) -> SavedPlan:
         raise bad("no 'kind: envkit-saved-plan'")
     if data.get("format_version") != SAVED_PLAN_VERSION:
         raise bad(f"format_version {data.get('format_version')!r}, this envkit reads 1")
-    strings = {k: data.get(k) for k in ("file", "environment", "engine")}
+    strings = {k: data.get(k) for k in ("environment", "engine")}
+    files = data.get("files")
     digests_ = data.get("digests")
     if not all(isinstance(v, str) for v in strings.values()) or not isinstance(digests_, dict):
-        raise bad("file, environment, engine and digests are required")
+        raise bad("files, environment, engine and digests are required")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise bad("files must list the stack files")
     if not all(isinstance(digests_.get(k), str) for k in ("desired", "observed", "plan")):
         raise bad("digests.desired, .observed and .plan are required")
     instance = data.get("instance")
@@ -188,7 +191,7 @@ def read_saved(text: str, where: str) -> SavedPlan:
     if instance is not None and not isinstance(instance, str):
         raise bad("instance must be a string or null")
     return SavedPlan(
-        str(strings["file"]),
+        tuple(files),
         str(strings["environment"]),
         instance,
         dict(plain),

@@ -64,9 +64,12 @@ def up(
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
     verify: Callable[[Plan, ObservedState], None] | None = None,
+    renew_anon_volumes: bool = False,
 ) -> UpResult:
     """``verify``: called under the lock with the plan and what it was made from, before
-    anything changes; it raises to refuse (``up --plan``: a saved plan that is stale)."""
+    anything changes; it raises to refuse (``up --plan``: a saved plan that is stale).
+    ``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
+    (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
     desired = with_secret_key(desired)
     with instance_lock(
@@ -77,7 +80,7 @@ def up(
     ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
-        p = plan(desired, observed)
+        p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
         if verify is not None:
             verify(p, observed)
         if p.conflicts:

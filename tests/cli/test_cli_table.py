@@ -101,7 +101,7 @@ def test_logs_keeps_its_own_dash_f_and_takes_long_file_option() -> None:
     from envkit.cli.table import build_parser
 
     args = build_parser("logs").parse_args(["dev", "-f", "--file", "x.yaml"])
-    assert (args.follow, args.file) == (True, "x.yaml")
+    assert (args.follow, args.file) == (True, ["x.yaml"])  # -f repeats: a list
 
 
 def test_a_bad_var_is_not_echoed_back(stack: Path) -> None:

@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_path
+from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_files
 from envkit.cli.commands.stackfile import table
 from envkit.errors import EnvkitError, UsageError
 from envkit.model import LABEL, ResourceKind
@@ -29,10 +29,10 @@ def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str
     if args.env is None:
         # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
         # project on the engine, like --all; with a stack file, that stack's instances.
-        implicit = args.file is None and not os.path.exists(stack_path(args))
+        implicit = args.file is None and not os.path.exists(stack_files(args)[0])
         if getattr(args, "all", False) or implicit:
             return {LABEL.PROJECT: None}
-        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
+        return {LABEL.STACK: read_stack(args).stack_name}
     return {LABEL.PROJECT: resolve_env(args, console).desired.project}
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from envkit.cli.commands.common import engine, resolve_env, stack_path
+from envkit.cli.commands.common import engine, resolve_env, stack_files
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -94,6 +94,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                 on_plan=lambda p: display.note(plan_text(p)),
                 expires=expires,
                 verify=verify,
+                renew_anon_volumes=args.renew_anon_volumes,
             )
     except EnvkitError as exc:
         if args.json:
@@ -177,7 +178,7 @@ def _save_plan(
 
     document = saved_document(
         load_key(),
-        file=os.path.abspath(stack_path(args)),
+        files=[os.path.abspath(f) for f in stack_files(args)],
         plan=p,
         observed=observed,
         plan_document=plan_json(p),
@@ -213,7 +214,7 @@ def _saved_plan_check(args: argparse.Namespace) -> Callable[[Plan, ObservedState
         raise UsageError("--ephemeral and --plan exclude each other", code="usage")
     key = load_key()
     args.var = sorted(check_vars(key, saved, dict(args.var)).items())
-    args.file, args.env, args.instance = saved.file, saved.environment, saved.instance
+    args.file, args.env, args.instance = list(saved.files), saved.environment, saved.instance
 
     def verify(p: Plan, observed: ObservedState) -> None:
         check(key, saved, p.desired, observed, plan_json(p), engine().identity)

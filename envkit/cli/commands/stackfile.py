@@ -33,7 +33,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         wanted = list(args.envs) or known
         for env in wanted:
             try:
-                resolved = resolve(doc, env, cli_vars=dict(args.var))
+                resolved = resolve(doc, env, cli_vars=dict(args.var), profiles=args.profile)
                 console.secrets.update(resolved.desired.sensitive_values)
                 if args.strict:
                     strict = strict_diagnostics(resolved.desired, resolved.rendered.origin)
