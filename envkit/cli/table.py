@@ -17,7 +17,14 @@ from envkit.cli.argtypes import (
     positive_duration,
     positive_int,
 )
-from envkit.cli.arguments import Parser, add_env, add_profile, add_render_options, add_var
+from envkit.cli.arguments import (
+    Parser,
+    add_env,
+    add_env_file,
+    add_profile,
+    add_render_options,
+    add_var,
+)
 
 __all__ = ["COMMANDS", "CommandInfo", "build_parser"]
 
@@ -35,6 +42,7 @@ def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
     add_var(p)
     add_profile(p)
+    add_env_file(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     p.add_argument(
         "--strict",

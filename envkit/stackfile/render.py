@@ -45,6 +45,7 @@ from typing import Any, Protocol
 
 from envkit.errors import SENSITIVE, Diagnostic, DocPath, Origin, StackError
 from envkit.hints import did_you_mean, kind_of
+from envkit.stackfile.composevars import interpolate_compose, project_variables
 from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
 from envkit.stackfile.profiles import active_profiles, enabled_services
@@ -113,6 +114,7 @@ class Rendered:
     directory: Path  # its folder: relative paths resolve against it
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     document: Document | None = field(default=None, repr=False, compare=False)
+    warnings: tuple[Diagnostic, ...] = ()  # shown, never fatal (an unset Compose variable)
 
     def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at a merged-tree path (the override's, if overridden)."""
@@ -218,6 +220,7 @@ def render(
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
     profiles: Sequence[str] = (),
+    env_files: Sequence[str] = (),
 ) -> Rendered:
     """Render ``environment`` of ``doc``; raise StackError with every problem found.
     ``profiles``: the ``--profile`` options (``envkit.stackfile.profiles``)."""
@@ -339,24 +342,29 @@ def render(
         origin = rendered_origin(path)
         return origin is not None and origin.file in compose_files
 
-    # Jinja2 is envkit's layer: a string written in a Compose file is left as it is (see
-    # envkit.stackfile.dialect); Compose's own ${VAR} interpolation is the next step.
+    # Each string is read by the language of the file it was written in: Compose's ${VAR}
+    # in a Compose file, Jinja2 in an envkit stack file (envkit.stackfile.composevars).
+    parts: dict[str, Any] = {"services": merged_services}
+    parts.update({k: data.get(k) or {} for k in ("volumes", "networks", "secrets", "configs")})
+    warnings: tuple[Diagnostic, ...] = ()
+    if compose_files:
+        compose_vars = project_variables(_compose_directory(doc), process, env_files)
+        interpolated = interpolate_compose(
+            parts,
+            compose_vars,
+            rendered_origin,
+            written_in_compose,
+            lambda name: is_secret_name(name) or name in marked,
+        )
+        parts = interpolated.parts
+        out.diagnostics.extend((*compose_vars.problems, *interpolated.problems))
+        warnings = interpolated.warnings
+        sensitive.update(interpolated.secrets)
     tree: dict[str, Any] = {
         "stack": stack,
-        "services": templater.walk(
-            merged_services, ("services",), rendered_origin, verbatim=written_in_compose
-        ),
-        "volumes": templater.walk(
-            data.get("volumes") or {}, ("volumes",), rendered_origin, verbatim=written_in_compose
-        ),
-        "networks": templater.walk(
-            data.get("networks") or {}, ("networks",), rendered_origin, verbatim=written_in_compose
-        ),
         **{
-            kind: templater.walk(
-                data.get(kind) or {}, (kind,), rendered_origin, verbatim=written_in_compose
-            )
-            for kind in ("secrets", "configs")
+            kind: templater.walk(part, (kind,), rendered_origin, verbatim=written_in_compose)
+            for kind, part in parts.items()
         },
     }
     out.diagnostics.extend(templater.diagnostics)
@@ -387,4 +395,13 @@ def render(
         directory=doc.directory,
         env=env,
         document=doc,
+        warnings=warnings,
     )
+
+
+def _compose_directory(doc: Document) -> Path:
+    """The Compose project's folder: that of the first Compose file read (its .env lives
+    there), else the stack file's."""
+    if not doc.compose_files or doc.display in doc.compose_files:
+        return doc.directory
+    return Path(sorted(doc.compose_files)[0]).parent
