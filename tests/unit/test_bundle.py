@@ -741,3 +741,19 @@ def test_a_header_naming_other_images_is_refused(stack_dir: Path, tmp_path: Path
         with pytest.raises(BundleError, match=r"'envkit-bundle\.json' is damaged or was changed"):
             verify_and_load(bad, engine)
         assert engine.loads == 0
+
+
+def test_a_fifo_made_at_the_target_while_saving_is_not_replaced(
+    stack_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "b.tar.gz"
+    real = save_module._write
+
+    def slow_write(*args: Any) -> Any:
+        os.mkfifo(target)  # someone makes the path a FIFO while the images are written
+        return real(*args)
+
+    monkeypatch.setattr(save_module, "_write", slow_write)
+    assert "FIFO" in _refused_output(stack_dir, target).message
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "proj"]  # no .part left
