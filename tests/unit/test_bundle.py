@@ -486,6 +486,9 @@ def test_declared_secret_patterns() -> None:
     assert markers.reason("conf/sub/users.db") is None  # * does not cross /
     assert markers.reason("certs/a/b.crt") is not None  # a folder covers what is under it
     assert markers.reason("certs2/b.crt") is None
+    compose = SecretMarkers(files=(("conf/db.txt", "secrets.db (Compose secrets:)"),))
+    assert compose.reason("conf/db.txt") == "secrets.db (Compose secrets:)"
+    assert compose.reason("conf/db.txt.bak") is None
 
 
 def test_secret_files_key_must_be_a_list(stack_dir: Path, tmp_path: Path) -> None:
