@@ -27,6 +27,7 @@ __all__ = [
     "Condition",
     "Dependency",
     "DesiredState",
+    "EngineSetting",
     "Healthcheck",
     "Mount",
     "MountType",
@@ -204,6 +205,24 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineSetting:
+    """An environment's ``engine:`` (``envkit.stackfile.enginesetting`` reads it): an address
+    (``unix://``, ``tcp://``, ``ssh://``) or a docker context name, and for ``tcp://`` the TLS
+    files (absolute, checked to be regular files when the stack was read)."""
+
+    address: str = ""  # exactly one of address and context
+    context: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    where: str = ""  # "environment release (envkit.yaml:12:13)", for messages
+
+    @property
+    def has_tls(self) -> bool:
+        return bool(self.tls_ca or self.tls_cert or self.tls_key)
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     stack: str
     environment: str
@@ -214,6 +233,9 @@ class DesiredState:
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The environment's engine: setting; None is the default engine (DOCKER_HOST or the
+    # local socket).
+    engine: EngineSetting | None = None
 
     @property
     def project(self) -> str:

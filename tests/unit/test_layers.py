@@ -124,6 +124,7 @@ def test_only_the_docker_adapter_imports_the_sdk() -> None:
     # a build sends; it is imported only when a stack has a local build.
     assert importers <= {
         "envkit.engine.docker",
+        "envkit.engine.docker_connect",
         "envkit.engine.docker_images",
         "envkit.stackfile.buildcontext",
     }

@@ -82,7 +82,7 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
     from envkit.model import LABEL
 
     desired = resolve_env(args, console).desired
-    containers = engine().list_containers({LABEL.PROJECT: desired.project})
+    containers = engine(desired).list_containers({LABEL.PROJECT: desired.project})
     if not containers:
         option = f" --instance {desired.instance}" if desired.instance else ""
         raise EnvkitError(

@@ -19,18 +19,27 @@ from envkit.reconcile.status import status_json as status_json
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
-    from envkit.engine.base import ObservedContainer
+    from envkit.engine.base import Engine, ObservedContainer
 
 
-def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
+def _listing(args: argparse.Namespace, console: Console) -> tuple[Engine, dict[str, str | None]]:
+    """The engine to list and the label filter: ``ps ENV`` lists ENV's instance on ENV's
+    engine; ``ps`` this stack's instances (or every envkit project) on ``--engine``."""
+    address = getattr(args, "engine", None)
     if args.env is None:
         # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
         # project on the engine, like --all; with a stack file, that stack's instances.
         implicit = args.file is None and not os.path.exists(stack_path(args))
         if getattr(args, "all", False) or implicit:
-            return {LABEL.PROJECT: None}
-        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
-    return {LABEL.PROJECT: resolve_env(args, console).desired.project}
+            return engine(address=address), {LABEL.PROJECT: None}
+        return engine(address=address), {LABEL.STACK: str(read_stack(args).data.get("stack"))}
+    if address:
+        raise UsageError(
+            "--engine goes with `ps` without ENV",
+            hint=f"`ps {args.env}` lists it on the engine its engine: setting names",
+        )
+    desired = resolve_env(args, console).desired
+    return engine(desired), {LABEL.PROJECT: desired.project}
 
 
 def cmd_ps(args: argparse.Namespace, console: Console) -> int:
@@ -39,7 +48,8 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     lists at most one: ``projects[0]`` is the same document ``up --json`` prints), so the
     shape does not depend on how many instances run."""
     instance_id(args)
-    containers = engine().list_containers(_project_filter(args, console))
+    eng, labels = _listing(args, console)
+    containers = eng.list_containers(labels)
     by_project: dict[str, list[ObservedContainer]] = {}
     for c in containers:
         by_project.setdefault(c.project, []).append(c)
@@ -73,7 +83,7 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
 
 def _service_containers(
     args: argparse.Namespace, console: Console, service: str | None
-) -> list[ObservedContainer]:
+) -> tuple[Engine, list[ObservedContainer]]:
     desired = resolve_env(args, console).desired
     if service is not None and service not in {s.name for s in desired.services}:
         names = ", ".join(s.name for s in desired.services)
@@ -83,7 +93,8 @@ def _service_containers(
     labels: dict[str, str | None] = {LABEL.PROJECT: desired.project}
     if service is not None:
         labels[LABEL.SERVICE] = service
-    containers = engine().list_containers(labels)
+    eng = engine(desired)
+    containers = eng.list_containers(labels)
     if not containers:
         what = f"service {service!r} of " if service else ""
         raise EnvkitError(
@@ -91,12 +102,11 @@ def _service_containers(
             code="not-running",
             hint=f"run 'envkit up {args.env}' first",
         )
-    return sorted(containers, key=lambda c: (c.service, c.replica))
+    return eng, sorted(containers, key=lambda c: (c.service, c.replica))
 
 
 def cmd_logs(args: argparse.Namespace, console: Console) -> int:
-    containers = _service_containers(args, console, args.service)
-    eng = engine()
+    eng, containers = _service_containers(args, console, args.service)
     prefix = len(containers) > 1
     if not args.follow:
         for c in containers:
@@ -133,9 +143,8 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
 def cmd_port(args: argparse.Namespace, console: Console) -> int:
     """The same binding the Python API's ``Environment.port`` picks (IPv4 first)."""
     target, proto = parse_port(args.port)
-    containers = [
-        c for c in _service_containers(args, console, args.service) if c.replica == args.index
-    ]
+    _eng, found = _service_containers(args, console, args.service)
+    containers = [c for c in found if c.replica == args.index]
     if not containers:
         raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
     binding = find_binding(containers[0], target, proto)

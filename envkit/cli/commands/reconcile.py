@@ -20,7 +20,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.stackfile.hostaccess import host_access
 
     desired = resolve_env(args, console).desired
-    eng = engine()
+    eng = engine(desired)
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
     p = plan(desired, eng.observe(desired))
@@ -75,7 +75,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         with reporter_for(console.err_stream, frozenset(console.secrets)) as display:
             result = up(
                 desired,
-                engine(),
+                engine(desired),
                 reporter=display,
                 wait=args.wait,
                 timeout_s=args.timeout,
@@ -113,7 +113,7 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     with reporter_for(console.err_stream, secrets, nothing="nothing to remove") as display:
         down(
             desired,
-            engine(),
+            engine(desired),
             volumes=args.volumes,
             reporter=display,
             lock_timeout_s=args.lock_timeout,
