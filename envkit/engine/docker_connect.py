@@ -17,6 +17,7 @@ Two things the SDK does not do by itself:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from envkit.engine.endpoint import EngineEndpoint, Scheme
@@ -51,6 +52,10 @@ def make_client(endpoint: EngineEndpoint, version: str, timeout_s: float) -> Any
     """The SDK's low-level client for ``endpoint`` (TLS files as it names them; ssh through
     the SDK's paramiko transport, which reads ~/.ssh/config and refuses unknown hosts)."""
     tls: Any = None
+    if endpoint.scheme is Scheme.SSH:
+        # paramiko logs a failed handshake with its traceback; with no handler configured,
+        # Python's last-resort handler would print it on stderr. The error is ours to say.
+        logging.getLogger("paramiko").addHandler(logging.NullHandler())
     if endpoint.tls is not None:
         from docker.tls import TLSConfig
 
