@@ -115,9 +115,7 @@ def _remove_project(client: Any, project: str) -> None:
 def site(remote: RemoteEngine, tmp_path: Path) -> Iterator[Site]:
     stack = f"rm{uuid.uuid4().hex[:8]}"
     home = remote.make_ssh_home(tmp_path / "home")
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
     env.update(
         PYTHONPATH=str(ROOT),
         HOME=str(home),
