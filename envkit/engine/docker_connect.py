@@ -75,11 +75,11 @@ def make_client(endpoint: EngineEndpoint, version: str, timeout_s: float) -> Any
 
 
 def unreachable_hint(endpoint: EngineEndpoint) -> str:
-    where = f" ({endpoint.source})" if endpoint.source else ""
+    where = f" of {endpoint.source}" if endpoint.source.startswith("environment") else ""
     return (
         f"check that dockerd runs on {endpoint.host} and listens on port {endpoint.port}, and "
         f"that this machine can reach it (network, firewall); or correct the engine "
-        f"setting{where}"
+        f"setting{where.split(' at ')[0]}"
     )
 
 

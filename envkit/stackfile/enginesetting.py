@@ -51,7 +51,7 @@ def engine_setting(doc: Document, environment: str) -> EngineSetting | None:
     raw = env_def["engine"]
     problems: list[Diagnostic] = []
     origin = doc.origin(at)
-    where = f"environment {environment}" + (f" ({origin})" if origin else "")
+    where = f"environment {environment}" + (f" at {origin}" if origin else "")
 
     def fail(code: str, message: str, path: DocPath, hint: str) -> None:
         problems.append(Diagnostic(code, message, path, doc.origin(path), hint))
