@@ -27,7 +27,7 @@ from envkit.engine.factory import endpoint_of
 from envkit.model import EngineSetting
 from envkit.reconcile.lock import instance_lock
 
-from .harness import RemoteEngine
+from .harness import RemoteEngine, in_netns
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "envkit-test/busybox:latest"
@@ -61,7 +61,8 @@ class Site:
             "  app:\n"
             f"    image: {IMAGE}\n"
             "    command: [sh, -c, 'sleep 3600']\n"
-            "    init: true\n",
+            "    init: true\n"
+            "    ports: ['8080']\n",
             encoding="utf-8",
         )
         return path
@@ -155,6 +156,12 @@ def _round_trip(site: Site) -> None:
         ps = site.envkit("ps", "release")
         assert ps.code == 0, ps
         assert f"{project}-app-1" in ps.out and "running" in ps.out
+
+        port = site.envkit("port", "release", "app", "8080")
+        assert port.code == 0, port
+        assert port.out.startswith(f"{site.remote.addr}:"), port.out  # not 0.0.0.0
+        variables = site.envkit("env", "release", "--format", "json")
+        assert f'"ENVKIT_APP_8080_HOST": "{site.remote.addr}"' in variables.out, variables
 
         listed = site.envkit("ps", "--engine", site.remote.tls_host.replace("tcp", "ssh", 1))
         assert listed.code == 1  # ssh on port 2376: not an ssh server; a clear error
@@ -271,3 +278,35 @@ def test_ssh_refusals_give_a_clear_error(site: Site, setup: str, code: str) -> N
     site.write(f"      host: {site.remote.ssh_host}")
     key = site.remote.ssh_key.read_text(encoding="utf-8").splitlines()[1]
     _assert_clear(site.envkit("plan", "release"), code, [key])
+
+
+def test_the_python_api_uses_the_environments_engine(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, with REQUESTS_CA_BUNDLE set: up on the remote TLS engine, the port at the
+    engine's address, and down; the lock is the remote engine's."""
+    import envkit
+    from envkit.engine.endpoint import parse_endpoint
+    from envkit.reconcile.lock import lock_path
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("ENVKIT_STATE_DIR", site.env["ENVKIT_STATE_DIR"])
+    path = site.write(_tls(site.folder, site.remote.tls_certs))
+    project = f"{site.stack}-release"
+    remote = docker.DockerClient(base_url=site.remote.unix_host, timeout=30)
+    try:
+        with in_netns(site.remote.client_netns):
+            stack = envkit.load(path)
+            env = stack.up("release", wait=True)
+            assert _project_containers(remote, project) == [f"{project}-app-1"]
+            host, port = env.port("app", 8080)
+            assert host == site.remote.addr and port > 0
+            identity = env.engine.identity
+            assert identity == parse_endpoint("tcp://10.231.0.20:2376").identity
+            assert lock_path(project, engine_id=identity).exists()
+            dev = stack.attach("dev")
+            assert dev.engine.identity != identity
+            env.down()
+        assert _project_containers(remote, project) == []
+    finally:
+        remote.close()

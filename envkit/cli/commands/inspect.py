@@ -140,10 +140,21 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def shown_host(eng: Engine, host_ip: str) -> str:
+    """The host to print for a published port: as the engine reports it, except a wildcard
+    address on a remote engine, which is reached at the engine's host."""
+    from envkit.model import is_wildcard
+
+    there = eng.connect_host(host_ip)
+    if is_wildcard(host_ip) and there not in ("127.0.0.1", "::1"):
+        return there
+    return host_ip
+
+
 def cmd_port(args: argparse.Namespace, console: Console) -> int:
     """The same binding the Python API's ``Environment.port`` picks (IPv4 first)."""
     target, proto = parse_port(args.port)
-    _eng, found = _service_containers(args, console, args.service)
+    eng, found = _service_containers(args, console, args.service)
     containers = [c for c in found if c.replica == args.index]
     if not containers:
         raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
@@ -154,5 +165,5 @@ def cmd_port(args: argparse.Namespace, console: Console) -> int:
             code="no-such-port",
             hint="list the published ports with 'envkit ps'",
         )
-    console.out(address(binding.host_ip, binding.host_port))
+    console.out(address(shown_host(eng, binding.host_ip), binding.host_port))
     return 0
