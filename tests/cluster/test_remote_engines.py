@@ -171,6 +171,9 @@ def _round_trip(site: Site) -> None:
         assert dev.code == 0, dev
         assert _project_containers(local, f"{site.stack}-dev") == [f"{site.stack}-dev-app-1"]
         assert _project_containers(remote, f"{site.stack}-dev") == []
+        both = site.envkit("ps")  # the stack on every engine its environments live on
+        assert both.code == 0, both
+        assert f"{project}-app-1" in both.out and f"{site.stack}-dev-app-1" in both.out
 
         down = site.envkit("down", "release")
         assert down.code == 0, down

@@ -286,3 +286,47 @@ def test_the_factory_takes_an_engine_setting() -> None:
         {}, endpoint=EngineSetting(address="ssh://me@box", where="environment x")
     )
     assert found.identity == "ssh://box:22" and found.connect_host() == "box"
+
+
+def test_the_watchdog_gets_the_environments_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watchdog tears down on the environment's engine, not DOCKER_HOST's: the setting goes
+    to the child as JSON and comes back equal."""
+    import json
+    import subprocess
+
+    from envkit import watchdog
+
+    seen: list[list[str]] = []
+
+    class Started(Exception):
+        pass
+
+    def fake_popen(argv: list[str], **_: object) -> None:
+        seen.append(argv)
+        raise Started
+
+    monkeypatch.setattr(subprocess, "Popen", fake_popen)
+    wanted = EngineSetting(address="tcp://h:2376", tls_ca="/c/ca.pem", tls_cert="/c/c.pem",
+                           tls_key="/c/k.pem", where="environment release at envkit.yaml:7:13")  # fmt: skip
+    with pytest.raises(Started):
+        watchdog.Watchdog.spawn("shop-release", engine=wanted)
+    argv = seen[0]
+    handed = argv[argv.index("--engine-setting") + 1]
+    assert EngineSetting(**json.loads(handed)) == wanted
+
+
+def test_a_context_brings_its_own_tls_files(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    key = hashlib.sha256(b"release-box").hexdigest()
+    meta = tmp_path / "contexts" / "meta" / key / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"Endpoints": {"docker": {"Host": "tcp://10.0.0.5:2376"}}}))
+    tls = tmp_path / "contexts" / "tls" / key / "docker"
+    pems(tls)
+    found = endpoint_of(EngineSetting(context="release-box", where="environment release"),
+                        {"DOCKER_CONFIG": str(tmp_path)})  # fmt: skip
+    assert found.tls is not None and found.tls.verify
+    assert found.tls.ca_file == str(tls / "ca.pem")
+    assert found.display == "tcp://10.0.0.5:2376 (environment release: context release-box)"

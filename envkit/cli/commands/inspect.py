@@ -20,26 +20,50 @@ from envkit.reconcile.status import status_json as status_json
 if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import Engine, ObservedContainer
+    from envkit.stackfile.document import Document
 
 
-def _listing(args: argparse.Namespace, console: Console) -> tuple[Engine, dict[str, str | None]]:
-    """The engine to list and the label filter: ``ps ENV`` lists ENV's instance on ENV's
-    engine; ``ps`` this stack's instances (or every envkit project) on ``--engine``."""
+def _listing(
+    args: argparse.Namespace, console: Console
+) -> list[tuple[Engine, dict[str, str | None]]]:
+    """The engines to list and the label filter for each: ``ps ENV`` lists ENV's instances
+    on ENV's engine; ``ps`` in a stack's folder lists the stack on every engine its
+    environments name; ``ps --all`` (or outside a stack's folder) every envkit project on
+    ``--engine`` (default DOCKER_HOST / the local socket)."""
     address = getattr(args, "engine", None)
     if args.env is None:
         # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
         # project on the engine, like --all; with a stack file, that stack's instances.
         implicit = args.file is None and not os.path.exists(stack_path(args))
         if getattr(args, "all", False) or implicit:
-            return engine(address=address), {LABEL.PROJECT: None}
-        return engine(address=address), {LABEL.STACK: str(read_stack(args).data.get("stack"))}
+            return [(engine(address=address), {LABEL.PROJECT: None})]
+        doc = read_stack(args)
+        labels: dict[str, str | None] = {LABEL.STACK: str(doc.data.get("stack"))}
+        if address:
+            return [(engine(address=address), labels)]
+        return [(eng, labels) for eng in _stack_engines(doc)]
     if address:
         raise UsageError(
             "--engine goes with `ps` without ENV",
             hint=f"`ps {args.env}` lists it on the engine its engine: setting names",
         )
     desired = resolve_env(args, console).desired
-    return engine(desired), {LABEL.PROJECT: desired.project}
+    return [(engine(desired), {LABEL.PROJECT: desired.project})]
+
+
+def _stack_engines(doc: Document) -> list[Engine]:
+    """One engine per distinct engine the stack's environments live on (by identity)."""
+    from envkit.engine.factory import engine_from_env
+    from envkit.stackfile.enginesetting import engine_setting
+    from envkit.stackfile.pipeline import environments
+
+    names = environments(doc)
+    settings = list(dict.fromkeys(engine_setting(doc, name) for name in names)) or [None]
+    found: dict[str, Engine] = {}
+    for setting in settings:
+        eng = engine_from_env(endpoint=setting)
+        found.setdefault(eng.identity, eng)
+    return list(found.values())
 
 
 def cmd_ps(args: argparse.Namespace, console: Console) -> int:
@@ -48,8 +72,7 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     lists at most one: ``projects[0]`` is the same document ``up --json`` prints), so the
     shape does not depend on how many instances run."""
     instance_id(args)
-    eng, labels = _listing(args, console)
-    containers = eng.list_containers(labels)
+    containers = [c for eng, labels in _listing(args, console) for c in eng.list_containers(labels)]
     by_project: dict[str, list[ObservedContainer]] = {}
     for c in containers:
         by_project.setdefault(c.project, []).append(c)
