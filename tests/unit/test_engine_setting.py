@@ -39,7 +39,7 @@ def problems(tmp_path: Path, engine: str) -> list[str]:
 
 
 def pems(folder: Path) -> None:
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name in ("ca", "cert", "key"):
         (folder / f"{name}.pem").write_text("-----BEGIN X-----\n", encoding="utf-8")
 
