@@ -126,7 +126,7 @@ class Stack:
 
     @property
     def name(self) -> str:
-        return str(self.document.data.get("stack"))
+        return self.document.stack_name
 
     @property
     def path(self) -> str:

@@ -21,7 +21,7 @@ Every message may contain user values; :func:`redact` replaces sensitive values 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -128,6 +128,18 @@ class EnvkitError(Exception):
         if code is not None:
             self.code = code
 
+    def to_json(self) -> dict[str, object]:
+        """The error under ``--json`` (``{format_version, error: this}`` on stdout)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "detail": self.detail,
+            "file": self.origin.file if self.origin else None,
+            "line": self.origin.line if self.origin else None,
+            "column": self.origin.col if self.origin else None,
+        }
+
     def render(self) -> str:
         where = f"{self.origin}: " if self.origin else ""
         out = f"{where}error[{self.code}]: {self.message}"
@@ -166,6 +178,9 @@ class StackError(EnvkitError):
     def render(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)
 
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "diagnostics": [d.to_json() for d in self.diagnostics]}
+
 
 class UsageError(EnvkitError):
     code = "usage"
@@ -186,6 +201,21 @@ class ImageNotFound(EngineError):
 
 class PlanConflict(EnvkitError):
     code = "conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conflicts: Sequence[Mapping[str, object]] = (),
+        hint: str | None = None,
+        detail: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, detail=detail, code=code)
+        self.conflicts = tuple(conflicts)  # each {code, message, hint, service, ...details}
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "conflicts": [dict(c) for c in self.conflicts]}
 
 
 class ApplyError(EnvkitError):

@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from envkit.errors import Origin
+from envkit.masking import (
+    NO_SECRETS,
+    SECRET_KEY_FIELD,
+    SECRET_TOKEN,
+    Masker,
+    MissingSecretKey,
+    SecretKey,
+    Secrets,
+)
 
 __all__ = [
     "LABEL",
+    "NO_SECRETS",
     "PROTOCOLS",
+    "SECRET_KEY_FIELD",
+    "SECRET_TOKEN",
     "SPEC_HASH_VERSION",
     "WILDCARD_ADDRESSES",
     "BuildSpec",
@@ -29,25 +41,35 @@ __all__ = [
     "DesiredState",
     "EngineSetting",
     "Healthcheck",
+    "MissingSecretKey",
     "Mount",
     "MountType",
     "PortSpec",
     "PullPolicy",
     "ResourceKind",
+    "SecretKey",
+    "Secrets",
     "ServiceSpec",
     "VolumeSpec",
     "addresses_overlap",
+    "canonical_defaults",
     "canonical_spec",
     "container_labels",
     "container_name",
     "envkit_version",
     "is_wildcard",
     "project_labels",
+    "service_fields",
     "spec_hash",
+    "spec_json",
 ]
 
-# Bump only deliberately: changing it recreates every container envkit manages.
-SPEC_HASH_VERSION = 1
+# Bump only deliberately, and teach the planner the previous version's rules
+# (envkit.reconcile.legacy) so that existing containers are compared, not recreated.
+# 1: every field, sensitive environment values as unkeyed sha256[:16].
+# 2: fields at their default value left out; every sensitive value, wherever it appears,
+#    replaced by a keyed token (SECRET_TOKEN) and the key's id recorded (SECRET_KEY_FIELD).
+SPEC_HASH_VERSION = 2
 
 
 PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
@@ -75,10 +97,12 @@ class LABEL:
     SERVICE = "io.envkit.service"
     REPLICA = "io.envkit.replica"
     SPEC_HASH = "io.envkit.spec-hash"
-    SPEC = "io.envkit.spec"  # canonical spec JSON, secrets replaced by digests
+    SPEC = "io.envkit.spec"  # canonical spec JSON, secrets replaced by keyed digests
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
+    # On an anonymous volume envkit made for a container: the path it is mounted at.
+    ANONYMOUS = "io.envkit.anonymous"
 
 
 class ResourceKind(Enum):
@@ -147,6 +171,8 @@ class Healthcheck:
 class Dependency:
     service: str
     condition: Condition = Condition.STARTED
+    # Compose's depends_on.restart: recreate this service when the dependency is recreated.
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +182,46 @@ class BuildSpec:
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # content hash of the context (honours .dockerignore)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNetwork:
+    """A network a service joins (Compose's service ``networks``)."""
+
+    name: str  # stack-level name; "default" is the instance's own network
+    aliases: tuple[str, ...] = ()  # besides the service name, which is always one
+    ipv4_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerOptions:
+    """Compose's container options that go to the engine as they are (all optional)."""
+
+    stop_signal: str | None = None
+    stdin_open: bool = False
+    tty: bool = False
+    read_only: bool = False
+    shm_size: int | None = None  # bytes
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+    sysctls: tuple[tuple[str, str], ...] = ()  # sorted
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard), sorted
+    security_opt: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    group_add: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # HOST[:CONTAINER[:PERMISSIONS]]
+    ipc: str | None = None
+    pid: str | None = None
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
+    runtime: str | None = None
+    mac_address: str | None = None
+    domainname: str | None = None
+    log_driver: str | None = None
+    log_options: tuple[tuple[str, str], ...] = ()  # sorted
+    platform: str | None = None  # os/arch[/variant]: what is pulled and run
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +255,18 @@ class ServiceSpec:
     cpus: float | None = None
     replicas: int = 1
     pull_policy: PullPolicy = PullPolicy.MISSING
+    # The networks it joins, the first one first; () means the instance's default network.
+    networks: tuple[ServiceNetwork, ...] = ()
+    network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
+    links: tuple[tuple[str, str], ...] = ()  # (service, alias), sorted
+    expose: tuple[str, ...] = ()  # "PORT/PROTO", sorted: exposed, not published
+    container_name: str | None = None  # Compose's fixed name (one replica, no instances)
+    # (target, digest of the content) of each secret and config file mounted: a changed
+    # file recreates the container, and its value never appears.
+    file_digests: tuple[tuple[str, str], ...] = ()
+    # Compose's volumes_from: ("service" | "container", name, "ro" | "rw")
+    volumes_from: tuple[tuple[str, str, str], ...] = ()
+    options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -201,6 +279,8 @@ class VolumeSpec:
     driver_opts: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     external: bool = False  # not created or removed by envkit; must exist
+    # An external volume's engine name when it differs from ``name`` (Compose's ``name:``).
+    external_name: str | None = None
     origin: Origin | None = field(default=None, compare=False)
 
 
@@ -215,11 +295,34 @@ class EngineSetting:
     tls_ca: str = ""
     tls_cert: str = ""
     tls_key: str = ""
-    where: str = ""  # "environment release (envkit.yaml:12:13)", for messages
+    where: str = ""  # "environment release at envkit.yaml:12:13", for messages
 
     @property
     def has_tls(self) -> bool:
         return bool(self.tls_ca or self.tls_cert or self.tls_key)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A network of the stack (Compose's top-level ``networks``); ``default`` is the
+    instance's own network, ``{project}``; another is ``{project}_{name}``."""
+
+    name: str
+    driver: str = "bridge"
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam_driver: str | None = None
+    # (subnet, ip_range, gateway) per pool; "" when not given
+    ipam_config: tuple[tuple[str, str, str], ...] = ()
+    external: bool = False  # not created or removed by envkit; must exist
+    external_name: str | None = None  # its engine name when it differs from ``name``
+    origin: Origin | None = field(default=None, compare=False)
+
+
+DEFAULT_NETWORK = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +333,19 @@ class DesiredState:
     services: tuple[ServiceSpec, ...]  # in declared order
     volumes: tuple[VolumeSpec, ...] = ()
     source: str = ""  # the stack file, for messages
+    networks: tuple[NetworkSpec, ...] = ()  # declared ones; "default" is implied
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     # The environment's engine: setting; None is the default engine (DOCKER_HOST or the
     # local socket).
     engine: EngineSetting | None = None
+    # The key that hashes them in labels; attached by envkit.secretkey before planning.
+    secret_key: SecretKey | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(self.sensitive_values, self.secret_key)
 
     @property
     def project(self) -> str:
@@ -244,13 +354,42 @@ class DesiredState:
 
     @property
     def network(self) -> str:
-        return self.project
+        """The engine name of the default network (``{project}``, unless it is external)."""
+        return self.network_name(DEFAULT_NETWORK)
+
+    def network_name(self, name: str) -> str:
+        """The engine name of the stack's network ``name``."""
+        for net in self.networks:
+            if net.name == name and net.external:
+                return net.external_name or name
+        return self.project if name == DEFAULT_NETWORK else f"{self.project}_{name}"
+
+    def network_specs(self) -> tuple[NetworkSpec, ...]:
+        """Every network the instance has: the default one first (declared or not), then
+        the declared ones that a service joins."""
+        declared = {n.name: n for n in self.networks}
+        used = {
+            n.name
+            for s in self.services
+            for n in (s.networks or (() if s.network_mode else (ServiceNetwork(DEFAULT_NETWORK),)))
+        }
+        default = declared.get(DEFAULT_NETWORK, NetworkSpec(DEFAULT_NETWORK))
+        others = [n for n in self.networks if n.name != DEFAULT_NETWORK and n.name in used]
+        return (default, *others)
 
     def volume_name(self, name: str) -> str:
         for vol in self.volumes:
             if vol.name == name and vol.external:
-                return name
+                return vol.external_name or name
         return f"{self.project}_{name}"
+
+    def container_of(self, service: str, replica: int) -> str:
+        """The container name of a service's replica: ``{project}-{service}-{n}``, or the
+        service's ``container_name``."""
+        for svc in self.services:
+            if svc.name == service and svc.container_name:
+                return svc.container_name
+        return container_name(self.project, service, replica)
 
     def service(self, name: str) -> ServiceSpec:
         for svc in self.services:
@@ -270,53 +409,100 @@ _NOT_HASHED = frozenset(
 )
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, *, full: bool = False) -> Any:
+    """JSON-able data; a dataclass becomes a mapping of its fields that are not at their
+    default value (so a field added later, at its default, changes no hash), or of all its
+    fields with ``full``."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, full=full) for v in value]
     if isinstance(value, frozenset):
-        return sorted(_jsonable(v) for v in value)
+        return sorted(_jsonable(v, full=full) for v in value)
     if hasattr(value, "__dataclass_fields__"):
-        return {
-            name: _jsonable(getattr(value, name))
-            for name in value.__dataclass_fields__
-            if name != "origin"
-        }
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if f.name == "origin" or (not full and _is_default(f.default, f.default_factory, item)):
+                continue
+            out[f.name] = _jsonable(item, full=full)
+        return out
     return value
 
 
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def canonical_spec(spec: ServiceSpec) -> dict[str, Any]:
-    """The container-relevant fields of a service as JSON-able data, with every sensitive
-    environment value replaced by a digest. This is what the ``io.envkit.spec`` label holds
-    and what plan diffs field by field; it never contains a secret in clear."""
-    out: dict[str, Any] = {}
-    for name in spec.__dataclass_fields__:
-        if name in _NOT_HASHED:
-            continue
-        value = _jsonable(getattr(spec, name))
-        if name == "environment":
-            value = {k: (_digest(v) if k in spec.sensitive_env else v) for k, v in spec.environment}
-        out[name] = value
+def service_fields(spec: ServiceSpec) -> dict[str, Any]:
+    """Every container-relevant field of a service as JSON-able data, defaults included
+    and values as they are (secrets in clear: for ``render``, which redacts its output)."""
+    out = {
+        f.name: _jsonable(getattr(spec, f.name), full=True)
+        for f in fields(spec)
+        if f.name not in _NOT_HASHED
+    }
+    out["environment"] = dict(spec.environment)
     return out
 
 
-def spec_hash(spec: ServiceSpec) -> str:
+def _is_default(default: Any, factory: Any, value: Any) -> bool:
+    if default is not MISSING:
+        return bool(value == default)
+    return factory is not MISSING and bool(value == factory())
+
+
+def canonical_spec(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> dict[str, Any]:
+    """The container-relevant fields of a service that are not at their default value, as
+    JSON-able data. Every sensitive value (``secrets.values``, and the values of
+    ``spec.sensitive_env``), wherever it appears, whole or inside a longer string, is
+    replaced by its keyed token, and ``secret_key_id`` names the key. This is what the
+    ``io.envkit.spec`` label holds and what plan diffs field by field; it never contains a
+    secret in clear, nor an unkeyed digest of one."""
+    env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
+    masker = Masker(secrets.values | env_secrets, secrets.key)
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if f.name in _NOT_HASHED or _is_default(f.default, f.default_factory, value):
+            continue
+        if f.name == "options":  # each option is a field of its own, by its Compose name
+            for o in fields(value):
+                item = getattr(value, o.name)
+                if not _is_default(o.default, o.default_factory, item):
+                    out[o.name] = masker.data(_jsonable(item))
+            continue
+        if f.name == "environment":
+            out[f.name] = {
+                k: (masker.token(v) if k in spec.sensitive_env else masker.text(v))
+                for k, v in spec.environment
+            }
+        else:
+            out[f.name] = masker.data(_jsonable(value))
+    if masker.used and secrets.key is not None:
+        out[SECRET_KEY_FIELD] = secrets.key.key_id
+    return out
+
+
+def canonical_defaults() -> dict[str, Any]:
+    """The defaults :func:`canonical_spec` leaves out that are worth showing (not null, not
+    empty): ``restart: no`` when a diff shows ``restart: "no" -> "always"``."""
+    out: dict[str, Any] = {}
+    for f in fields(ServiceSpec):
+        if f.name not in _NOT_HASHED and f.default not in (MISSING, None):
+            value = _jsonable(f.default)
+            if value not in ((), [], {}, ""):
+                out[f.name] = value
+    return out
+
+
+def spec_json(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> str:
+    """:func:`canonical_spec` as the compact JSON text of the ``io.envkit.spec`` label."""
+    return json.dumps(canonical_spec(spec, secrets), sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> str:
     """Stable, versioned hash of :func:`canonical_spec`. Pinned by a test: any change to
-    the output for an unchanged spec must come with a SPEC_HASH_VERSION bump."""
-    canonical = json.dumps(canonical_spec(spec), sort_keys=True, separators=(",", ":"))
-    # The digest of a sensitive value is short; hash the full values too so that two
-    # secrets differing beyond a digest collision still change the hash.
-    secret_part = "".join(
-        hashlib.sha256(v.encode()).hexdigest()
-        for k, v in spec.environment
-        if k in spec.sensitive_env
-    )
-    digest = hashlib.sha256(f"{SPEC_HASH_VERSION}\0{canonical}\0{secret_part}".encode()).hexdigest()
+    the output for an unchanged spec must come with a SPEC_HASH_VERSION bump. A changed
+    secret changes its 128-bit keyed token, hence the hash."""
+    canonical = spec_json(spec, secrets)
+    digest = hashlib.sha256(f"{SPEC_HASH_VERSION}\0{canonical}".encode()).hexdigest()
     return f"v{SPEC_HASH_VERSION}-{digest[:32]}"
 
 
@@ -349,11 +535,14 @@ def container_labels(
 ) -> dict[str, str]:
     """Every label of the container ``{project}-{service}-{replica}``: the user's labels,
     then envkit's (which win: a user label cannot fake an envkit identity). The spec label
-    is :func:`canonical_spec`, so it never holds a secret in clear."""
-    labels = {k: v for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
+    is :func:`canonical_spec`, so it never holds a secret in clear; nor does a user label:
+    a sensitive value in its value is replaced by its keyed token there too."""
+    env_secrets = {v for k, v in spec.environment if k in spec.sensitive_env}
+    masker = Masker(desired.sensitive_values | env_secrets, desired.secret_key)
+    labels = {k: masker.text(v) for k, v in spec.labels if not k.startswith(LABEL.PREFIX)}
     labels.update(project_labels(desired, expires=expires))
     labels[LABEL.SERVICE] = spec.name
     labels[LABEL.REPLICA] = str(replica)
-    labels[LABEL.SPEC_HASH] = spec_hash(spec)
-    labels[LABEL.SPEC] = json.dumps(canonical_spec(spec), sort_keys=True, separators=(",", ":"))
+    labels[LABEL.SPEC_HASH] = spec_hash(spec, desired.secrets)
+    labels[LABEL.SPEC] = spec_json(spec, desired.secrets)
     return labels

@@ -17,10 +17,19 @@ class Console:
         self.out_stream = out
         self.err_stream = err
         self.secrets: set[str] = set()
+        self.printed_json = False
 
     def out(self, text: str = "") -> None:
         self.out_stream.write(redact(text, self.secrets) + "\n")
         self.out_stream.flush()
+
+    def out_json(self, document: object) -> None:
+        """A command's JSON document on stdout. Remembered, so that a command which printed
+        its own document before failing does not get a second one from ``main``."""
+        import json
+
+        self.out(json.dumps(document, indent=2))
+        self.printed_json = True
 
     def err(self, text: str = "") -> None:
         self.err_stream.write(redact(text, self.secrets) + "\n")

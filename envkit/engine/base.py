@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from envkit.model import DesiredState, ServiceSpec
+from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
     "ContainerRuntime",
@@ -73,6 +73,8 @@ class ObservedContainer:
     exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
+    # Every volume mounted, as (target path, volume name): named and anonymous alike.
+    volume_mounts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,11 @@ class ContainerRuntime(Protocol):
 
     def observe(self, desired: DesiredState) -> ObservedState: ...
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
+        """Create a network: a plain bridge, or as ``spec`` says (driver, ipam...)."""
+        ...
 
     def remove_network(self, name: str) -> None: ...
 
@@ -179,16 +185,27 @@ class ContainerRuntime(Protocol):
     def remove_volume(self, name: str) -> None: ...
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}``; return its id."""
+        """Create (not start) the container ``{project}-{service}-{replica}``; return its id.
+        Its anonymous volumes (bare ``/data`` mounts, the image's ``VOLUME`` paths) are the
+        ``carried`` volumes ``(target, name)`` of the container it replaces, or new volumes
+        labelled ``io.envkit.anonymous`` and with the project's labels."""
         ...
 
     def start_container(self, container_id: str) -> None: ...
 
     def stop_container(self, container_id: str, timeout_s: float) -> None: ...
 
-    def remove_container(self, container_id: str) -> None: ...
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove a container. Its volumes stay (as in Compose) unless ``volumes``,
+        which removes the anonymous volumes Docker made for it."""
+        ...
 
     def status(self, container_id: str) -> ContainerStatus: ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -31,6 +32,13 @@ from envkit.engine.base import (
     ObservedVolume,
 )
 from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
+from envkit.engine.docker_create import (
+    anonymous_targets,
+    exposed,
+    host_options,
+    links,
+    network_mode,
+)
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
     image_ids,
@@ -49,10 +57,13 @@ from envkit.engine.endpoint import (
 from envkit.engine.occupied import bound_on_host, observed_state
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
+    DEFAULT_NETWORK,
+    LABEL,
     DesiredState,
     MountType,
+    NetworkSpec,
+    ServiceNetwork,
     ServiceSpec,
-    container_name,
 )
 
 __all__ = [
@@ -65,6 +76,7 @@ __all__ = [
 ]
 
 _NS = 1_000_000_000
+_REMOVAL_WAIT_S = 60.0  # for a removal another client started to finish
 START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
     "`nohup dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER_HOST at one that runs"
@@ -254,9 +266,34 @@ class DockerEngine:
 
     # -- networks and volumes ----------------------------------------------------------
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
         with self._boundary("create network", name):
-            self._api().create_network(name, driver="bridge", labels=dict(labels))
+            if spec is None:
+                self._api().create_network(name, driver="bridge", labels=dict(labels))
+                return
+            from docker.types import IPAMConfig, IPAMPool
+
+            ipam = None
+            if spec.ipam_driver or spec.ipam_config:
+                ipam = IPAMConfig(
+                    driver=spec.ipam_driver or "default",
+                    pool_configs=[
+                        IPAMPool(subnet=s or None, iprange=r or None, gateway=g or None)
+                        for s, r, g in spec.ipam_config
+                    ],
+                )
+            self._api().create_network(
+                name,
+                driver=spec.driver,
+                options=dict(spec.driver_opts) or None,
+                ipam=ipam,
+                internal=spec.internal,
+                labels=dict(labels),
+                enable_ipv6=spec.enable_ipv6,
+                attachable=spec.attachable,
+            )
 
     def remove_network(self, name: str) -> None:
         with self._not_found_ok(), self._boundary("remove network", name):
@@ -290,14 +327,22 @@ class DockerEngine:
     # -- containers --------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
     ) -> str:
         """Create ``{project}-{service}-{replica}`` on the project network, reachable there
         by its service name (a network alias). The hostname stays Docker's default (the
         short container id) unless the stack sets one, as in Compose: replicas of a service
-        would otherwise share a hostname."""
-        name = container_name(desired.project, spec.name, replica)
+        would otherwise share a hostname. Anonymous volumes: see the protocol
+        (``envkit.engine.base.Engine.create_container``)."""
+        name = desired.container_of(spec.name, replica)
         api = self._api()
+        anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
+        joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
 
@@ -319,6 +364,11 @@ class DockerEngine:
                     read_only=m.read_only,
                 )
                 for m in spec.mounts
+                if m.target not in anonymous
+            ]
+            mounts += [
+                SdkMount(target=target, source=volume, type="volume", read_only=read_only)
+                for target, (volume, read_only) in anonymous.items()
             ]
             host_config = api.create_host_config(
                 port_bindings=bindings or None,
@@ -332,18 +382,31 @@ class DockerEngine:
                 init=spec.init,
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
-                network_mode=desired.network,
+                network_mode=network_mode(desired, spec, joined),
+                volumes_from=[
+                    f"{desired.container_of(name, 1) if kind == 'service' else name}:{mode}"
+                    for kind, name, mode in spec.volumes_from
+                ]
+                or None,
+                **host_options(spec),
             )
-            networking = api.create_networking_config(
-                {desired.network: api.create_endpoint_config(aliases=[spec.name])}
-            )
+            networking = None
+            if joined:
+                first = joined[0]
+                networking = api.create_networking_config(
+                    {desired.network_name(first.name): self._endpoint_config(desired, spec, first)}
+                )
             created = api.create_container(
                 image=spec.image,
                 name=name,
                 command=list(spec.command) if spec.command is not None else None,
                 entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 environment=[f"{k}={v}" for k, v in spec.environment] or None,
-                ports=[(p.target, p.protocol) for p in spec.ports] or None,
+                ports=[
+                    *((p.target, p.protocol) for p in spec.ports),
+                    *(exposed(e) for e in spec.expose),
+                ]
+                or None,
                 labels=dict(labels),
                 user=spec.user,
                 working_dir=spec.working_dir,
@@ -357,8 +420,34 @@ class DockerEngine:
                 host_config=host_config,
                 networking_config=networking,
                 detach=True,
+                stop_signal=spec.options.stop_signal,
+                stdin_open=spec.options.stdin_open,
+                tty=spec.options.tty,
+                mac_address=spec.options.mac_address,
+                domainname=spec.options.domainname,
+                platform=spec.options.platform,
             )
-        return str(created["Id"])
+        cid = str(created["Id"])
+        for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
+            network = desired.network_name(extra.name)
+            with self._boundary("connect container", f"{name} to {network}"):
+                api.connect_container_to_network(
+                    cid,
+                    network,
+                    aliases=[spec.name, *extra.aliases],
+                    ipv4_address=extra.ipv4_address,
+                    links=links(desired, spec) or None,
+                )
+        return cid
+
+    def _endpoint_config(
+        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork
+    ) -> Any:
+        return self._api().create_endpoint_config(
+            aliases=[spec.name, *net.aliases],
+            ipv4_address=net.ipv4_address,
+            links=links(desired, spec) or None,
+        )
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):
@@ -368,11 +457,64 @@ class DockerEngine:
         with self._not_found_ok(), self._boundary("stop container", container_id):
             self._api().stop(container_id, timeout=max(0, round(timeout_s)))
 
-    def remove_container(self, container_id: str) -> None:
-        """Force-remove, with its anonymous volumes (named volumes are never removed by
-        this: Docker's ``v=True`` only deletes volumes that have no name)."""
-        with self._not_found_ok(), self._boundary("remove container", container_id):
-            self._api().remove_container(container_id, v=True, force=True)
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove. ``volumes``: also the anonymous volumes Docker made for it (Docker's
+        ``v=True``; envkit's own anonymous volumes are mounted by name and are removed by
+        their labels instead, with ``down --volumes``). Another client removing it at the
+        same time (a second gc, a down) is fine: done once it is gone."""
+        try:
+            with self._not_found_ok(), self._boundary("remove container", container_id):
+                self._api().remove_container(container_id, v=volumes, force=True)
+        except EngineError as exc:
+            if exc.code != "engine-conflict" or "already in progress" not in exc.message:
+                raise
+            self._wait_gone(container_id, exc)
+
+    def _wait_gone(self, container_id: str, conflict: EngineError) -> None:
+        deadline = time.monotonic() + _REMOVAL_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                with self._boundary("inspect container", container_id):
+                    self._api().inspect_container(container_id)
+            except EngineError as exc:
+                if exc.code == "engine-not-found":
+                    return
+                raise
+            time.sleep(0.2)
+        raise conflict
+
+    def _anonymous_volumes(
+        self,
+        spec: ServiceSpec,
+        name: str,
+        labels: Mapping[str, str],
+        carried: Mapping[str, str],
+    ) -> dict[str, tuple[str, bool]]:
+        """target -> (volume name, read-only) for every anonymous volume of the new
+        container: a bare ``/data`` mount of the spec, or a ``VOLUME`` of its image that no
+        mount of the spec covers. A ``carried`` volume is reused; any other is created
+        here, with the instance's labels and ``io.envkit.anonymous``, so that it can be
+        listed, kept by ``down`` and removed by ``down --volumes`` and gc. (Docker would
+        make the same volumes without labels.)"""
+        import uuid
+
+        try:
+            with self._boundary("inspect image", spec.image):
+                config = self._api().inspect_image(spec.image).get("Config") or {}
+        except ImageNotFound:  # create then fails with its own message
+            config = {}
+        wanted = anonymous_targets(spec, config)
+        keep = (LABEL.STACK, LABEL.ENV, LABEL.PROJECT, LABEL.INSTANCE, LABEL.EXPIRES,
+                LABEL.VERSION, LABEL.SERVICE, LABEL.REPLICA)  # fmt: skip
+        out: dict[str, tuple[str, bool]] = {}
+        for target, read_only in sorted(wanted.items()):
+            volume = carried.get(target)
+            if volume is None:
+                volume = f"{name}_anon-{uuid.uuid4().hex[:12]}"
+                own = {k: v for k, v in labels.items() if k in keep}
+                self.create_volume(volume, {**own, LABEL.ANONYMOUS: target})
+            out[target] = (volume, read_only)
+        return out
 
     def status(self, container_id: str) -> ContainerStatus:
         with self._boundary("inspect container", container_id):

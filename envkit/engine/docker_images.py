@@ -169,7 +169,9 @@ class DockerImages:
         self._registry_stream(
             "pull image",
             ref,
-            lambda: self._api().pull(repo, tag=tag, stream=True, decode=True),
+            lambda: self._api().pull(
+                repo, tag=tag, stream=True, decode=True, platform=spec.options.platform
+            ),
             on_output,
             progress=True,
             failed=failed,

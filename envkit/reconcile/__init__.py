@@ -2,7 +2,8 @@
 
 ::
 
-    plan.py        plan(desired, observed) -> Plan, a pure function (spec_diff: field diffs)
+    plan.py        plan(desired, observed) -> Plan, a pure function (spec_diff: field diffs;
+                   legacy: the previous spec hash version's rules, so upgrades recreate nothing)
     present.py     a Plan as text for people and JSON for machines
     apply.py       carries out a Plan, never re-decides (scheduling: the pool; readiness: waits)
     teardown.py    removes an instance; lock.py: the per-instance lock

@@ -14,16 +14,15 @@ What each action does:
 - CREATE: make the image present (pull policy / build), create, start.
 - RECREATE: make the image present *before* touching the old container, stop it (its
   stop_grace_period), remove it, create, start. Named volumes survive (they have names);
-  anonymous volumes are removed with the old container, so a recreated container starts
-  with fresh anonymous volumes (unlike Compose, which copies them: envkit keeps state only
-  in named volumes, which is what ``down --volumes`` reasons about).
+  the old container's anonymous volumes that the plan carries over are mounted in the new
+  one at the same paths, as Compose does (``envkit.reconcile.anonymous``).
 - START: start the stopped container. NOOP: nothing, but dependents still wait on it.
 - Without ``wait``, a container this apply started that exits with a non-zero code within
   ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
   with ``wait``, every container must become healthy (or stay running) instead. Waiting
   (conditions, readiness, failures with logs) is ``envkit.reconcile.readiness``; the worker pool,
   cancellation and combining failures are ``envkit.reconcile.scheduling``.
-- REMOVE: stop and remove (with its anonymous volumes).
+- REMOVE: stop and remove; its volumes stay (as in Compose) until ``down --volumes``/gc.
 
 Interruption: on Ctrl-C no more work is submitted, engine calls in flight finish, waits
 stop, and KeyboardInterrupt propagates. Every step is a whole engine call, so the engine is
@@ -200,10 +199,13 @@ def _apply_infra(run: _Run) -> None:
     desired = run.desired
     for change in run.plan.changes:
         if change.kind is ResourceKind.NETWORK and change.action is Action.CREATE:
+            wanted = next((n for n in desired.network_specs() if n.name == change.network), None)
+            labels = dict(wanted.labels) if wanted else {}
+            labels.update(project_labels(desired, expires=run.expires))
             net = subject(change)
             run.reporter.step(net, "creating network")
             with failing(run.reporter, [net]):
-                run.engine.create_network(change.name, project_labels(desired, expires=run.expires))
+                run.engine.create_network(change.name, labels, wanted)
             run.reporter.step(net, "created", Outcome.CREATED)
             run.record(change.name, Action.CREATE)
         elif change.kind is ResourceKind.VOLUME and change.action is Action.CREATE:
@@ -348,7 +350,7 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
             stop_and_remove(run.engine, change.before)
             run.check()
         labels = container_labels(run.desired, after, replica, expires=run.expires)
-        cid = run.engine.create_container(run.desired, after, replica, labels)
+        cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)
         run.remember(change.name, cid)
         run.reporter.step(it, "created")
     run.engine.start_container(cid)

@@ -38,6 +38,7 @@ __all__ = [
     "Skipped",
     "collect_garbage",
     "observe_all",
+    "observe_volumes",
 ]
 
 
@@ -99,6 +100,14 @@ class GcResult:
     outcomes: tuple[Outcome, ...] = field(default=(), repr=False)  # in the order gc went
 
 
+def observe_volumes(engine: Inventory, selector: dict[str, str | None]) -> list[EnvkitObject]:
+    """The envkit volumes ``selector`` picks (leases among them), as gc and ps see them."""
+    return [
+        EnvkitObject(ResourceKind.VOLUME, v.name, v.labels, parse_time(v.created))
+        for v in engine.list_volumes(selector)
+    ]
+
+
 def observe_all(engine: Inventory, project: str | None = None) -> list[EnvkitObject]:
     """Every container, network and volume carrying ``io.envkit.project`` (= ``project``)."""
     selector: dict[str, str | None] = {LABEL.PROJECT: project}
@@ -110,11 +119,7 @@ def observe_all(engine: Inventory, project: str | None = None) -> list[EnvkitObj
         EnvkitObject(ResourceKind.NETWORK, n.name, n.labels, parse_time(n.created))
         for n in engine.list_networks(selector)
     ]
-    objects += [
-        EnvkitObject(ResourceKind.VOLUME, v.name, v.labels, parse_time(v.created))
-        for v in engine.list_volumes(selector)
-    ]
-    return objects
+    return objects + observe_volumes(engine, selector)
 
 
 def _listed(c: Candidate) -> DownResult:

@@ -10,9 +10,15 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 - spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
   code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
   re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
-- spec hash changed -> RECREATE, reasons = field-level differences of the recorded spec
-  label and :func:`~envkit.model.canonical_spec`; image id behind the tag changed ->
-  RECREATE. An image that is not present locally is compared with nothing (it will be
+- spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
+  (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
+  :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
+  reason.
+- a container labelled by the previous spec hash version (``v1-``) is compared under that
+  version's rules (:mod:`envkit.reconcile.legacy`): still equal -> kept, so an upgrade of
+  envkit recreates nothing;
+- a spec whose sensitive values were hashed under another key (``secret_key_id``) ->
+  RECREATE with the reason :data:`OTHER_KEY`: whether a secret changed cannot be told. An image that is not present locally is compared with nothing (it will be
   pulled or built at apply, or it is an ``image-missing`` conflict under pull_policy never
   when a container must be created from it).
 
@@ -36,7 +42,7 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
@@ -45,15 +51,16 @@ from envkit.model import (
     PortSpec,
     PullPolicy,
     ResourceKind,
+    Secrets,
     ServiceSpec,
     addresses_overlap,
-    canonical_spec,
-    container_name,
     spec_hash,
 )
-from envkit.reconcile.spec_diff import spec_differences
+from envkit.reconcile.anonymous import carried_volumes
+from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
+    "OTHER_KEY",
     "Action",
     "Change",
     "Conflict",
@@ -84,6 +91,12 @@ class Change:
     after: ServiceSpec | None = None
     reasons: tuple[str, ...] = ()  # for people; apply never branches on them
     volume: str | None = None  # volumes only: the stack-level name
+    # RECREATE only: the changed fields (before -> after), secrets masked; for people too.
+    diffs: tuple[FieldDiff, ...] = ()
+    network: str | None = None  # networks only: the stack-level name
+    # Recreates: the old container's anonymous volumes the new one mounts, (target, name)
+    # (envkit.reconcile.anonymous).
+    carried: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +146,15 @@ class Plan:
         )
 
 
-def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+def plan(
+    desired: DesiredState, observed: ObservedState, *, renew_anon_volumes: bool = False
+) -> Plan:
+    """``renew_anon_volumes``: recreated containers get fresh anonymous volumes instead of
+    the old containers' (``up -V``)."""
     project = desired.project
     ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
     slots = {
-        container_name(project, spec.name, n): (spec, n)
+        desired.container_of(spec.name, n): (spec, n)
         for spec in desired.services
         for n in range(1, spec.replicas + 1)
     }
@@ -153,9 +170,20 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
     conflicts: list[Conflict] = []
     infra: list[Change] = []
     network_names = {n.name for n in observed.networks}
-    if desired.network not in network_names:
-        infra.append(Change(ResourceKind.NETWORK, desired.network, Action.CREATE))
-        conflicts.extend(_name_taken(observed, desired.network, "network"))
+    for net in desired.network_specs():
+        name = desired.network_name(net.name)
+        if net.external:
+            if name not in network_names and name not in observed.foreign_names:
+                conflicts.append(
+                    Conflict(
+                        "network-missing",
+                        f"external network {name} (networks.{net.name}) does not exist",
+                        hint=f"create it (docker network create {name}) or drop 'external: true'",
+                    )
+                )
+        elif name not in network_names:
+            infra.append(Change(ResourceKind.NETWORK, name, Action.CREATE, network=net.name))
+            conflicts.extend(_name_taken(observed, name, "network"))
     volume_names = {v.name for v in observed.volumes}
     for vol in desired.volumes:
         name = desired.volume_name(vol.name)
@@ -173,11 +201,18 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             conflicts.extend(_name_taken(observed, name, "volume"))
 
     containers: list[Change] = []
+    recreated: set[str] = set()
     for spec in dependency_order(desired.services):
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
-            name = container_name(project, spec.name, n)
-            change = _container_change(name, spec, n, current.get(name), image_id)
+            name = desired.container_of(spec.name, n)
+            change = _container_change(name, spec, n, current.get(name), image_id, desired.secrets)
+            change = _restarted_with(change, spec, recreated)
+            if change.action is Action.RECREATE:
+                recreated.add(spec.name)
+            if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
+                carried = carried_volumes(desired, change.before, spec)
+                change = replace(change, carried=carried)
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
@@ -185,6 +220,20 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
     return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+
+
+def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
+    """Compose's ``depends_on.restart``: a running container whose dependency is recreated
+    is recreated after it (envkit has no in-place restart; the recreate keeps volumes)."""
+    if change.action not in (Action.NOOP, Action.START) or change.before is None:
+        return change
+    if change.reasons == ("completed",):  # a finished one-shot stays finished
+        return change
+    cause = next((d.service for d in spec.depends_on if d.restart and d.service in recreated), None)
+    if cause is None:
+        return change
+    reason = f"its dependency {cause} is recreated (depends_on.{cause}.restart)"
+    return replace(change, action=Action.RECREATE, reasons=(reason,))
 
 
 def dependency_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:
@@ -235,23 +284,32 @@ _STOPPED = frozenset({"created", "exited"})
 
 
 def _container_change(
-    name: str, spec: ServiceSpec, n: int, before: ObservedContainer | None, image_id: str | None
+    name: str,
+    spec: ServiceSpec,
+    n: int,
+    before: ObservedContainer | None,
+    image_id: str | None,
+    secrets: Secrets,
 ) -> Change:
-    def change(action: Action, *reasons: str) -> Change:
-        return Change(ResourceKind.CONTAINER, name, action, spec.name, n, before, spec, reasons)
+    def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
+        return Change(
+            ResourceKind.CONTAINER, name, action, spec.name, n, before, spec, reasons, diffs=diffs
+        )
 
     obtain = _obtain_reason(spec, image_id)
     if before is None:
         return change(Action.CREATE, *obtain)
+    diffs: tuple[FieldDiff, ...] = ()
     reasons: list[str] = []
-    if before.spec_hash != spec_hash(spec):
-        reasons.extend(_spec_reasons(before, spec))
+    if before.spec_hash != spec_hash(spec, secrets):
+        diffs, spec_reasons = spec_changes(before, spec, secrets)
+        reasons.extend(spec_reasons)
     if image_id is not None and before.image_id != image_id:
         reasons.append(
             f"image {spec.image} changed: {_short_id(before.image_id)} -> {_short_id(image_id)}"
         )
-    if reasons:
-        return change(Action.RECREATE, *reasons, *obtain)
+    if reasons or diffs:
+        return change(Action.RECREATE, *reasons, *obtain, diffs=diffs)
     if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
         return change(Action.NOOP, "completed")
     if before.state in _STOPPED:
@@ -273,19 +331,6 @@ def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
 def _short_id(image_id: str) -> str:
     algo, _, digest = image_id.partition(":")
     return f"{algo}:{digest[:12]}" if digest else image_id[:12]
-
-
-def _spec_reasons(before: ObservedContainer, spec: ServiceSpec) -> list[str]:
-    if not before.spec:
-        return ["spec hash changed (no recorded spec to compare)"]
-    old_version = before.spec_hash.partition("-")[0]
-    new_version = spec_hash(spec).partition("-")[0]
-    diffs = spec_differences(before.spec, canonical_spec(spec), spec.sensitive_env)
-    if diffs:
-        return diffs
-    if old_version != new_version:
-        return [f"spec format changed ({old_version} -> {new_version})"]
-    return ["spec hash changed"]
 
 
 def _name_taken(

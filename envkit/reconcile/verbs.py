@@ -21,6 +21,7 @@ from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.teardown import DownResult, remove_instance
+from envkit.secretkey import with_secret_key
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
 
@@ -42,6 +43,10 @@ def conflict_error(p: Plan) -> PlanConflict:
     n = len(p.conflicts)
     return PlanConflict(
         f"{p.project}: the plan has {n} conflict{'s' if n != 1 else ''}; nothing was changed",
+        conflicts=[
+            {"code": c.code, "message": c.message, "hint": c.hint, "service": c.service}
+            for c in p.conflicts
+        ],
         detail="\n".join(lines),
         hint="resolve the conflicts above, then run the command again",
     )
@@ -58,8 +63,15 @@ def up(
     on_lock_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
+    verify: Callable[[Plan, ObservedState], None] | None = None,
+    renew_anon_volumes: bool = False,
 ) -> UpResult:
+    """``verify``: called under the lock with the plan and what it was made from, before
+    anything changes; it raises to refuse (``up --plan``: a saved plan that is stale).
+    ``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
+    (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
+    desired = with_secret_key(desired)
     with instance_lock(
         desired.project,
         engine_id=engine.identity,
@@ -68,7 +80,9 @@ def up(
     ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
-        p = plan(desired, observed)
+        p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
+        if verify is not None:
+            verify(p, observed)
         if p.conflicts:
             raise conflict_error(p)
         if on_plan is not None:

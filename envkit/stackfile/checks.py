@@ -179,8 +179,10 @@ def _dependencies(service: Mapping[str, Any], base: DocPath) -> Iterable[tuple[s
             if isinstance(dep, str):
                 yield dep, (*base, "depends_on", index)
     elif isinstance(deps, Mapping):
-        for dep in deps:
-            if isinstance(dep, str):
+        for dep, body in deps.items():
+            # required: false (Compose): a dependency that may be missing is no error.
+            optional = isinstance(body, Mapping) and body.get("required") is False
+            if isinstance(dep, str) and not optional:
                 yield dep, (*base, "depends_on", dep)
 
 

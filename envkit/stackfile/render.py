@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from envkit.errors import SENSITIVE, Diagnostic, DocPath, Origin, StackError
 from envkit.hints import did_you_mean, kind_of
+from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
+from envkit.stackfile.profiles import active_profiles, enabled_services
 from envkit.stackfile.templating import Templater
 
 __all__ = [
@@ -75,6 +77,10 @@ class Document(Protocol):
     def directory(self) -> Path: ...
     @property
     def data(self) -> dict[str, Any]: ...
+    @property
+    def compose_files(self) -> frozenset[str]: ...
+    @property
+    def sources(self) -> tuple[Path, ...]: ...
     def origin(self, path: DocPath) -> Origin | None: ...
     def key_origin(self, path: DocPath) -> Origin | None: ...
 
@@ -211,11 +217,13 @@ def render(
     cli_vars: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
+    profiles: Sequence[str] = (),
 ) -> Rendered:
-    """Render ``environment`` of ``doc``; raise StackError with every problem found."""
+    """Render ``environment`` of ``doc``; raise StackError with every problem found.
+    ``profiles``: the ``--profile`` options (``envkit.stackfile.profiles``)."""
     data = doc.data
     out = _Collector(doc)
-    environments = out.mapping(data.get("environments"), ("environments",))
+    environments = out.mapping(environments_of(data), ("environments",))
     if environment not in environments:
         names = [str(n) for n in environments]
         hint = " ".join(
@@ -296,13 +304,26 @@ def render(
         if override is not None:
             merged_services[name] = merge(services[name], override)
 
-    stack = data.get("stack")
-    stack_name = stack if isinstance(stack, str) else ""
+    active = active_profiles(profiles, env, env_def.get("profiles"))
+    merged_services, disabled = enabled_services(merged_services, active)
+    for off in disabled:
+        at = ("services", off.service, "depends_on", off.entry)
+        out.add("profile-disabled", off.message, at, off.hint)
+
+    stack = stack_name(data, doc.directory)
+    if not stack:
+        out.add(
+            "missing-stack",
+            f"the stack has no name, and its folder's name '{doc.directory.name}' has no "
+            "letter or digit to make one",
+            ("stack",),
+            "add 'name: NAME' (Compose) or 'stack: NAME' at the top of the file",
+        )
     context: dict[str, Any] = {name: var.value for name, var in variables.items()}
     templater = Templater(
         context,
         env=env,
-        reserved={"environment": environment, "instance": instance, "stack": stack_name},
+        reserved={"environment": environment, "instance": instance, "stack": stack},
         secret_vars={n for n, v in variables.items() if v.sensitive},
         secret_env=secret_env,
         sensitive=sensitive,
@@ -312,10 +333,31 @@ def render(
     def rendered_origin(path: DocPath) -> Origin | None:
         return _locate(doc, environment, path, key=False)
 
+    compose_files = doc.compose_files
+
+    def written_in_compose(path: DocPath) -> bool:
+        origin = rendered_origin(path)
+        return origin is not None and origin.file in compose_files
+
+    # Jinja2 is envkit's layer: a string written in a Compose file is left as it is (see
+    # envkit.stackfile.dialect); Compose's own ${VAR} interpolation is the next step.
     tree: dict[str, Any] = {
         "stack": stack,
-        "services": templater.walk(merged_services, ("services",), rendered_origin),
-        "volumes": templater.walk(data.get("volumes") or {}, ("volumes",), rendered_origin),
+        "services": templater.walk(
+            merged_services, ("services",), rendered_origin, verbatim=written_in_compose
+        ),
+        "volumes": templater.walk(
+            data.get("volumes") or {}, ("volumes",), rendered_origin, verbatim=written_in_compose
+        ),
+        "networks": templater.walk(
+            data.get("networks") or {}, ("networks",), rendered_origin, verbatim=written_in_compose
+        ),
+        **{
+            kind: templater.walk(
+                data.get(kind) or {}, (kind,), rendered_origin, verbatim=written_in_compose
+            )
+            for kind in ("secrets", "configs")
+        },
     }
     out.diagnostics.extend(templater.diagnostics)
     if out.diagnostics:
@@ -335,7 +377,7 @@ def render(
                          name in secret_env)
             )  # fmt: skip
     return Rendered(
-        stack=stack_name,
+        stack=stack,
         environment=environment,
         instance=instance,
         tree=tree,

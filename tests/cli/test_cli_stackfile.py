@@ -66,7 +66,7 @@ def test_validate_json_is_machine_readable(tmp_path: Path) -> None:
     code, out, _ = run("-f", str(path), "validate", "--json")
     data = json.loads(out)
     assert code == 2
-    assert data["valid"] is False
+    assert data["valid"] is False and data["format_version"] == 1
     assert [(e["code"], e["path"], e["line"], e["column"]) for e in data["errors"]] == [
         ("undefined-variable", "services.db.ports[0]", 11, 13)
     ]
@@ -117,7 +117,7 @@ def test_secret_from_var_never_printed_even_in_errors(stack: Path) -> None:
     ("argv", "code", "needle"),
     [
         ((), 2, "usage: envkit"),
-        (("render",), 2, "error[usage]: the following arguments are required: ENV"),
+        (("render",), 2, "error[usage]: no environment given, and the stack has 2: dev, test"),
         (("-f", "/nonexistent/envkit.yaml", "validate"), 2, "error[unreadable]"),
         (("up", "dev", "--timeout", "soon"), 2, "error[usage]: argument --timeout"),
         (("render", "dev", "--var", "novalue"), 2, "expected KEY=VALUE"),

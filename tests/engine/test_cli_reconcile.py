@@ -76,7 +76,7 @@ def test_plan_text_json_and_detailed_exitcode_before_and_after_up(stack: StackFi
     assert stack.containers("e") == {}  # plan changes nothing
 
     data = json.loads(stack.cli("plan", "e", "--json").out)
-    assert data["format_version"] == 1 and data["project"] == p and data["has_changes"]
+    assert data["format_version"] == 2 and data["project"] == p and data["has_changes"]
     assert {(c["kind"], c["action"]) for c in data["changes"]} == {
         ("network", "create"),
         ("container", "create"),
@@ -198,7 +198,7 @@ def test_three_environments_side_by_side(stack: StackFile, docker_client: Any) -
     plans = {env: stack.cli("plan", env, "--detailed-exitcode") for env in envs}
     assert plans["dev"].code == 0 and plans["test"].code == 0
     assert plans["release"].code == 2
-    assert "environment.GREETING: hello -> bonjour" in plans["release"].out
+    assert 'environment.GREETING: "hello" -> "bonjour"' in plans["release"].out
     for env in envs:
         assert stack.cli("up", env, "--wait", "--timeout", "30").code == 0
     assert snapshot(stack, "dev") == before["dev"]
@@ -272,11 +272,17 @@ def test_plan_reasons_name_fields_and_never_print_secrets(stack: StackFile) -> N
         outputs.append(p)
         assert p.code == 0, p.err
         assert f"-/+ container {stack.project('e')}-app-1 (app)" in p.out
-        assert "environment.REV: 1 -> 2" in p.out
-        assert f"ports[0]: 127.0.0.1:{port}->80/tcp -> 127.0.0.1:{new_port}->80/tcp" in p.out
-        assert f"image: {IMAGE} -> {tagged}" in p.out
-        reasons = json.loads(stack.cli("plan", "e", "--json").out)["changes"][0]["reasons"]
-        assert "environment.REV: 1 -> 2" in reasons
+        assert 'environment.REV: "1" -> "2"  # forces recreate' in p.out
+        assert f'ports[0]: "127.0.0.1:{port}->80/tcp" -> "127.0.0.1:{new_port}->80/tcp"' in p.out
+        assert f'image: "{IMAGE}" -> "{tagged}"' in p.out
+        diffs = json.loads(stack.cli("plan", "e", "--json").out)["changes"][0]["diffs"]
+        assert {
+            "path": "environment.REV",
+            "before": "1",
+            "after": "2",
+            "sensitive": False,
+            "forces_recreate": True,
+        } in diffs
         # Error messages that quote a rendered value must not leak it either.
         text = stack.path.read_text()
         stack.path.write_text(text.replace(f"'127.0.0.1:{new_port}:80'", "'{{ env.DB_PASSWORD }}'"))
@@ -350,12 +356,16 @@ def test_ps_logs_and_port(stack: StackFile) -> None:
     ps = stack.cli("ps", "e")
     assert ps.code == 0
     lines = ps.out.splitlines()
-    assert lines[0].split() == ["PROJECT", "SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS"]
+    assert lines[0].split() == [
+        "PROJECT", "SERVICE", "CONTAINER", "IMAGE", "STATE", "HEALTH", "CREATED", "EXPIRES", "PORTS"
+    ]  # fmt: skip
     assert any(f"{p}-web-1" in line and "running" in line for line in lines)
     assert any(f"127.0.0.1:{port}->80/tcp" in line for line in lines)
+    web_line = next(line for line in lines if f"{p}-web-1" in line)
+    assert IMAGE in web_line and " ago " in web_line
 
-    data = json.loads(stack.cli("ps", "e", "--json").out)
-    [proj] = data["projects"]
+    proj = json.loads(stack.cli("ps", "e", "--json").out)  # the document up --json prints
+    assert proj["format_version"] == 1 and proj["expires"] is None
     assert proj["project"] == p
     web = proj["services"]["web"]
     assert web["state"] == "running" and web["ports"]["80/tcp"] == f"127.0.0.1:{port}"

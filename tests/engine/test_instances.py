@@ -280,6 +280,8 @@ def test_env_output_evals_in_a_shell_and_reaches_the_instance(stack: Stack) -> N
     assert address == f"{host}:{port}" and host == "127.0.0.1"
     assert "ok" in _get(address)
     as_json = json.loads(stack.run("env", "ci", "--instance", instance, "--format", "json").out)
+    assert as_json["format_version"] == 1
+    as_json = as_json["variables"]
     assert as_json["ENVKIT_WEB_8000"] == address
     assert as_json["ENVKIT_INSTANCE"] == instance
 

@@ -12,14 +12,19 @@ from envkit.model import (
     Mount,
     MountType,
     PortSpec,
+    SecretKey,
+    Secrets,
     ServiceSpec,
     VolumeSpec,
     canonical_spec,
     spec_hash,
 )
 from envkit.reconcile.plan import Plan
+from envkit.reconcile.spec_diff import FieldDiff, show_value
 
 P = "shop-dev"
+KEY = SecretKey(b"plan-fixtures-secret-key-0123456789abcdef")
+KEYED = Secrets(key=KEY)
 IMG = {"mysql:5.7": "sha256:" + "a" * 64, "web:1": "sha256:" + "b" * 64}
 
 DB = ServiceSpec(
@@ -36,7 +41,9 @@ WEB = ServiceSpec(
 
 
 def desired(*services: ServiceSpec, volumes: tuple[VolumeSpec, ...] = ()) -> DesiredState:
-    return DesiredState("shop", "dev", None, services, volumes, sensitive_values=frozenset())
+    return DesiredState(
+        "shop", "dev", None, services, volumes, sensitive_values=frozenset(), secret_key=KEY
+    )
 
 
 def seen(
@@ -49,6 +56,7 @@ def seen(
     project: str = P,
     name: str | None = None,
     recorded: dict[str, object] | None = None,
+    secrets: Secrets = KEYED,
 ) -> ObservedContainer:
     """What the engine reports for a container envkit made from ``spec``."""
     return ObservedContainer(
@@ -57,8 +65,8 @@ def seen(
         project=project,
         service=spec.name,
         replica=n,
-        spec_hash=spec_hash(spec),
-        spec=json.loads(json.dumps(canonical_spec(spec), sort_keys=True))
+        spec_hash=spec_hash(spec, secrets),
+        spec=json.loads(json.dumps(canonical_spec(spec, secrets), sort_keys=True))
         if recorded is None
         else recorded,
         image_id=image_id or IMG.get(spec.image) or "sha256:none",
@@ -84,5 +92,10 @@ def world(
     )
 
 
+def diff_text(d: FieldDiff) -> str:
+    return f"{d.path}: {show_value(d.before)} -> {show_value(d.after)}"
+
+
 def rows(p: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(c.action.name, c.name, c.reasons) for c in p.changes]
+    """(action, name, changed fields as ``path: before -> after`` then the other reasons)."""
+    return [(c.action.name, c.name, (*map(diff_text, c.diffs), *c.reasons)) for c in p.changes]

@@ -154,3 +154,19 @@ def test_the_python_api(stack: Stack, engine: FakeEngine) -> None:
         envkit.gc(engine=engine, include_unexpiring=True)
     with pytest.raises(UsageError, match="older_than"):
         envkit.gc(engine=engine, older_than="soon")
+
+
+def test_the_cli_reports_what_a_failed_removal_removed(tmp_path: Path) -> None:
+    from envkit.cli.commands.gc import gc_json
+
+    engine = NetworkStuck()
+    engine.add_image(IMAGE)
+    path = tmp_path / "envkit.yaml"
+    path.write_text(STACK)
+    load(path, engine=engine).up("ci", instance="old", ttl="1h")
+    doc = gc_json(collect_garbage(engine, clock=lambda: later(2)))
+    assert doc["removed"] == []
+    (failed,) = doc["failed"]
+    assert failed["project"] == "shop-ci-old" and "active endpoints" in failed["error"]
+    assert failed["containers"] == ["shop-ci-old-db-1", "shop-ci-old-web-1"]
+    assert failed["networks"] == [] and failed["volumes"] == []

@@ -88,9 +88,9 @@ CASES = {
                 "RECREATE",
                 "shop-dev-db-1",
                 (
-                    "image: mysql:5.7 -> mariadb:10",
+                    'image: "mysql:5.7" -> "mariadb:10"',
                     "environment.MYSQL_ROOT_PASSWORD: (sensitive) -> (sensitive)",
-                    "ports[0]: 127.0.0.1:3307->3306/tcp -> 127.0.0.1:3308->3306/tcp",
+                    'ports[0]: "127.0.0.1:3307->3306/tcp" -> "127.0.0.1:3308->3306/tcp"',
                     "image mariadb:10 changed: sha256:aaaaaaaaaaaa -> sha256:cccccccccccc",
                 ),
             )
@@ -130,11 +130,11 @@ CASES = {
                 "shop-dev-db-1",
                 (
                     'command: (unset) -> ["mysqld", "--skip-name-resolve"]',
-                    "environment.TZ: (unset) -> UTC",
-                    "environment.MYSQL_DATABASE: shop -> (unset)",
-                    "ports[0]: 127.0.0.1:3307->3306/tcp -> (unset)",
-                    "mounts[0]: volume data:/var/lib/mysql -> volume data:/var/lib/mysql:ro",
-                    "labels.team: (unset) -> core",
+                    'environment.TZ: (unset) -> "UTC"',
+                    'environment.MYSQL_DATABASE: "shop" -> (unset)',
+                    'mounts[0]: "volume data:/var/lib/mysql" -> "volume data:/var/lib/mysql:ro"',
+                    'labels.team: (unset) -> "core"',
+                    'ports[0]: "127.0.0.1:3307->3306/tcp" -> (unset)',
                 ),
             )
         ],
@@ -181,7 +181,7 @@ CASES = {
             (
                 "RECREATE",
                 "shop-dev-db-1",
-                ("restart: no -> always", "image mysql:5.7 will be pulled"),
+                ('restart: "no" -> "always"', "image mysql:5.7 will be pulled"),
             )
         ],
     ),

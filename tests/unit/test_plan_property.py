@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from plan_fixtures import KEY
 
 from envkit.engine.fake import FakeEngine
 from envkit.model import (
@@ -63,7 +64,7 @@ def services(draw: st.DrawFn) -> tuple[ServiceSpec, ...]:
 
 
 def stack(specs: tuple[ServiceSpec, ...]) -> DesiredState:
-    return DesiredState("shop", "dev", None, specs, (VolumeSpec("data"),))
+    return DesiredState("shop", "dev", None, specs, (VolumeSpec("data"),), secret_key=KEY)
 
 
 def execute(p: Plan, engine: FakeEngine) -> None:
@@ -137,7 +138,7 @@ def test_up_a_then_up_b_converges_to_b(
     assert not final.has_changes and final.conflicts == ()
     observed = engine.observe(stack(b))
     assert {c.name: c.spec_hash for c in observed.containers} == {
-        container_name("shop-dev", s.name, n): spec_hash(s)
+        container_name("shop-dev", s.name, n): spec_hash(s, stack(b).secrets)
         for s in b
         for n in range(1, s.replicas + 1)
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from plan_fixtures import DB, IMG, WEB, seen, world
+from plan_fixtures import DB, IMG, KEY, WEB, seen, world
 
 from envkit.engine.base import ObservedState, PortHolder, PortUse
 from envkit.model import DesiredState, PortSpec, ServiceSpec, VolumeSpec
@@ -23,7 +23,7 @@ DB_NEW = replace(
 
 def stack(*services: ServiceSpec, volumes: tuple[VolumeSpec, ...] = ()) -> DesiredState:
     return DesiredState(
-        "shop", "dev", None, services, volumes, sensitive_values=frozenset({SECRET})
+        "shop", "dev", None, services, volumes, sensitive_values=frozenset({SECRET}), secret_key=KEY
     )
 
 
@@ -42,13 +42,14 @@ def mixed() -> tuple[DesiredState, ObservedState]:
 
 EXPECTED_TEXT = """\
 envkit will perform the following actions on shop-dev:
+(+ create, -/+ recreate, > start, - remove)
 
   - container shop-dev-old-1 (old)  # service removed from the stack
   + network shop-dev
   + volume shop-dev_data
   -/+ container shop-dev-db-1 (db)
-      ~ command: (unset) -> ["mysqld", "--password=(sensitive)"]
-      ~ environment.MYSQL_ROOT_PASSWORD: (sensitive) -> (sensitive)
+      ~ command: (unset) -> ["mysqld", "--password=(sensitive)"]  # forces recreate
+      ~ environment.MYSQL_ROOT_PASSWORD: (sensitive) -> (sensitive)  # forces recreate
   > container shop-dev-web-1 (web)  # exited, will be started
   + container shop-dev-cache-1 (cache)  # image redis:7 will be pulled
 
@@ -83,6 +84,7 @@ def test_conflicts_are_listed_before_the_summary() -> None:
     p = plan(stack(DB), world(ports_in_use=(use,)))
     assert plan_text(p) == (
         "envkit will perform the following actions on shop-dev:\n"
+        "(+ create, -/+ recreate, > start, - remove)\n"
         "\n"
         "  + container shop-dev-db-1 (db)\n"
         "\n"
@@ -109,7 +111,7 @@ def test_conflicts_without_changes() -> None:
 def test_plan_json() -> None:
     data = plan_json(plan(*mixed()))
     assert data == {
-        "format_version": 1,
+        "format_version": 2,
         "project": "shop-dev",
         "stack": "shop",
         "environment": "dev",
@@ -122,6 +124,7 @@ def test_plan_json() -> None:
                 "action": "remove",
                 "service": "old",
                 "replica": 1,
+                "diffs": [],
                 "reasons": ["service removed from the stack"],
             },
             {
@@ -130,6 +133,7 @@ def test_plan_json() -> None:
                 "action": "create",
                 "service": None,
                 "replica": None,
+                "diffs": [],
                 "reasons": [],
             },
             {
@@ -138,6 +142,7 @@ def test_plan_json() -> None:
                 "action": "create",
                 "service": None,
                 "replica": None,
+                "diffs": [],
                 "reasons": [],
             },
             {
@@ -146,10 +151,24 @@ def test_plan_json() -> None:
                 "action": "recreate",
                 "service": "db",
                 "replica": 1,
-                "reasons": [
-                    'command: (unset) -> ["mysqld", "--password=(sensitive)"]',
-                    "environment.MYSQL_ROOT_PASSWORD: (sensitive) -> (sensitive)",
+                "diffs": [
+                    {
+                        "path": "command",
+                        "before": None,
+                        "after": ["mysqld", "--password=(sensitive)"],
+                        "sensitive": True,
+                        "forces_recreate": True,
+                    },
+                    {
+                        "path": "environment.MYSQL_ROOT_PASSWORD",
+                        "before": "(sensitive)",
+                        "after": "(sensitive)",
+                        "sensitive": True,
+                        "forces_recreate": True,
+                    },
                 ],
+                "reasons": [],
+                "carried_volumes": [],
             },
             {
                 "kind": "container",
@@ -157,6 +176,7 @@ def test_plan_json() -> None:
                 "action": "start",
                 "service": "web",
                 "replica": 1,
+                "diffs": [],
                 "reasons": ["exited, will be started"],
             },
             {
@@ -165,6 +185,7 @@ def test_plan_json() -> None:
                 "action": "noop",
                 "service": "web",
                 "replica": 2,
+                "diffs": [],
                 "reasons": [],
             },
             {
@@ -173,6 +194,7 @@ def test_plan_json() -> None:
                 "action": "create",
                 "service": "cache",
                 "replica": 1,
+                "diffs": [],
                 "reasons": ["image redis:7 will be pulled"],
             },
         ],

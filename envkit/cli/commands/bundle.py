@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -139,7 +138,7 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
     m = verified.manifest
     if args.json:
         data = {"file": verified.path, "size": verified.size, "verified": True, **m.to_json()}
-        console.out(json.dumps(data, indent=2))
+        console.out_json(data)
         return 0
     files = [x for x in m.members if x.type == "file"]
     console.out(f"bundle      {verified.path} ({_mb(verified.size)}, {verified.compression})")

@@ -18,7 +18,6 @@ one object of the same names and values.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 from collections.abc import Sequence
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
     from envkit.engine.base import ObservedContainer
 
 __all__ = ["cmd_env", "env_name", "instance_variables", "shell_lines"]
+
+ENV_FORMAT_VERSION = 1
 
 PREFIX = "ENVKIT_"
 
@@ -109,7 +110,7 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
         remote_host="" if there == "0.0.0.0" else there,
     )
     if args.format == "json":
-        console.out(json.dumps(variables, indent=2))
+        console.out_json({"format_version": ENV_FORMAT_VERSION, "variables": variables})
     else:
         for line in shell_lines(variables):
             console.out(line)

@@ -23,7 +23,6 @@ removed, else 0 (nothing to do is not an error).
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +112,7 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
         on_outcome=say,
     )
     if args.json:
-        console.out(json.dumps(gc_json(result), indent=2))
+        console.out_json(gc_json(result))
     console.err(_summary(result))
     return 1 if result.failed else 0
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
-from envkit.model import DesiredState, canonical_spec
+from envkit.model import DesiredState, service_fields
 from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from envkit.cli.console import Console
 
 RENDER_FORMAT_VERSION = 1
+VALIDATE_FORMAT_VERSION = 1
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -32,7 +33,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         wanted = list(args.envs) or known
         for env in wanted:
             try:
-                resolved = resolve(doc, env, cli_vars=dict(args.var))
+                resolved = resolve(doc, env, cli_vars=dict(args.var), profiles=args.profile)
                 console.secrets.update(resolved.desired.sensitive_values)
                 if args.strict:
                     strict = strict_diagnostics(resolved.desired, resolved.rendered.origin)
@@ -43,16 +44,14 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             except StackError as exc:
                 problems.extend(d for d in exc.diagnostics if d not in problems)
     if args.json:
-        console.out(
-            json.dumps(
-                {
-                    "file": path,
-                    "valid": not problems,
-                    "environments": checked,
-                    "errors": [d.to_json() for d in problems],
-                },
-                indent=2,
-            )
+        console.out_json(
+            {
+                "format_version": VALIDATE_FORMAT_VERSION,
+                "file": path,
+                "valid": not problems,
+                "environments": checked,
+                "errors": [d.to_json() for d in problems],
+            }
         )
     elif problems:
         for d in problems:
@@ -68,7 +67,7 @@ def desired_json(desired: DesiredState) -> dict[str, Any]:
     """The resolved desired state as data, sensitive values shown as ``(sensitive)``."""
     services: dict[str, Any] = {}
     for svc in desired.services:
-        spec = canonical_spec(svc)
+        spec = service_fields(svc)
         spec["environment"] = {
             k: (SENSITIVE if k in svc.sensitive_env else v) for k, v in svc.environment
         }
@@ -107,7 +106,7 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
         return 0
     data = desired_json(resolved.desired)
     if args.json:
-        console.out(json.dumps(data, indent=2))
+        console.out_json(data)
     else:
         import yaml
 
