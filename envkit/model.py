@@ -39,6 +39,7 @@ __all__ = [
     "Condition",
     "Dependency",
     "DesiredState",
+    "EngineSetting",
     "Healthcheck",
     "MissingSecretKey",
     "Mount",
@@ -284,6 +285,24 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineSetting:
+    """An environment's ``engine:`` (``envkit.stackfile.enginesetting`` reads it): an address
+    (``unix://``, ``tcp://``, ``ssh://``) or a docker context name, and for ``tcp://`` the TLS
+    files (absolute, checked to be regular files when the stack was read)."""
+
+    address: str = ""  # exactly one of address and context
+    context: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    where: str = ""  # "environment release at envkit.yaml:12:13", for messages
+
+    @property
+    def has_tls(self) -> bool:
+        return bool(self.tls_ca or self.tls_cert or self.tls_key)
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkSpec:
     """A network of the stack (Compose's top-level ``networks``); ``default`` is the
     instance's own network, ``{project}``; another is ``{project}_{name}``."""
@@ -318,6 +337,9 @@ class DesiredState:
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The environment's engine: setting; None is the default engine (DOCKER_HOST or the
+    # local socket).
+    engine: EngineSetting | None = None
     # The key that hashes them in labels; attached by envkit.secretkey before planning.
     secret_key: SecretKey | None = field(default=None, compare=False, repr=False)
 

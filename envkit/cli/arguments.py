@@ -7,7 +7,7 @@ import argparse
 
 from envkit.errors import UsageError
 
-__all__ = ["Parser", "add_env", "add_profile", "add_render_options", "var"]
+__all__ = ["Parser", "add_engine", "add_env", "add_profile", "add_render_options", "var"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -77,3 +77,12 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     add_instance(p)
     add_profile(p)
     add_env_file(p)
+
+
+def add_engine(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--engine",
+        metavar="ADDRESS|CONTEXT",
+        help=f"{what} (unix:///PATH, tcp://HOST:2376, ssh://USER@HOST or a docker context; "
+        "default: DOCKER_HOST, else the local socket)",
+    )

@@ -19,6 +19,7 @@ from envkit.cli.argtypes import (
 )
 from envkit.cli.arguments import (
     Parser,
+    add_engine,
     add_env,
     add_env_file,
     add_profile,
@@ -163,6 +164,7 @@ def _ps(p: argparse.ArgumentParser) -> None:
     add_render_options(p)
     p.add_argument("--all", action="store_true", help="every envkit project on the engine")
     p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
+    add_engine(p, "without ENV: the engine to list (ENV uses its own engine: setting)")
 
 
 def _logs(p: argparse.ArgumentParser) -> None:
@@ -220,6 +222,7 @@ def _gc(p: argparse.ArgumentParser) -> None:
         help="with --older-than: instances without an expiry too",
     )
     p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
+    add_engine(p, "the engine to collect on")
     p.add_argument(
         "--lock-timeout",
         type=non_negative_duration,
@@ -255,6 +258,7 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
     b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
+    add_engine(b, "the engine to load the images into")
     b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
@@ -266,6 +270,7 @@ def _bundle(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
     )
+    add_engine(b, "the engine that tags and pushes the images")
 
 
 _STACKFILE = "envkit.cli.commands.stackfile"

@@ -31,6 +31,7 @@ from envkit.engine.base import (
     ObservedState,
     ObservedVolume,
 )
+from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
 from envkit.engine.docker_create import (
     anonymous_targets,
     exposed,
@@ -136,27 +137,7 @@ class DockerEngine:
     def _api(self) -> Any:
         if self._client is None:
             with self._boundary("connect to", "the Docker engine"):
-                from docker import APIClient
-
-                kwargs: dict[str, Any] = {"base_url": self._endpoint.url}
-                tls = self._endpoint.tls
-                if tls is not None:
-                    from docker.tls import TLSConfig
-
-                    kwargs["tls"] = TLSConfig(
-                        client_cert=(
-                            os.path.join(tls.cert_dir, "cert.pem"),
-                            os.path.join(tls.cert_dir, "key.pem"),
-                        ),
-                        ca_cert=os.path.join(tls.cert_dir, "ca.pem"),
-                        verify=tls.verify,
-                    )
-                self._client = APIClient(
-                    version=self._version,
-                    timeout=int(self._timeout_s),
-                    max_pool_size=32,
-                    **kwargs,
-                )
+                self._client = make_client(self._endpoint, self._version, self._timeout_s)
         return self._client
 
     @contextlib.contextmanager
@@ -179,15 +160,18 @@ class DockerEngine:
                 code="engine-permission-denied",
             )
         names = {type(e).__name__ for e in chain}
+        remote = remote_failure(self._endpoint, chain, names)
+        if remote is not None:
+            return remote
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status is None and (
-            names & {"ConnectionError", "NewConnectionError", "ProtocolError"}
+            names & {"ConnectionError", "NewConnectionError", "ProtocolError", "ConnectTimeout"}
             or any(isinstance(e, ConnectionRefusedError | FileNotFoundError) for e in chain)
         ):
             return EngineUnavailable(
                 f"no Docker engine answers at {self.endpoint} (while trying to "
                 f"{operation} {subject})",
-                hint=START_HINT,
+                hint=START_HINT if self._endpoint.is_local else unreachable_hint(self._endpoint),
             )
         if names & {"ReadTimeout", "Timeout", "ConnectTimeout"}:
             return EngineError(

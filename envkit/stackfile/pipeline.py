@@ -159,7 +159,10 @@ def resolve(
         # the one place that knows both the messages and the sensitive values.
         secrets = rendered.sensitive_values
         raise StackError([_redacted(d, secrets) for d in problems])
+    from envkit.stackfile.enginesetting import engine_setting
+
     desired = _as_instance(doc, rendered, to_desired(rendered))
+    desired = replace(desired, engine=engine_setting(doc, environment))
     return Resolved(rendered, _images(doc, rendered, desired))
 
 

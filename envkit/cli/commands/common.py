@@ -19,6 +19,7 @@ from envkit.stackfile.pipeline import (
 if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import Engine
+    from envkit.model import DesiredState
     from envkit.stackfile.document import Document
 
 
@@ -97,7 +98,13 @@ def resolve_env(
     return resolved
 
 
-def engine() -> Engine:
+def engine(desired: DesiredState | None = None, *, address: str | None = None) -> Engine:
+    """The engine ``desired``'s environment lives on (its ``engine:`` setting), or the one
+    ``--engine ADDRESS|CONTEXT`` names, else DOCKER_HOST / the local socket."""
     from envkit.engine.factory import engine_from_env
 
+    if address:
+        return engine_from_env(endpoint=address)
+    if desired is not None and desired.engine is not None:
+        return engine_from_env(endpoint=desired.engine)
     return engine_from_env()

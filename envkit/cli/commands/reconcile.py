@@ -25,7 +25,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.stackfile.hostaccess import host_access
 
     desired = with_secret_key(resolve_env(args, console).desired)
-    eng = engine()
+    eng = engine(desired)
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
     observed = eng.observe(desired)
@@ -75,7 +75,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         args.instance = new_instance_id()
     verify = _saved_plan_check(args) if args.plan is not None else None
     desired = resolve_env(args, console).desired
-    eng = engine()
+    eng = engine(desired)
     if args.ephemeral:
         console.err(f"instance {desired.instance} (project {desired.project})")
         if not args.json:
@@ -122,7 +122,7 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.verbs import down
 
     desired = resolve_env(args, console).desired
-    eng = engine()
+    eng = engine(desired)
     asks = args.volumes and not args.yes and sys.stdin.isatty() and console.err_is_tty
     if asks and not _confirm_volumes(eng, desired.project, console):
         console.err("nothing was removed")
@@ -217,7 +217,7 @@ def _saved_plan_check(args: argparse.Namespace) -> Callable[[Plan, ObservedState
     args.file, args.env, args.instance = list(saved.files), saved.environment, saved.instance
 
     def verify(p: Plan, observed: ObservedState) -> None:
-        check(key, saved, p.desired, observed, plan_json(p), engine().identity)
+        check(key, saved, p.desired, observed, plan_json(p), engine(p.desired).identity)
 
     return verify
 
