@@ -276,8 +276,8 @@ class DockerEngine:
         if reader is None:
             result: list[Json] = self._api().networks(filters=filters)
             return result
-        params = {"filters": json.dumps(filters)} if filters else None
-        return list(reader.get_json("/networks", params))
+        # The SDK always sends the filters, empty ones as {}.
+        return list(reader.get_json("/networks", {"filters": json.dumps(filters or {})}))
 
     def _volumes(self, filters: Filters | None) -> list[Json]:
         reader = self._reader()
