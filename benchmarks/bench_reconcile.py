@@ -29,10 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 IMAGE = "envkit-test/busybox:latest"
+# Names of this run's stack and projects: two runs on one engine must not meet.
+RUN = f"bench{uuid.uuid4().hex[:6]}"
 
 
 def services(n: int, changing: str) -> list[str]:
@@ -47,7 +50,7 @@ def services(n: int, changing: str) -> list[str]:
 
 
 def envkit_stack(n: int) -> str:
-    head = ["stack: bench", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
+    head = [f"stack: {RUN}", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
     return "\n".join(head + services(n, "{{ rev }}")) + "\n"
 
 
@@ -84,7 +87,8 @@ for net in client.networks.list(filters={"label": f"bench={project}"}):
 
 FLOOR_LIST = """
 import docker
-docker.from_env().api.containers(all=True, filters={"label": "io.envkit.project=bench-b"})
+import sys
+docker.from_env().api.containers(all=True, filters={"label": f"io.envkit.project={sys.argv[1]}"})
 """
 
 
@@ -123,7 +127,7 @@ def envkit_cycle(ek: list[str]) -> tuple[float, ...]:
 
 
 def compose_cycle(compose: str, cdir: Path) -> tuple[float, ...]:
-    c = [compose, "-p", "benchc"]
+    c = [compose, "-p", f"{RUN}c"]
     cold = timed([*c, "up", "-d"], cwd=str(cdir))
     noop = timed([*c, "up", "-d"], cwd=str(cdir))
     ps = timed([*c, "ps"], cwd=str(cdir))
@@ -133,8 +137,8 @@ def compose_cycle(compose: str, cdir: Path) -> tuple[float, ...]:
 
 
 def floor_cycle(py: str, n: int) -> tuple[float, ...]:
-    up = timed([py, "-c", FLOOR_UP, str(n), "benchf", IMAGE])
-    down = timed([py, "-c", FLOOR_DOWN, "benchf"])
+    up = timed([py, "-c", FLOOR_UP, str(n), f"{RUN}f", IMAGE])
+    down = timed([py, "-c", FLOOR_DOWN, f"{RUN}f"])
     return up, down
 
 
@@ -158,7 +162,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, ...]]] = {"envkit": [], "compose": [], "floor": []}
         # Warm-up, not timed: bytecode caches, the engine's image and network state.
         envkit_cycle(ek)
-        timed([py, "-c", FLOOR_LIST])
+        timed([py, "-c", FLOOR_LIST, f"{RUN}-b"])
         for _ in range(opts.repeat):
             results["envkit"].append(envkit_cycle(ek))
             if compose:
@@ -166,7 +170,7 @@ def main() -> None:
             results["floor"].append(floor_cycle(py, n))
         # The no-op floor: a fresh interpreter, import docker, one filtered list.
         timed([*ek, "up", "b"])
-        list_floor = median(lambda: timed([py, "-c", FLOOR_LIST]), opts.repeat * 2)
+        list_floor = median(lambda: timed([py, "-c", FLOOR_LIST, f"{RUN}-b"]), opts.repeat * 2)
         timed([*ek, "down", "b"])
 
         def med(tool: str, i: int, results: dict[str, list[tuple[float, ...]]] = results) -> float:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_reconcile import BENCH_ENV, FLOOR_DOWN, FLOOR_LIST, FLOOR_UP, IMAGE, envkit_stack
+from bench_reconcile import BENCH_ENV, FLOOR_DOWN, FLOOR_LIST, FLOOR_UP, IMAGE, RUN, envkit_stack
 
 
 @dataclass(frozen=True)
@@ -72,22 +72,23 @@ def main() -> int:
     name = f"perfchk{uuid.uuid4().hex[:6]}"
     tmp = Path(tempfile.mkdtemp(prefix="envkit-perfcheck-"))
     stack = tmp / "envkit.yaml"
-    stack.write_text(envkit_stack(opts.services).replace("stack: bench", f"stack: {name}"))
+    stack.write_text(envkit_stack(opts.services).replace(f"stack: {RUN}", f"stack: {name}"))
     ek = [py, "-m", "envkit", "-f", str(stack)]
-    floor_list = FLOOR_LIST.replace("bench-b", f"{name}-b")
     samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
         c.name: [] for c in CHECKS
     }
     try:
         run([*ek, "up", "b"])  # warm-up: bytecode caches, the image, the memo
         run([*ek, "down", "b"])
-        run([py, "-c", floor_list])
+        run([py, "-c", FLOOR_LIST, f"{name}-b"])
         for _ in range(opts.repeat):
             bare = run([py, "-c", "pass"])
             samples["--help"].append((run([*ek, "--help"]), bare))
             samples["validate"].append((run([*ek, "validate"]), run([py, "-c", "pass"])))
             cold = run([*ek, "up", "b"])
-            samples["no-op up"].append((run([*ek, "up", "b"]), run([py, "-c", floor_list])))
+            samples["no-op up"].append(
+                (run([*ek, "up", "b"]), run([py, "-c", FLOOR_LIST, f"{name}-b"]))
+            )
             down = run([*ek, "down", "b"])
             floor_up = run([py, "-c", FLOOR_UP, str(opts.services), f"{name}f", IMAGE])
             floor_down = run([py, "-c", FLOOR_DOWN, f"{name}f"])
