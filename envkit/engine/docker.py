@@ -11,13 +11,14 @@ host ports someone else holds), one network list, one volume list and one image 
 
 Its parts: :mod:`envkit.engine.docker_json` reads the engine's JSON into observed values
 (pure), and :mod:`envkit.engine.docker_images` does the image work (pull, build, save,
-load, push) through this module's client and boundary.
+load, push) through this module's client and boundary, and
+:mod:`envkit.engine.docker_lists` makes the list calls: raw GETs on a unix socket, so that
+a read-only command (a no-op ``up``, ``plan``, ``ps``) never imports the SDK.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,7 +35,6 @@ from envkit.engine.base import (
 )
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
-    Json,
     image_ids,
     label_filters,
     parse_container,
@@ -42,15 +42,14 @@ from envkit.engine.docker_json import (
     parse_status,
     parse_volume,
 )
+from envkit.engine.docker_lists import DockerLists
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
-    Scheme,
     endpoint_from_env,
     parse_endpoint,
 )
 from envkit.engine.occupied import bound_on_host, observed_state
-from envkit.engine.unix_http import UnixHttpClient
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
     DesiredState,
@@ -70,7 +69,6 @@ __all__ = [
 
 _NS = 1_000_000_000
 _REMOVAL_WAIT_S = 60.0  # for a removal another client started to finish
-Filters = Mapping[str, list[str]]  # the engine's list filters, e.g. {"label": ["k=v"]}
 START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
     "`nohup dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER_HOST at one that runs"
@@ -97,8 +95,10 @@ class DockerEngine:
         self._version = version or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
-        self._raw: UnixHttpClient | None = None
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
+        self._lists = DockerLists(
+            endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
+        )
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -205,11 +205,11 @@ class DockerEngine:
     def observe(self, desired: DesiredState) -> ObservedState:
         project = desired.project
         with self._boundary("list containers", f"of {project}"):
-            raw_containers = self._containers(None)
+            raw_containers = self._lists.containers(None)
         with self._boundary("list networks", f"of {project}"):
-            raw_networks = self._networks(None)
+            raw_networks = self._lists.networks(None)
         with self._boundary("list volumes", f"of {project}"):
-            raw_volumes = self._volumes(None)
+            raw_volumes = self._lists.volumes(None)
         return observed_state(
             desired,
             [parse_container(c) for c in raw_containers],
@@ -223,70 +223,25 @@ class DockerEngine:
         if not refs:
             return {}
         with self._boundary("list images", "on the engine"):
-            reader = self._reader()
-            if reader is not None:
-                images = reader.get_json("/images/json", {"only_ids": "0", "all": "0"})
-            else:
-                images = self._api().images()
+            images = self._lists.images()
         return image_ids(images, refs)
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
         with self._boundary("list containers", "with envkit labels"):
-            raw = self._containers(label_filters(labels))
+            raw = self._lists.containers(label_filters(labels))
         return [parse_container(c) for c in raw]
 
     def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
         """Networks carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list networks", "with envkit labels"):
-            raw = self._networks(label_filters(labels))
+            raw = self._lists.networks(label_filters(labels))
         return [parse_network(n) for n in raw]
 
     def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
         """Volumes carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list volumes", "with envkit labels"):
-            raw = self._volumes(label_filters(labels))
+            raw = self._lists.volumes(label_filters(labels))
         return [parse_volume(v) for v in raw]
-
-    # -- the list calls: raw GETs on a local socket, else the SDK -----------------------
-
-    def _reader(self) -> UnixHttpClient | None:
-        """The SDK-free reader for a unix socket engine (None: use the SDK). Once the SDK
-        is loaded for a change, its pooled connection serves the lists too."""
-        if self._endpoint.scheme is not Scheme.UNIX or self._client is not None:
-            return None
-        if self._raw is None:
-            version = None if self._version == "auto" else self._version
-            self._raw = UnixHttpClient(
-                self._endpoint.path, version=version, timeout_s=self._timeout_s
-            )
-        return self._raw
-
-    def _containers(self, filters: Filters | None) -> list[Json]:
-        reader = self._reader()
-        if reader is None:
-            result: list[Json] = self._api().containers(all=True, filters=filters)
-            return result
-        params = {"limit": "-1", "all": "1", "size": "0", "trunc_cmd": "0"}
-        if filters:
-            params["filters"] = json.dumps(filters)
-        return list(reader.get_json("/containers/json", params))
-
-    def _networks(self, filters: Filters | None) -> list[Json]:
-        reader = self._reader()
-        if reader is None:
-            result: list[Json] = self._api().networks(filters=filters)
-            return result
-        # The SDK always sends the filters, empty ones as {}.
-        return list(reader.get_json("/networks", {"filters": json.dumps(filters or {})}))
-
-    def _volumes(self, filters: Filters | None) -> list[Json]:
-        reader = self._reader()
-        if reader is None:
-            answer = self._api().volumes(filters=filters)
-        else:
-            params = {"filters": json.dumps(filters)} if filters else None
-            answer = reader.get_json("/volumes", params)
-        return list(answer.get("Volumes") or [])
 
     # -- images: see envkit.engine.docker_images ---------------------------------------
 
@@ -484,9 +439,7 @@ class DockerEngine:
             yield from stream
 
     def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        self._lists.close()
         if self._client is not None:
             self._client.close()
             self._client = None

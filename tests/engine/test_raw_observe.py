@@ -16,7 +16,7 @@ from .conftest import Project, svc
 def _pair() -> tuple[DockerEngine, DockerEngine]:
     raw, sdk = DockerEngine.from_env(), DockerEngine.from_env()
     sdk._api()  # the SDK loaded: its lists go through it
-    assert raw._reader() is not None and sdk._reader() is None
+    assert raw._lists.reader() is not None and sdk._lists.reader() is None
     return raw, sdk
 
 

@@ -79,7 +79,7 @@ def _engines(srv: _Server) -> tuple[DockerEngine, DockerEngine]:
     url = f"unix://{srv.server_address}"
     raw, sdk = DockerEngine(url), DockerEngine(url)
     sdk._api()  # the SDK loaded: every list goes through it
-    assert raw._reader() is not None and sdk._reader() is None
+    assert raw._lists.reader() is not None and sdk._lists.reader() is None
     return raw, sdk
 
 
