@@ -181,3 +181,28 @@ def test_no_engine_on_the_socket_says_so(tmp_path: Path) -> None:
     with pytest.raises(EngineUnavailable) as caught:
         eng.observe(_desired())
     assert "no Docker engine answers" in caught.value.message
+
+
+def test_observe_on_a_unix_socket_does_not_import_the_sdk(server: _Server) -> None:
+    """The lever of a fast no-op up: a read-only observe never loads docker/requests."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from envkit.engine.docker import DockerEngine\n"
+        "from tests.unit.test_unix_http import _desired\n"
+        "state = DockerEngine(sys.argv[1]).observe(_desired())\n"
+        "assert len(state.containers) == 3\n"
+        "print(sorted(m for m in ('docker', 'requests', 'urllib3') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, f"unix://{server.server_address}"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
