@@ -317,6 +317,9 @@ def render(
         "services": templater.walk(merged_services, ("services",), rendered_origin),
         "volumes": templater.walk(data.get("volumes") or {}, ("volumes",), rendered_origin),
     }
+    for key in ("networks", "secrets", "configs"):  # Swarm's (envkit.stackfile.swarmkeys)
+        if data.get(key):
+            tree[key] = templater.walk(data[key], (key,), rendered_origin)
     out.diagnostics.extend(templater.diagnostics)
     if out.diagnostics:
         raise StackError(out.diagnostics)

@@ -26,6 +26,7 @@ BASE = {
     "envkit.model",
     "envkit.progress",
     "envkit.statedir",
+    "envkit.swarm_model",
     "envkit.units",
 }
 ALLOWED = {
@@ -125,6 +126,7 @@ def test_only_the_docker_adapter_imports_the_sdk() -> None:
     assert importers <= {
         "envkit.engine.docker",
         "envkit.engine.docker_images",
+        "envkit.engine.swarm",
         "envkit.stackfile.buildcontext",
     }
 

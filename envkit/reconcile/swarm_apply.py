@@ -1,0 +1,193 @@
+"""Carry out a :class:`SwarmPlan` on a Swarm manager, and take a stack down.
+
+``swarm_up``: create missing networks, secrets and configs; then per service in ``depends_on``
+order create / update (the full spec at the current version) / recreate, and wait until it
+has converged: running tasks == desired, every one of the current version, healthy where a
+healthcheck exists (Swarm counts a task running only once healthy), then the update's monitor
+window. A failed update (Swarm rolled it back, or paused it) raises ApplyError with the
+tasks' errors and their last log lines. Objects no longer used go last.
+
+``swarm_down``: remove the services, wait until their tasks hold no container, then remove
+networks, secrets and configs (Swarm removes asynchronously: without the wait, an immediate
+redeploy fails on "network not found").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from envkit.engine.swarm_base import ObservedService, ServiceOrchestrator
+from envkit.errors import ApplyError, EngineError
+from envkit.model import LABEL
+from envkit.reconcile.swarm_plan import ServiceAction, SwarmPlan, swarm_plan
+from envkit.reconcile.swarm_spec import engine_spec
+from envkit.swarm_model import SwarmService, SwarmStack
+
+__all__ = ["swarm_down", "swarm_up"]
+
+Report = Callable[[str], None]
+_FAILED = ("failed", "rejected")
+
+
+def swarm_up(
+    engine: ServiceOrchestrator,
+    stack: SwarmStack,
+    *,
+    timeout: float = 300.0,
+    report: Report = lambda _: None,
+    object_ids: Callable[[], dict[str, str]] | None = None,
+) -> SwarmPlan:
+    plan = swarm_plan(stack, engine.observe_swarm(stack.project))
+    base = _project_labels(stack)
+    for obj in plan.objects:
+        if not obj.create:
+            continue
+        if obj.kind == "network":
+            net = next(n for n in stack.networks if stack.network_name(n.name) == obj.name)
+            engine.create_network(obj.name, {"driver": net.driver, "attachable": net.attachable,
+                                             "internal": net.internal, "driver_opts": dict(net.driver_opts),
+                                             "labels": {**dict(net.labels), **base}})  # fmt: skip
+        else:
+            pool = stack.secrets if obj.kind == "secret" else stack.configs
+            o = next(x for x in pool if x.engine_name(stack.project) == obj.name)
+            engine.create_object(obj.kind, obj.name, o.data, base)
+        report(f"+ {obj.kind} {obj.name}")
+    ids = object_ids() if object_ids else {}
+    deadline = time.monotonic() + timeout
+    for change in plan.services:
+        if change.action is ServiceAction.REMOVE and change.before is not None:
+            engine.remove_service(change.before.id)
+            report(f"- {change.service}")
+    for change in plan.services:
+        svc = change.after
+        if svc is None:
+            continue
+        spec = engine_spec(stack, svc, ids)
+        before = change.before
+        if change.action is ServiceAction.CREATE:
+            engine.create_service(spec)
+        elif change.action is ServiceAction.RECREATE and before is not None:
+            engine.remove_service(before.id)
+            old = before.id
+            _wait(
+                lambda old=old: engine.containers_left([old]) == 0,  # type: ignore[misc]
+                deadline,
+                f"the old tasks of {svc.name} to go",
+            )
+            engine.create_service(spec)
+        elif change.action in (ServiceAction.ROLLING, ServiceAction.IN_PLACE) and before:
+            engine.update_service(before.id, before.version, spec)
+        if change.action is not ServiceAction.NOOP:
+            report(change.describe())
+        _converge(engine, stack, svc, deadline, report)
+    for obj in plan.objects:
+        if not obj.create:
+            engine.remove_object(obj.kind, obj.object_id)
+            report(f"- {obj.kind} {obj.name}")
+    return plan
+
+
+def _project_labels(stack: SwarmStack) -> dict[str, str]:
+    d = stack.desired
+    labels = {LABEL.STACK: d.stack, LABEL.ENV: d.environment, LABEL.PROJECT: d.project}
+    if d.instance:
+        labels[LABEL.INSTANCE] = d.instance
+    return labels
+
+
+def _wait(check: Callable[[], bool], deadline: float, what: str) -> None:
+    while not check():
+        if time.monotonic() > deadline:
+            raise ApplyError(f"timed out waiting for {what}",
+                             hint="raise --timeout, or look at `docker service ps` on the manager")  # fmt: skip
+        time.sleep(0.3)
+
+
+def _converge(
+    engine: ServiceOrchestrator,
+    stack: SwarmStack,
+    svc: SwarmService,
+    deadline: float,
+    report: Report,
+) -> None:
+    name = f"{stack.project}_{svc.name}"
+    state: dict[str, ObservedService | None] = {"s": None}
+
+    def done() -> bool:
+        s = engine.service(name)
+        state["s"] = s
+        if s is None:
+            return False
+        if s.update_state in ("rollback_completed", "rollback_paused", "paused"):
+            raise _update_failed(engine, svc.name, s)
+        if svc.deploy.mode.is_job:
+            return (
+                any(t.state == "complete" for t in s.tasks)
+                and not any(
+                    t.desired_state == "running" or t.state in ("running", "starting", "pending")
+                    for t in s.tasks
+                )
+            ) or s.update_state == "completed"
+        live = [t for t in s.tasks if t.desired_state == "running"]
+        running = [t for t in live if t.state == "running" and t.node_ready]
+        if len(running) < len(live) or (
+            svc.deploy.mode.has_replicas and len(running) != svc.replicas
+        ):
+            _fail_fast(engine, svc, s)
+            return False
+        if any(t.spec_version is not None and t.spec_version != s.version for t in running):
+            return False
+        return s.update_state in ("", "completed")
+
+    _wait(done, deadline, f"service {svc.name} to converge")
+    monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
+    if monitor and state["s"] is not None and state["s"].update_state == "completed":
+        pass  # Swarm's own update already waited out the monitor window before "completed"
+    report(f"  {svc.name}: converged")
+
+
+def _fail_fast(engine: ServiceOrchestrator, svc: SwarmService, s: ObservedService) -> None:
+    """A service with no update in flight whose tasks keep failing: report it at once
+    rather than at the timeout (a rolling update handles its failures by itself)."""
+    failed = [t for t in s.tasks if t.state in _FAILED and t.spec_version in (None, s.version)]
+    if s.update_state in ("", "completed") and len(failed) >= 3:
+        raise _update_failed(engine, svc.name, s)
+
+
+def _update_failed(engine: ServiceOrchestrator, service: str, s: ObservedService) -> ApplyError:
+    failed = [t for t in s.tasks if t.state in _FAILED or t.error or (t.exit_code or 0) != 0]
+    lines = []
+    for t in failed[:3]:
+        lines.append(f"  task {t.id[:12]} on {t.node or '?'}: {t.state}: {t.error or t.message}")
+        lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
+    what = {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
+            "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
+    reason = s.update_message or (failed[0].error if failed else "")
+    return ApplyError(
+        f"service {service} {what}: {reason}".rstrip(": "),
+        detail="\n".join(lines) or None,
+        hint="fix the service (see the task errors and logs above) and run `envkit up` again",
+        code="swarm-update-failed",
+    )
+
+
+def swarm_down(engine: ServiceOrchestrator, project: str, *, timeout: float = 120.0) -> int:
+    """Remove the project's services, wait for their tasks, then its networks, secrets and
+    configs. Returns how many objects went."""
+    observed = engine.observe_swarm(project)
+    for s in observed.services:
+        engine.remove_service(s.id)
+    deadline = time.monotonic() + timeout
+    ids = [s.id for s in observed.services]
+    _wait(lambda: engine.containers_left(ids) == 0, deadline, f"the tasks of {project} to go")
+    for o in observed.objects:  # a network can stay "in use" a moment after its tasks
+        while True:
+            try:
+                engine.remove_object(o.kind, o.id)
+                break
+            except EngineError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    return len(observed.services) + len(observed.objects)
