@@ -138,6 +138,8 @@ def _converge(
             return False
         if any(t.spec_version is not None and t.spec_version != s.version for t in running):
             return False
+        if any(t.state == "running" and t.desired_state != "running" for t in s.tasks):
+            return False  # tasks of a scale-down or an update still stopping
         return s.update_state in ("", "completed")
 
     _wait(done, deadline, f"service {svc.name} to converge")
@@ -190,4 +192,6 @@ def swarm_down(engine: ServiceOrchestrator, project: str, *, timeout: float = 12
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+    _wait(lambda: not engine.observe_swarm(project).objects, deadline,
+          f"the networks, secrets and configs of {project} to go")  # fmt: skip
     return len(observed.services) + len(observed.objects)

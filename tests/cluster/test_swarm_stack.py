@@ -1,0 +1,184 @@
+"""envkit's Swarm path on the 3-node test cluster: stack file -> plan -> up / down.
+
+Every stack here is named after the test's ``owner`` and carries the owner label on its
+services (deploy.labels), so the ``owner`` fixture removes
+it even when a test fails; each test also takes its stack down in a ``finally``.
+No IPVS on this kernel: every service uses ``endpoint_mode: dnsrr``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from envkit.engine.swarm import SwarmEngine
+from envkit.errors import ApplyError
+from envkit.reconcile.swarm_apply import swarm_down, swarm_up
+from envkit.reconcile.swarm_plan import ServiceAction, SwarmPlan, swarm_plan
+from envkit.stackfile.pipeline import read, resolve
+from envkit.stackfile.swarmkeys import to_swarm
+from envkit.swarm_model import SwarmStack
+
+from .harness import OWNER, Cluster
+
+IMAGE = "envkit-test/busybox:latest"
+
+
+def _service(name: str, owner: str, extra: str = "", command: str = '[sleep, "3600"]') -> str:
+    return textwrap.dedent(f"""\
+      {name}:
+        image: {IMAGE}
+        command: {command}
+        stop_grace_period: 200ms
+        networks: [back]
+        deploy:
+          endpoint_mode: dnsrr
+          labels: {{{OWNER}: {owner}}}
+    """) + textwrap.indent(extra, "  ")
+
+
+class Stack:
+    def __init__(self, cluster: Cluster, owner: str, folder: Path) -> None:
+        self.owner = owner
+        self.file = folder / "envkit.yaml"
+        self.engine = SwarmEngine(cluster.manager_host)
+        self.services: dict[str, str] = {}
+
+    def write(self) -> None:
+        body = "".join(textwrap.indent(s, "  ") for s in self.services.values())
+        self.file.write_text(
+            f"stack: {self.owner}\nenvironments:\n  dev: {{}}\nservices:\n{body}"
+            # The network carries only envkit's labels: the fixture's swarm_down removes it
+            # (the harness's cleanup would race it: a network being removed answers 500).
+            "networks:\n  back: {}\n",
+            encoding="utf-8",
+        )
+
+    def load(self) -> SwarmStack:
+        self.write()
+        r = resolve(read(self.file), "dev")
+        return to_swarm(r.rendered, r.desired)
+
+    def plan(self) -> SwarmPlan:
+        stack = self.load()
+        return swarm_plan(stack, self.engine.observe_swarm(stack.project))
+
+    def up(self, timeout: float = 120) -> SwarmPlan:
+        return swarm_up(
+            self.engine, self.load(), timeout=timeout, object_ids=self.engine.object_ids
+        )
+
+    def versions(self) -> dict[str, int]:
+        return {s.service: s.version for s in self.engine.observe_swarm(self.project).services}
+
+    @property
+    def project(self) -> str:
+        return f"{self.owner}-dev"
+
+    def running_nodes(self, service: str) -> list[str]:
+        s = self.engine.service(f"{self.project}_{service}")
+        assert s is not None
+        return sorted(t.node for t in s.tasks if t.state == "running")
+
+
+@pytest.fixture
+def stack(cluster: Cluster, owner: str, tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(cluster, owner, tmp_path)
+    try:
+        yield s
+    finally:
+        with contextlib.suppress(Exception):
+            swarm_down(s.engine, s.project)
+        s.engine.close()
+
+
+def _actions(plan: SwarmPlan) -> dict[str, ServiceAction]:
+    return {c.service: c.action for c in plan.services}
+
+
+def test_six_services_across_three_nodes_then_noop_then_one_rolling_update(
+    stack: Stack,
+) -> None:
+    o = stack.owner
+    stack.services = {
+        "web": _service("web", o, "  replicas: 3\n  update_config: {order: start-first}\n"
+                        "environment: {MODE: a}\n", '[httpd, -f, -p, "8080"]'),
+        "api": _service("api", o, "  replicas: 2\ndepends_on: [web]\n"),
+        "worker": _service("worker", o, "  mode: global\n"),
+        "cache": _service("cache", o),
+        "queue": _service("queue", o, "  replicas: 2\n"),
+        "cron": _service("cron", o, "  placement: {constraints: [node.labels.envkit.node == n3]}\n"),
+    }  # fmt: skip
+    first = stack.up()
+    assert set(_actions(first).values()) == {ServiceAction.CREATE}
+    assert len(stack.running_nodes("worker")) == 3  # global: one per node
+    assert len(set(stack.running_nodes("web"))) >= 2  # spread over nodes
+    assert stack.running_nodes("cron") == ["envkit-n3"]  # the constraint is honoured
+    versions = stack.versions()
+
+    noop = stack.up()
+    assert noop.empty, noop.render()
+    assert stack.versions() == versions  # nothing was sent
+
+    stack.services["web"] = stack.services["web"].replace("MODE: a", "MODE: c")
+    plan = stack.plan()
+    assert plan.render().splitlines()[0] == (
+        "~ web: rolling update (environment.MODE: a -> c), start-first"
+    )
+    stack.up()
+    after = stack.versions()
+    assert after["web"] > versions["web"]
+    assert {k: v for k, v in after.items() if k != "web"} == {
+        k: v for k, v in versions.items() if k != "web"
+    }
+
+
+def test_scale_two_five_one_is_in_place(stack: Stack) -> None:
+    stack.services = {"app": _service("app", stack.owner, "  replicas: 2\n")}
+    stack.up()
+    assert len(stack.running_nodes("app")) == 2
+    for n in (5, 1):
+        stack.services["app"] = _service("app", stack.owner, f"  replicas: {n}\n")
+        plan = stack.plan()
+        assert [c.describe() for c in plan.changes] == [
+            f"~ app: scale {2 if n == 5 else 5} -> {n}"
+        ]
+        stack.up()
+        assert len(stack.running_nodes("app")) == n
+
+
+def test_failing_healthcheck_rolls_back_and_says_why(stack: Stack) -> None:
+    ok = "healthcheck: {test: [CMD, 'true'], interval: 500ms, retries: 1}\n"
+    bad = "healthcheck: {test: [CMD, 'false'], interval: 500ms, retries: 1}\n"
+    conf = (
+        "  replicas: 2\n  update_config: {failure_action: rollback, monitor: 2s}\n"
+        "  rollback_config: {parallelism: 0}\n"
+    )
+    stack.services = {"db": _service("db", stack.owner, conf + ok)}
+    stack.up()
+    good_version = stack.versions()["db"]
+    stack.services["db"] = _service("db", stack.owner, conf + bad)
+    with pytest.raises(ApplyError) as caught:
+        stack.up(timeout=120)
+    err = caught.value
+    assert err.code == "swarm-update-failed"
+    assert "rolled back" in err.message or "update paused" in err.message, err.render()
+    s = stack.engine.service(f"{stack.project}_db")
+    assert s is not None and s.version > good_version
+    assert s.update_state == "rollback_completed"
+
+
+def test_down_then_immediate_up_works(stack: Stack) -> None:
+    stack.services = {"a": _service("a", stack.owner), "b": _service("b", stack.owner)}
+    stack.up()
+    assert swarm_down(stack.engine, stack.project) >= 3  # 2 services and the network
+    observed = stack.engine.observe_swarm(stack.project)
+    assert observed.services == () and observed.objects == ()
+    plan = stack.up()
+    assert set(_actions(plan).values()) == {ServiceAction.CREATE}
+    assert len(stack.running_nodes("a")) == 1
+
