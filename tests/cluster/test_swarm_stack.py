@@ -144,9 +144,7 @@ def test_scale_two_five_one_is_in_place(stack: Stack) -> None:
     for n in (5, 1):
         stack.services["app"] = _service("app", stack.owner, f"  replicas: {n}\n")
         plan = stack.plan()
-        assert [c.describe() for c in plan.changes] == [
-            f"~ app: scale {2 if n == 5 else 5} -> {n}"
-        ]
+        assert [c.describe() for c in plan.changes] == [f"~ app: scale {2 if n == 5 else 5} -> {n}"]
         stack.up()
         assert len(stack.running_nodes("app")) == n
 
@@ -181,4 +179,3 @@ def test_down_then_immediate_up_works(stack: Stack) -> None:
     plan = stack.up()
     assert set(_actions(plan).values()) == {ServiceAction.CREATE}
     assert len(stack.running_nodes("a")) == 1
-
