@@ -55,7 +55,8 @@ class SwarmEngine:
                 code="not-a-swarm-manager",
                 hint="point `engine: {swarm: ...}` at a manager node (`docker node ls` there)",
             )
-        self._node_names: dict[str, str] = {}
+        # The lock key: the cluster, whichever manager or address reaches it.
+        self.identity = "swarm:" + str(info["Swarm"].get("Cluster", {}).get("ID", base_url))
 
     def close(self) -> None:
         self.api.close()

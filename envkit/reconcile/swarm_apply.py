@@ -53,7 +53,9 @@ def swarm_up(
             o = next(x for x in pool if x.engine_name(stack.project) == obj.name)
             engine.create_object(obj.kind, obj.name, o.data, base)
         report(f"+ {obj.kind} {obj.name}")
-    ids = object_ids() if object_ids else {}
+    sending = any(c.action not in (ServiceAction.NOOP, ServiceAction.CONVERGE,
+                                   ServiceAction.REMOVE) for c in plan.services)  # fmt: skip
+    ids = object_ids() if object_ids and sending else {}
     deadline = time.monotonic() + timeout
     for change in plan.services:
         if change.action is ServiceAction.REMOVE and change.before is not None:
@@ -78,8 +80,9 @@ def swarm_up(
             engine.create_service(spec)
         elif change.action in (ServiceAction.ROLLING, ServiceAction.IN_PLACE) and before:
             engine.update_service(before.id, before.version, spec)
-        if change.action is not ServiceAction.NOOP:
-            report(change.describe())
+        if change.action is ServiceAction.NOOP:
+            continue  # converged when observed just now: nothing to wait for
+        report(change.describe())
         _converge(engine, stack, svc, deadline, report)
     for obj in plan.objects:
         if not obj.create:
