@@ -286,7 +286,8 @@ class _SwarmReader(TreeReader):
                                 f"unknown-{kind[:-1]}",
                                 f"'{name}' is not declared under top-level {kind}:",
                                 ("services", svc.name, kind, i),
-                                self.rendered.origin(("services", svc.name, kind)),
+                                self.rendered.origin(("services", svc.name, kind, i))
+                                or self.rendered.origin(("services", svc.name, kind)),
                                 f"add it to `{kind}:` at the top of the stack file",
                             )
                         )
