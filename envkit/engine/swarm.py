@@ -193,6 +193,15 @@ class SwarmEngine:
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "remove", f"{kind} {object_id}") from exc
 
+    def config_data(self, config_id: str) -> bytes:
+        import base64
+
+        try:
+            data = self.api.inspect_config(config_id)["Spec"].get("Data", "")
+        except docker.errors.DockerException as exc:
+            raise self._fail(exc, "read", f"config {config_id}") from exc
+        return base64.b64decode(data)
+
     def object_ids(self) -> dict[str, str]:
         """Engine name -> id of every network, secret and config (for specs that want ids)."""
         out: dict[str, str] = {}

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from envkit.engine.swarm_base import ObservedService, ServiceOrchestrator
 from envkit.errors import ApplyError, EngineError
 from envkit.model import LABEL
-from envkit.reconcile.swarm_plan import ServiceAction, SwarmPlan, swarm_plan
+from envkit.reconcile.swarm_plan import ServiceAction, ServiceChange, SwarmPlan, swarm_plan
 from envkit.reconcile.swarm_spec import engine_spec
 from envkit.swarm_model import SwarmService, SwarmStack
 
@@ -40,6 +40,38 @@ def swarm_up(
 ) -> SwarmPlan:
     plan = swarm_plan(stack, engine.observe_swarm(stack.project))
     base = _project_labels(stack)
+    for obj in plan.objects:
+        if not obj.create:
+            continue
+        if obj.kind == "network":
+            net = next(n for n in stack.networks if stack.network_name(n.name) == obj.name)
+            engine.create_network(obj.name, {"driver": net.driver, "attachable": net.attachable,
+                                             "internal": net.internal, "driver_opts": dict(net.driver_opts),
+                                             "labels": {**dict(net.labels), **base}})  # fmt: skip
+        else:
+            pool = stack.secrets if obj.kind == "secret" else stack.configs
+            o = next(x for x in pool if x.engine_name(stack.project) == obj.name)
+            engine.create_object(obj.kind, obj.name, o.data, base)
+        report(f"+ {obj.kind} {obj.name}")
+    sending = any(c.action not in (ServiceAction.NOOP, ServiceAction.CONVERGE,
+                                   ServiceAction.REMOVE) for c in plan.services)  # fmt: skip
+    ids = object_ids() if object_ids and sending else {}
+    deadline = time.monotonic() + timeout
+    for change in plan.services:
+        if change.action is ServiceAction.REMOVE and change.before is not None:
+            engine.remove_service(change.before.id)
+            report(f"- {change.service}")
+    for wave in _waves(plan):  # a service is sent once everything it depends on converged
+        sent = []
+        for change in wave:
+            svc = change.after
+            if svc is None or change.action is ServiceAction.NOOP:
+                continue  # NOOP: converged when observed just now
+            _send(engine, stack, change, svc, ids, deadline)
+            report(change.describe())
+            sent.append(svc)
+        for svc in sent:
+            _converge(engine, stack, svc, deadline, report)
     for obj in plan.objects:
         if not obj.create:
             continue
@@ -88,7 +120,65 @@ def swarm_up(
         if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
             report(f"- {obj.kind} {obj.name}")
+    _record(engine, stack, plan)
     return plan
+
+
+def _waves(plan: SwarmPlan) -> list[list[ServiceChange]]:
+    """The services by depends_on depth: independent services go out together."""
+    wanted = {c.service: c for c in plan.services if c.after is not None}
+    depth: dict[str, int] = {}
+
+    def level(name: str, seen: tuple[str, ...] = ()) -> int:
+        if name not in depth:
+            svc = wanted[name].after
+            deps = [d.service for d in svc.spec.depends_on] if svc else []
+            depth[name] = 1 + max(
+                (level(d, (*seen, name)) for d in deps if d in wanted and d not in seen),
+                default=-1,
+            )
+        return depth[name]
+
+    waves: dict[int, list[ServiceChange]] = {}
+    for name, change in wanted.items():  # plan order (topological) within a wave
+        waves.setdefault(level(name), []).append(change)
+    return [waves[k] for k in sorted(waves)]
+
+
+def _send(
+    engine: ServiceOrchestrator,
+    stack: SwarmStack,
+    change: ServiceChange,
+    svc: SwarmService,
+    ids: dict[str, str],
+    deadline: float,
+) -> None:
+    spec = engine_spec(stack, svc, ids)
+    before = change.before
+    if change.action is ServiceAction.CREATE:
+        engine.create_service(spec)
+    elif change.action is ServiceAction.RECREATE and before is not None:
+        engine.remove_service(before.id)
+        old = before.id
+        _wait(lambda: engine.containers_left([old]) == 0, deadline,
+              f"the old tasks of {svc.name} to go")  # fmt: skip
+        engine.create_service(spec)
+    elif change.action in (ServiceAction.ROLLING, ServiceAction.IN_PLACE) and before:
+        engine.update_service(before.id, before.version, spec)
+
+
+def _record(engine: ServiceOrchestrator, stack: SwarmStack, plan: SwarmPlan) -> None:
+    """What this up did, for ``envkit rollback`` (``envkit.reconcile.swarm_rollback``)."""
+    from envkit.reconcile.swarm_rollback import record_last_up
+
+    def named(*actions: ServiceAction) -> list[str]:
+        return [c.service for c in plan.services if c.action in actions]
+
+    created = named(ServiceAction.CREATE)
+    updated = named(ServiceAction.ROLLING, ServiceAction.IN_PLACE)
+    removed = named(ServiceAction.REMOVE, ServiceAction.RECREATE)  # no previous spec left
+    if created or updated or removed:
+        record_last_up(engine, stack.project, created, updated, removed)
 
 
 def _project_labels(stack: SwarmStack) -> dict[str, str]:

@@ -113,3 +113,27 @@ def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int
         eng.close()
     console.err(f"{desired.project}: removed {n} object{'s' if n != 1 else ''}")
     return 0
+
+
+def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
+    from envkit.errors import UsageError
+    from envkit.reconcile.lock import instance_lock
+    from envkit.reconcile.swarm_rollback import swarm_rollback
+
+    endpoint = swarm_endpoint(args)
+    if endpoint is None:
+        raise UsageError(
+            f"environment {args.env} is not on a Swarm: rollback works on Swarm environments",
+            hint="on one engine, check out the previous stack file and run `envkit up`",
+        )
+    desired = resolve_env(args, console).desired
+    eng = _engine(endpoint)
+    try:
+        with instance_lock(
+            desired.project, engine_id=eng.identity, timeout_s=args.lock_timeout,
+            on_wait=console.err,
+        ):  # fmt: skip
+            swarm_rollback(eng, desired.project, timeout=args.timeout, report=console.err)
+    finally:
+        eng.close()
+    return 0
