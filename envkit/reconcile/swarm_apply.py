@@ -74,50 +74,6 @@ def swarm_up(
             _converge(engine, stack, svc, deadline, report)
     for obj in plan.objects:
         if not obj.create:
-            continue
-        if obj.kind == "network":
-            net = next(n for n in stack.networks if stack.network_name(n.name) == obj.name)
-            engine.create_network(obj.name, {"driver": net.driver, "attachable": net.attachable,
-                                             "internal": net.internal, "driver_opts": dict(net.driver_opts),
-                                             "labels": {**dict(net.labels), **base}})  # fmt: skip
-        else:
-            pool = stack.secrets if obj.kind == "secret" else stack.configs
-            o = next(x for x in pool if x.engine_name(stack.project) == obj.name)
-            engine.create_object(obj.kind, obj.name, o.data, base)
-        report(f"+ {obj.kind} {obj.name}")
-    sending = any(c.action not in (ServiceAction.NOOP, ServiceAction.CONVERGE,
-                                   ServiceAction.REMOVE) for c in plan.services)  # fmt: skip
-    ids = object_ids() if object_ids and sending else {}
-    deadline = time.monotonic() + timeout
-    for change in plan.services:
-        if change.action is ServiceAction.REMOVE and change.before is not None:
-            engine.remove_service(change.before.id)
-            report(f"- {change.service}")
-    for change in plan.services:
-        svc = change.after
-        if svc is None:
-            continue
-        spec = engine_spec(stack, svc, ids)
-        before = change.before
-        if change.action is ServiceAction.CREATE:
-            engine.create_service(spec)
-        elif change.action is ServiceAction.RECREATE and before is not None:
-            engine.remove_service(before.id)
-            old = before.id
-            _wait(
-                lambda old=old: engine.containers_left([old]) == 0,  # type: ignore[misc]
-                deadline,
-                f"the old tasks of {svc.name} to go",
-            )
-            engine.create_service(spec)
-        elif change.action in (ServiceAction.ROLLING, ServiceAction.IN_PLACE) and before:
-            engine.update_service(before.id, before.version, spec)
-        if change.action is ServiceAction.NOOP:
-            continue  # converged when observed just now: nothing to wait for
-        report(change.describe())
-        _converge(engine, stack, svc, deadline, report)
-    for obj in plan.objects:
-        if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
             report(f"- {obj.kind} {obj.name}")
     _record(engine, stack, plan)

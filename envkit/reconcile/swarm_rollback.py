@@ -108,7 +108,14 @@ def _settled(engine: ServiceOrchestrator, project: str, name: str, deadline: flo
         live = [t for t in s.tasks if t.desired_state == "running"]
         stopping = [t for t in s.tasks if t.state == "running" and t.desired_state != "running"]
         settled = s.update_state in ("", "completed", "rollback_completed")
-        if live and all(t.state == "running" for t in live) and not stopping and settled:
+        current = all(t.spec_version in (None, s.version) for t in live)
+        if (
+            live
+            and all(t.state == "running" for t in live)
+            and current
+            and not stopping
+            and settled
+        ):
             return
         if time.monotonic() > deadline:
             raise ApplyError(f"timed out waiting for {name} to return to its previous spec")

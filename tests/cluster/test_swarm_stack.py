@@ -9,9 +9,14 @@ No IPVS on this kernel: every service uses ``endpoint_mode: dnsrr``.
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import docker
 
 import pytest
 
@@ -19,11 +24,12 @@ from envkit.engine.swarm import SwarmEngine
 from envkit.errors import ApplyError
 from envkit.reconcile.swarm_apply import swarm_down, swarm_up
 from envkit.reconcile.swarm_plan import ServiceAction, SwarmPlan, swarm_plan
+from envkit.reconcile.swarm_rollback import swarm_rollback
 from envkit.stackfile.pipeline import read, resolve
 from envkit.stackfile.swarmkeys import to_swarm
 from envkit.swarm_model import SwarmStack
 
-from .harness import OWNER, Cluster
+from .harness import OWNER, Cluster, link_down, wait_until
 
 IMAGE = "envkit-test/busybox:latest"
 
@@ -179,3 +185,97 @@ def test_down_then_immediate_up_works(stack: Stack) -> None:
     plan = stack.up()
     assert set(_actions(plan).values()) == {ServiceAction.CREATE}
     assert len(stack.running_nodes("a")) == 1
+
+
+def test_rollback_returns_the_whole_stack_to_the_previous_up(stack: Stack) -> None:
+    o = stack.owner
+    stack.services = {
+        "web": _service("web", o, "environment: {MODE: a}\n"),
+        "api": _service("api", o),
+    }
+    stack.up()
+    v1 = stack.load()
+    stack.services["web"] = _service("web", o, "environment: {MODE: c}\n")
+    stack.services["extra"] = _service("extra", o)
+    stack.up()
+    done = swarm_rollback(stack.engine, stack.project)
+    assert sorted(done) == ["- extra (made by the last up)", "~ web: back to its previous spec"]
+    after = swarm_plan(v1, stack.engine.observe_swarm(stack.project))
+    assert after.empty, after.render()  # exactly the state before the last up
+    web = stack.engine.service(f"{stack.project}_web")
+    assert web is not None
+    assert "MODE=a" in web.engine_spec["TaskTemplate"]["ContainerSpec"]["Env"]
+    with pytest.raises(ApplyError, match="no previous state"):
+        swarm_rollback(stack.engine, stack.project)
+
+
+def test_a_node_cut_off_shows_in_the_plan_and_up_converges_when_it_is_back(
+    cluster: Cluster, stack: Stack
+) -> None:
+    extra = "  replicas: 3\n  placement: {max_replicas_per_node: 2}\n"
+    stack.services = {"app": _service("app", stack.owner, extra)}
+    stack.up()
+    assert stack.running_nodes("app") == ["envkit-n1", "envkit-n2", "envkit-n3"]
+    version = stack.versions()["app"]
+    n3 = cluster.nodes[2]
+    with link_down(n3, cluster.client_netns):
+        plan = wait_until(
+            "the plan to show tasks rescheduled off envkit-n3",
+            lambda: (p := stack.plan()).changes and p,
+            timeout=90,
+        )
+        assert "tasks rescheduled from envkit-n3 (node down)" in plan.render(), plan.render()
+        assert plan.changes[0].action is ServiceAction.CONVERGE
+    up = stack.up(timeout=180)  # waits until n3 has stopped its old task
+    assert [c.action for c in up.services] == [ServiceAction.CONVERGE]
+    assert stack.plan().empty
+    assert stack.versions()["app"] == version  # nothing was sent: Swarm did the rescheduling
+    assert len(stack.running_nodes("app")) == 3
+
+
+PROBE = "for i in 1 2 3 4 5 6 7 8 9 10; do nslookup web && break; sleep 1; done"
+
+
+def _lookup(client: Any, container: str) -> list[str]:
+    out = client.containers.get(container).exec_run(["sh", "-c", PROBE]).output.decode()
+    answers = out.split("Name:", 1)[-1] if "Name:" in out else ""
+    return sorted(line.split()[-1] for line in answers.splitlines() if "Address" in line)
+
+
+def test_service_names_resolve_the_same_on_one_engine_and_on_the_swarm(
+    cluster: Cluster, stack: Stack
+) -> None:
+    o = stack.owner
+    stack.services = {
+        "web": _service("web", o, "replicas: 2\n", '[httpd, -f, -p, "8080"]'),
+        "probe": _service("probe", o),
+    }
+    stack.up()
+    probe = stack.engine.service(f"{stack.project}_probe")
+    assert probe is not None
+    task = next(t for t in probe.tasks if t.state == "running")
+    node = next(n for n in cluster.nodes if n.hostname == task.node)
+    client = node.client()
+    try:
+        on_swarm = _lookup(client, task.container_id)
+    finally:
+        client.close()
+    # The same services on one engine (the host's): the same file, an environment without
+    # `engine:`; envkit's container path.
+    stack.write()
+    text = stack.file.read_text(encoding="utf-8").replace("  dev: {}\n", "  dev: {}\n  one: {}\n")
+    single = stack.file.with_name("one.yaml")
+    single.write_text(text.replace(f"stack: {o}", f"stack: {o}one"), encoding="utf-8")
+    run = [sys.executable, "-m", "envkit", "-f", str(single)]
+    try:
+        subprocess.run([*run, "up", "one", "--wait"], check=True, capture_output=True)
+        local = docker.from_env()
+        try:
+            on_one = _lookup(local, f"{o}one-one-probe-1")
+        finally:
+            local.close()
+    finally:
+        subprocess.run([*run, "down", "one"], capture_output=True)
+    # dnsrr on Swarm, per-container records on one engine: `web` is every replica's address.
+    assert len(on_swarm) == 2, on_swarm
+    assert len(on_one) == 2, on_one
