@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-
 import pytest
 
 from envkit.engine.swarm import SwarmEngine
