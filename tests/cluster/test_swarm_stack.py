@@ -220,7 +220,7 @@ def test_a_node_cut_off_shows_in_the_plan_and_up_converges_when_it_is_back(
     with link_down(n3, cluster.client_netns):
         plan = wait_until(
             "the plan to show tasks rescheduled off envkit-n3",
-            lambda: (p := stack.plan()).changes and p,
+            lambda: "node down" in (p := stack.plan()).render() and p,
             timeout=90,
         )
         assert "tasks rescheduled from envkit-n3 (node down)" in plan.render(), plan.render()
