@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from envkit.engine.swarm_base import ObservedService, ServiceOrchestrator
+from envkit.engine.swarm_base import ObservedService, ObservedTask, ServiceOrchestrator
 from envkit.errors import ApplyError, EngineError
 from envkit.model import LABEL
 from envkit.reconcile.swarm_plan import ServiceAction, ServiceChange, SwarmPlan, swarm_plan
@@ -150,7 +150,7 @@ def _wait(check: Callable[[], bool], deadline: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise ApplyError(f"timed out waiting for {what}",
                              hint="raise --timeout, or look at `docker service ps` on the manager")  # fmt: skip
-        time.sleep(0.3)
+        time.sleep(0.2)
 
 
 def _converge(
@@ -163,13 +163,17 @@ def _converge(
     name = f"{stack.project}_{svc.name}"
     state: dict[str, ObservedService | None] = {"s": None}
 
+    seen: dict[str, ObservedTask] = {}  # failed tasks seen while waiting (Swarm prunes them)
+
     def done() -> bool:
         s = engine.service(name)
+        if s is not None:
+            seen.update((t.id, t) for t in s.tasks if t.state in _FAILED)
         state["s"] = s
         if s is None:
             return False
         if s.update_state in ("rollback_completed", "rollback_paused", "paused"):
-            raise _update_failed(engine, svc.name, s)
+            raise _update_failed(engine, svc.name, s, seen)
         if svc.deploy.mode.is_job:
             return (
                 any(t.state == "complete" for t in s.tasks)
@@ -206,15 +210,23 @@ def _fail_fast(engine: ServiceOrchestrator, svc: SwarmService, s: ObservedServic
         raise _update_failed(engine, svc.name, s)
 
 
-def _update_failed(engine: ServiceOrchestrator, service: str, s: ObservedService) -> ApplyError:
-    failed = [t for t in s.tasks if t.state in _FAILED or t.error or (t.exit_code or 0) != 0]
+def _update_failed(
+    engine: ServiceOrchestrator,
+    service: str,
+    s: ObservedService,
+    seen: dict[str, ObservedTask] | None = None,
+) -> ApplyError:
+    failed = list(
+        {**(seen or {}), **{t.id: t for t in s.tasks if t.state in _FAILED}}.values()
+    ) or [t for t in s.tasks if t.error and t.state != "shutdown"]
     lines = []
     for t in failed[:3]:
         lines.append(f"  task {t.id[:12]} on {t.node or '?'}: {t.state}: {t.error or t.message}")
         lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
     what = {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
             "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
-    reason = s.update_message or (failed[0].error if failed else "")
+    why = failed[0].error if failed else ""
+    reason = "; ".join(x for x in (s.update_message, why) if x)
     return ApplyError(
         f"service {service} {what}: {reason}".rstrip(": "),
         detail="\n".join(lines) or None,

@@ -169,7 +169,9 @@ def test_failing_healthcheck_rolls_back_and_says_why(stack: Stack) -> None:
         stack.up(timeout=120)
     err = caught.value
     assert err.code == "swarm-update-failed"
-    assert "rolled back" in err.message or "update paused" in err.message, err.render()
+    assert "was rolled back" in err.message, err.render()
+    assert "unhealthy container" in err.message, err.render()  # the reason, from the task
+    assert err.detail is not None and "on envkit-n" in err.detail  # the failed task, its node
     s = stack.engine.service(f"{stack.project}_db")
     assert s is not None and s.version > good_version
     assert s.update_state == "rollback_completed"
