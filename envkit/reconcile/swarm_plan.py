@@ -134,7 +134,8 @@ def swarm_plan(stack: SwarmStack, observed: ObservedSwarm) -> SwarmPlan:
     ]
     for svc in _topological(stack):
         changes.append(_service_change(stack, svc, by_name.get(svc.name), observed))
-    return SwarmPlan(stack.project, tuple(changes), _objects(stack, observed))
+    actions = {c.service: c.action for c in changes}
+    return SwarmPlan(stack.project, tuple(changes), _objects(stack, observed, actions))
 
 
 def _service_change(
@@ -191,7 +192,9 @@ def _not_converged(svc: SwarmService, before: ObservedService, observed: Observe
     return "; ".join(parts)
 
 
-def _objects(stack: SwarmStack, observed: ObservedSwarm) -> tuple[ObjectChange, ...]:
+def _objects(
+    stack: SwarmStack, observed: ObservedSwarm, actions: dict[str, ServiceAction]
+) -> tuple[ObjectChange, ...]:
     project = stack.project
     want: dict[tuple[str, str], bool] = {}
     for net in stack.networks:
@@ -201,8 +204,24 @@ def _objects(stack: SwarmStack, observed: ObservedSwarm) -> tuple[ObjectChange, 
         for o in objs:
             if not o.external:
                 want[(kind, o.engine_name(project))] = True
+    # The versions a service's previous spec will name stay: `envkit rollback` (and Swarm's
+    # own rollback of a failed update) return to them. An update makes the current spec the
+    # previous one; a service left alone keeps its previous spec.
+    for svc in observed.services:
+        action = actions.get(svc.service, ServiceAction.REMOVE)
+        if action is ServiceAction.REMOVE:
+            continue
+        kept = [svc.engine_spec]
+        if action in (ServiceAction.NOOP, ServiceAction.CONVERGE):
+            kept.append(svc.previous_spec or {})
+        for spec in kept:
+            container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+            for kind, key in (("secret", "Secrets"), ("config", "Configs")):
+                for ref in container.get(key) or []:
+                    name = (kind, str(ref.get(f"{kind.capitalize()}Name", "")))
+                    want.setdefault(name, False)
     have = {(o.kind, o.name): o for o in observed.objects}
-    out = [ObjectChange(k, n, True) for (k, n) in want if (k, n) not in have]
+    out = [ObjectChange(k, n, True) for (k, n), make in want.items() if make and (k, n) not in have]
     out += [
         ObjectChange(k, n, False, o.id)
         for (k, n), o in sorted(have.items())

@@ -280,3 +280,38 @@ def test_service_names_resolve_the_same_on_one_engine_and_on_the_swarm(
     # dnsrr on Swarm, per-container records on one engine: `web` is every replica's address.
     assert len(on_swarm) == 2, on_swarm
     assert len(on_one) == 2, on_one
+
+
+def test_a_secret_change_rolls_its_service_and_keeps_one_previous_version(stack: Stack) -> None:
+    o = stack.owner
+    stack.services = {
+        "app": _service("app", o, "secrets: [tok]\n"),
+        "other": _service("other", o),
+    }
+    secret = stack.file.with_name("tok.txt")
+
+    def names() -> list[str]:
+        return sorted(x.name for x in stack.engine.observe_swarm(stack.project).objects
+                      if x.kind == "secret")  # fmt: skip
+
+    def up_with(value: str) -> SwarmPlan:
+        secret.write_text(value, encoding="utf-8")
+        stack.write()
+        with stack.file.open("a", encoding="utf-8") as f:
+            f.write("secrets:\n  tok: {file: tok.txt}\n")
+        r = resolve(read(stack.file), "dev")
+        return swarm_up(stack.engine, to_swarm(r.rendered, r.desired),
+                        object_ids=stack.engine.object_ids)  # fmt: skip
+
+    up_with("one")
+    first = names()
+    versions = stack.versions()
+    plan = up_with("two")
+    assert [c.service for c in plan.changes] == ["app"]
+    assert "secrets[0]" in plan.changes[0].describe() and "two" not in plan.render()
+    assert stack.versions()["other"] == versions["other"]
+    second = names()
+    assert len(second) == 2 and first[0] in second  # the previous version stays for rollback
+    up_with("three")
+    third = names()
+    assert len(third) == 2 and first[0] not in third  # two versions back: removed
