@@ -315,3 +315,20 @@ def test_a_secret_change_rolls_its_service_and_keeps_one_previous_version(stack:
     up_with("three")
     third = names()
     assert len(third) == 2 and first[0] not in third  # two versions back: removed
+
+
+def test_a_job_runs_to_completion_before_its_dependent_and_not_again(stack: Stack) -> None:
+    o = stack.owner
+    job = "  mode: replicated-job\n  replicas: 2\n"
+    stack.services = {
+        "migrate": _service("migrate", o, job, '[sh, -c, "echo migrated"]'),
+        "app": _service("app", o, "depends_on: [migrate]\n"),
+    }
+    stack.up()
+    s = stack.engine.service(f"{stack.project}_migrate")
+    assert s is not None
+    assert sorted(t.state for t in s.tasks) == ["complete", "complete"]
+    app = stack.engine.service(f"{stack.project}_app")
+    assert app is not None and len([t for t in app.tasks if t.state == "running"]) == 1
+    again = stack.up()
+    assert again.empty, again.render()  # a completed job is not run again
