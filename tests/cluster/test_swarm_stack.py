@@ -20,6 +20,7 @@ import docker
 import pytest
 
 from envkit.engine.swarm import SwarmEngine
+from envkit.engine.swarm_base import ObservedSwarm
 from envkit.errors import ApplyError
 from envkit.reconcile.swarm_apply import swarm_down, swarm_up
 from envkit.reconcile.swarm_plan import ServiceAction, SwarmPlan, swarm_plan
@@ -332,3 +333,36 @@ def test_a_job_runs_to_completion_before_its_dependent_and_not_again(stack: Stac
     assert app is not None and len([t for t in app.tasks if t.state == "running"]) == 1
     again = stack.up()
     assert again.empty, again.render()  # a completed job is not run again
+
+
+def test_the_cli_plans_ups_rolls_back_and_takes_down_a_swarm_environment(
+    cluster: Cluster, stack: Stack
+) -> None:
+    o = stack.owner
+    stack.services = {"web": _service("web", o, "environment: {MODE: a}\n")}
+    stack.write()
+    text = stack.file.read_text(encoding="utf-8")
+    swarm_env = f"  dev: {{engine: {{swarm: '{cluster.manager_host}'}}}}\n"
+    stack.file.write_text(text.replace("  dev: {}\n", swarm_env), encoding="utf-8")
+
+    def envkit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "envkit", "-f", str(stack.file), *args],
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    plan = envkit("plan", "dev", "--detailed-exitcode")
+    assert plan.returncode == 2 and plan.stdout.startswith("+ web"), plan
+    assert "warning[image-per-node]" in plan.stderr
+    assert envkit("up", "dev").returncode == 0
+    assert envkit("plan", "dev", "--detailed-exitcode").returncode == 0
+    stack.file.write_text(stack.file.read_text(encoding="utf-8").replace("MODE: a", "MODE: b"),
+                          encoding="utf-8")  # fmt: skip
+    changed = envkit("plan", "dev")
+    assert "~ web: rolling update (environment.MODE: a -> b), stop-first" in changed.stdout
+    assert envkit("up", "dev").returncode == 0
+    back = envkit("rollback", "dev")
+    assert back.returncode == 0 and "~ web: back to its previous spec" in back.stderr, back
+    again = envkit("plan", "dev")  # the file says b; the stack is back at a
+    assert "environment.MODE: a -> b" in again.stdout
+    down = envkit("down", "dev")
+    assert down.returncode == 0, down
+    assert stack.engine.observe_swarm(stack.project) == ObservedSwarm(stack.project)
