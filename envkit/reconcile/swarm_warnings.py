@@ -67,6 +67,14 @@ def swarm_warnings(stack: SwarmStack, *, registry: str | None = None) -> list[Sw
                 "dependency); envkit deploys in depends_on order and waits for each service",
                 "make the service retry its dependencies when they restart",
             ))  # fmt: skip
+        for port in spec.ports:
+            if port.host_ip:
+                out.append(SwarmWarning(
+                    svc.name, "ignored-by-swarm",
+                    f"port {port.key()} binds {port.host_ip}: Swarm publishes on every address",
+                    "drop the address, or keep the service on one engine; a firewall on the "
+                    "nodes limits who reaches the port",
+                ))  # fmt: skip
         if spec.privileged:
             out.append(SwarmWarning(
                 svc.name, "ignored-by-swarm", "privileged: is not supported by Swarm services",

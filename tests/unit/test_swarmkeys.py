@@ -117,3 +117,12 @@ volumes:
     assert all(w.hint for w in swarm_warnings(stack))
     with_registry = {w.code for w in swarm_warnings(stack, registry="10.0.0.1:5000")}
     assert "image-per-node" not in with_registry and "build-without-registry" not in with_registry
+
+
+def test_a_host_address_on_a_port_is_said_to_be_ignored(tmp_path: Path) -> None:
+    stack = _load(tmp_path, HEAD + (
+        "services:\n  a:\n    image: 10.0.0.1:5000/busybox\n"
+        "    ports: ['127.0.0.1:8080:80']\n"
+    ))  # fmt: skip
+    [warning] = swarm_warnings(stack)
+    assert warning.code == "ignored-by-swarm" and "127.0.0.1" in warning.message
