@@ -159,6 +159,13 @@ def _down(p: argparse.ArgumentParser) -> None:
     _lock_timeout(p, 600.0, "this instance")
 
 
+def _rollback(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    add_render_options(p)
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="wait up to S s")
+    _lock_timeout(p, 600.0, "this instance")
+
+
 def _ps(p: argparse.ArgumentParser) -> None:
     add_env(p, optional=True)
     add_render_options(p)
@@ -294,6 +301,12 @@ COMMANDS: dict[str, CommandInfo] = {
     ),
     "down": CommandInfo(
         _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
+    ),
+    "rollback": CommandInfo(
+        "envkit.cli.commands.swarm",
+        "cmd_rollback",
+        "return a Swarm environment to its state before the last up",
+        _rollback,
     ),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
     "logs": CommandInfo(_INSPECT, "cmd_logs", "print the services' logs", _logs),

@@ -6,8 +6,10 @@
   ``on-failure`` (``:max_attempts`` when given), ``any`` is ``always``.
 
 A value given both ways must agree (Compose refuses a conflict too). Everything else in
-``deploy`` (placement, update_config, reservations, ...) applies to Swarm and is refused
-with ``unsupported-compose-key`` by the schema.
+``deploy`` (mode, placement, update_config, reservations, ...) applies to a Docker Swarm:
+in an environment whose engine is ``{swarm: ...}`` it is read by
+:mod:`envkit.stackfile.swarmkeys`; on one engine it is refused with
+``unsupported-compose-key``, saying so, rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from envkit.errors import DocPath
 from envkit.stackfile.treereader import TreeReader
 
-__all__ = ["with_deploy"]
+__all__ = ["on_swarm", "with_deploy"]
 
 _CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
@@ -27,6 +29,8 @@ def with_deploy(reader: TreeReader, svc: dict[str, Any], at: DocPath) -> dict[st
     deploy = reader.mapping(svc.get("deploy"), (*at, "deploy"))
     if not deploy and "scale" not in svc:
         return svc
+    if not on_swarm(reader):
+        _refuse_swarm_keys(reader, deploy, (*at, "deploy"))
     limits = reader.mapping(
         reader.mapping(deploy.get("resources"), (*at, "deploy", "resources")).get("limits"),
         (*at, "deploy", "resources", "limits"),
@@ -69,3 +73,38 @@ def with_deploy(reader: TreeReader, svc: dict[str, Any], at: DocPath) -> dict[st
             continue
         out[key] = value
     return out
+
+
+_ONE_ENGINE = {
+    "replicas": None,
+    "resources": {"limits": None},
+    "restart_policy": {"condition": None, "max_attempts": None},
+}
+
+
+def on_swarm(reader: TreeReader) -> bool:
+    """True when the environment being read deploys to a Swarm (``engine: {swarm: ...}``)."""
+    doc = reader.rendered.document
+    envs = doc.data.get("environments") if doc is not None else None
+    env = envs.get(reader.rendered.environment) if isinstance(envs, dict) else None
+    engine = env.get("engine") if isinstance(env, dict) else None
+    return isinstance(engine, dict) and "swarm" in engine
+
+
+def _refuse_swarm_keys(
+    reader: TreeReader, value: dict[str, Any], at: DocPath, allowed: Any = _ONE_ENGINE
+) -> None:
+    for key, item in value.items():
+        if isinstance(key, str) and key.startswith("x-"):
+            continue
+        if key not in allowed:
+            reader.fail(
+                "unsupported-compose-key",
+                f"'{key}' applies to a Docker Swarm; this environment runs on one engine",
+                (*at, key),
+                hint="deploy to a Swarm with environments.ENV.engine: {swarm: MANAGER}, or "
+                "remove it (replicas, resources.limits and restart_policy apply on one engine)",
+                at_key=True,
+            )
+        elif isinstance(allowed[key], dict) and isinstance(item, dict):
+            _refuse_swarm_keys(reader, item, (*at, key), allowed[key])

@@ -137,6 +137,15 @@ def _mapping(
     doc: Document, raw: dict[str, Any], at: DocPath, fail: _Fail, where: str
 ) -> EngineSetting | None:
     host, context, tls = raw.get("host"), raw.get("context"), raw.get("tls")
+    if "swarm" in raw:
+        if len(raw) > 1:
+            fail(
+                "invalid-engine",
+                "swarm: names a Swarm manager on its own (no host, context or tls beside it)",
+                at,
+                "engine: {swarm: unix:///PATH | tcp://HOST:2376 | ssh://USER@HOST}",
+            )
+        return None  # a Swarm environment: envkit.engine.swarm connects to its manager
     if (host is None) == (context is None):
         fail(
             "invalid-engine",

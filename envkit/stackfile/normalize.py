@@ -22,7 +22,7 @@ from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
-from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.model import Dependency, DesiredState, Mount, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.stackfile import deployfields, networkfields, optionfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
@@ -167,12 +167,18 @@ class _Normalizer(TreeReader):
             )
         links = networkfields.links(self, *get("links"), self.service_names)
         volumes_from = networkfields.volumes_from(self, *get("volumes_from"), self.service_names)
-        secret_mounts, secret_digests = secretfields.mounted_files(
-            self, "secrets", *get("secrets"), self.declared_files["secrets"]
-        )
-        config_mounts, config_digests = secretfields.mounted_files(
-            self, "configs", *get("configs"), self.declared_files["configs"]
-        )
+        # On a Swarm, secrets and configs are Swarm objects (envkit.stackfile.swarmkeys).
+        secret_mounts: tuple[Mount, ...] = ()
+        config_mounts: tuple[Mount, ...] = ()
+        secret_digests: tuple[tuple[str, str], ...] = ()
+        config_digests: tuple[tuple[str, str], ...] = ()
+        if not deployfields.on_swarm(self):
+            secret_mounts, secret_digests = secretfields.mounted_files(
+                self, "secrets", *get("secrets"), self.declared_files["secrets"]
+            )
+            config_mounts, config_digests = secretfields.mounted_files(
+                self, "configs", *get("configs"), self.declared_files["configs"]
+            )
         depends_on = fields.depends_on(self, *get("depends_on"))
         # As in Compose, a link, volumes_from or network_mode service:NAME is a dependency.
         implied = {s for s, _ in links} | {n for k, n, _ in volumes_from if k == "service"}

@@ -29,6 +29,7 @@ BASE = {
     "envkit.progress",
     "envkit.secretkey",
     "envkit.statedir",
+    "envkit.swarm_model",
     "envkit.units",
 }
 ALLOWED = {

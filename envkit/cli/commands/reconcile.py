@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import engine, resolve_env, stack_files
+from envkit.cli.commands.swarm import swarm_down, swarm_endpoint, swarm_plan, swarm_up
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -24,6 +25,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.secretkey import with_secret_key
     from envkit.stackfile.hostaccess import host_access
 
+    if (swarm := swarm_endpoint(args)) is not None:
+        return swarm_plan(args, console, swarm)
     desired = with_secret_key(resolve_env(args, console).desired)
     eng = engine(desired)
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
@@ -65,6 +68,8 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.verbs import up
     from envkit.stackfile.instances import new_instance_id
 
+    if (swarm := swarm_endpoint(args)) is not None:
+        return swarm_up(args, console, swarm)
     expires = expires_at(args.ttl) if args.ttl is not None else None
     if args.ephemeral:
         if args.instance is not None:
@@ -121,6 +126,8 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     from envkit.cli.display import reporter_for
     from envkit.reconcile.verbs import down
 
+    if (swarm := swarm_endpoint(args)) is not None:
+        return swarm_down(args, console, swarm)
     desired = resolve_env(args, console).desired
     eng = engine(desired)
     asks = args.volumes and not args.yes and sys.stdin.isatty() and console.err_is_tty

@@ -1,0 +1,139 @@
+"""``plan``, ``up`` and ``down`` for an environment whose engine is a Swarm cluster
+(``environments.E.engine: {swarm: MANAGER-ENDPOINT}``), and ``envkit rollback``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from envkit.cli.commands.common import read_stack, resolve_env
+
+if TYPE_CHECKING:
+    from envkit.cli.console import Console
+    from envkit.engine.swarm import SwarmEngine
+    from envkit.stackfile.document import Document
+    from envkit.swarm_model import SwarmStack
+
+__all__ = ["swarm_down", "swarm_endpoint", "swarm_plan", "swarm_up"]
+
+
+def _env_def(doc: Document, env: str) -> dict[str, Any]:
+    envs = doc.data.get("environments")
+    found = envs.get(env) if isinstance(envs, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def swarm_endpoint(args: argparse.Namespace) -> str | None:
+    """The Swarm manager the environment names, or None for a container engine."""
+    engine = _env_def(read_stack(args), args.env).get("engine")
+    if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
+        return str(engine["swarm"])
+    return None
+
+
+def _load(args: argparse.Namespace, console: Console) -> tuple[SwarmStack, str | None]:
+    from envkit.stackfile.swarmkeys import to_swarm
+
+    doc = read_stack(args)
+    resolved = resolve_env(args, console, doc)
+    registry = _env_def(doc, args.env).get("registry")
+    stack = to_swarm(resolved.rendered, resolved.desired)
+    return stack, registry if isinstance(registry, str) else None
+
+
+def _engine(endpoint: str) -> SwarmEngine:
+    from envkit.engine.swarm import SwarmEngine
+
+    return SwarmEngine(endpoint)
+
+
+def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int:
+    from envkit.reconcile import swarm_verbs
+    from envkit.reconcile.swarm_warnings import swarm_warnings
+
+    stack, registry = _load(args, console)
+    eng = _engine(endpoint)
+    try:
+        p = swarm_verbs.plan(eng, stack)
+    finally:
+        eng.close()
+    warnings = swarm_warnings(stack, registry=registry)
+    if args.json:
+        console.out(json.dumps({
+            "project": p.project, "engine": "swarm",
+            "changes": [{"service": c.service, "action": c.action.name.lower(),
+                         "reasons": list(c.reasons)} for c in p.changes],
+            "objects": [{"kind": o.kind, "name": o.name, "action": "create" if o.create
+                         else "remove"} for o in p.objects],
+            "warnings": [{"service": w.service, "code": w.code, "message": w.message,
+                          "hint": w.hint} for w in warnings],
+        }, indent=2))  # fmt: skip
+    else:
+        console.out(p.render())
+        for w in warnings:
+            console.err(w.render())
+    return 2 if (args.detailed_exitcode and not p.empty) else 0
+
+
+def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
+    from envkit.reconcile import swarm_verbs
+    from envkit.reconcile.swarm_warnings import swarm_warnings
+
+    stack, registry = _load(args, console)
+    for w in swarm_warnings(stack, registry=registry):
+        console.err(w.render())
+    eng = _engine(endpoint)
+    try:
+        p = swarm_verbs.up(
+            eng,
+            stack,
+            engine_id=eng.identity,
+            timeout_s=args.timeout,
+            lock_timeout_s=args.lock_timeout,
+            report=console.err,
+            object_ids=eng.object_ids,
+        )
+    finally:
+        eng.close()
+    console.err(p.render())
+    return 0
+
+
+def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int:
+    from envkit.reconcile import swarm_verbs
+
+    desired = resolve_env(args, console).desired
+    eng = _engine(endpoint)
+    try:
+        n = swarm_verbs.down(
+            eng, desired.project, engine_id=eng.identity, lock_timeout_s=args.lock_timeout
+        )
+    finally:
+        eng.close()
+    console.err(f"{desired.project}: removed {n} object{'s' if n != 1 else ''}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
+    from envkit.errors import UsageError
+    from envkit.reconcile.lock import instance_lock
+    from envkit.reconcile.swarm_rollback import swarm_rollback
+
+    endpoint = swarm_endpoint(args)
+    if endpoint is None:
+        raise UsageError(
+            f"environment {args.env} is not on a Swarm: rollback works on Swarm environments",
+            hint="on one engine, check out the previous stack file and run `envkit up`",
+        )
+    desired = resolve_env(args, console).desired
+    eng = _engine(endpoint)
+    try:
+        with instance_lock(
+            desired.project, engine_id=eng.identity, timeout_s=args.lock_timeout,
+            on_wait=console.err,
+        ):  # fmt: skip
+            swarm_rollback(eng, desired.project, timeout=args.timeout, report=console.err)
+    finally:
+        eng.close()
+    return 0

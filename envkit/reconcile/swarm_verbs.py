@@ -1,0 +1,49 @@
+"""The Swarm verbs (plan, up, down) under the instance lock keyed by the cluster's identity,
+shared by the CLI and tests. Neither prints: text goes to ``report``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from envkit.engine.swarm_base import ServiceOrchestrator
+from envkit.reconcile.lock import instance_lock
+from envkit.reconcile.swarm_apply import swarm_down, swarm_up
+from envkit.reconcile.swarm_plan import SwarmPlan, swarm_plan
+from envkit.swarm_model import SwarmStack
+
+__all__ = ["down", "plan", "up"]
+
+Report = Callable[[str], None]
+
+
+def plan(engine: ServiceOrchestrator, stack: SwarmStack) -> SwarmPlan:
+    return swarm_plan(stack, engine.observe_swarm(stack.project))
+
+
+def up(
+    engine: ServiceOrchestrator,
+    stack: SwarmStack,
+    *,
+    engine_id: str,
+    timeout_s: float = 300.0,
+    lock_timeout_s: float = 600.0,
+    report: Report = lambda _: None,
+    object_ids: Callable[[], dict[str, str]] | None = None,
+) -> SwarmPlan:
+    with instance_lock(
+        stack.project, engine_id=engine_id, timeout_s=lock_timeout_s, on_wait=report
+    ):
+        return swarm_up(engine, stack, timeout=timeout_s, report=report, object_ids=object_ids)
+
+
+def down(
+    engine: ServiceOrchestrator,
+    project: str,
+    *,
+    engine_id: str,
+    timeout_s: float = 120.0,
+    lock_timeout_s: float = 600.0,
+    report: Report = lambda _: None,
+) -> int:
+    with instance_lock(project, engine_id=engine_id, timeout_s=lock_timeout_s, on_wait=report):
+        return swarm_down(engine, project, timeout=timeout_s)
