@@ -334,6 +334,7 @@ def save_bundle(
             while chunk := target.read(CHUNK):
                 digest.update(chunk)
             size = os.fstat(target.fileno()).st_size
+        check_output(out_path)  # again: saving took a while, the path may have changed
         os.replace(tmp_name, out_path)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -61,10 +61,22 @@ def add_profile(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_env_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read Compose's ${VAR} values from FILE instead of the project's .env "
+        "(repeatable; the process environment still wins)",
+    )
+
+
 def add_render_options(p: argparse.ArgumentParser) -> None:
     add_var(p)
     add_instance(p)
     add_profile(p)
+    add_env_file(p)
 
 
 def add_engine(p: argparse.ArgumentParser, what: str) -> None:

@@ -21,6 +21,7 @@ from envkit.cli.arguments import (
     Parser,
     add_engine,
     add_env,
+    add_env_file,
     add_profile,
     add_render_options,
     add_var,
@@ -42,6 +43,7 @@ def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
     add_var(p)
     add_profile(p)
+    add_env_file(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     p.add_argument(
         "--strict",

@@ -47,9 +47,8 @@ def anonymous_targets(spec: ServiceSpec, image_config: Mapping[str, Any]) -> dic
 
 def host_options(spec: ServiceSpec) -> dict[str, Any]:
     """The host-config part of ``spec.options`` (only what is set: the engine's defaults
-    stay the engine's)."""
-    from docker.types import LogConfig, Ulimit
-
+    stay the engine's), as the SDK's ``create_host_config`` takes it (plain data: only
+    ``envkit.engine.docker`` imports the SDK)."""
     o = spec.options
     found: dict[str, Any] = {
         "read_only": o.read_only or None,
@@ -57,7 +56,7 @@ def host_options(spec: ServiceSpec) -> dict[str, Any]:
         "pids_limit": o.pids_limit,
         "oom_score_adj": o.oom_score_adj,
         "sysctls": dict(o.sysctls) or None,
-        "ulimits": [Ulimit(name=n, soft=s, hard=h) for n, s, h in o.ulimits] or None,
+        "ulimits": [{"name": n, "soft": s, "hard": h} for n, s, h in o.ulimits] or None,
         "security_opt": list(o.security_opt) or None,
         "dns": list(o.dns) or None,
         "dns_search": list(o.dns_search) or None,
@@ -69,7 +68,7 @@ def host_options(spec: ServiceSpec) -> dict[str, Any]:
         "userns_mode": o.userns_mode,
         "cgroup_parent": o.cgroup_parent,
         "runtime": o.runtime,
-        "log_config": LogConfig(type=o.log_driver or "json-file", config=dict(o.log_options))
+        "log_config": {"type": o.log_driver or "json-file", "config": dict(o.log_options)}
         if o.log_driver or o.log_options
         else None,
     }

@@ -137,7 +137,7 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
         if isinstance(published, bool) or not isinstance(ip, str) or not isinstance(proto, str):
             return []
         return _expand(published, _all(ip), proto)
-    if not isinstance(entry, str) or "{{" in entry:
+    if not isinstance(entry, str) or "{{" in entry or "$" in entry:
         return []
     spec, _, proto = entry.partition("/")
     ip = ""
@@ -210,7 +210,7 @@ def _named_volume(entry: Any) -> str | None:
         if entry.get("type") == "volume" and isinstance(source, str) and source:
             return source
         return None
-    if not isinstance(entry, str) or "{{" in entry or ":" not in entry:
+    if not isinstance(entry, str) or "{{" in entry or "$" in entry or ":" not in entry:
         return None
     source = entry.split(":", 1)[0]
     if not source or source.startswith((".", "/", "~", "$")):

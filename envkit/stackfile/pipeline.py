@@ -134,9 +134,11 @@ def resolve(
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
     profiles: Sequence[str] = (),
+    env_files: Sequence[str] = (),
 ) -> Resolved:
     """Render one environment and build its desired state, or raise StackError.
-    ``profiles`` are the active Compose profiles named on the command line."""
+    ``profiles`` are the active Compose profiles named on the command line; ``env_files``
+    replace the Compose project's ``.env`` (``--env-file``)."""
     from envkit.stackfile import checks, schema
     from envkit.stackfile.normalize import to_desired
 
@@ -147,6 +149,7 @@ def resolve(
         environ=environ,
         instance=instance,
         profiles=profiles,
+        env_files=env_files,
     )
     problems: list[Diagnostic] = schema.validate_tree(rendered.tree, rendered)
     if not problems:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Locator", "describe", "schema", "validate", "validate_tree"]
 
-_TEMPLATE_PATTERN = r"\{\{"
+_TEMPLATE_PATTERN = r"\{\{|\$\{?[A-Za-z_]"
 _UNSUPPORTED_HINT = (
     "envkit cannot honour it yet; remove it (or rename it to 'x-...', which envkit and "
     "Compose ignore) to run the file with envkit"

@@ -84,8 +84,11 @@ def resolve_env(
         cli_vars=dict(getattr(args, "var", None) or []),
         instance=instance,
         profiles=getattr(args, "profile", None) or (),
+        env_files=getattr(args, "env_file", None) or (),
     )
     console.secrets.update(resolved.desired.sensitive_values)
+    for warning in resolved.rendered.warnings:
+        console.err(warning.render("warning"))
     if getattr(args, "strict", False):
         from envkit.stackfile.hostaccess import strict_diagnostics
 
