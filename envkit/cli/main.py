@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -158,6 +157,12 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
     return args, 0
 
 
+def _traceback() -> str:
+    import traceback  # only for --debug and bugs: it costs start-up time (textwrap)
+
+    return traceback.format_exc().rstrip()
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -179,7 +184,7 @@ def main(
         return run(args, console)
     except EnvkitError as exc:
         if debug:
-            console.err(traceback.format_exc().rstrip())
+            console.err(_traceback())
         console.err(exc.render())
         if "--json" in args_list and not console.printed_json:
             # A script reading stdout gets the error as the same family of document.
@@ -194,7 +199,7 @@ def main(
         return 1
     except Exception as exc:  # the last line of defence: never a bare traceback
         if debug:
-            console.err(traceback.format_exc().rstrip())
+            console.err(_traceback())
         console.err(f"error[internal]: {type(exc).__name__}: {exc}")
         console.err(
             "  hint: this is a bug in envkit; run again with --debug and report the traceback"

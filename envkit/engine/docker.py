@@ -11,7 +11,9 @@ host ports someone else holds), one network list, one volume list and one image 
 
 Its parts: :mod:`envkit.engine.docker_json` reads the engine's JSON into observed values
 (pure), and :mod:`envkit.engine.docker_images` does the image work (pull, build, save,
-load, push) through this module's client and boundary.
+load, push) through this module's client and boundary, and
+:mod:`envkit.engine.docker_lists` makes the list calls: raw GETs on a unix socket, so that
+a read-only command (a no-op ``up``, ``plan``, ``ps``) never imports the SDK.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from envkit.engine.docker_json import (
     parse_status,
     parse_volume,
 )
+from envkit.engine.docker_lists import DockerLists
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
@@ -104,6 +107,9 @@ class DockerEngine:
         self._timeout_s = timeout_s
         self._client: Any = None
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
+        self._lists = DockerLists(
+            endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
+        )
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -173,7 +179,9 @@ class DockerEngine:
                 f"{operation} {subject})",
                 hint=START_HINT if self._endpoint.is_local else unreachable_hint(self._endpoint),
             )
-        if names & {"ReadTimeout", "Timeout", "ConnectTimeout"}:
+        if names & {"ReadTimeout", "Timeout", "ConnectTimeout"} or any(
+            isinstance(e, TimeoutError) for e in chain
+        ):
             return EngineError(
                 f"the Docker engine at {self.endpoint} did not answer in time "
                 f"({self._timeout_s:g}s) to {operation} {subject}",
@@ -191,11 +199,11 @@ class DockerEngine:
     def observe(self, desired: DesiredState) -> ObservedState:
         project = desired.project
         with self._boundary("list containers", f"of {project}"):
-            raw_containers = self._api().containers(all=True)
+            raw_containers = self._lists.containers(None)
         with self._boundary("list networks", f"of {project}"):
-            raw_networks = self._api().networks()
+            raw_networks = self._lists.networks(None)
         with self._boundary("list volumes", f"of {project}"):
-            raw_volumes = self._api().volumes().get("Volumes") or []
+            raw_volumes = self._lists.volumes(None)
         return observed_state(
             desired,
             [parse_container(c) for c in raw_containers],
@@ -209,24 +217,24 @@ class DockerEngine:
         if not refs:
             return {}
         with self._boundary("list images", "on the engine"):
-            images = self._api().images()
+            images = self._lists.images()
         return image_ids(images, refs)
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
         with self._boundary("list containers", "with envkit labels"):
-            raw = self._api().containers(all=True, filters=label_filters(labels))
+            raw = self._lists.containers(label_filters(labels))
         return [parse_container(c) for c in raw]
 
     def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
         """Networks carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list networks", "with envkit labels"):
-            raw = self._api().networks(filters=label_filters(labels))
+            raw = self._lists.networks(label_filters(labels))
         return [parse_network(n) for n in raw]
 
     def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
         """Volumes carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list volumes", "with envkit labels"):
-            raw = self._api().volumes(filters=label_filters(labels)).get("Volumes") or []
+            raw = self._lists.volumes(label_filters(labels))
         return [parse_volume(v) for v in raw]
 
     # -- images: see envkit.engine.docker_images ---------------------------------------
@@ -536,6 +544,7 @@ class DockerEngine:
             yield from stream
 
     def close(self) -> None:
+        self._lists.close()
         if self._client is not None:
             self._client.close()
             self._client = None

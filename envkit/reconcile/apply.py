@@ -41,7 +41,14 @@ from typing import Any
 
 from envkit.engine.base import Engine
 from envkit.errors import EnvkitError, PlanConflict
-from envkit.model import LABEL, ServiceSpec, addresses_overlap, container_labels, project_labels
+from envkit.model import (
+    LABEL,
+    PullPolicy,
+    ServiceSpec,
+    addresses_overlap,
+    container_labels,
+    project_labels,
+)
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (
@@ -107,10 +114,12 @@ class _Run(Waits):
         timeout_s: float,
         expires: str | None,
         now: Clock,
+        present_images: Mapping[str, str | None],
     ) -> None:
         super().__init__(engine, plan.desired, reporter, timeout_s, now)
         self.plan = plan
         self.expires = expires
+        self.present_images = present_images
         self.done: list[tuple[str, Action]] = []
         self.released: set[str] = set()  # recreates whose old container went early
         self.images: dict[tuple[Any, ...], Future[str]] = {}
@@ -124,7 +133,15 @@ class _Run(Waits):
             self.done.append((name, action))
 
     def ensure_image(self, spec: ServiceSpec) -> None:
-        """Once per distinct image per apply, even when services ask in parallel."""
+        """Once per distinct image per apply, even when services ask in parallel. An image
+        the observe just listed needs no engine call under the default policy (``missing``,
+        no ``build:``): the engine would only inspect it again."""
+        if (
+            spec.pull_policy is PullPolicy.MISSING
+            and spec.build is None
+            and self.present_images.get(spec.image)
+        ):
+            return
         key = (spec.image, spec.pull_policy, spec.build)
         with self.lock:
             fut = self.images.get(key)
@@ -156,16 +173,19 @@ def apply(
     workers: int = 8,
     expires: str | None = None,
     now: Clock = time.monotonic,
+    present_images: Mapping[str, str | None] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
-    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start). ``expires``: RFC 3339 expiry label
-    for throwaway instances. Raises ApplyError (with logs) when a service fails, PlanConflict
-    when the plan has conflicts, EngineError when the engine refuses an operation."""
+    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start).
+    ``expires``: RFC 3339 expiry label for throwaway instances. ``present_images``: image
+    ref -> local id as the observe ``plan`` came from listed them (a present one needs no
+    inspect). Raises ApplyError (with logs) when a service fails, PlanConflict when the
+    plan has conflicts, EngineError when the engine refuses an operation."""
     if plan.conflicts:
         first = plan.conflicts[0]
         more = f" (and {len(plan.conflicts) - 1} more)" if len(plan.conflicts) > 1 else ""
         raise PlanConflict(first.message + more, hint=first.hint, code=first.code)
-    run = _Run(plan, engine, reporter, timeout_s, expires, now)
+    run = _Run(plan, engine, reporter, timeout_s, expires, now, present_images or {})
     in_pool(workers, run.cancel, partial(_carry_out, run, wait=wait))
     return ApplyResult(plan.project, dict(run.ids), tuple(run.done))
 

@@ -91,7 +91,15 @@ def up(
             _renew_lease(engine, desired, observed, expires)
         applied = None
         if p.has_changes or wait:
-            applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
+            applied = apply(
+                p,
+                engine,
+                reporter,
+                wait=wait,
+                timeout_s=timeout_s,
+                expires=expires,
+                present_images=observed.images,
+            )
         else:
             report_unchanged(p, reporter)
         not_running: list[str] = []
