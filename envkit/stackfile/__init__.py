@@ -8,6 +8,7 @@
     render.py     one environment: variable layers, overrides (envfiles, templating)
     normalize.py  rendered tree -> frozen model (servicefields, treereader, syntax)
     instances.py  instance ids, ephemeral ports; imageref.py, buildcontext.py: images
+    enginesetting.py  an environment's engine: (address or context, TLS files checked)
     pipeline.py   read() and resolve(): the stages above in order
 
 Nothing here imports the engine side (``envkit.reconcile``, ``envkit.engine``).

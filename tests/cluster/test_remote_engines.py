@@ -313,3 +313,18 @@ def test_the_python_api_uses_the_environments_engine(
         assert _project_containers(remote, project) == []
     finally:
         remote.close()
+
+
+def test_ps_lists_the_engines_it_reaches_and_names_the_one_it_does_not(site: Site) -> None:
+    path = site.write(_tls(site.folder, site.remote.tls_certs))
+    text = path.read_text(encoding="utf-8").replace(
+        "  dev: {}\n", "  dev: {}\n  gone:\n    engine: tcp://10.231.0.99:2375\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    assert site.envkit("up", "dev").code == 0
+    assert site.envkit("up", "release").code == 0
+    ps = site.envkit("ps")
+    assert ps.code == 1, ps
+    assert f"{site.stack}-dev-app-1" in ps.out and f"{site.stack}-release-app-1" in ps.out
+    assert "warning: no Docker engine answers at tcp://10.231.0.99:2375 (environment gone" in ps.err
+    assert "Traceback" not in ps.err

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_files
 from envkit.cli.commands.stackfile import table
-from envkit.errors import EnvkitError, UsageError
+from envkit.errors import EngineUnavailable, EnvkitError, UsageError
 from envkit.model import LABEL, ResourceKind
 from envkit.reconcile.expiry import EnvkitObject, effective_expiry, format_time, parse_time
 from envkit.reconcile.gc import observe_volumes
@@ -117,11 +117,19 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     eng, selector = listing[0]
     by_project: dict[str, list[ObservedContainer]] = {}
     objects: dict[str, list[EnvkitObject]] = {}
+    unreachable = 0
     for on, labels in listing:  # one engine, or each engine the stack's environments name
-        for c in on.list_containers(labels):
-            by_project.setdefault(c.project, []).append(c)
-        for obj in observe_volumes(on, labels):
-            objects.setdefault(obj.project, []).append(obj)
+        try:
+            for c in on.list_containers(labels):
+                by_project.setdefault(c.project, []).append(c)
+            for obj in observe_volumes(on, labels):
+                objects.setdefault(obj.project, []).append(obj)
+        except EngineUnavailable as exc:
+            if len(listing) == 1:
+                raise
+            # one of the stack's engines is down: list the others, say so, exit 1
+            unreachable += 1
+            console.err(f"warning: {exc.message}")
     for project, cs in by_project.items():
         objects.setdefault(project, []).extend(
             EnvkitObject(ResourceKind.CONTAINER, c.name, c.labels) for c in cs
@@ -145,10 +153,10 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
             for doc in documents:
                 del doc["format_version"]
             console.out_json({"format_version": STATUS_FORMAT_VERSION, "projects": documents})
-        return 0
+        return 1 if unreachable else 0
     if not documents:
         console.err("no envkit containers found")
-        return 0
+        return 1 if unreachable else 0
     now = datetime.now(UTC)
     rows: list[tuple[str, ...]] = [
         (
@@ -184,7 +192,7 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
                 )
             )
     console.out(table(rows))
-    return 0
+    return 1 if unreachable else 0
 
 
 def _instances_hint(eng: Inventory, args: argparse.Namespace) -> str:
