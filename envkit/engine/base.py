@@ -73,6 +73,12 @@ class ObservedContainer:
     exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
+    # The networks it is attached to: name -> the network's id ("" for a container that was
+    # created but never started). None: the engine did not say (then nothing is compared).
+    networks: Mapping[str, str] | None = None
+    # The command it runs as the engine's container list writes it (entrypoint and
+    # arguments joined, an argument with a space in single quotes). None: not reported.
+    command: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

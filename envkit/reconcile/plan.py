@@ -10,6 +10,11 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 - spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
   code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
   re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
+- the container is not attached to the project network, or attached to an older network of
+  that name (:func:`~envkit.reconcile.drift.network_drift`, as Compose's
+  ``checkExpectedNetworks``), or runs another command than its spec gives
+  (:func:`~envkit.reconcile.drift.command_drift`: made by hand with copied labels) ->
+  RECREATE (a completed one-shot job is left alone: it needs no network any more);
 - spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
   (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
   :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
@@ -57,6 +62,7 @@ from envkit.model import (
     container_name,
     spec_hash,
 )
+from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -181,12 +187,15 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             infra.append(Change(ResourceKind.VOLUME, name, Action.CREATE, volume=vol.name))
             conflicts.extend(_name_taken(observed, name, "volume"))
 
+    network_id = next((n.id for n in observed.networks if n.name == desired.network), None)
     containers: list[Change] = []
     for spec in dependency_order(desired.services):
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
             name = container_name(project, spec.name, n)
-            change = _container_change(name, spec, n, current.get(name), image_id, desired.secrets)
+            before = current.get(name)
+            drift = network_drift(desired.network, network_id, before) if before else None
+            change = _container_change(name, spec, n, before, image_id, desired.secrets, drift)
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
@@ -250,6 +259,7 @@ def _container_change(
     before: ObservedContainer | None,
     image_id: str | None,
     secrets: Secrets,
+    network: FieldDiff | None = None,
 ) -> Change:
     def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
         return Change(
@@ -264,14 +274,19 @@ def _container_change(
     if before.spec_hash != spec_hash(spec, secrets):
         diffs, spec_reasons = spec_changes(before, spec, secrets)
         reasons.extend(spec_reasons)
+    elif command_drift(spec, before):
+        reasons.append(COMMAND_CHANGED)
     if image_id is not None and before.image_id != image_id:
         reasons.append(
             f"image {spec.image} changed: {_short_id(before.image_id)} -> {_short_id(image_id)}"
         )
     if reasons or diffs:
-        return change(Action.RECREATE, *reasons, *obtain, diffs=diffs)
+        network_diffs = (network,) if network is not None else ()
+        return change(Action.RECREATE, *reasons, *obtain, diffs=(*diffs, *network_diffs))
     if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
-        return change(Action.NOOP, "completed")
+        return change(Action.NOOP, "completed")  # done: it needs no network any more
+    if network is not None:
+        return change(Action.RECREATE, *obtain, diffs=(network,))
     if before.state in _STOPPED:
         code = f" with code {before.exit_code}" if before.exit_code is not None else ""
         return change(Action.START, f"{before.state}{code}, will be started")
