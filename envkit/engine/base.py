@@ -185,10 +185,19 @@ class ContainerRuntime(Protocol):
     def remove_volume(self, name: str) -> None: ...
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}``; return its id."""
+        """Create (not start) the container ``{project}-{service}-{replica}`` (or under
+        ``name``: a recreate makes the new one beside the old first); return its id."""
         ...
+
+    def rename_container(self, container_id: str, name: str) -> None: ...
 
     def start_container(self, container_id: str) -> None: ...
 

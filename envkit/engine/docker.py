@@ -308,13 +308,19 @@ class DockerEngine:
     # -- containers --------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
     ) -> str:
-        """Create ``{project}-{service}-{replica}`` on the project network, reachable there
-        by its service name (a network alias). The hostname stays Docker's default (the
-        short container id) unless the stack sets one, as in Compose: replicas of a service
-        would otherwise share a hostname."""
-        name = container_name(desired.project, spec.name, replica)
+        """Create ``{project}-{service}-{replica}`` (or ``name``) on the project network,
+        reachable there by its service name (a network alias). The hostname stays Docker's
+        default (the short container id) unless the stack sets one, as in Compose: replicas
+        of a service would otherwise share a hostname."""
+        name = name or container_name(desired.project, spec.name, replica)
         api = self._api()
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
@@ -377,6 +383,10 @@ class DockerEngine:
                 detach=True,
             )
         return str(created["Id"])
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        with self._boundary("rename container", f"{container_id} to {name}"):
+            self._api().rename(container_id, name)
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):

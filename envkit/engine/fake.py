@@ -207,9 +207,15 @@ class FakeEngine(FakeState):
     # -- Engine: containers -------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
     ) -> str:
-        name = container_name(desired.project, spec.name, replica)
+        name = name or container_name(desired.project, spec.name, replica)
         with self._lock:
             self.calls.append(("create_container", name))
             if any(c.name == name for c in self.containers.values()):
@@ -229,6 +235,17 @@ class FakeEngine(FakeState):
                     self.volumes.setdefault(desired.volume_name(m.source), {})
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
             return self._new_container(name, dict(labels), image_id, spec.ports, check).id
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        with self._lock:
+            c = self._get("rename", container_id)
+            self.calls.append(("rename_container", f"{c.name} -> {name}"))
+            if any(o.name == name for o in self.containers.values() if o is not c):
+                raise EngineError(
+                    f"cannot rename container {c.name} to {name}: the name is in use",
+                    code="engine-conflict",
+                )
+            c.name = name
 
     def start_container(self, container_id: str) -> None:
         with self._lock:

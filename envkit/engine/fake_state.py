@@ -41,6 +41,7 @@ MUTATING = frozenset(
         "start_container",
         "stop_container",
         "remove_container",
+        "rename_container",
         "load",
         "tag",
         "push",

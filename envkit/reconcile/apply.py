@@ -12,8 +12,10 @@ container's last log lines and health log.
 What each action does:
 
 - CREATE: make the image present (pull policy / build), create, start.
-- RECREATE: make the image present *before* touching the old container, stop it (its
-  stop_grace_period), remove it, create, start. Named volumes survive (they have names);
+- RECREATE: make the image present and create the new container (under a temporary
+  name) *before* touching the old one, then stop the old one (its stop_grace_period),
+  remove it, rename the new one, start it: a create the engine refuses leaves the old
+  container running (see ``_replace``). Named volumes survive (they have names);
   anonymous volumes are removed with the old container, so a recreated container starts
   with fresh anonymous volumes (unlike Compose, which copies them: envkit keeps state only
   in named volumes, which is what ``down --volumes`` reasons about).
@@ -33,6 +35,7 @@ next plan says create). Locking is the caller's job (``envkit.reconcile.lock.ins
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,8 +43,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from envkit.engine.base import Engine
-from envkit.errors import EnvkitError, PlanConflict
+from envkit.engine.base import Engine, ObservedContainer
+from envkit.errors import EngineError, EnvkitError, PlanConflict
 from envkit.model import LABEL, ServiceSpec, addresses_overlap, container_labels, project_labels
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
@@ -63,6 +66,8 @@ __all__ = [
     "subject",
     "wait_ready",
 ]
+
+Labels = Mapping[str, str]
 
 _KINDS = {
     ResourceKind.NETWORK: Kind.NETWORK,
@@ -284,6 +289,42 @@ def _release(run: _Run, change: Change) -> None:
         run.released.add(change.name)
 
 
+def _replace(
+    run: _Run, change: Change, before: ObservedContainer, spec: ServiceSpec, labels: Labels
+) -> str:
+    """Recreate as Compose does: create the new container beside the old one under a
+    temporary name (``{old id[:12]}_{name}``; a create binds no host port, so ports never
+    stand in the way), and only then stop and remove the old one and give the new one its
+    name. A value the engine refuses at create (``cpus`` above the host's CPUs) thus fails
+    with the old container untouched, still running. Should the swap fail half-way, the
+    new container is removed again; a leftover one (a crash) is planned as an extra
+    container and removed by the next ``up``."""
+    it = subject(change)
+    temp = f"{before.id[:12]}_{change.name}"
+    try:
+        cid = run.engine.create_container(run.desired, spec, change.replica or 1, labels, name=temp)
+    except EngineError as exc:
+        raise type(exc)(
+            f"{exc.message}; the old container {change.name} was left as it was "
+            f"({before.state}), so the service keeps its current version",
+            hint=exc.hint
+            or "fix the value the engine refused in the stack file, then run 'up' again",
+            code=exc.code,
+            detail=exc.detail,
+        ) from exc
+    try:
+        run.check()
+        run.reporter.step(it, "stopping (recreate)")
+        stop_and_remove(run.engine, before)
+        run.check()
+        run.engine.rename_container(cid, change.name)
+    except BaseException:
+        with contextlib.suppress(EnvkitError):
+            run.engine.remove_container(cid)
+        raise
+    return cid
+
+
 def _apply_services(
     run: _Run, pool: ThreadPoolExecutor, changes: list[Change]
 ) -> list[EnvkitError]:
@@ -343,12 +384,11 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         run.check()
         with run.lock:
             released = change.name in run.released
-        if action is Action.RECREATE and change.before is not None and not released:
-            run.reporter.step(it, "stopping (recreate)")
-            stop_and_remove(run.engine, change.before)
-            run.check()
         labels = container_labels(run.desired, after, replica, expires=run.expires)
-        cid = run.engine.create_container(run.desired, after, replica, labels)
+        if action is Action.RECREATE and change.before is not None and not released:
+            cid = _replace(run, change, change.before, after, labels)
+        else:
+            cid = run.engine.create_container(run.desired, after, replica, labels)
         run.remember(change.name, cid)
         run.reporter.step(it, "created")
     run.engine.start_container(cid)
