@@ -33,6 +33,7 @@ __all__ = [
     "ImageInfo",
     "ImageStore",
     "Inventory",
+    "NetworkEndpoint",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
@@ -94,6 +95,16 @@ class ObservedVolume:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339, when the engine says (list_volumes)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEndpoint:
+    """An endpoint on a network, as the network's inspect lists it. ``live``: its container
+    exists; a stale endpoint (the engine kept it after its container went) is not."""
+
+    key: str  # the container id, or the engine's key for a stale endpoint
+    name: str  # the container's name, as the endpoint records it
+    live: bool
 
 
 class PortHolder(Enum):
@@ -172,7 +183,19 @@ class ContainerRuntime(Protocol):
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
 
-    def remove_network(self, name: str) -> None: ...
+    def remove_network(self, name: str) -> None:
+        """Remove the network; one that still has endpoints is an ``EngineError`` with code
+        ``network-in-use``."""
+        ...
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        """The endpoints the network still has (none when it is gone)."""
+        ...
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        """Force-disconnect ``container`` (a name or id, even one that no longer exists:
+        a stale endpoint) from the network."""
+        ...
 
     def create_volume(
         self,

@@ -26,6 +26,7 @@ from envkit.engine.base import (
     ContainerStatus,
     Engine,
     ImageInfo,
+    NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
@@ -277,8 +278,32 @@ class DockerEngine:
             self._api().create_network(name, driver="bridge", labels=dict(labels))
 
     def remove_network(self, name: str) -> None:
-        with self._not_found_ok(), self._boundary("remove network", name):
-            self._api().remove_network(name)
+        try:
+            with self._not_found_ok(), self._boundary("remove network", name):
+                self._api().remove_network(name)
+        except EngineError as exc:
+            if "active endpoints" in exc.message:
+                exc.code = "network-in-use"
+            raise
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        """From the network's inspect; whether each endpoint's container exists, from one
+        container list."""
+        attached: dict[str, Any] = {}
+        with self._not_found_ok(), self._boundary("inspect network", name):
+            attached = self._api().inspect_network(name).get("Containers") or {}
+        if not attached:
+            return ()
+        with self._boundary("list containers", f"attached to {name}"):
+            ids = {c["Id"] for c in self._api().containers(all=True)}
+        return tuple(
+            NetworkEndpoint(str(key), str((ep or {}).get("Name") or key), key in ids)
+            for key, ep in sorted(attached.items())
+        )
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        with self._not_found_ok(), self._boundary("disconnect", f"{container} from {name}"):
+            self._api().disconnect_container_from_network(container, name, force=True)
 
     def create_volume(
         self,

@@ -30,6 +30,7 @@ from envkit.engine.base import (
     ContainerStatus,
     Engine,
     ImageInfo,
+    NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
@@ -186,7 +187,24 @@ class FakeEngine(FakeState):
     def remove_network(self, name: str) -> None:
         with self._lock:
             self.calls.append(("remove_network", name))
+            if self.endpoints.get(name):
+                raise EngineError(
+                    f"cannot remove network {name}: error while removing network: network "
+                    f"{name} has active endpoints",
+                    code="network-in-use",
+                )
             self.networks.pop(name, None)
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        with self._lock:
+            self.calls.append(("network_endpoints", name))
+            found = self.endpoints.get(name, {}) if name in self.networks else {}
+            return tuple(NetworkEndpoint(f"ep-{n}", n, live) for n, live in sorted(found.items()))
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        with self._lock:
+            self.calls.append(("disconnect_network", f"{container} from {name}"))
+            self.endpoints.get(name, {}).pop(container, None)
 
     def create_volume(
         self,
