@@ -1,6 +1,7 @@
 """The reconciler's two verbs, shared by the CLI, the Python API and the pytest plugin.
 
-``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> renew the
+``up``: under the instance's lock and the reservations of its fixed host ports
+(``envkit.reconcile.portlock``), observe -> plan -> (refuse on conflicts) -> renew the
 lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and check that
 what runs is what was planned. ``down``: under the same lock, remove the instance.
 Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
@@ -20,6 +21,7 @@ from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
+from envkit.reconcile.portlock import fixed_ports, port_locks
 from envkit.reconcile.teardown import DownResult, remove_instance
 from envkit.secretkey import with_secret_key
 
@@ -66,11 +68,20 @@ def up(
 ) -> UpResult:
     reporter = reporter or NullReporter()
     desired = with_secret_key(desired)
-    with instance_lock(
-        desired.project,
-        engine_id=engine.identity,
-        timeout_s=lock_timeout_s,
-        on_wait=on_lock_wait,
+    with (
+        instance_lock(
+            desired.project,
+            engine_id=engine.identity,
+            timeout_s=lock_timeout_s,
+            on_wait=on_lock_wait,
+        ),
+        port_locks(
+            fixed_ports(desired),
+            project=desired.project,
+            engine_id=engine.identity,
+            timeout_s=lock_timeout_s,
+            on_wait=on_lock_wait,
+        ),
     ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
