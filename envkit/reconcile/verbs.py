@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
-from envkit.errors import ApplyError, PlanConflict
+from envkit.errors import ApplyError, EnvkitError, PlanConflict
 from envkit.model import LABEL, DesiredState, project_labels
 from envkit.progress import Kind, NullReporter, Outcome, Reporter, Subject, failing
 from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
@@ -94,7 +94,14 @@ def up(
             _renew_lease(engine, desired, observed, expires)
         applied = None
         if p.has_changes or wait:
-            applied = apply(p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires)
+            try:
+                applied = apply(
+                    p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires
+                )
+            except EnvkitError as exc:
+                if _lost_a_port_race(exc, observed):
+                    _roll_back(desired, engine, reporter, exc)
+                raise
         else:
             report_unchanged(p, reporter)
         not_running: list[str] = []
@@ -117,6 +124,41 @@ def up(
         elif wait:  # states and health moved on while waiting
             containers = tuple(engine.list_containers({LABEL.PROJECT: desired.project}))
     return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
+
+
+def _lost_a_port_race(exc: EnvkitError, observed: ObservedState) -> bool:
+    """Whether apply failed because the engine gave a host port to someone else after the
+    plan saw it free (another user's envkit, or any other client: the port reservations
+    only exclude this user's runs), on an instance this ``up`` made from nothing."""
+    fresh = not (observed.containers or observed.networks or observed.volumes)
+    text = f"{exc.message}\n{exc.detail or ''}"
+    return fresh and "port is already allocated" in text
+
+
+def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: EnvkitError) -> None:
+    """Remove what this ``up`` made of a new instance (everything it has: nothing existed
+    before), so a lost port race leaves nothing half-built, and say so in the error."""
+    try:
+        remove_instance(desired, engine, volumes=True, reporter=reporter)
+    except EnvkitError as failed:
+        exc.hint = (
+            f"a host port was taken by someone else after the plan; rolling the new "
+            f"instance back failed too ({failed.message}): run 'envkit down' for it"
+        )
+        return
+    exc.message += (
+        "; a host port was taken by someone else after the plan saw it free, so the new "
+        "instance was rolled back (nothing of it is left)"
+    )
+    exc.code = "port-in-use"
+    holders = [
+        c for c in plan(desired, engine.observe(desired)).conflicts if c.code == "port-in-use"
+    ]
+    if holders:  # who won it, as the plan would have said
+        exc.detail = "\n".join(
+            [*filter(None, [(exc.detail or "").rstrip("\n")]), *(f"  {c.message}" for c in holders)]
+        )
+    exc.hint = "publish another host port for this environment, or free this one and retry"
 
 
 def _renew_lease(
