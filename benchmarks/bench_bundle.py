@@ -18,13 +18,16 @@ as a user runs it, best of --repeat (the loads interleaved, round after round):
 envkit's load verifies every member's sha256 and docker's own manifest against the
 bundle's before the engine may load anything (one pass: the images stream to the engine
 while they are verified). The last column is each load over `gunzip -c F | docker load`
-measured in the same run; "present" is `envkit bundle load` again with the images still
-on the engine (verified, then skipped). Needs the docker CLI for the manual rows.
+measured in the same run; "load CPU s" is what the client side of the load used (gunzip
+and the docker CLI, or envkit), steadier than wall time on a busy host; "present" is
+`envkit bundle load` again with the images still on the engine (verified, then skipped).
+Needs the docker CLI for the manual rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,6 +47,13 @@ def sh(cmd: str) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: the client side of a
+    load (gunzip and the docker CLI, or envkit), steadier than wall time on a busy host."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def best(fn: Callable[[], None], repeat: int, before: Callable[[], None] | None = None) -> float:
@@ -106,6 +116,7 @@ def main() -> int:
     saves: dict[str, float] = {}
     sizes: dict[str, int] = {}
     loads: dict[str, list[float]] = {c[0]: [] for c in cases}
+    cpus: dict[str, list[float]] = {c[0]: [] for c in cases}
     present: list[float] = []
     files = {label: work / f"{label.replace(' ', '-')}.{ext}" for label, _s, _l, ext in cases}
     try:
@@ -116,9 +127,10 @@ def main() -> int:
         for _ in range(args.repeat):
             for label, _save, load, _ext in cases:
                 remove_images()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), child_cpu()
                 sh(load.format(f=files[label]))
                 loads[label].append(time.perf_counter() - t0)
+                cpus[label].append(child_cpu() - c0)
                 if label == "envkit gzip":  # again, with the images on the engine
                     t0 = time.perf_counter()
                     sh(load.format(f=files[label]))
@@ -126,19 +138,22 @@ def main() -> int:
     finally:
         remove_images()
         shutil.rmtree(work, ignore_errors=True)
-    rows = [(label, saves[label], min(loads[label]), sizes[label]) for label, *_ in cases]
-
-    floor = next(t for label, _s, t, _z in rows if label == "manual gzip")
+    floor = min(loads["manual gzip"])
     print(
-        f"| {'way':<12} | {'save s':>7} | {'load s':>7} | {'size MB':>8} | {'load / gunzip|load':>18} |"
+        f"| {'way':<15} | {'save s':>7} | {'load s':>7} | {'load CPU s':>10} | {'size MB':>8} "
+        f"| {'load / gunzip|load':>18} |"
     )
-    print(f"|{'-' * 14}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 20}|")
-    for label, t_save, t_load, size in rows:
-        ratio = f"{t_load / floor:.2f}x"
-        print(f"| {label:<12} | {t_save:7.2f} | {t_load:7.2f} | {size / 1e6:8.2f} | {ratio:>18} |")
+    print(f"|{'-' * 17}|{'-' * 9}|{'-' * 9}|{'-' * 12}|{'-' * 10}|{'-' * 20}|")
+    for label, *_ in cases:
+        t_load = min(loads[label])
+        print(
+            f"| {label:<15} | {saves[label]:7.2f} | {t_load:7.2f} | {min(cpus[label]):10.2f} "
+            f"| {sizes[label] / 1e6:8.2f} | {t_load / floor:17.2f}x |"
+        )
     again = min(present)
     print(
-        f"| {'envkit, present':<12} | {'':>7} | {again:7.2f} | {'':>8} | {again / floor:17.2f}x |"
+        f"| {'envkit, present':<15} | {'':>7} | {again:7.2f} | {'':>10} | {'':>8} "
+        f"| {again / floor:17.2f}x |"
     )
     return 0
 

@@ -1,6 +1,7 @@
 """Benchmark: envkit's reconciler against docker-compose 1.29.2 and a raw-SDK floor.
 
     python benchmarks/bench_reconcile.py [--sizes 10,50] [--repeat 3] [--down-sizes 300]
+    python benchmarks/bench_reconcile.py --sizes 300 --repeat 1   # scale (not run in CI)
 
 For each size N it generates the same stack of N busybox services (each `sleep`, one env
 var, one port published on 127.0.0.1 with a random host port) as an envkit stack and as a
@@ -8,6 +9,7 @@ compose file, and times, as separate processes the way users run them:
 
 * cold up        - nothing exists; create the network and N containers and start them
 * no-op up       - everything already matches
+* plan, ps       - read-only, on the running instance (compose: ``ps``; no plan)
 * one change     - one service's environment changed: recreate that one
 * down           - remove everything
 
@@ -32,10 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 IMAGE = "envkit-test/busybox:latest"
+# Names of this run's stack and projects: two runs on one engine must not meet.
+RUN = f"bench{uuid.uuid4().hex[:6]}"
 
 
 def services(n: int, changing: str) -> list[str]:
@@ -50,7 +55,7 @@ def services(n: int, changing: str) -> list[str]:
 
 
 def envkit_stack(n: int) -> str:
-    head = ["stack: bench", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
+    head = [f"stack: {RUN}", "vars: {rev: '1'}", "environments: {b: {}}", "services:"]
     return "\n".join(head + services(n, "{{ rev }}")) + "\n"
 
 
@@ -96,7 +101,8 @@ print(" ".join(names))
 
 FLOOR_LIST = """
 import docker
-docker.from_env().api.containers(all=True, filters={"label": "io.envkit.project=bench-b"})
+import sys
+docker.from_env().api.containers(all=True, filters={"label": f"io.envkit.project={sys.argv[1]}"})
 """
 
 
@@ -121,26 +127,32 @@ def median(fn: Callable[[], float], repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat))
 
 
+OPERATIONS = ("cold up", "no-op up", "plan", "ps", "one-service change", "down")
+
+
 def envkit_cycle(ek: list[str]) -> tuple[float, ...]:
     cold = timed([*ek, "up", "b"])
     noop = timed([*ek, "up", "b"])
+    plan = timed([*ek, "plan", "b"])
+    ps = timed([*ek, "ps", "b"])
     change = timed([*ek, "up", "b", "--var", "rev=2"])
     down = timed([*ek, "down", "b"])
-    return cold, noop, change, down
+    return cold, noop, plan, ps, change, down
 
 
 def compose_cycle(compose: str, cdir: Path) -> tuple[float, ...]:
-    c = [compose, "-p", "benchc"]
+    c = [compose, "-p", f"{RUN}c"]
     cold = timed([*c, "up", "-d"], cwd=str(cdir))
     noop = timed([*c, "up", "-d"], cwd=str(cdir))
+    ps = timed([*c, "ps"], cwd=str(cdir))
     change = timed([*c, "up", "-d"], env={**BENCH_ENV, "REV": "2"}, cwd=str(cdir))
     down = timed([*c, "down"], cwd=str(cdir))
-    return cold, noop, change, down
+    return cold, noop, float("nan"), ps, change, down
 
 
 def floor_cycle(py: str, n: int) -> tuple[float, ...]:
-    up = timed([py, "-c", FLOOR_UP, str(n), "benchf", IMAGE])
-    down = timed([py, "-c", FLOOR_DOWN, "benchf"])
+    up = timed([py, "-c", FLOOR_UP, str(n), f"{RUN}f", IMAGE])
+    down = timed([py, "-c", FLOOR_DOWN, f"{RUN}f"])
     return up, down
 
 
@@ -159,7 +171,7 @@ def down_at_scale(envkit: list[str], py: str, tmp: Path, n: int) -> list[tuple[s
     ek = [*envkit, "-f", str(stack)]
     up = timed([*ek, "up", "b"])
     down = timed([*ek, "down", "b"])
-    left = leftovers("bench-b", py)
+    left = leftovers(f"{RUN}-b", py)
     if left:
         raise SystemExit(f"down of {n} services left: {left}")
     f_up, f_down = floor_cycle(py, n)
@@ -211,7 +223,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, ...]]] = {"envkit": [], "compose": [], "floor": []}
         # Warm-up, not timed: bytecode caches, the engine's image and network state.
         envkit_cycle(ek)
-        timed([py, "-c", FLOOR_LIST])
+        timed([py, "-c", FLOOR_LIST, f"{RUN}-b"])
         for _ in range(opts.repeat):
             results["envkit"].append(envkit_cycle(ek))
             if compose:
@@ -219,26 +231,26 @@ def main() -> None:
             results["floor"].append(floor_cycle(py, n))
         # The no-op floor: a fresh interpreter, import docker, one filtered list.
         timed([*ek, "up", "b"])
-        list_floor = median(lambda: timed([py, "-c", FLOOR_LIST]), opts.repeat * 2)
+        list_floor = median(lambda: timed([py, "-c", FLOOR_LIST, f"{RUN}-b"]), opts.repeat * 2)
         timed([*ek, "down", "b"])
 
         def med(tool: str, i: int, results: dict[str, list[tuple[float, ...]]] = results) -> float:
             return statistics.median(r[i] for r in results[tool])
 
         f_up, f_down = med("floor", 0), med("floor", 1)
-        for i, what in enumerate(("cold up", "no-op up", "one-service change", "down")):
+        for i, what in enumerate(OPERATIONS):
             e = med("envkit", i)
             c = med("compose", i) if compose else float("nan")
-            floor = {0: f_up, 1: list_floor, 3: f_down}.get(i)
+            floor = {0: f_up, 1: list_floor, 3: list_floor, 5: f_down}.get(i)
             rows.append(
                 (
                     str(n),
                     what,
                     f"{e:.2f} s",
-                    f"{c:.2f} s" if compose else "n/a",
+                    f"{c:.2f} s" if c == c else "n/a",
                     f"{floor:.2f} s" if floor is not None else "-",
                     f"{e / floor:.2f}x" if floor else "-",
-                    f"{c / e:.1f}x" if compose else "-",
+                    f"{c / e:.1f}x" if c == c else "-",
                 )
             )
     for n in (int(s) for s in opts.down_sizes.split(",") if s.strip()):

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import EnvkitError, UsageError
-from envkit.model import LABEL, DesiredState
+from envkit.model import LABEL, DesiredState, EngineSetting
 from envkit.reconcile.status import find_binding, parse_port, status_json
 from envkit.stackfile.instances import check_instance_id
 from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
@@ -119,13 +119,14 @@ class Stack:
         self._engine = engine
         self._own_engine = engine is None  # made from the process environment
         self._environ = dict(environ) if environ is not None else None
+        self._engines: dict[EngineSetting, Engine] = {}  # environments' engine: settings
 
     def __repr__(self) -> str:
         return f"<envkit.Stack {self.name!r} from {self.document.display}>"
 
     @property
     def name(self) -> str:
-        return str(self.document.data.get("stack"))
+        return self.document.stack_name
 
     @property
     def path(self) -> str:
@@ -169,7 +170,7 @@ class Stack:
     ) -> Environment:
         """A handle on an instance that is (or may be) up already, without changing it."""
         desired = self.render(environment, vars=vars, instance=instance)
-        return Environment(desired, engine or self.engine)
+        return Environment(desired, engine or self.engine_of(desired))
 
     def up(
         self,
@@ -192,7 +193,7 @@ class Stack:
         :mod:`envkit.watchdog`). Use the handle as a context manager to ``down`` on exit."""
         desired = self.render(environment, vars=vars, instance=instance)
         expires = _expires(ttl)
-        eng = self._engine_for(engine, watchdog)
+        eng = self._engine_for(engine, watchdog, desired)
         # A watchdog outlives a failed up on purpose: the half-made instance still goes
         # when this process exits.
         env = Environment(desired, eng, watchdog=self._watch(desired, watchdog))
@@ -222,7 +223,7 @@ class Stack:
         desired = self.render(environment, vars=vars, instance=new_instance_id())
         expires = _expires(ttl)
         use_watchdog = (self._own_engine and engine is None) if watchdog is None else watchdog
-        eng = self._engine_for(engine, use_watchdog)
+        eng = self._engine_for(engine, use_watchdog, desired)
         env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
         try:
             env._up(wait=wait, expires=expires, timeout=timeout, reporter=reporter)
@@ -237,7 +238,20 @@ class Stack:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _engine_for(self, engine: Engine | None, watchdog: bool) -> Engine:
+    def engine_of(self, desired: DesiredState) -> Engine:
+        """The engine ``desired``'s environment lives on: the one given to :func:`load`,
+        else its ``engine:`` setting, else the process environment's (DOCKER_HOST)."""
+        if desired.engine is None or not self._own_engine:
+            return self.engine
+        found = self._engines.get(desired.engine)
+        if found is None:
+            from envkit.engine.factory import engine_from_env
+
+            found = engine_from_env(self._environ, endpoint=desired.engine)
+            self._engines[desired.engine] = found
+        return found
+
+    def _engine_for(self, engine: Engine | None, watchdog: bool, desired: DesiredState) -> Engine:
         if watchdog and (engine is not None or not self._own_engine):
             raise UsageError(
                 "the watchdog needs the Docker engine of the process environment",
@@ -245,14 +259,14 @@ class Stack:
                 "reach an engine passed in; pass watchdog=False",
                 code="watchdog-engine",
             )
-        return engine or self.engine
+        return engine or self.engine_of(desired)
 
     def _watch(self, desired: DesiredState, watchdog: bool) -> Watchdog | None:
         if not watchdog:
             return None
         from envkit.watchdog import Watchdog
 
-        return Watchdog.spawn(desired.project, environ=self._environ)
+        return Watchdog.spawn(desired.project, environ=self._environ, engine=desired.engine)
 
 
 class Environment:

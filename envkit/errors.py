@@ -88,9 +88,9 @@ class Diagnostic:
     origin: Origin | None = None
     hint: str | None = None
 
-    def render(self) -> str:
+    def render(self, level: str = "error") -> str:
         where = f"{self.origin}: " if self.origin else ""
-        head = f"{where}error[{self.code}]: {format_path(self.path)}: {self.message}"
+        head = f"{where}{level}[{self.code}]: {format_path(self.path)}: {self.message}"
         return f"{head}\n  hint: {self.hint}" if self.hint else head
 
     def to_json(self) -> dict[str, object]:

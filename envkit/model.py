@@ -39,6 +39,7 @@ __all__ = [
     "Condition",
     "Dependency",
     "DesiredState",
+    "EngineSetting",
     "Healthcheck",
     "MissingSecretKey",
     "Mount",
@@ -100,6 +101,8 @@ class LABEL:
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
+    # On an anonymous volume envkit made for a container: the path it is mounted at.
+    ANONYMOUS = "io.envkit.anonymous"
 
 
 class ResourceKind(Enum):
@@ -168,6 +171,8 @@ class Healthcheck:
 class Dependency:
     service: str
     condition: Condition = Condition.STARTED
+    # Compose's depends_on.restart: recreate this service when the dependency is recreated.
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,46 @@ class BuildSpec:
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # content hash of the context (honours .dockerignore)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNetwork:
+    """A network a service joins (Compose's service ``networks``)."""
+
+    name: str  # stack-level name; "default" is the instance's own network
+    aliases: tuple[str, ...] = ()  # besides the service name, which is always one
+    ipv4_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerOptions:
+    """Compose's container options that go to the engine as they are (all optional)."""
+
+    stop_signal: str | None = None
+    stdin_open: bool = False
+    tty: bool = False
+    read_only: bool = False
+    shm_size: int | None = None  # bytes
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+    sysctls: tuple[tuple[str, str], ...] = ()  # sorted
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard), sorted
+    security_opt: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    group_add: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # HOST[:CONTAINER[:PERMISSIONS]]
+    ipc: str | None = None
+    pid: str | None = None
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
+    runtime: str | None = None
+    mac_address: str | None = None
+    domainname: str | None = None
+    log_driver: str | None = None
+    log_options: tuple[tuple[str, str], ...] = ()  # sorted
+    platform: str | None = None  # os/arch[/variant]: what is pulled and run
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +255,18 @@ class ServiceSpec:
     cpus: float | None = None
     replicas: int = 1
     pull_policy: PullPolicy = PullPolicy.MISSING
+    # The networks it joins, the first one first; () means the instance's default network.
+    networks: tuple[ServiceNetwork, ...] = ()
+    network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
+    links: tuple[tuple[str, str], ...] = ()  # (service, alias), sorted
+    expose: tuple[str, ...] = ()  # "PORT/PROTO", sorted: exposed, not published
+    container_name: str | None = None  # Compose's fixed name (one replica, no instances)
+    # (target, digest of the content) of each secret and config file mounted: a changed
+    # file recreates the container, and its value never appears.
+    file_digests: tuple[tuple[str, str], ...] = ()
+    # Compose's volumes_from: ("service" | "container", name, "ro" | "rw")
+    volumes_from: tuple[tuple[str, str, str], ...] = ()
+    options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
     origin: Origin | None = field(default=None, compare=False)
@@ -222,7 +279,50 @@ class VolumeSpec:
     driver_opts: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     external: bool = False  # not created or removed by envkit; must exist
+    # An external volume's engine name when it differs from ``name`` (Compose's ``name:``).
+    external_name: str | None = None
     origin: Origin | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSetting:
+    """An environment's ``engine:`` (``envkit.stackfile.enginesetting`` reads it): an address
+    (``unix://``, ``tcp://``, ``ssh://``) or a docker context name, and for ``tcp://`` the TLS
+    files (absolute, checked to be regular files when the stack was read)."""
+
+    address: str = ""  # exactly one of address and context
+    context: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    where: str = ""  # "environment release at envkit.yaml:12:13", for messages
+
+    @property
+    def has_tls(self) -> bool:
+        return bool(self.tls_ca or self.tls_cert or self.tls_key)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A network of the stack (Compose's top-level ``networks``); ``default`` is the
+    instance's own network, ``{project}``; another is ``{project}_{name}``."""
+
+    name: str
+    driver: str = "bridge"
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam_driver: str | None = None
+    # (subnet, ip_range, gateway) per pool; "" when not given
+    ipam_config: tuple[tuple[str, str, str], ...] = ()
+    external: bool = False  # not created or removed by envkit; must exist
+    external_name: str | None = None  # its engine name when it differs from ``name``
+    origin: Origin | None = field(default=None, compare=False)
+
+
+DEFAULT_NETWORK = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +333,13 @@ class DesiredState:
     services: tuple[ServiceSpec, ...]  # in declared order
     volumes: tuple[VolumeSpec, ...] = ()
     source: str = ""  # the stack file, for messages
+    networks: tuple[NetworkSpec, ...] = ()  # declared ones; "default" is implied
     # Every sensitive value of this render (env-file values, secret-looking vars). Printers
     # redact them; they never go into labels or output.
     sensitive_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The environment's engine: setting; None is the default engine (DOCKER_HOST or the
+    # local socket).
+    engine: EngineSetting | None = None
     # The key that hashes them in labels; attached by envkit.secretkey before planning.
     secret_key: SecretKey | None = field(default=None, compare=False, repr=False)
 
@@ -250,13 +354,42 @@ class DesiredState:
 
     @property
     def network(self) -> str:
-        return self.project
+        """The engine name of the default network (``{project}``, unless it is external)."""
+        return self.network_name(DEFAULT_NETWORK)
+
+    def network_name(self, name: str) -> str:
+        """The engine name of the stack's network ``name``."""
+        for net in self.networks:
+            if net.name == name and net.external:
+                return net.external_name or name
+        return self.project if name == DEFAULT_NETWORK else f"{self.project}_{name}"
+
+    def network_specs(self) -> tuple[NetworkSpec, ...]:
+        """Every network the instance has: the default one first (declared or not), then
+        the declared ones that a service joins."""
+        declared = {n.name: n for n in self.networks}
+        used = {
+            n.name
+            for s in self.services
+            for n in (s.networks or (() if s.network_mode else (ServiceNetwork(DEFAULT_NETWORK),)))
+        }
+        default = declared.get(DEFAULT_NETWORK, NetworkSpec(DEFAULT_NETWORK))
+        others = [n for n in self.networks if n.name != DEFAULT_NETWORK and n.name in used]
+        return (default, *others)
 
     def volume_name(self, name: str) -> str:
         for vol in self.volumes:
             if vol.name == name and vol.external:
-                return name
+                return vol.external_name or name
         return f"{self.project}_{name}"
+
+    def container_of(self, service: str, replica: int) -> str:
+        """The container name of a service's replica: ``{project}-{service}-{n}``, or the
+        service's ``container_name``."""
+        for svc in self.services:
+            if svc.name == service and svc.container_name:
+                return svc.container_name
+        return container_name(self.project, service, replica)
 
     def service(self, name: str) -> ServiceSpec:
         for svc in self.services:
@@ -328,6 +461,12 @@ def canonical_spec(spec: ServiceSpec, secrets: Secrets = NO_SECRETS) -> dict[str
     for f in fields(spec):
         value = getattr(spec, f.name)
         if f.name in _NOT_HASHED or _is_default(f.default, f.default_factory, value):
+            continue
+        if f.name == "options":  # each option is a field of its own, by its Compose name
+            for o in fields(value):
+                item = getattr(value, o.name)
+                if not _is_default(o.default, o.default_factory, item):
+                    out[o.name] = masker.data(_jsonable(item))
             continue
         if f.name == "environment":
             out[f.name] = {

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import json
 import os
 import select
 import subprocess
@@ -42,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from envkit.model import EngineSetting
 from envkit.statedir import open_private, private_dir
 
 __all__ = ["STAND_DOWN", "Watchdog", "log_dir", "main"]
@@ -84,10 +87,12 @@ class Watchdog:
         volumes: bool = True,
         parent_pid: int | None = None,
         environ: Mapping[str, str] | None = None,
+        engine: EngineSetting | None = None,
     ) -> Watchdog:
         """Start a watchdog for ``project`` that fires when ``parent_pid`` (default: this
         process) dies. ``environ``: the child's environment (default: ``os.environ``), from
-        which it finds the engine (DOCKER_HOST) and the state dir, like this process."""
+        which it finds the engine (DOCKER_HOST) and the state dir, like this process.
+        ``engine``: the environment's ``engine:`` setting, handed to the child as JSON."""
         env = dict(os.environ if environ is None else environ)
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
@@ -111,6 +116,8 @@ class Watchdog:
         ]
         if not volumes:
             argv.append("--keep-volumes")
+        if engine is not None:
+            argv += ["--engine-setting", json.dumps(dataclasses.asdict(engine))]
         try:
             process = subprocess.Popen(
                 argv,
@@ -194,8 +201,11 @@ def wait_for_parent(fd: int, parent_pid: int, *, poll_s: float = POLL_S) -> str 
             return f"parent {parent_pid} is gone"
 
 
-def tear_down(project: str, *, volumes: bool, log: TextIO) -> bool:
-    """``down`` the project, retrying while the engine does not answer."""
+def tear_down(
+    project: str, *, volumes: bool, log: TextIO, engine_setting: EngineSetting | None = None
+) -> bool:
+    """``down`` the project (on the engine ``engine_setting`` names, default DOCKER_HOST),
+    retrying while the engine does not answer."""
     from envkit.engine.factory import engine_from_env
     from envkit.errors import EngineUnavailable, EnvkitError
     from envkit.progress import LineReporter
@@ -203,7 +213,7 @@ def tear_down(project: str, *, volumes: bool, log: TextIO) -> bool:
 
     for attempt in range(1, DOWN_ATTEMPTS + 1):
         try:
-            engine = engine_from_env()
+            engine = engine_from_env(endpoint=engine_setting)
         except EnvkitError as exc:  # DOCKER_HOST names no engine: retrying will not help
             _say(log, f"tearing down {project} failed: {exc.render()}")
             return False
@@ -237,7 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--fd", type=int, required=True, help="read end of the parent's pipe")
     parser.add_argument("--keep-volumes", action="store_true")
+    parser.add_argument("--engine-setting", help="the environment's engine: setting, as JSON")
     args = parser.parse_args(argv)
+    setting = EngineSetting(**json.loads(args.engine_setting)) if args.engine_setting else None
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the parent's death or a stand-down
@@ -249,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(log, "stood down: the parent removed the instance itself")
         return 0
     _say(log, f"{why}; tearing down {args.project}")
-    return 0 if tear_down(args.project, volumes=not args.keep_volumes, log=log) else 1
+    done = tear_down(args.project, volumes=not args.keep_volumes, log=log, engine_setting=setting)
+    return 0 if done else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ networks with no internet (``envkit bundle save/load/inspect/push``).
 
 The format is described in :mod:`envkit.bundle.format`; compression in
 :mod:`envkit.bundle.streams`; writing in :mod:`envkit.bundle.save` (where:
-:mod:`envkit.bundle.output`; secrets: :mod:`envkit.bundle.secretfiles`); verifying in
+:mod:`envkit.outputfile`; secrets: :mod:`envkit.bundle.secretfiles`); verifying in
 :mod:`envkit.bundle.read` (limits: :mod:`envkit.bundle.limits`; docker's own archive:
 :mod:`envkit.bundle.dockerarchive`); loading, extracting and pushing in
 :mod:`envkit.bundle.load`.

@@ -31,11 +31,11 @@ from envkit.bundle.format import (
     check_member,
     to_bytes,
 )
-from envkit.bundle.output import check_output
 from envkit.bundle.secretfiles import SecretMarkers, declared_secret_files
 from envkit.bundle.streams import Progress, compressed_writer
 from envkit.engine.base import ImageStore
 from envkit.model import MountType, ServiceSpec, envkit_version
+from envkit.outputfile import check_output
 from envkit.stackfile.pipeline import Resolved
 
 __all__ = ["SaveResult", "default_name", "save_bundle"]
@@ -149,6 +149,13 @@ def _stack_files(resolved: Resolved, include_secrets: bool) -> StackFiles:
 
     name = rel(stack_file) or stack_file.name
     files[STACK + name] = stack_file.read_bytes()
+    # The other files the stack was read from: a Compose override, include:, extends.
+    for other in rendered.document.sources if rendered.document is not None else ():
+        member = rel(Path(other))
+        if member is None:
+            omitted.append(f"{other} (a stack file outside the stack's folder)")
+        elif STACK + member not in files:
+            files[STACK + member] = Path(other).read_bytes()
 
     env_files: list[str] = []
     data = rendered.document.data if rendered.document is not None else {}
@@ -327,6 +334,7 @@ def save_bundle(
             while chunk := target.read(CHUNK):
                 digest.update(chunk)
             size = os.fstat(target.fileno()).st_size
+        check_output(out_path)  # again: saving took a while, the path may have changed
         os.replace(tmp_name, out_path)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -13,8 +13,9 @@ A file under a read-only bind mount is a secret when:
   everything under it).
 
 Env files are always secrets (their values are blanked, names kept). Compose ``secrets:``
-files plug in through :func:`declared_secret_files`: every source it returns is a secret,
-whatever its name.
+files plug in through :func:`declared_secret_files`, as :attr:`SecretMarkers.files` (exact
+paths, each with its reason, e.g. ``"secrets.db_password (Compose secrets:)"``): every one
+is a secret, whatever its name.
 """
 
 from __future__ import annotations
@@ -70,13 +71,18 @@ _WORD = re.compile(r"[^a-z0-9]+")
 
 @dataclass(frozen=True, slots=True)
 class SecretMarkers:
-    """What marks a file as secret: the name rules above plus declared patterns."""
+    """What marks a file as secret: the name rules above, declared patterns, and exact
+    files with the reason each is secret (the hook for Compose ``secrets:`` sources)."""
 
     patterns: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()  # (path relative to the stack's folder, why)
 
     def reason(self, relative: str) -> str | None:
         """Why the file at ``relative`` (POSIX, relative to the stack's folder) is a secret,
         or None when it is not."""
+        for path, why in self.files:
+            if relative == path or relative.startswith(path.rstrip("/") + "/"):
+                return why
         for pattern in self.patterns:
             if _matches(pattern, relative):
                 return f"named by {SECRET_FILES_KEY} ({pattern!r})"

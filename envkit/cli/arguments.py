@@ -7,7 +7,7 @@ import argparse
 
 from envkit.errors import UsageError
 
-__all__ = ["Parser", "add_env", "add_render_options", "var"]
+__all__ = ["Parser", "add_engine", "add_env", "add_profile", "add_render_options", "var"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,9 +25,13 @@ def var(text: str) -> tuple[str, str]:
     return name, value
 
 
-def add_env(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
-    if optional:
-        p.add_argument("env", nargs="?", metavar="ENV", help="environment name")
+def add_env(p: argparse.ArgumentParser, *, optional: bool = False, single: bool = False) -> None:
+    """``optional``: the command acts on every environment without ENV. ``single``: ENV
+    may be left out when the stack has only one environment (a Compose file's implicit
+    ``default``; ``envkit.cli.commands.common.only_environment``)."""
+    if optional or single:
+        shown = " (optional when the stack has only one)" if single else ""
+        p.add_argument("env", nargs="?", metavar="ENV", help=f"environment name{shown}")
     else:
         p.add_argument("env", metavar="ENV", help="environment name")
 
@@ -47,6 +51,38 @@ def add_instance(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instance", metavar="ID", help="an independent instance of the environment")
 
 
+def add_profile(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="activate a Compose profile (repeatable; also COMPOSE_PROFILES)",
+    )
+
+
+def add_env_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read Compose's ${VAR} values from FILE instead of the project's .env "
+        "(repeatable; the process environment still wins)",
+    )
+
+
 def add_render_options(p: argparse.ArgumentParser) -> None:
     add_var(p)
     add_instance(p)
+    add_profile(p)
+    add_env_file(p)
+
+
+def add_engine(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--engine",
+        metavar="ADDRESS|CONTEXT",
+        help=f"{what} (unix:///PATH, tcp://HOST:2376, ssh://USER@HOST or a docker context; "
+        "default: DOCKER_HOST, else the local socket)",
+    )

@@ -16,13 +16,11 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from envkit import __version__
-from envkit.cli.arguments import Parser
 from envkit.cli.console import Console
 from envkit.errors import EnvkitError, UsageError
 from envkit.hints import did_you_mean
@@ -43,7 +41,7 @@ global options (before or after the command):
 
 @dataclass(frozen=True, slots=True)
 class _Globals:
-    file: str | None
+    file: list[str] | None  # every -f, in order (several merge)
     debug: bool
     command: str | None
     rest: list[str]
@@ -54,7 +52,7 @@ class _Globals:
 def _split(argv: list[str]) -> _Globals:
     """Global options before the command, the command, and everything after it (which the
     command's own parser reads, global options included)."""
-    file: str | None = None
+    files: list[str] = []
     debug = help_ = version = False
     i = 0
     while i < len(argv):
@@ -62,12 +60,13 @@ def _split(argv: list[str]) -> _Globals:
         if arg in ("-f", "--file"):
             if i + 1 >= len(argv):
                 raise UsageError(f"argument {arg}: expected a file", hint=_USAGE_HINT)
-            file, i = argv[i + 1], i + 2
+            files.append(argv[i + 1])
+            i += 2
             continue
         if arg.startswith("--file="):
-            file = arg.partition("=")[2]
+            files.append(arg.partition("=")[2])
         elif arg.startswith("-f") and len(arg) > 2 and not arg.startswith("--"):
-            file = arg[2:]
+            files.append(arg[2:])
         elif arg == "--debug":
             debug = True
         elif arg in ("-h", "--help"):
@@ -77,9 +76,9 @@ def _split(argv: list[str]) -> _Globals:
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg!r} before the command", hint=_USAGE_HINT)
         else:
-            return _Globals(file, debug, arg, argv[i + 1 :], help_, version)
+            return _Globals(files or None, debug, arg, argv[i + 1 :], help_, version)
         i += 1
-    return _Globals(file, debug, None, [], help_, version)
+    return _Globals(files or None, debug, None, [], help_, version)
 
 
 _USAGE_HINT = "run 'envkit --help' for usage"
@@ -90,31 +89,17 @@ def _top_help() -> str:
 
     width = max(len(n) for n in COMMANDS) + 2
     lines = [
-        "usage: envkit [-f FILE] [--debug] COMMAND [ARGS...]",
+        "usage: envkit [-f FILE]... [--debug] COMMAND [ARGS...]",
         "",
         "Declarative environments for Docker: one stack file, many environments.",
         "",
         "commands:",
         *(f"  {name:<{width}}{info.summary}" for name, info in COMMANDS.items()),
+        f"  {'completion':<{width}}print the shell completion script (bash, zsh, fish)",
         "",
         GLOBAL_HELP,
     ]
     return "\n".join(lines)
-
-
-def build_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of one command: its own arguments, then the global options (``-f`` only
-    where the command does not use it itself, as ``logs -f`` does; ``--file`` always)."""
-    from envkit.cli.table import COMMANDS
-
-    info = COMMANDS[name]
-    parser = Parser(prog=f"envkit {name}", description=info.description or info.summary)
-    info.arguments(parser)
-    flags = ["--file"] if "-f" in parser._option_string_actions else ["-f", "--file"]
-    group = parser.add_argument_group("global options")
-    group.add_argument(*flags, dest="file", default=None, metavar="FILE", help="stack file")
-    group.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    return parser
 
 
 def _command(name: str) -> str:
@@ -139,7 +124,26 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
             return None, 0
         console.err(_top_help())
         return None, 2
+    if g.command == "__complete":  # the shell completion scripts' hook; not in --help
+        from envkit.cli.completion import candidates
+
+        for word in candidates(g.rest):
+            console.out(word)
+        return None, 0
+    if g.command == "completion":
+        from envkit.cli.completion import SCRIPTS
+
+        if len(g.rest) != 1 or g.rest[0] not in SCRIPTS:
+            raise UsageError(
+                "usage: envkit completion bash|zsh|fish",
+                hint='bash: eval "$(envkit completion bash)"; zsh: eval "$(envkit completion '
+                'zsh)"; fish: envkit completion fish | source',
+            )
+        console.out(SCRIPTS[g.rest[0]].rstrip("\n"))
+        return None, 0
     name = _command(g.command)
+    from envkit.cli.table import build_parser
+
     parser = build_parser(name)
     try:
         with contextlib.redirect_stdout(console.out_stream):
@@ -147,9 +151,16 @@ def _parse(argv: list[str], console: Console) -> tuple[argparse.Namespace | None
     except SystemExit as exc:  # --help
         return None, int(exc.code or 0)
     args.command = name
-    args.file = args.file if args.file is not None else g.file
+    args.file = [*(g.file or []), *(args.file or [])] or None
     args.debug = args.debug or g.debug
+    args.debug_log = console.err if args.debug else None
     return args, 0
+
+
+def _traceback() -> str:
+    import traceback  # only for --debug and bugs: it costs start-up time (textwrap)
+
+    return traceback.format_exc().rstrip()
 
 
 def main(
@@ -173,7 +184,7 @@ def main(
         return run(args, console)
     except EnvkitError as exc:
         if debug:
-            console.err(traceback.format_exc().rstrip())
+            console.err(_traceback())
         console.err(exc.render())
         if "--json" in args_list and not console.printed_json:
             # A script reading stdout gets the error as the same family of document.
@@ -188,7 +199,7 @@ def main(
         return 1
     except Exception as exc:  # the last line of defence: never a bare traceback
         if debug:
-            console.err(traceback.format_exc().rstrip())
+            console.err(_traceback())
         console.err(f"error[internal]: {type(exc).__name__}: {exc}")
         console.err(
             "  hint: this is a bug in envkit; run again with --debug and report the traceback"

@@ -17,9 +17,17 @@ from envkit.cli.argtypes import (
     positive_duration,
     positive_int,
 )
-from envkit.cli.arguments import add_env, add_render_options, add_var
+from envkit.cli.arguments import (
+    Parser,
+    add_engine,
+    add_env,
+    add_env_file,
+    add_profile,
+    add_render_options,
+    add_var,
+)
 
-__all__ = ["COMMANDS", "CommandInfo"]
+__all__ = ["COMMANDS", "CommandInfo", "build_parser"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,8 @@ class CommandInfo:
 def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
     add_var(p)
+    add_profile(p)
+    add_env_file(p)
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     p.add_argument(
         "--strict",
@@ -45,7 +55,7 @@ def _validate(p: argparse.ArgumentParser) -> None:
 
 
 def _render(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
     p.add_argument(
@@ -54,7 +64,7 @@ def _render(p: argparse.ArgumentParser) -> None:
 
 
 def _plan(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
@@ -62,6 +72,12 @@ def _plan(p: argparse.ArgumentParser) -> None:
         "--verbose",
         action="store_true",
         help="list the main attributes of each container to create",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="FILE",
+        help="also save the plan (0600), for 'envkit up --plan FILE' to apply exactly it",
     )
     p.add_argument(
         "--detailed-exitcode",
@@ -81,7 +97,13 @@ def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None
 
 
 def _up(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="apply exactly the plan 'envkit plan ENV -o FILE' saved, or refuse if the stack "
+        "or the engine changed since (ENV and -f come from the file)",
+    )
     add_render_options(p)
     p.add_argument(
         "--wait",
@@ -97,6 +119,13 @@ def _up(p: argparse.ArgumentParser) -> None:
     )
     _lock_timeout(p, 600.0, "this instance")
     p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
+    p.add_argument(
+        "-V",
+        "--renew-anon-volumes",
+        action="store_true",
+        help="recreated containers get new anonymous volumes instead of keeping the old "
+        "ones' (the data in those stays until down --volumes)",
+    )
     p.add_argument(
         "--strict",
         action="store_true",
@@ -118,9 +147,15 @@ def _up(p: argparse.ArgumentParser) -> None:
 
 
 def _down(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="with --volumes: do not ask on a terminal before deleting the data",
+    )
     _lock_timeout(p, 600.0, "this instance")
 
 
@@ -129,6 +164,7 @@ def _ps(p: argparse.ArgumentParser) -> None:
     add_render_options(p)
     p.add_argument("--all", action="store_true", help="every envkit project on the engine")
     p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
+    add_engine(p, "without ENV: the engine to list (ENV uses its own engine: setting)")
 
 
 def _logs(p: argparse.ArgumentParser) -> None:
@@ -152,7 +188,7 @@ def _port(p: argparse.ArgumentParser) -> None:
 
 
 def _env(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument(
         "--format",
@@ -163,7 +199,7 @@ def _env(p: argparse.ArgumentParser) -> None:
 
 
 def _graph(p: argparse.ArgumentParser) -> None:
-    add_env(p)
+    add_env(p, single=True)
     add_render_options(p)
     p.add_argument(
         "--format",
@@ -186,6 +222,7 @@ def _gc(p: argparse.ArgumentParser) -> None:
         help="with --older-than: instances without an expiry too",
     )
     p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
+    add_engine(p, "the engine to collect on")
     p.add_argument(
         "--lock-timeout",
         type=non_negative_duration,
@@ -196,8 +233,6 @@ def _gc(p: argparse.ArgumentParser) -> None:
 
 
 def _bundle(p: argparse.ArgumentParser) -> None:
-    from envkit.cli.arguments import Parser
-
     bundle = p.add_subparsers(
         dest="bundle_command", metavar="SUBCOMMAND", parser_class=Parser, help="what to do"
     )
@@ -223,6 +258,7 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
     b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
+    add_engine(b, "the engine to load the images into")
     b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
@@ -234,6 +270,7 @@ def _bundle(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
     )
+    add_engine(b, "the engine that tags and pushes the images")
 
 
 _STACKFILE = "envkit.cli.commands.stackfile"
@@ -291,3 +328,25 @@ COMMANDS: dict[str, CommandInfo] = {
         "file; inspect, load or push it where there is no internet.",
     ),
 }
+
+
+def build_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one command: its own arguments, then the global options (``-f`` only
+    where the command does not use it itself, as ``logs -f`` does; ``--file`` always)."""
+    info = COMMANDS[name]
+    parser = Parser(prog=f"envkit {name}", description=info.description or info.summary)
+    info.arguments(parser)
+    flags = ["--file"] if "-f" in parser._option_string_actions else ["-f", "--file"]
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        *flags,
+        dest="file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="stack file; repeat to merge several with Compose's rules (default: "
+        "./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml or "
+        "docker-compose.yaml with its override file)",
+    )
+    group.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    return parser

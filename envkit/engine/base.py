@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from envkit.model import DesiredState, ServiceSpec
+from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
     "ContainerRuntime",
@@ -80,6 +80,8 @@ class ObservedContainer:
     # The command it runs as the engine's container list writes it (entrypoint and
     # arguments joined, an argument with a space in single quotes). None: not reported.
     command: str | None = None
+    # Every volume mounted, as (target path, volume name): named and anonymous alike.
+    volume_mounts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,11 @@ class ContainerRuntime(Protocol):
 
     def observe(self, desired: DesiredState) -> ObservedState: ...
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
+        """Create a network: a plain bridge, or as ``spec`` says (driver, ipam...)."""
+        ...
 
     def remove_network(self, name: str) -> None:
         """Remove the network; one that still has endpoints is an ``EngineError`` with code
@@ -213,11 +219,15 @@ class ContainerRuntime(Protocol):
         spec: ServiceSpec,
         replica: int,
         labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
     ) -> str:
         """Create (not start) the container ``{project}-{service}-{replica}`` (or under
-        ``name``: a recreate makes the new one beside the old first); return its id."""
+        ``name``: a recreate makes the new one beside the old first); return its id.
+        Its anonymous volumes (bare ``/data`` mounts, the image's ``VOLUME`` paths) are the
+        ``carried`` volumes ``(target, name)`` of the container it replaces, or new volumes
+        labelled ``io.envkit.anonymous`` and with the project's labels."""
         ...
 
     def rename_container(self, container_id: str, name: str) -> None: ...
@@ -226,7 +236,10 @@ class ContainerRuntime(Protocol):
 
     def stop_container(self, container_id: str, timeout_s: float) -> None: ...
 
-    def remove_container(self, container_id: str) -> None: ...
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove a container. Its volumes stay (as in Compose) unless ``volumes``,
+        which removes the anonymous volumes Docker made for it."""
+        ...
 
     def status(self, container_id: str) -> ContainerStatus: ...
 

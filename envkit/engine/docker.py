@@ -11,7 +11,9 @@ host ports someone else holds), one network list, one volume list and one image 
 
 Its parts: :mod:`envkit.engine.docker_json` reads the engine's JSON into observed values
 (pure), and :mod:`envkit.engine.docker_images` does the image work (pull, build, save,
-load, push) through this module's client and boundary.
+load, push) through this module's client and boundary, and
+:mod:`envkit.engine.docker_lists` makes the list calls: raw GETs on a unix socket, so that
+a read-only command (a no-op ``up``, ``plan``, ``ps``) never imports the SDK.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ from envkit.engine.base import (
     ObservedState,
     ObservedVolume,
 )
+from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
+from envkit.engine.docker_create import (
+    anonymous_targets,
+    exposed,
+    host_options,
+    links,
+    network_mode,
+)
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
     image_ids,
@@ -41,6 +51,7 @@ from envkit.engine.docker_json import (
     parse_status,
     parse_volume,
 )
+from envkit.engine.docker_lists import DockerLists
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
@@ -50,10 +61,13 @@ from envkit.engine.endpoint import (
 from envkit.engine.occupied import bound_on_host, observed_state
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.model import (
+    DEFAULT_NETWORK,
+    LABEL,
     DesiredState,
     MountType,
+    NetworkSpec,
+    ServiceNetwork,
     ServiceSpec,
-    container_name,
 )
 
 __all__ = [
@@ -94,6 +108,9 @@ class DockerEngine:
         self._timeout_s = timeout_s
         self._client: Any = None
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
+        self._lists = DockerLists(
+            endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
+        )
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -127,27 +144,7 @@ class DockerEngine:
     def _api(self) -> Any:
         if self._client is None:
             with self._boundary("connect to", "the Docker engine"):
-                from docker import APIClient
-
-                kwargs: dict[str, Any] = {"base_url": self._endpoint.url}
-                tls = self._endpoint.tls
-                if tls is not None:
-                    from docker.tls import TLSConfig
-
-                    kwargs["tls"] = TLSConfig(
-                        client_cert=(
-                            os.path.join(tls.cert_dir, "cert.pem"),
-                            os.path.join(tls.cert_dir, "key.pem"),
-                        ),
-                        ca_cert=os.path.join(tls.cert_dir, "ca.pem"),
-                        verify=tls.verify,
-                    )
-                self._client = APIClient(
-                    version=self._version,
-                    timeout=int(self._timeout_s),
-                    max_pool_size=32,
-                    **kwargs,
-                )
+                self._client = make_client(self._endpoint, self._version, self._timeout_s)
         return self._client
 
     @contextlib.contextmanager
@@ -170,17 +167,22 @@ class DockerEngine:
                 code="engine-permission-denied",
             )
         names = {type(e).__name__ for e in chain}
+        remote = remote_failure(self._endpoint, chain, names)
+        if remote is not None:
+            return remote
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status is None and (
-            names & {"ConnectionError", "NewConnectionError", "ProtocolError"}
+            names & {"ConnectionError", "NewConnectionError", "ProtocolError", "ConnectTimeout"}
             or any(isinstance(e, ConnectionRefusedError | FileNotFoundError) for e in chain)
         ):
             return EngineUnavailable(
                 f"no Docker engine answers at {self.endpoint} (while trying to "
                 f"{operation} {subject})",
-                hint=START_HINT,
+                hint=START_HINT if self._endpoint.is_local else unreachable_hint(self._endpoint),
             )
-        if names & {"ReadTimeout", "Timeout", "ConnectTimeout"}:
+        if names & {"ReadTimeout", "Timeout", "ConnectTimeout"} or any(
+            isinstance(e, TimeoutError) for e in chain
+        ):
             return EngineError(
                 f"the Docker engine at {self.endpoint} did not answer in time "
                 f"({self._timeout_s:g}s) to {operation} {subject}",
@@ -198,11 +200,11 @@ class DockerEngine:
     def observe(self, desired: DesiredState) -> ObservedState:
         project = desired.project
         with self._boundary("list containers", f"of {project}"):
-            raw_containers = self._api().containers(all=True)
+            raw_containers = self._lists.containers(None)
         with self._boundary("list networks", f"of {project}"):
-            raw_networks = self._api().networks()
+            raw_networks = self._lists.networks(None)
         with self._boundary("list volumes", f"of {project}"):
-            raw_volumes = self._api().volumes().get("Volumes") or []
+            raw_volumes = self._lists.volumes(None)
         return observed_state(
             desired,
             [parse_container(c) for c in raw_containers],
@@ -216,24 +218,24 @@ class DockerEngine:
         if not refs:
             return {}
         with self._boundary("list images", "on the engine"):
-            images = self._api().images()
+            images = self._lists.images()
         return image_ids(images, refs)
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ObservedContainer]:
         with self._boundary("list containers", "with envkit labels"):
-            raw = self._api().containers(all=True, filters=label_filters(labels))
+            raw = self._lists.containers(label_filters(labels))
         return [parse_container(c) for c in raw]
 
     def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
         """Networks carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list networks", "with envkit labels"):
-            raw = self._api().networks(filters=label_filters(labels))
+            raw = self._lists.networks(label_filters(labels))
         return [parse_network(n) for n in raw]
 
     def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
         """Volumes carrying ``labels`` (a None value: the key, with any value)."""
         with self._boundary("list volumes", "with envkit labels"):
-            raw = self._api().volumes(filters=label_filters(labels)).get("Volumes") or []
+            raw = self._lists.volumes(label_filters(labels))
         return [parse_volume(v) for v in raw]
 
     # -- images: see envkit.engine.docker_images ---------------------------------------
@@ -273,9 +275,34 @@ class DockerEngine:
 
     # -- networks and volumes ----------------------------------------------------------
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
         with self._boundary("create network", name):
-            self._api().create_network(name, driver="bridge", labels=dict(labels))
+            if spec is None:
+                self._api().create_network(name, driver="bridge", labels=dict(labels))
+                return
+            from docker.types import IPAMConfig, IPAMPool
+
+            ipam = None
+            if spec.ipam_driver or spec.ipam_config:
+                ipam = IPAMConfig(
+                    driver=spec.ipam_driver or "default",
+                    pool_configs=[
+                        IPAMPool(subnet=s or None, iprange=r or None, gateway=g or None)
+                        for s, r, g in spec.ipam_config
+                    ],
+                )
+            self._api().create_network(
+                name,
+                driver=spec.driver,
+                options=dict(spec.driver_opts) or None,
+                ipam=ipam,
+                internal=spec.internal,
+                labels=dict(labels),
+                enable_ipv6=spec.enable_ipv6,
+                attachable=spec.attachable,
+            )
 
     def remove_network(self, name: str) -> None:
         try:
@@ -338,15 +365,19 @@ class DockerEngine:
         spec: ServiceSpec,
         replica: int,
         labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
     ) -> str:
         """Create ``{project}-{service}-{replica}`` (or ``name``) on the project network,
         reachable there by its service name (a network alias). The hostname stays Docker's
         default (the short container id) unless the stack sets one, as in Compose: replicas
-        of a service would otherwise share a hostname."""
-        name = name or container_name(desired.project, spec.name, replica)
+        of a service would otherwise share a hostname. Anonymous volumes: see the protocol
+        (``envkit.engine.base.Engine.create_container``)."""
+        name = name or desired.container_of(spec.name, replica)
         api = self._api()
+        anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
+        joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
 
@@ -368,6 +399,11 @@ class DockerEngine:
                     read_only=m.read_only,
                 )
                 for m in spec.mounts
+                if m.target not in anonymous
+            ]
+            mounts += [
+                SdkMount(target=target, source=volume, type="volume", read_only=read_only)
+                for target, (volume, read_only) in anonymous.items()
             ]
             host_config = api.create_host_config(
                 port_bindings=bindings or None,
@@ -381,18 +417,31 @@ class DockerEngine:
                 init=spec.init,
                 mem_limit=spec.mem_limit,
                 nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
-                network_mode=desired.network,
+                network_mode=network_mode(desired, spec, joined),
+                volumes_from=[
+                    f"{desired.container_of(name, 1) if kind == 'service' else name}:{mode}"
+                    for kind, name, mode in spec.volumes_from
+                ]
+                or None,
+                **host_options(spec),
             )
-            networking = api.create_networking_config(
-                {desired.network: api.create_endpoint_config(aliases=[spec.name])}
-            )
+            networking = None
+            if joined:
+                first = joined[0]
+                networking = api.create_networking_config(
+                    {desired.network_name(first.name): self._endpoint_config(desired, spec, first)}
+                )
             created = api.create_container(
                 image=spec.image,
                 name=name,
                 command=list(spec.command) if spec.command is not None else None,
                 entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 environment=[f"{k}={v}" for k, v in spec.environment] or None,
-                ports=[(p.target, p.protocol) for p in spec.ports] or None,
+                ports=[
+                    *((p.target, p.protocol) for p in spec.ports),
+                    *(exposed(e) for e in spec.expose),
+                ]
+                or None,
                 labels=dict(labels),
                 user=spec.user,
                 working_dir=spec.working_dir,
@@ -406,8 +455,34 @@ class DockerEngine:
                 host_config=host_config,
                 networking_config=networking,
                 detach=True,
+                stop_signal=spec.options.stop_signal,
+                stdin_open=spec.options.stdin_open,
+                tty=spec.options.tty,
+                mac_address=spec.options.mac_address,
+                domainname=spec.options.domainname,
+                platform=spec.options.platform,
             )
-        return str(created["Id"])
+        cid = str(created["Id"])
+        for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
+            network = desired.network_name(extra.name)
+            with self._boundary("connect container", f"{name} to {network}"):
+                api.connect_container_to_network(
+                    cid,
+                    network,
+                    aliases=[spec.name, *extra.aliases],
+                    ipv4_address=extra.ipv4_address,
+                    links=links(desired, spec) or None,
+                )
+        return cid
+
+    def _endpoint_config(
+        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork
+    ) -> Any:
+        return self._api().create_endpoint_config(
+            aliases=[spec.name, *net.aliases],
+            ipv4_address=net.ipv4_address,
+            links=links(desired, spec) or None,
+        )
 
     def rename_container(self, container_id: str, name: str) -> None:
         with self._boundary("rename container", f"{container_id} to {name}"):
@@ -421,14 +496,15 @@ class DockerEngine:
         with self._not_found_ok(), self._boundary("stop container", container_id):
             self._api().stop(container_id, timeout=max(0, round(timeout_s)))
 
-    def remove_container(self, container_id: str) -> None:
-        """Force-remove, with its anonymous volumes (named volumes are never removed by
-        this: Docker's ``v=True`` only deletes volumes that have no name)."""
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
+        """Force-remove. ``volumes``: also the anonymous volumes Docker made for it (Docker's
+        ``v=True``; envkit's own anonymous volumes are mounted by name and are removed by
+        their labels instead, with ``down --volumes``). Another client removing it at the
+        same time (a second gc, a down) is fine: done once it is gone."""
         try:
             with self._not_found_ok(), self._boundary("remove container", container_id):
-                self._api().remove_container(container_id, v=True, force=True)
+                self._api().remove_container(container_id, v=volumes, force=True)
         except EngineError as exc:
-            # Another client (a second gc, a down) is removing it: done once it is gone.
             if exc.code != "engine-conflict" or "already in progress" not in exc.message:
                 raise
             self._wait_gone(container_id, exc)
@@ -445,6 +521,39 @@ class DockerEngine:
                 raise
             time.sleep(0.2)
         raise conflict
+
+    def _anonymous_volumes(
+        self,
+        spec: ServiceSpec,
+        name: str,
+        labels: Mapping[str, str],
+        carried: Mapping[str, str],
+    ) -> dict[str, tuple[str, bool]]:
+        """target -> (volume name, read-only) for every anonymous volume of the new
+        container: a bare ``/data`` mount of the spec, or a ``VOLUME`` of its image that no
+        mount of the spec covers. A ``carried`` volume is reused; any other is created
+        here, with the instance's labels and ``io.envkit.anonymous``, so that it can be
+        listed, kept by ``down`` and removed by ``down --volumes`` and gc. (Docker would
+        make the same volumes without labels.)"""
+        import uuid
+
+        try:
+            with self._boundary("inspect image", spec.image):
+                config = self._api().inspect_image(spec.image).get("Config") or {}
+        except ImageNotFound:  # create then fails with its own message
+            config = {}
+        wanted = anonymous_targets(spec, config)
+        keep = (LABEL.STACK, LABEL.ENV, LABEL.PROJECT, LABEL.INSTANCE, LABEL.EXPIRES,
+                LABEL.VERSION, LABEL.SERVICE, LABEL.REPLICA)  # fmt: skip
+        out: dict[str, tuple[str, bool]] = {}
+        for target, read_only in sorted(wanted.items()):
+            volume = carried.get(target)
+            if volume is None:
+                volume = f"{name}_anon-{uuid.uuid4().hex[:12]}"
+                own = {k: v for k, v in labels.items() if k in keep}
+                self.create_volume(volume, {**own, LABEL.ANONYMOUS: target})
+            out[target] = (volume, read_only)
+        return out
 
     def status(self, container_id: str) -> ContainerStatus:
         with self._boundary("inspect container", container_id):
@@ -466,6 +575,7 @@ class DockerEngine:
             yield from stream
 
     def close(self) -> None:
+        self._lists.close()
         if self._client is not None:
             self._client.close()
             self._client = None

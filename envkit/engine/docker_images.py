@@ -169,7 +169,9 @@ class DockerImages:
         self._registry_stream(
             "pull image",
             ref,
-            lambda: self._api().pull(repo, tag=tag, stream=True, decode=True),
+            lambda: self._api().pull(
+                repo, tag=tag, stream=True, decode=True, platform=spec.options.platform
+            ),
             on_output,
             progress=True,
             failed=failed,
@@ -252,8 +254,10 @@ class DockerImages:
         """``docker load`` from a stream of tar bytes; returns what the engine says it
         loaded (``Loaded image: ...`` lines)."""
         loaded: list[str] = []
+        # quiet: no per-layer progress, which the engine would write while the stream is
+        # still being sent (`docker load` asks the same when its output is not a terminal)
         with self._boundary("load images", "from the bundle"):
-            for event in self._api().load_image(data=iter(data)):
+            for event in self._api().load_image(data=iter(data), quiet=True):
                 if "error" in event:
                     raise EngineError(
                         f"the engine refused the bundle's images: {event['error']}",

@@ -129,6 +129,11 @@ def parse_container(raw: Json) -> ObservedContainer:
         created=_rfc3339(raw.get("Created")),
         networks=_attachments(raw.get("NetworkSettings")),
         command=raw["Command"] if isinstance(raw.get("Command"), str) else None,
+        volume_mounts=tuple(
+            (str(m.get("Destination", "")), str(m.get("Name", "")))
+            for m in raw.get("Mounts") or ()
+            if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Name")
+        ),
     )
 
 

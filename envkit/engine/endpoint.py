@@ -50,10 +50,26 @@ class Scheme(Enum):
 
 @dataclass(frozen=True, slots=True)
 class TlsSettings:
-    """DOCKER_CERT_PATH / DOCKER_TLS_VERIFY, as the docker CLI reads them."""
+    """DOCKER_CERT_PATH / DOCKER_TLS_VERIFY, as the docker CLI reads them, or the files an
+    environment's ``engine: {tls: {ca, cert, key}}`` names (which win over ``cert_dir``)."""
 
     cert_dir: str  # holds ca.pem, cert.pem, key.pem
     verify: bool
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+
+    @property
+    def ca_file(self) -> str:
+        return self.ca or os.path.join(self.cert_dir, "ca.pem")
+
+    @property
+    def cert_file(self) -> str:
+        return self.cert or os.path.join(self.cert_dir, "cert.pem")
+
+    @property
+    def key_file(self) -> str:
+        return self.key or os.path.join(self.cert_dir, "key.pem")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +92,15 @@ class EngineEndpoint:
             return f"unix://{os.path.realpath(self.path)}"
         if self.scheme is Scheme.NPIPE:
             return f"npipe://{self.path.lower()}"
-        host = f"[{self.host}]" if ":" in self.host else self.host.lower()
+        host = _canonical_host(self.host)
+        host = f"[{host}]" if ":" in host else host
         return f"{self.scheme.value}://{host}:{self.port}"
 
     @property
     def is_local(self) -> bool:
         """Whether the engine runs on this host (so a published port is bound here)."""
         return self.scheme in (Scheme.UNIX, Scheme.NPIPE) or (
-            self.scheme is Scheme.TCP and self.host.lower() in _LOOPBACK
+            self.scheme is Scheme.TCP and _canonical_host(self.host) in _LOOPBACK
         )
 
     @property
@@ -105,6 +122,20 @@ class EngineEndpoint:
         if not self.is_local:
             return self.host
         return "::1" if host_ip == "::" else "127.0.0.1"
+
+
+def _canonical_host(host: str) -> str:
+    """One spelling of a host: an IP address compressed (``0:0::1`` -> ``::1``, an IPv4-mapped
+    IPv6 address as IPv4), a name in lower case without a trailing dot."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host.lower().rstrip(".")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def parse_endpoint(
@@ -132,8 +163,13 @@ def parse_endpoint(
         if not host:
             raise _bad(value, source, "it names no host")
         if scheme_text == "ssh":
+            # The SDK uses only the user of ssh://USER:PASSWORD@HOST; the password goes here,
+            # so that no message or exception text can ever carry it.
+            user = f"{parts.username}@" if parts.username else ""
+            hostport = f"[{host}]" if ":" in host else host
+            url = f"ssh://{user}{hostport}" + (f":{port}" if port else "")
             return EngineEndpoint(
-                Scheme.SSH, text, host=host, port=port or 22, tls=None, source=source
+                Scheme.SSH, url, host=host, port=port or 22, tls=None, source=source
             )
         if scheme_text == "https" and tls is None:
             tls = TlsSettings(str(Path("~/.docker").expanduser()), verify=True)
@@ -184,10 +220,11 @@ def endpoint_from_env(environment: Mapping[str, str] | None = None) -> EngineEnd
 
 
 def context_endpoint(
-    env: Mapping[str, str], context: str, tls: TlsSettings | None
+    env: Mapping[str, str], context: str, tls: TlsSettings | None, *, source: str = ""
 ) -> EngineEndpoint:
     """The docker endpoint of a ``docker context`` (its meta.json under
-    ``$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/``); ``default`` is the socket."""
+    ``$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/``, and its TLS files, when it has
+    any, under ``contexts/tls/<sha256>/docker/``); ``default`` is the socket."""
     if context == "default":
         return parse_endpoint(DEFAULT_SOCKET, tls=tls)
     config = env.get("DOCKER_CONFIG") or os.path.join(
@@ -195,13 +232,17 @@ def context_endpoint(
     )
     key = hashlib.sha256(context.encode()).hexdigest()
     meta = Path(config) / "contexts" / "meta" / key / "meta.json"
-    source = f"DOCKER_CONTEXT={context}"
+    source = f"{source}: context {context}" if source else f"DOCKER_CONTEXT={context}"
     try:
         with meta.open("rb") as f:
             data = json.loads(f.read(_CONTEXT_LIMIT))
-        host = data["Endpoints"]["docker"]["Host"]
+        docker_endpoint = data["Endpoints"]["docker"]
+        host = docker_endpoint["Host"]
         if not isinstance(host, str):
             raise TypeError(host)
+        tls_dir = Path(config) / "contexts" / "tls" / key / "docker"
+        if tls_dir.is_dir():
+            tls = TlsSettings(str(tls_dir), verify=not docker_endpoint.get("SkipTLSVerify"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(
             f"{source}: cannot read the context's engine address from {meta} ({exc})",

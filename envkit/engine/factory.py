@@ -14,35 +14,56 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from envkit.engine.endpoint import EngineEndpoint, tls_from_env
+from envkit.engine.endpoint import EngineEndpoint, TlsSettings, tls_from_env
+from envkit.model import EngineSetting
 
 if TYPE_CHECKING:
     from envkit.engine.base import Engine
 
-__all__ = ["engine_from_env"]
+__all__ = ["endpoint_of", "engine_from_env"]
 
 
 def engine_from_env(
     environment: Mapping[str, str] | None = None,
     *,
-    endpoint: EngineEndpoint | str | None = None,
+    endpoint: EngineEndpoint | EngineSetting | str | None = None,
 ) -> Engine:
     """The engine ``environment`` (default: the process environment) names, or the one
-    ``endpoint`` names (an address or a docker context name; TLS settings still come from
-    the environment). Connects on the first call, not here."""
+    ``endpoint`` names: an environment's ``engine:`` setting (its TLS files win), or an
+    address or a docker context name (``--engine``; TLS settings then come from the
+    environment). Connects on the first call, not here."""
     from envkit.engine.docker import DockerEngine
 
     env = os.environ if environment is None else environment
     if endpoint is None:
         return DockerEngine.from_env(env)
-    if isinstance(endpoint, str):
-        endpoint = _from_setting(endpoint, env)
-    return DockerEngine(endpoint, version=env.get("DOCKER_API_VERSION"))
+    return DockerEngine(endpoint_of(endpoint, env), version=env.get("DOCKER_API_VERSION"))
 
 
-def _from_setting(value: str, env: Mapping[str, str]) -> EngineEndpoint:
+def endpoint_of(
+    setting: EngineEndpoint | EngineSetting | str, environment: Mapping[str, str] | None = None
+) -> EngineEndpoint:
+    """The endpoint an ``engine:`` setting, an ``--engine`` value or an endpoint names."""
+    env = os.environ if environment is None else environment
+    if isinstance(setting, EngineEndpoint):
+        return setting
+    if isinstance(setting, str):
+        return _from_setting(setting, env, source="--engine")
+    if setting.context:
+        return _from_setting(setting.context, env, source=setting.where)
+    tls = (
+        TlsSettings("", True, setting.tls_ca, setting.tls_cert, setting.tls_key)
+        if setting.has_tls
+        else tls_from_env(env)
+    )
+    from envkit.engine.endpoint import parse_endpoint
+
+    return parse_endpoint(setting.address, tls=tls, source=setting.where)
+
+
+def _from_setting(value: str, env: Mapping[str, str], *, source: str) -> EngineEndpoint:
     from envkit.engine.endpoint import context_endpoint, parse_endpoint
 
     if "://" in value or value.startswith("/"):
-        return parse_endpoint(value, tls=tls_from_env(env), source="engine")
-    return context_endpoint(env, value, tls_from_env(env))
+        return parse_endpoint(value, tls=tls_from_env(env), source=source)
+    return context_endpoint(env, value, tls_from_env(env), source=source)

@@ -40,7 +40,16 @@ from envkit.engine.base import (
 from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
 from envkit.engine.occupied import observed_state
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import LABEL, DesiredState, MountType, PullPolicy, ServiceSpec, container_name
+from envkit.model import (
+    DEFAULT_NETWORK,
+    LABEL,
+    DesiredState,
+    MountType,
+    NetworkSpec,
+    PullPolicy,
+    ServiceNetwork,
+    ServiceSpec,
+)
 
 __all__ = ["MUTATING", "FakeContainer", "FakeEngine", "Outcome"]
 
@@ -175,7 +184,9 @@ class FakeEngine(FakeState):
             self.calls.append(("push", ref))
             self.registry[ref] = self.images[ref]
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], spec: NetworkSpec | None = None
+    ) -> None:
         with self._lock:
             self.calls.append(("create_network", name))
             if name in self.networks:
@@ -230,10 +241,11 @@ class FakeEngine(FakeState):
         spec: ServiceSpec,
         replica: int,
         labels: Mapping[str, str],
+        carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
     ) -> str:
-        name = name or container_name(desired.project, spec.name, replica)
+        name = name or desired.container_of(spec.name, replica)
         with self._lock:
             self.calls.append(("create_container", name))
             if any(c.name == name for c in self.containers.values()):
@@ -243,16 +255,33 @@ class FakeEngine(FakeState):
             image_id = self.images.get(spec.image)
             if image_id is None:
                 raise ImageNotFound(f"cannot create container {name}: no image {spec.image!r}")
-            if desired.network not in self.networks:
-                raise EngineError(
-                    f"cannot create container {name}: network {desired.network} not found",
-                    code="engine-not-found",
-                )
+            joined = (
+                () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
+            )
+            for net in joined:
+                network = desired.network_name(net.name)
+                if network not in self.networks:
+                    raise EngineError(
+                        f"cannot create container {name}: network {network} not found",
+                        code="engine-not-found",
+                    )
+            mounted: list[tuple[str, str]] = []
+            reuse = dict(carried)
             for m in spec.mounts:  # Docker creates a missing named volume, unlabelled
                 if m.type is MountType.VOLUME and m.source:
-                    self.volumes.setdefault(desired.volume_name(m.source), {})
+                    volume = desired.volume_name(m.source)
+                    self.volumes.setdefault(volume, {})
+                elif m.type is MountType.VOLUME:  # anonymous: carried over, or made labelled
+                    volume = reuse.get(m.target) or f"{name}_anon-{len(self.volumes)}"
+                    own = {k: v for k, v in labels.items() if k == LABEL.PROJECT}
+                    self.volumes.setdefault(volume, {**own, LABEL.ANONYMOUS: m.target})
+                else:
+                    continue
+                mounted.append((m.target, volume))
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
-            return self._new_container(name, dict(labels), image_id, spec.ports, check).id
+            c = self._new_container(name, dict(labels), image_id, spec.ports, check)
+            c.volume_mounts = tuple(mounted)
+            return c.id
 
     def rename_container(self, container_id: str, name: str) -> None:
         with self._lock:
@@ -288,7 +317,7 @@ class FakeEngine(FakeState):
             if c is not None and c.state == "running":
                 c.state, c.exit_code, c.bindings = "exited", 0, ()
 
-    def remove_container(self, container_id: str) -> None:
+    def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
         with self._lock:
             c = self.containers.pop(container_id, None)
             self.calls.append(("remove_container", c.name if c else container_id))

@@ -82,6 +82,7 @@ class FakeContainer:
     bindings: tuple[PortBinding, ...] = ()
     created: str = ""
     starts: int = 0  # how many times it was started
+    volume_mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name)
 
 
 def digest(text: str) -> str:
@@ -219,6 +220,7 @@ class FakeState:
             exit_code=c.exit_code if c.state == "exited" else None,
             labels=dict(c.labels),
             created=c.created,
+            volume_mounts=c.volume_mounts,
         )
 
     def _new_container(

@@ -22,7 +22,7 @@ from envkit.engine.base import (
     PortHolder,
     PortUse,
 )
-from envkit.model import LABEL, DesiredState, addresses_overlap, container_name
+from envkit.model import LABEL, DesiredState, addresses_overlap
 
 __all__ = [
     "HostProbe",
@@ -79,16 +79,16 @@ def foreign_names(
     project = desired.project
     foreign: dict[str, str] = {}
     wanted_containers = {
-        container_name(project, s.name, r)
-        for s in desired.services
-        for r in range(1, s.replicas + 1)
+        desired.container_of(s.name, r) for s in desired.services for r in range(1, s.replicas + 1)
     }
     for c in others:
         if c.name in wanted_containers:
             foreign[c.name] = "container"
+    # An external network is found here too: the planner asks that it exists.
+    wanted_networks = {desired.network_name(n.name) for n in desired.network_specs()}
     for n in networks:
-        if n.name == desired.network and n.labels.get(LABEL.PROJECT) != project:
-            foreign[desired.network] = "network"
+        if n.name in wanted_networks and n.labels.get(LABEL.PROJECT) != project:
+            foreign[n.name] = "network"
     wanted_volumes = {desired.volume_name(v.name) for v in desired.volumes if not v.external}
     for v in volumes:
         if v.name in wanted_volumes and v.labels.get(LABEL.PROJECT) != project:

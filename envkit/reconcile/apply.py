@@ -15,17 +15,16 @@ What each action does:
 - RECREATE: make the image present and create the new container (under a temporary
   name) *before* touching the old one, then stop the old one (its stop_grace_period),
   remove it, rename the new one, start it: a create the engine refuses leaves the old
-  container running (see ``_replace``). Named volumes survive (they have names);
-  anonymous volumes are removed with the old container, so a recreated container starts
-  with fresh anonymous volumes (unlike Compose, which copies them: envkit keeps state only
-  in named volumes, which is what ``down --volumes`` reasons about).
+  container running (see ``_replace``). Named volumes survive (they have names); the old
+  container's anonymous volumes that the plan carries over are mounted in the new one at
+  the same paths, as Compose does (``envkit.reconcile.anonymous``).
 - START: start the stopped container. NOOP: nothing, but dependents still wait on it.
 - Without ``wait``, a container this apply started that exits with a non-zero code within
   ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
   with ``wait``, every container must become healthy (or stay running) instead. Waiting
   (conditions, readiness, failures with logs) is ``envkit.reconcile.readiness``; the worker pool,
   cancellation and combining failures are ``envkit.reconcile.scheduling``.
-- REMOVE: stop and remove (with its anonymous volumes).
+- REMOVE: stop and remove; its volumes stay (as in Compose) until ``down --volumes``/gc.
 
 Interruption: on Ctrl-C no more work is submitted, engine calls in flight finish, waits
 stop, and KeyboardInterrupt propagates. Every step is a whole engine call, so the engine is
@@ -45,7 +44,14 @@ from typing import Any
 
 from envkit.engine.base import Engine, ObservedContainer
 from envkit.errors import EngineError, EnvkitError, PlanConflict
-from envkit.model import LABEL, ServiceSpec, addresses_overlap, container_labels, project_labels
+from envkit.model import (
+    LABEL,
+    PullPolicy,
+    ServiceSpec,
+    addresses_overlap,
+    container_labels,
+    project_labels,
+)
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (
@@ -113,10 +119,12 @@ class _Run(Waits):
         timeout_s: float,
         expires: str | None,
         now: Clock,
+        present_images: Mapping[str, str | None],
     ) -> None:
         super().__init__(engine, plan.desired, reporter, timeout_s, now)
         self.plan = plan
         self.expires = expires
+        self.present_images = present_images
         self.done: list[tuple[str, Action]] = []
         self.released: set[str] = set()  # recreates whose old container went early
         self.images: dict[tuple[Any, ...], Future[str]] = {}
@@ -130,7 +138,15 @@ class _Run(Waits):
             self.done.append((name, action))
 
     def ensure_image(self, spec: ServiceSpec) -> None:
-        """Once per distinct image per apply, even when services ask in parallel."""
+        """Once per distinct image per apply, even when services ask in parallel. An image
+        the observe just listed needs no engine call under the default policy (``missing``,
+        no ``build:``): the engine would only inspect it again."""
+        if (
+            spec.pull_policy is PullPolicy.MISSING
+            and spec.build is None
+            and self.present_images.get(spec.image)
+        ):
+            return
         key = (spec.image, spec.pull_policy, spec.build)
         with self.lock:
             fut = self.images.get(key)
@@ -162,16 +178,19 @@ def apply(
     workers: int = 8,
     expires: str | None = None,
     now: Clock = time.monotonic,
+    present_images: Mapping[str, str | None] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
-    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start). ``expires``: RFC 3339 expiry label
-    for throwaway instances. Raises ApplyError (with logs) when a service fails, PlanConflict
-    when the plan has conflicts, EngineError when the engine refuses an operation."""
+    is healthy (when it has no healthcheck: running, and for SETTLE_S after its start).
+    ``expires``: RFC 3339 expiry label for throwaway instances. ``present_images``: image
+    ref -> local id as the observe ``plan`` came from listed them (a present one needs no
+    inspect). Raises ApplyError (with logs) when a service fails, PlanConflict when the
+    plan has conflicts, EngineError when the engine refuses an operation."""
     if plan.conflicts:
         first = plan.conflicts[0]
         more = f" (and {len(plan.conflicts) - 1} more)" if len(plan.conflicts) > 1 else ""
         raise PlanConflict(first.message + more, hint=first.hint, code=first.code)
-    run = _Run(plan, engine, reporter, timeout_s, expires, now)
+    run = _Run(plan, engine, reporter, timeout_s, expires, now, present_images or {})
     in_pool(workers, run.cancel, partial(_carry_out, run, wait=wait))
     return ApplyResult(plan.project, dict(run.ids), tuple(run.done))
 
@@ -205,10 +224,13 @@ def _apply_infra(run: _Run) -> None:
     desired = run.desired
     for change in run.plan.changes:
         if change.kind is ResourceKind.NETWORK and change.action is Action.CREATE:
+            wanted = next((n for n in desired.network_specs() if n.name == change.network), None)
+            labels = dict(wanted.labels) if wanted else {}
+            labels.update(project_labels(desired, expires=run.expires))
             net = subject(change)
             run.reporter.step(net, "creating network")
             with failing(run.reporter, [net]):
-                run.engine.create_network(change.name, project_labels(desired, expires=run.expires))
+                run.engine.create_network(change.name, labels, wanted)
             run.reporter.step(net, "created", Outcome.CREATED)
             run.record(change.name, Action.CREATE)
         elif change.kind is ResourceKind.VOLUME and change.action is Action.CREATE:
@@ -388,7 +410,7 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         if action is Action.RECREATE and change.before is not None and not released:
             cid = _replace(run, change, change.before, after, labels)
         else:
-            cid = run.engine.create_container(run.desired, after, replica, labels)
+            cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)
         run.remember(change.name, cid)
         run.reporter.step(it, "created")
     run.engine.start_container(cid)

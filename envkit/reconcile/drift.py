@@ -5,7 +5,7 @@ container list reports for the container itself, so drift made outside envkit sh
 plan instead of "No changes":
 
 - network attachments, as Compose's ``checkExpectedNetworks`` compares them: the container
-  must be attached to the project network, and by the id that network has now (a network
+  must be attached to every network its service joins, by the id that network has now (a network
   removed and made again has a new id; a container still pointing at the old one cannot
   start). A missing or stale attachment -> recreate, as Compose does: a recreate restores
   the endpoint exactly as created (the service-name alias included) through the one tested
@@ -22,6 +22,8 @@ on every plan; it is not compared (neither does Compose).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from envkit.engine.base import ObservedContainer
 from envkit.model import ServiceSpec
 from envkit.reconcile.spec_diff import FieldDiff
@@ -32,23 +34,30 @@ COMMAND_CHANGED = "the container's command differs from the stack's (changed out
 
 
 def network_drift(
-    network: str, network_id: str | None, container: ObservedContainer
+    expected: Mapping[str, str | None], container: ObservedContainer
 ) -> FieldDiff | None:
-    """How ``container``'s attachment to the project network ``network`` (whose id is
-    ``network_id`` now, None when it does not exist and will be created) differs from what
-    it must be, as a field difference; None when it is right or not reported."""
-    if container.networks is None:
+    """How ``container``'s attachments differ from ``expected`` (network name -> the id it
+    has now; None: it does not exist and will be created; "": not observed, so only the
+    attachment is checked), as one field difference; None when they are right or the
+    engine did not report them."""
+    if container.networks is None or not expected:
         return None
-    attached = container.networks.get(network)
-    if attached is None:
-        state = "disconnected"
-    elif network_id is None:
-        state = "network removed"
-    elif attached and attached != network_id:
-        state = "network re-created; attached to the old one"
-    else:
+    shown: list[str] = []
+    drifted = False
+    for network, network_id in expected.items():
+        attached = container.networks.get(network)
+        state = ""
+        if attached is None:
+            state = "disconnected"
+        elif network_id is None:
+            state = "network removed"
+        elif network_id and attached and attached != network_id:
+            state = "network re-created; attached to the old one"
+        drifted = drifted or bool(state)
+        shown.append(f"{network} ({state})" if state else network)
+    if not drifted:
         return None
-    return FieldDiff("networks", (f"{network} ({state})",), (network,))
+    return FieldDiff("networks", tuple(shown), tuple(expected))
 
 
 def list_command(words: tuple[str, ...]) -> str:

@@ -47,21 +47,23 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
 from envkit.model import (
+    DEFAULT_NETWORK,
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
+    ServiceNetwork,
     ServiceSpec,
     addresses_overlap,
-    container_name,
     spec_hash,
 )
+from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
@@ -99,6 +101,10 @@ class Change:
     volume: str | None = None  # volumes only: the stack-level name
     # RECREATE only: the changed fields (before -> after), secrets masked; for people too.
     diffs: tuple[FieldDiff, ...] = ()
+    network: str | None = None  # networks only: the stack-level name
+    # Recreates: the old container's anonymous volumes the new one mounts, (target, name)
+    # (envkit.reconcile.anonymous).
+    carried: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +154,15 @@ class Plan:
         )
 
 
-def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+def plan(
+    desired: DesiredState, observed: ObservedState, *, renew_anon_volumes: bool = False
+) -> Plan:
+    """``renew_anon_volumes``: recreated containers get fresh anonymous volumes instead of
+    the old containers' (``up -V``)."""
     project = desired.project
     ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
     slots = {
-        container_name(project, spec.name, n): (spec, n)
+        desired.container_of(spec.name, n): (spec, n)
         for spec in desired.services
         for n in range(1, spec.replicas + 1)
     }
@@ -168,9 +178,20 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
     conflicts: list[Conflict] = []
     infra: list[Change] = []
     network_names = {n.name for n in observed.networks}
-    if desired.network not in network_names:
-        infra.append(Change(ResourceKind.NETWORK, desired.network, Action.CREATE))
-        conflicts.extend(_name_taken(observed, desired.network, "network"))
+    for net in desired.network_specs():
+        name = desired.network_name(net.name)
+        if net.external:
+            if name not in network_names and name not in observed.foreign_names:
+                conflicts.append(
+                    Conflict(
+                        "network-missing",
+                        f"external network {name} (networks.{net.name}) does not exist",
+                        hint=f"create it (docker network create {name}) or drop 'external: true'",
+                    )
+                )
+        elif name not in network_names:
+            infra.append(Change(ResourceKind.NETWORK, name, Action.CREATE, network=net.name))
+            conflicts.extend(_name_taken(observed, name, "network"))
     volume_names = {v.name for v in observed.volumes}
     for vol in desired.volumes:
         name = desired.volume_name(vol.name)
@@ -187,15 +208,22 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             infra.append(Change(ResourceKind.VOLUME, name, Action.CREATE, volume=vol.name))
             conflicts.extend(_name_taken(observed, name, "volume"))
 
-    network_id = next((n.id for n in observed.networks if n.name == desired.network), None)
     containers: list[Change] = []
+    recreated: set[str] = set()
     for spec in dependency_order(desired.services):
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
-            name = container_name(project, spec.name, n)
+            name = desired.container_of(spec.name, n)
             before = current.get(name)
-            drift = network_drift(desired.network, network_id, before) if before else None
+            expected = _expected_networks(desired, spec, observed)
+            drift = network_drift(expected, before) if before else None
             change = _container_change(name, spec, n, before, image_id, desired.secrets, drift)
+            change = _restarted_with(change, spec, recreated)
+            if change.action is Action.RECREATE:
+                recreated.add(spec.name)
+            if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
+                carried = carried_volumes(desired, change.before, spec)
+                change = replace(change, carried=carried)
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
@@ -203,6 +231,37 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
     return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+
+
+def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
+    """Compose's ``depends_on.restart``: a running container whose dependency is recreated
+    is recreated after it (envkit has no in-place restart; the recreate keeps volumes)."""
+    if change.action not in (Action.NOOP, Action.START) or change.before is None:
+        return change
+    if change.reasons == ("completed",):  # a finished one-shot stays finished
+        return change
+    cause = next((d.service for d in spec.depends_on if d.restart and d.service in recreated), None)
+    if cause is None:
+        return change
+    reason = f"its dependency {cause} is recreated (depends_on.{cause}.restart)"
+    return replace(change, action=Action.RECREATE, reasons=(reason,))
+
+
+def _expected_networks(
+    desired: DesiredState, spec: ServiceSpec, observed: ObservedState
+) -> dict[str, str | None]:
+    """The networks ``spec``'s containers must be attached to: engine name -> the id the
+    network has now (None: it does not exist and will be created; "": external, whose id
+    envkit does not observe, so only the attachment is checked)."""
+    if spec.network_mode:
+        return {}
+    ids = {n.name: n.id for n in observed.networks}
+    external = {desired.network_name(n.name) for n in desired.networks if n.external}
+    out: dict[str, str | None] = {}
+    for joined in spec.networks or (ServiceNetwork(DEFAULT_NETWORK),):
+        name = desired.network_name(joined.name)
+        out[name] = "" if name in external else ids.get(name)
+    return out
 
 
 def dependency_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:

@@ -52,7 +52,9 @@ never removed or renamed::
            {"path": "environment.DEBUG", "before": "0", "after": "1",
             "sensitive": false, "forces_recreate": true}
          ],
-         "reasons": ["image web:1 will be pulled"]}   # reasons that are not one field
+         "reasons": ["image web:1 will be pulled"],   # reasons that are not one field
+         "carried_volumes": [          # recreates only: anonymous volumes kept
+           {"target": "/var/lib/mysql", "volume": "3f2a..."}]}
       ],
       "conflicts": [
         {"code": "port-in-use" | "name-taken" | "image-missing" | "volume-missing",
@@ -142,6 +144,10 @@ def _change_lines(change: Change, color: bool, verbose: bool) -> list[str]:
             head,
             *(_diff_line(diff, color) for diff in change.diffs),
             *(f"      # {reason}" for reason in change.reasons),
+            *(
+                f"      = keeps anonymous volume {target} ({volume[:12]})"
+                for target, volume in change.carried
+            ),
         ]
     if change.reasons:
         head += "  # " + "; ".join(change.reasons)
@@ -222,6 +228,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                     for d in c.diffs
                 ],
                 "reasons": list(c.reasons),
+                **(
+                    {"carried_volumes": [{"target": t, "volume": v} for t, v in c.carried]}
+                    if c.action is Action.RECREATE
+                    else {}
+                ),
             }
             for c in plan.changes
         ],

@@ -3,7 +3,8 @@ carries its labels. ``envkit.reconcile.verbs.down`` is the same under the instan
 
 Containers go first, dependents before what they depend on (reverse dependency order, each
 layer in parallel), then the project network, then — only with ``volumes=True`` — the
-project's named volumes. Objects without this project's ``io.envkit.project`` label are
+project's volumes: named ones and the anonymous ones envkit made (``io.envkit.anonymous``);
+without it every volume stays, anonymous ones too, as in Compose. Objects without this project's ``io.envkit.project`` label are
 never touched (an external volume, a same-named container someone else made). Removing
 what is already gone succeeds, so ``down`` twice is fine. Locking is the caller's job.
 
@@ -56,11 +57,14 @@ def stop_grace_s(spec_label: Mapping[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) else DEFAULT_STOP_GRACE_S
 
 
-def stop_and_remove(runtime: ContainerRuntime, container: ObservedContainer) -> None:
-    """Stop ``container`` within the grace period it was created with, then remove it
-    (with its anonymous volumes)."""
+def stop_and_remove(
+    runtime: ContainerRuntime, container: ObservedContainer, *, volumes: bool = False
+) -> None:
+    """Stop ``container`` within the grace period it was created with, then remove it.
+    Its volumes stay, anonymous ones too (a recreate carries them over, as Compose does);
+    ``volumes`` (``down --volumes``) also removes the anonymous ones Docker made."""
     runtime.stop_container(container.id, stop_grace_s(container.spec))
-    runtime.remove_container(container.id)
+    runtime.remove_container(container.id, volumes=volumes)
 
 
 def _bare(project: str) -> DesiredState:
@@ -127,7 +131,7 @@ def remove_instance(
         it = Subject(Kind.CONTAINER, c.name, c.service)
         reporter.step(it, "stopping")
         with failing(reporter, [it]):
-            stop_and_remove(runtime, c)
+            stop_and_remove(runtime, c, volumes=volumes)
         gone(ResourceKind.CONTAINER, c.name)
         reporter.step(it, "removed", Outcome.REMOVED)
         return c.name

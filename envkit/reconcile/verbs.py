@@ -65,7 +65,13 @@ def up(
     on_lock_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
+    verify: Callable[[Plan, ObservedState], None] | None = None,
+    renew_anon_volumes: bool = False,
 ) -> UpResult:
+    """``verify``: called under the lock with the plan and what it was made from, before
+    anything changes; it raises to refuse (``up --plan``: a saved plan that is stale).
+    ``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
+    (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
     desired = with_secret_key(desired)
     with (
@@ -85,7 +91,9 @@ def up(
     ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
-        p = plan(desired, observed)
+        p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
+        if verify is not None:
+            verify(p, observed)
         if p.conflicts:
             raise conflict_error(p)
         if on_plan is not None:
@@ -96,7 +104,13 @@ def up(
         if p.has_changes or wait:
             try:
                 applied = apply(
-                    p, engine, reporter, wait=wait, timeout_s=timeout_s, expires=expires
+                    p,
+                    engine,
+                    reporter,
+                    wait=wait,
+                    timeout_s=timeout_s,
+                    expires=expires,
+                    present_images=observed.images,
                 )
             except EnvkitError as exc:
                 if _lost_a_port_race(exc, observed):

@@ -137,7 +137,7 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
         if isinstance(published, bool) or not isinstance(ip, str) or not isinstance(proto, str):
             return []
         return _expand(published, _all(ip), proto)
-    if not isinstance(entry, str) or "{{" in entry:
+    if not isinstance(entry, str) or "{{" in entry or "$" in entry:
         return []
     spec, _, proto = entry.partition("/")
     ip = ""
@@ -179,8 +179,10 @@ def _dependencies(service: Mapping[str, Any], base: DocPath) -> Iterable[tuple[s
             if isinstance(dep, str):
                 yield dep, (*base, "depends_on", index)
     elif isinstance(deps, Mapping):
-        for dep in deps:
-            if isinstance(dep, str):
+        for dep, body in deps.items():
+            # required: false (Compose): a dependency that may be missing is no error.
+            optional = isinstance(body, Mapping) and body.get("required") is False
+            if isinstance(dep, str) and not optional:
                 yield dep, (*base, "depends_on", dep)
 
 
@@ -208,7 +210,7 @@ def _named_volume(entry: Any) -> str | None:
         if entry.get("type") == "volume" and isinstance(source, str) and source:
             return source
         return None
-    if not isinstance(entry, str) or "{{" in entry or ":" not in entry:
+    if not isinstance(entry, str) or "{{" in entry or "$" in entry or ":" not in entry:
         return None
     source = entry.split(":", 1)[0]
     if not source or source.startswith((".", "/", "~", "$")):

@@ -19,6 +19,7 @@ from typing import Any
 
 from envkit.errors import DocPath, Origin, StackError
 from envkit.hints import kind_of
+from envkit.stackfile.dialect import Dialect, dialect_of, stack_name
 from envkit.stackfile.yamltree import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES, build
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 MAX_BYTES = 4 * 1024 * 1024
 
-_HINT_F = "pass the stack file with -f FILE (the default is ./envkit.yaml)"
+_HINT_F = "pass the stack file with -f FILE (the default is ./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,20 @@ class Document:
     data: dict[str, Any]
     value_origins: Mapping[DocPath, Origin] = field(default_factory=dict, repr=False, compare=False)
     key_origins: Mapping[DocPath, Origin] = field(default_factory=dict, repr=False, compare=False)
+    # The files (as displayed in origins) read in the Compose dialect: no Jinja2 in them.
+    compose_files: frozenset[str] = frozenset()
+    # Every file this document was read from (several -f, override, include, extends).
+    sources: tuple[Path, ...] = ()
 
     @property
     def directory(self) -> Path:
         """The folder of the stack file; relative bind mounts and env files resolve here."""
         return self.path.parent
+
+    @property
+    def stack_name(self) -> str:
+        """``stack:``, else ``name:``, else the folder's name (``envkit.stackfile.dialect``)."""
+        return stack_name(self.data, self.directory)
 
     def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at ``path``, or of its nearest existing ancestor."""
@@ -127,7 +137,10 @@ def parse(data: bytes | str, *, path: Path, display: str) -> Document:
             "a stack file is a mapping with 'stack:' and 'services:' keys",
             tree.value_origins.get(()),
         )
-    return Document(path, display, root, tree.value_origins, tree.key_origins)
+    compose = frozenset({display}) if dialect_of(root) is Dialect.COMPOSE else frozenset()
+    return Document(
+        path, display, root, tree.value_origins, tree.key_origins, compose, sources=(path,)
+    )
 
 
 def _check_utf8(data: bytes, display: str) -> None:

@@ -8,6 +8,9 @@ still mount ``/`` or the Docker socket and own the machine. What counts:
   ``/sys``, ``/dev``, ``/var/lib/docker``, ...), or of the Docker socket;
 - a bind mount of any path outside the stack file's folder;
 - ``privileged: true``, and capabilities that amount to it (``SYS_ADMIN``, ``ALL`` ...);
+- ``network_mode: host``, ``pid: host``, ``ipc: host``, ``userns_mode: host``, host
+  ``devices``, and a ``security_opt`` that turns confinement off (``seccomp=unconfined``,
+  ``apparmor=unconfined``, ``label=disable``);
 - a port published on every interface (no host IP, ``0.0.0.0`` or ``::``), which other
   machines can reach.
 
@@ -23,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envkit.errors import Diagnostic, DocPath, Origin
-from envkit.model import DesiredState, MountType, is_wildcard
+from envkit.model import DesiredState, MountType, ServiceSpec, is_wildcard
 
 __all__ = ["HostAccess", "host_access", "strict_diagnostics"]
 
@@ -100,6 +103,17 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                         where,
                     )
                 )
+        if svc.network_mode == "host":
+            found.append(
+                HostAccess(
+                    svc.name,
+                    "host-network",
+                    "shares the host's network stack (network_mode: host): every host port "
+                    "and interface",
+                    (*at, "network_mode"),
+                )
+            )
+        found.extend(_namespaces_and_devices(svc, at))
         if svc.privileged:
             found.append(
                 HostAccess(
@@ -131,6 +145,51 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                     (*at, "ports"),
                 )
             )
+    return found
+
+
+def _namespaces_and_devices(svc: ServiceSpec, at: DocPath) -> list[HostAccess]:
+    o = svc.options
+    found = [
+        HostAccess(svc.name, f"host-{key}", f"shares the host's {what} ({key}: host)", (*at, key))
+        for key, value, what in (
+            ("pid", o.pid, "processes"),
+            ("ipc", o.ipc, "shared memory"),
+            ("userns_mode", o.userns_mode, "user namespace"),
+        )
+        if value == "host"
+    ]
+    foreign = [n for k, n, _ in svc.volumes_from if k == "container"]
+    if svc.network_mode and svc.network_mode.startswith("container:"):
+        foreign.append(svc.network_mode.partition(":")[2])
+    if foreign:
+        found.append(
+            HostAccess(
+                svc.name,
+                "foreign-container",
+                f"reaches into containers outside the stack ({', '.join(foreign)})",
+                (*at, "volumes_from" if svc.volumes_from else "network_mode"),
+            )
+        )
+    if o.devices:
+        found.append(
+            HostAccess(
+                svc.name,
+                "host-device",
+                f"uses the host's devices {', '.join(d.split(':', 1)[0] for d in o.devices)}",
+                (*at, "devices"),
+            )
+        )
+    unconfined = [s for s in o.security_opt if "unconfined" in s or "disable" in s]
+    if unconfined:
+        found.append(
+            HostAccess(
+                svc.name,
+                "unconfined",
+                f"turns confinement off ({', '.join(unconfined)})",
+                (*at, "security_opt"),
+            )
+        )
     return found
 
 

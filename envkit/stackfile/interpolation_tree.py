@@ -191,22 +191,30 @@ def interpolate_tree(
     *,
     casts: Iterable[Cast] = COMPOSE_CASTS,
     at: DocPath = (),
+    only: Callable[[DocPath], bool] | None = None,
 ) -> InterpolatedTree:
     """Interpolate every string value under ``root`` (found at ``at``) from ``variables``.
 
     ``origin_of(path)`` gives a value's position, for the problems and the uses (for a
     :class:`envkit.stackfile.yamltree.YamlTree`, ``tree.value_origins.get``). The input is not
-    changed; dicts and lists are copied. A string that fails keeps its text.
+    changed; dicts and lists are copied. A string that fails keeps its text. ``only``:
+    interpolate just the strings at the paths it accepts (the ones written in a Compose
+    file, when an envkit stack file holds others); the rest stay as they are.
     """
-    walk = _Walk(variables, origin_of, tuple(casts))
+    walk = _Walk(variables, origin_of, tuple(casts), only)
     result = walk.node(root, at)
     return InterpolatedTree(result, tuple(walk.uses), tuple(walk.problems))
 
 
 class _Walk:
     def __init__(
-        self, variables: Mapping[str, str], origin_of: OriginOf, casts: tuple[Cast, ...]
+        self,
+        variables: Mapping[str, str],
+        origin_of: OriginOf,
+        casts: tuple[Cast, ...],
+        only: Callable[[DocPath], bool] | None = None,
     ) -> None:
+        self.only = only
         self.variables = variables
         self.origin_of = origin_of
         self.casts = casts
@@ -221,7 +229,9 @@ class _Walk:
         if isinstance(value, list):
             return [self.node(item, (*path, i)) for i, item in enumerate(value)]
         if isinstance(value, str):
-            return self.string(value, path)
+            return (
+                value if self.only is not None and not self.only(path) else self.string(value, path)
+            )
         return value
 
     def string(self, text: str, path: DocPath) -> Any:

@@ -22,7 +22,8 @@ from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM_LIMIT
-from envkit.model import DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.model import Dependency, DesiredState, PullPolicy, ServiceSpec, VolumeSpec
+from envkit.stackfile import deployfields, networkfields, optionfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
 from envkit.stackfile.syntax import parse_duration, parse_size
@@ -47,14 +48,37 @@ def to_desired(rendered: Rendered) -> DesiredState:
     if not rendered.stack:
         norm.fail(
             "missing-stack",
-            "the stack has no name",
+            "the stack has no name (its folder's name has no letter or digit)",
             ("stack",),
-            hint="add 'stack: NAME' at the top of the file",
+            hint="add 'name: NAME' (Compose) or 'stack: NAME' at the top of the file",
         )
+    networks = tuple(
+        networkfields.network(norm, str(name), body)
+        for name, body in norm.mapping(tree.get("networks"), ("networks",)).items()
+    )
+    norm.declared_networks = frozenset(n.name for n in networks)
+    norm.declared_files = {
+        kind: norm.mapping(tree.get(kind), (kind,)) for kind in ("secrets", "configs")
+    }
+    norm.service_names = frozenset(
+        str(n) for n in norm.mapping(tree.get("services"), ("services",))
+    )
     services = tuple(
         norm.service(str(name), body)
         for name, body in norm.mapping(tree.get("services"), ("services",)).items()
     )
+    named: dict[str, str] = {}
+    for svc in services:
+        if svc.container_name and svc.container_name in named:
+            norm.fail(
+                "duplicate-container-name",
+                f"services {named[svc.container_name]} and {svc.name} have the same "
+                f"container_name {svc.container_name!r}",
+                ("services", svc.name, "container_name"),
+                hint="give each service its own container_name",
+            )
+        elif svc.container_name:
+            named[svc.container_name] = svc.name
     volumes = tuple(
         norm.volume(str(name), body)
         for name, body in norm.mapping(tree.get("volumes"), ("volumes",)).items()
@@ -67,6 +91,7 @@ def to_desired(rendered: Rendered) -> DesiredState:
         instance=rendered.instance,
         services=services,
         volumes=volumes,
+        networks=networks,
         source=rendered.source,
         sensitive_values=rendered.sensitive_values | frozenset(norm.extra_sensitive),
     )
@@ -75,9 +100,13 @@ def to_desired(rendered: Rendered) -> DesiredState:
 class _Normalizer(TreeReader):
     """Assembles ServiceSpecs and VolumeSpecs; each field is read by envkit.stackfile.servicefields."""
 
+    declared_networks: frozenset[str] = frozenset()
+    declared_files: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (set per instance)
+    service_names: frozenset[str] = frozenset()
+
     def service(self, name: str, body: Any) -> ServiceSpec:
         at: DocPath = ("services", name)
-        svc = self.mapping(body, at)
+        svc = deployfields.with_deploy(self, self.mapping(body, at), at)
 
         def get(key: str) -> tuple[Any, DocPath]:
             return svc.get(key), (*at, key)
@@ -126,6 +155,36 @@ class _Normalizer(TreeReader):
                 hint="use always, missing, never or build",
             )
         replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
+        networks = networkfields.service_networks(self, *get("networks"), self.declared_networks)
+        mode = networkfields.network_mode(self, *get("network_mode"), self.service_names)
+        if mode is not None and svc.get("networks") is not None:
+            self.fail(
+                "network-mode-and-networks",
+                f"service '{name}' has both network_mode and networks",
+                (*at, "network_mode"),
+                hint="keep one: network_mode puts the container on the host's or another "
+                "container's network, where it cannot join networks",
+            )
+        links = networkfields.links(self, *get("links"), self.service_names)
+        volumes_from = networkfields.volumes_from(self, *get("volumes_from"), self.service_names)
+        secret_mounts, secret_digests = secretfields.mounted_files(
+            self, "secrets", *get("secrets"), self.declared_files["secrets"]
+        )
+        config_mounts, config_digests = secretfields.mounted_files(
+            self, "configs", *get("configs"), self.declared_files["configs"]
+        )
+        depends_on = fields.depends_on(self, *get("depends_on"))
+        # As in Compose, a link, volumes_from or network_mode service:NAME is a dependency.
+        implied = {s for s, _ in links} | {n for k, n, _ in volumes_from if k == "service"}
+        if mode is not None and mode.startswith("service:"):
+            implied.add(mode.partition(":")[2])
+        known = {d.service for d in depends_on}
+        depends_on = tuple(
+            sorted(
+                (*depends_on, *(Dependency(s) for s in implied - known if s != name)),
+                key=lambda d: d.service,
+            )
+        )
         cpus = self.number(*get("cpus"), integer=False, minimum=MIN_CPUS, maximum=MAX_CPUS)
         mem_limit = self.optional("invalid-size", parse_size, *get("mem_limit"))
         if mem_limit and mem_limit < MIN_MEM_LIMIT:
@@ -146,8 +205,8 @@ class _Normalizer(TreeReader):
             entrypoint=fields.command(self, *get("entrypoint")),
             environment=environment,
             ports=fields.ports(self, *get("ports")),
-            mounts=fields.mounts(self, *get("volumes")),
-            depends_on=fields.depends_on(self, *get("depends_on")),
+            mounts=(*fields.mounts(self, *get("volumes")), *secret_mounts, *config_mounts),
+            depends_on=depends_on,
             healthcheck=fields.healthcheck(self, *get("healthcheck")),
             restart=restart,
             labels=tuple(
@@ -169,9 +228,29 @@ class _Normalizer(TreeReader):
             cpus=cpus,
             replicas=1 if replicas is None else replicas,
             pull_policy=PullPolicy(_PULL.get(pull, "missing")),
+            networks=networks,
+            network_mode=mode,
+            links=links,
+            expose=networkfields.expose(self, *get("expose")),
+            container_name=self._container_name(name, svc, replicas),
+            file_digests=tuple(sorted((*secret_digests, *config_digests))),
+            options=optionfields.container_options(self, svc, at),
+            volumes_from=volumes_from,
             sensitive_env=sensitive_env,
             origin=origin,
         )
+
+    def _container_name(self, name: str, svc: dict[str, Any], replicas: int | None) -> str | None:
+        path: DocPath = ("services", name, "container_name")
+        fixed = self.string(svc.get("container_name"), path)
+        if fixed and (replicas or 1) > 1:
+            self.fail(
+                "container-name-replicas",
+                f"service '{name}' has a container_name and {replicas} replicas",
+                path,
+                hint="one name is one container: drop container_name, or use one replica",
+            )
+        return fixed
 
     def _project(self) -> str:
         base = f"{self.rendered.stack}-{self.rendered.environment}"
@@ -183,14 +262,34 @@ class _Normalizer(TreeReader):
         opts = self.pairs(spec.get("driver_opts"), (*at, "driver_opts"), sep="=", what="option")
         labels = fields.labels(self, spec.get("labels"), (*at, "labels"))
         external = spec.get("external")
+        is_external = (
+            bool(external)
+            if isinstance(external, dict)
+            else bool(self.boolean(external, (*at, "external")))
+        )
+        # Compose's name: (or the legacy external: {name: ...}) is the engine's name of an
+        # external volume. On a volume envkit makes it is refused: every environment and
+        # instance gets its own volume, {project}_{name}, and a fixed name would share one.
+        legacy = external.get("name") if isinstance(external, dict) else None
+        engine_name = self.string(spec.get("name"), (*at, "name")) or (
+            legacy if isinstance(legacy, str) else None
+        )
+        if engine_name and not is_external:
+            self.fail(
+                "volume-name",
+                f"volume {name} has name: {engine_name!r}, but every environment and instance "
+                "gets its own volume ({project}_" + name + ")",
+                (*at, "name"),
+                hint="drop 'name:' (each environment keeps its own data), or create the volume "
+                f"once (docker volume create {engine_name}) and mark it 'external: true'",
+            )
         return VolumeSpec(
             name=name,
             driver=self.string(spec.get("driver"), (*at, "driver")) or "local",
             driver_opts=tuple(sorted((k, v or "") for k, v in opts.items())),
             labels=tuple(sorted((k, v or "") for k, v in labels.items())),
-            external=bool(external)
-            if isinstance(external, dict)
-            else bool(self.boolean(external, (*at, "external"))),
+            external=is_external,
+            external_name=engine_name if is_external and engine_name != name else None,
             origin=self.rendered.key_origin(at) or self.rendered.origin(at),
         )
 

@@ -8,7 +8,7 @@ every located diagnostic found at that stage, so a user sees all problems at onc
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from envkit.errors import Diagnostic, StackError, redact
@@ -16,9 +16,25 @@ from envkit.model import DesiredState
 from envkit.stackfile.document import Document, load
 from envkit.stackfile.render import Rendered, render
 
-__all__ = ["DEFAULT_FILE", "Resolved", "environments", "read", "resolve"]
+__all__ = [
+    "DEFAULT_FILE",
+    "DEFAULT_FILES",
+    "OVERRIDE_FILES",
+    "Resolved",
+    "environments",
+    "find_stack_files",
+    "read",
+    "resolve",
+]
 
 DEFAULT_FILE = "envkit.yaml"
+# Looked for, in this order, when no file is named; the first one found is the stack file.
+DEFAULT_FILES = (DEFAULT_FILE, "compose.yaml", "compose.yml", "docker-compose.yml",
+                 "docker-compose.yaml")  # fmt: skip
+# Next to a Compose file found that way, the first of these is merged onto it (as Compose
+# does; compose-go's DefaultOverrideFileNames). An envkit.yaml has no override file.
+OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml",
+                  "docker-compose.override.yml", "docker-compose.override.yaml")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +43,44 @@ class Resolved:
     desired: DesiredState
 
 
-def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
-    """Load and validate a stack file (schema and cross-reference checks)."""
-    from envkit.stackfile import checks, schema
+def find_stack_files(directory: str | os.PathLike[str] = ".") -> list[str]:
+    """The stack file(s) of ``directory`` when none is named: the first of
+    :data:`DEFAULT_FILES`, and for a Compose file the first of :data:`OVERRIDE_FILES` next
+    to it; ``[]`` when there is none. Paths are as shown to the user (``compose.yaml`` for
+    the current directory)."""
+    import stat
 
-    doc = load(path, display=os.fspath(path))
+    def exists(name: str) -> str | None:
+        path = os.path.join(directory, name)
+        try:
+            return os.path.normpath(path) if stat.S_ISREG(os.stat(path).st_mode) else None
+        except OSError:
+            return None
+
+    for name in DEFAULT_FILES:
+        found = exists(name)
+        if found is None:
+            continue
+        if name == DEFAULT_FILE:
+            return [found]
+        override = next(filter(None, map(exists, OVERRIDE_FILES)), None)
+        return [found] if override is None else [found, override]
+    return []
+
+
+def read(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = DEFAULT_FILE,
+) -> Document:
+    """Load and validate a stack file (schema and cross-reference checks). Several files
+    are merged in order with Compose's merge rules (``envkit.stackfile.merge``); the first
+    one decides the dialect (``envkit.stackfile.dialect``)."""
+    from envkit.stackfile import checks, schema
+    from envkit.stackfile.extends import with_extends
+    from envkit.stackfile.include import with_includes
+
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    docs = [load(p, display=os.fspath(p)) for p in paths]
+    doc = with_extends(with_includes(_merged(docs)))
     problems = schema.validate(doc)
     if not problems:
         # Cross-reference checks assume the shapes the schema guarantees.
@@ -41,9 +90,35 @@ def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
     return doc
 
 
+def _merged(docs: list[Document]) -> Document:
+    from envkit.stackfile.dialect import ENVKIT_KEYS
+    from envkit.stackfile.merge import merge_documents
+
+    first = docs[0]
+    if first.compose_files:  # a Compose file first: every file is read as Compose
+        for doc in docs[1:]:
+            keys = [k for k in ENVKIT_KEYS if k in doc.data]
+            if keys:
+                raise StackError.single(
+                    "dialect-mismatch",
+                    f"'{keys[0]}' makes {doc.display} an envkit stack file, but it is merged "
+                    f"onto the Compose file {first.display}",
+                    path=(keys[0],),
+                    origin=doc.key_origin((keys[0],)),
+                    hint="list the envkit stack file first (-f envkit.yaml -f ...), or keep "
+                    "the Compose file as it is and 'include:' it from an envkit.yaml",
+                )
+        docs = [replace(doc, compose_files=frozenset({doc.display})) for doc in docs]
+    else:  # an envkit stack file first: the files merged onto it are envkit's too
+        docs = [replace(doc, compose_files=frozenset()) for doc in docs]
+    return merge_documents(docs)
+
+
 def environments(doc: Document) -> list[str]:
-    envs = doc.data.get("environments") or {}
-    return list(envs) if isinstance(envs, dict) else []
+    """The environment names of a stack; ``["default"]`` when it has no ``environments:``."""
+    from envkit.stackfile.dialect import environments_of
+
+    return [str(name) for name in environments_of(doc.data)]
 
 
 def _redacted(d: Diagnostic, secrets: frozenset[str]) -> Diagnostic:
@@ -58,12 +133,24 @@ def resolve(
     cli_vars: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
+    profiles: Sequence[str] = (),
+    env_files: Sequence[str] = (),
 ) -> Resolved:
-    """Render one environment and build its desired state, or raise StackError."""
+    """Render one environment and build its desired state, or raise StackError.
+    ``profiles`` are the active Compose profiles named on the command line; ``env_files``
+    replace the Compose project's ``.env`` (``--env-file``)."""
     from envkit.stackfile import checks, schema
     from envkit.stackfile.normalize import to_desired
 
-    rendered = render(doc, environment, cli_vars=cli_vars, environ=environ, instance=instance)
+    rendered = render(
+        doc,
+        environment,
+        cli_vars=cli_vars,
+        environ=environ,
+        instance=instance,
+        profiles=profiles,
+        env_files=env_files,
+    )
     problems: list[Diagnostic] = schema.validate_tree(rendered.tree, rendered)
     if not problems:
         problems = checks.check_services(rendered.tree, rendered)
@@ -72,7 +159,10 @@ def resolve(
         # the one place that knows both the messages and the sensitive values.
         secrets = rendered.sensitive_values
         raise StackError([_redacted(d, secrets) for d in problems])
+    from envkit.stackfile.enginesetting import engine_setting
+
     desired = _as_instance(doc, rendered, to_desired(rendered))
+    desired = replace(desired, engine=engine_setting(doc, environment))
     return Resolved(rendered, _images(doc, rendered, desired))
 
 
@@ -107,6 +197,9 @@ def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> De
         problems.append(flag)
     elif flag and desired.instance:
         desired = random_ports(desired)
+    if desired.instance:
+        problems.extend(_fixed_addresses(desired, rendered))
+        problems.extend(_fixed_names(desired, rendered))
     for service, _volume, message in shared_names(desired):
         path = ("services", service, "volumes")
         problems.append(
@@ -122,3 +215,47 @@ def _as_instance(doc: Document, rendered: Rendered, desired: DesiredState) -> De
     if problems:
         raise StackError(problems)
     return desired
+
+
+def _fixed_addresses(desired: DesiredState, rendered: Rendered) -> list[Diagnostic]:
+    """Under ``--instance``: a network with a fixed subnet (and so a fixed ipv4_address)
+    cannot be made twice on one engine, as every instance would need it."""
+    out: list[Diagnostic] = []
+    for net in desired.networks:
+        if net.external or not any(subnet for subnet, _, _ in net.ipam_config):
+            continue
+        path: tuple[str, ...] = ("networks", net.name, "ipam")
+        out.append(
+            Diagnostic(
+                "fixed-subnet",
+                f"instance {desired.instance!r}: network {net.name} has a fixed subnet, and "
+                f"every instance of {desired.stack}-{desired.environment} would need the same one",
+                path,
+                rendered.origin(path),
+                "leave the subnet (and ipv4_address) out so that the engine picks one per "
+                "instance, or run this environment without --instance/--ephemeral",
+            )
+        )
+    return out
+
+
+def _fixed_names(desired: DesiredState, rendered: Rendered) -> list[Diagnostic]:
+    """Under ``--instance``/``--ephemeral``: a ``container_name`` would be taken by the
+    first instance, and every other one would collide with it."""
+    out: list[Diagnostic] = []
+    for svc in desired.services:
+        if svc.container_name:
+            path: tuple[str, ...] = ("services", svc.name, "container_name")
+            out.append(
+                Diagnostic(
+                    "container-name-instance",
+                    f"instance {desired.instance!r}: service {svc.name} has the fixed "
+                    f"container_name {svc.container_name!r}, which every instance of "
+                    f"{desired.stack}-{desired.environment} would need",
+                    path,
+                    rendered.origin(path),
+                    "drop container_name for this environment (environments.ENV.services."
+                    f"{svc.name}.container_name: null), or run it without --instance/--ephemeral",
+                )
+            )
+    return out

@@ -38,14 +38,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from envkit.errors import SENSITIVE, Diagnostic, DocPath, Origin, StackError
 from envkit.hints import did_you_mean, kind_of
+from envkit.stackfile.composeenv import EnvFileValue
+from envkit.stackfile.composevars import interpolate_compose, project_variables
+from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
+from envkit.stackfile.profiles import active_profiles, enabled_services
 from envkit.stackfile.templating import Templater
 
 __all__ = [
@@ -75,6 +79,10 @@ class Document(Protocol):
     def directory(self) -> Path: ...
     @property
     def data(self) -> dict[str, Any]: ...
+    @property
+    def compose_files(self) -> frozenset[str]: ...
+    @property
+    def sources(self) -> tuple[Path, ...]: ...
     def origin(self, path: DocPath) -> Origin | None: ...
     def key_origin(self, path: DocPath) -> Origin | None: ...
 
@@ -107,6 +115,7 @@ class Rendered:
     directory: Path  # its folder: relative paths resolve against it
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     document: Document | None = field(default=None, repr=False, compare=False)
+    warnings: tuple[Diagnostic, ...] = ()  # shown, never fatal (an unset Compose variable)
 
     def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at a merged-tree path (the override's, if overridden)."""
@@ -211,11 +220,102 @@ def render(
     cli_vars: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     instance: str | None = None,
+    profiles: Sequence[str] = (),
+    env_files: Sequence[str] = (),
 ) -> Rendered:
-    """Render ``environment`` of ``doc``; raise StackError with every problem found."""
+    """Render ``environment`` of ``doc``; raise StackError with every problem found.
+    ``profiles``: the ``--profile`` options (``envkit.stackfile.profiles``); ``env_files``:
+    ``--env-file``, instead of the Compose project's ``.env``."""
     data = doc.data
     out = _Collector(doc)
-    environments = out.mapping(data.get("environments"), ("environments",))
+    env_def = _environment(doc, out, environment)
+    marked = {str(n) for n in data.get("sensitive") or () if isinstance(n, str | int)}
+
+    def secret(name: str) -> bool:
+        return name in marked or is_secret_name(name)
+
+    variables = _variables(doc, out, environment, cli_vars or {}, secret)
+    process = dict(os.environ if environ is None else environ)
+    env_vars = _env_file_values(doc, out, env_def, environment)
+    env = {name: found.value for name, found in env_vars.items()}
+    env.update(process)  # the process environment wins over the env files
+
+    sensitive: set[str] = {found.value for found in env_vars.values() if found.value}
+    for var in variables.values():
+        if var.sensitive:
+            sensitive.update(_leaves(var.value))
+    secret_env = {name for name in env if secret(name) or name in env_vars}
+    sensitive.update(env[name] for name in secret_env if env[name])
+
+    merged_services = _services(data, out, env_def, environment, profiles, env)
+    stack = stack_name(data, doc.directory)
+    if not stack:
+        out.add(
+            "missing-stack",
+            f"the stack has no name, and its folder's name '{doc.directory.name}' has no "
+            "letter or digit to make one",
+            ("stack",),
+            "add 'name: NAME' (Compose) or 'stack: NAME' at the top of the file",
+        )
+    templater = Templater(
+        {name: var.value for name, var in variables.items()},
+        env=env,
+        reserved={"environment": environment, "instance": instance, "stack": stack},
+        secret_vars={n for n, v in variables.items() if v.sensitive},
+        secret_env=secret_env,
+        sensitive=sensitive,
+        environment=environment,
+    )
+
+    def rendered_origin(path: DocPath) -> Origin | None:
+        return _locate(doc, environment, path, key=False)
+
+    def written_in_compose(path: DocPath) -> bool:
+        origin = rendered_origin(path)
+        return origin is not None and origin.file in doc.compose_files
+
+    # Each string is read by the language of the file it was written in: Compose's ${VAR}
+    # in a Compose file, Jinja2 in an envkit stack file (envkit.stackfile.composevars).
+    parts: dict[str, Any] = {"services": merged_services}
+    parts.update({k: data.get(k) or {} for k in ("volumes", "networks", "secrets", "configs")})
+    warnings: tuple[Diagnostic, ...] = ()
+    if doc.compose_files:
+        compose_vars = project_variables(_compose_directory(doc), process, env_files)
+        interpolated = interpolate_compose(
+            parts, compose_vars, rendered_origin, written_in_compose, secret
+        )
+        parts = interpolated.parts
+        out.diagnostics.extend((*compose_vars.problems, *interpolated.problems))
+        warnings = interpolated.warnings
+        sensitive.update(interpolated.secrets)
+    tree: dict[str, Any] = {
+        "stack": stack,
+        **{
+            kind: templater.walk(part, (kind,), rendered_origin, verbatim=written_in_compose)
+            for kind, part in parts.items()
+        },
+    }
+    out.diagnostics.extend(templater.diagnostics)
+    if out.diagnostics:
+        raise StackError(out.diagnostics)
+    return Rendered(
+        stack=stack,
+        environment=environment,
+        instance=instance,
+        tree=tree,
+        sensitive_values=frozenset(s for s in sensitive | templater.tainted if s),
+        variables=_explained(variables, env_vars, process, templater.env_used, secret_env),
+        source=doc.display,
+        directory=doc.directory,
+        env=env,
+        document=doc,
+        warnings=warnings,
+    )
+
+
+def _environment(doc: Document, out: _Collector, environment: str) -> dict[str, Any]:
+    """The environment's definition, or StackError naming the environments there are."""
+    environments = out.mapping(environments_of(doc.data), ("environments",))
     if environment not in environments:
         names = [str(n) for n in environments]
         hint = " ".join(
@@ -228,38 +328,43 @@ def render(
             )
         )
         origin = doc.key_origin(("environments",)) or doc.origin(("environments",))
-        raise StackError(
-            [
-                Diagnostic(
-                    "unknown-environment",
-                    f"unknown environment '{environment}'",
-                    ("environments",),
-                    origin,
-                    hint,
-                )
-            ]
+        raise StackError.single(
+            "unknown-environment",
+            f"unknown environment '{environment}'",
+            path=("environments",),
+            origin=origin,
+            hint=hint,
         )
-    env_def = out.mapping(environments[environment], ("environments", environment))
-    marked = {str(n) for n in data.get("sensitive") or () if isinstance(n, str | int)}
+    return out.mapping(environments[environment], ("environments", environment))
 
-    def secret(name: str) -> bool:
-        return name in marked or is_secret_name(name)
 
-    # Variables, lowest layer first; each later layer overrides.
+def _variables(
+    doc: Document,
+    out: _Collector,
+    environment: str,
+    cli_vars: Mapping[str, str],
+    secret: Callable[[str], bool],
+) -> dict[str, Variable]:
+    """The variables, lowest layer first, each later layer overriding: stack vars, the
+    environment's vars, ``--var``."""
     variables: dict[str, Variable] = {}
     layers: list[tuple[str, DocPath]] = [
         ("stack vars", ("vars",)),
         ("environment vars", ("environments", environment, "vars")),
     ]
     for layer, at in layers:
-        for name, value in out.mapping(_get(data, at), at).items():
+        for name, value in out.mapping(_get(doc.data, at), at).items():
             name = str(name)
             variables[name] = Variable(name, value, layer, doc.origin((*at, name)), secret(name))
-    for name, text in (cli_vars or {}).items():
+    for name, text in cli_vars.items():
         variables[name] = Variable(name, parse_cli_value(text), "--var", None, secret(name))
+    return variables
 
-    # The env context: env files, then the process environment on top.
-    process = dict(os.environ if environ is None else environ)
+
+def _env_file_values(
+    doc: Document, out: _Collector, env_def: Mapping[str, Any], environment: str
+) -> dict[str, EnvFileValue]:
+    """The environment's ``env_file`` files, read (problems collected in ``out``)."""
     files = read_env_files(
         env_def.get("env_file"),
         ("environments", environment, "env_file"),
@@ -269,21 +374,23 @@ def render(
     )
     for problem in files.problems:
         out.add(problem.code, problem.message, problem.path, problem.hint)
-    env_vars = files.values
-    env = {name: found.value for name, found in env_vars.items()}
-    env.update(process)
+    return dict(files.values)
 
-    sensitive: set[str] = {found.value for found in env_vars.values() if found.value}
-    for var in variables.values():
-        if var.sensitive:
-            sensitive.update(_leaves(var.value))
-    secret_env = {name for name in env if secret(name) or name in env_vars}
-    sensitive.update(env[name] for name in secret_env if env[name])
 
+def _services(
+    data: Mapping[str, Any],
+    out: _Collector,
+    env_def: Mapping[str, Any],
+    environment: str,
+    profiles: Sequence[str],
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """The services with the environment's overrides merged on, less the ones whose
+    profiles are not active."""
     services = out.mapping(data.get("services"), ("services",))
     overrides_at: DocPath = ("environments", environment, "services")
     overrides = out.mapping(env_def.get("services"), overrides_at)
-    merged_services = dict(services)
+    merged = dict(services)
     for name, override in overrides.items():
         if name not in services:
             out.add(
@@ -294,55 +401,43 @@ def render(
             )
             continue
         if override is not None:
-            merged_services[name] = merge(services[name], override)
+            merged[name] = merge(services[name], override)
+    active = active_profiles(profiles, env, env_def.get("profiles"))
+    merged, disabled = enabled_services(merged, active)
+    for off in disabled:
+        at = ("services", off.service, "depends_on", off.entry)
+        out.add("profile-disabled", off.message, at, off.hint)
+    return merged
 
-    stack = data.get("stack")
-    stack_name = stack if isinstance(stack, str) else ""
-    context: dict[str, Any] = {name: var.value for name, var in variables.items()}
-    templater = Templater(
-        context,
-        env=env,
-        reserved={"environment": environment, "instance": instance, "stack": stack_name},
-        secret_vars={n for n, v in variables.items() if v.sensitive},
-        secret_env=secret_env,
-        sensitive=sensitive,
-        environment=environment,
-    )
 
-    def rendered_origin(path: DocPath) -> Origin | None:
-        return _locate(doc, environment, path, key=False)
-
-    tree: dict[str, Any] = {
-        "stack": stack,
-        "services": templater.walk(merged_services, ("services",), rendered_origin),
-        "volumes": templater.walk(data.get("volumes") or {}, ("volumes",), rendered_origin),
-    }
-    out.diagnostics.extend(templater.diagnostics)
-    if out.diagnostics:
-        raise StackError(out.diagnostics)
-
+def _explained(
+    variables: Mapping[str, Variable],
+    env_vars: Mapping[str, EnvFileValue],
+    process: Mapping[str, str],
+    env_used: set[str] | frozenset[str],
+    secret_env: set[str],
+) -> tuple[Variable, ...]:
+    """``render --explain``: each variable's winning value, layer and origin."""
     explained = list(variables.values())
     for name, found in env_vars.items():
-        value = found.value
-        layer, origin = "env file", found.origin
-        if name in process:
-            layer, origin, value = "process environment", None, process[name]
-        explained.append(Variable(f"env.{name}", value, layer, origin, True))
-    for name in sorted(templater.env_used - env_vars.keys()):
+        if name in process:  # the process environment won over the env file
+            explained.append(
+                Variable(f"env.{name}", process[name], "process environment", None, True)
+            )
+        else:
+            explained.append(Variable(f"env.{name}", found.value, "env file", found.origin, True))
+    for name in sorted(env_used - env_vars.keys()):
         if name in process:
             explained.append(
                 Variable(f"env.{name}", process[name], "process environment", None,
                          name in secret_env)
             )  # fmt: skip
-    return Rendered(
-        stack=stack_name,
-        environment=environment,
-        instance=instance,
-        tree=tree,
-        sensitive_values=frozenset(s for s in sensitive | templater.tainted if s),
-        variables=tuple(explained),
-        source=doc.display,
-        directory=doc.directory,
-        env=env,
-        document=doc,
-    )
+    return tuple(explained)
+
+
+def _compose_directory(doc: Document) -> Path:
+    """The Compose project's folder: that of the first Compose file read (its .env lives
+    there), else the stack file's."""
+    if not doc.compose_files or doc.display in doc.compose_files:
+        return doc.directory
+    return Path(sorted(doc.compose_files)[0]).parent

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Locator", "describe", "schema", "validate", "validate_tree"]
 
-_TEMPLATE_PATTERN = r"\{\{"
+_TEMPLATE_PATTERN = r"\{\{|\$\{?[A-Za-z_]"
+_UNSUPPORTED_HINT = (
+    "envkit cannot honour it yet; remove it (or rename it to 'x-...', which envkit and "
+    "Compose ignore) to run the file with envkit"
+)
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -312,10 +316,20 @@ def _unknown_keys(
 
     known = list(sch.get("properties", {}))
     patterns = [re.compile(p) for p in sch.get("patternProperties", {})]
+    compose_keys: Mapping[str, str] = sch.get("x-envkit-compose-keys", {})
     for key in value:
         if key in known or any(p.search(key) for p in patterns):
             continue
         key_path = (*path, key)
+        if key in compose_keys:
+            yield Diagnostic(
+                "unsupported-compose-key",
+                f"Compose key '{key}' is not supported by envkit",
+                key_path,
+                locator.key_origin(key_path),
+                compose_keys[key] or _UNSUPPORTED_HINT,
+            )
+            continue
         hint = did_you_mean(key, known)
         if hint is None and known:
             hint = f"the keys here are: {', '.join(sorted(known))}"

@@ -136,9 +136,11 @@ def depends_on(reader: TreeReader, value: Any, path: DocPath) -> tuple[Dependenc
         deps = [Dependency(s) for s in reader.strings(value, path)]
     elif isinstance(value, dict):
         for name, spec in value.items():
-            condition = reader.mapping(spec, (*path, name)).get("condition", "service_started")
+            body = reader.mapping(spec, (*path, name))
+            condition = body.get("condition", "service_started")
+            restart = bool(reader.boolean(body.get("restart"), (*path, name, "restart")))
             try:
-                deps.append(Dependency(str(name), Condition(condition)))
+                deps.append(Dependency(str(name), Condition(condition), restart))
             except ValueError:
                 reader.fail(
                     "invalid-depends-on",

@@ -221,16 +221,30 @@ class Templater:
         self.env_used: set[str] = set()
         self._budget = budget.Budget()  # shared by every template of this render
 
-    def walk(self, value: Any, path: DocPath, origin_of: OriginOf) -> Any:
-        """A copy of ``value`` with every templated string rendered; same structure."""
+    def walk(
+        self,
+        value: Any,
+        path: DocPath,
+        origin_of: OriginOf,
+        *,
+        verbatim: Callable[[DocPath], bool] | None = None,
+    ) -> Any:
+        """A copy of ``value`` with every templated string rendered; same structure.
+        Strings at paths where ``verbatim(path)`` is true are kept as they are."""
         if isinstance(value, str):
             if "{" in value and any(m in value for m in _MARKERS):
+                if verbatim is not None and verbatim(path):
+                    return value
                 return self._render(value, path, origin_of)
             return value
         if isinstance(value, dict):
-            return {k: self.walk(v, (*path, k), origin_of) for k, v in value.items()}
+            return {
+                k: self.walk(v, (*path, k), origin_of, verbatim=verbatim) for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [self.walk(v, (*path, i), origin_of) for i, v in enumerate(value)]
+            return [
+                self.walk(v, (*path, i), origin_of, verbatim=verbatim) for i, v in enumerate(value)
+            ]
         return value
 
     def _render(self, text: str, path: DocPath, origin_of: OriginOf) -> Any:

@@ -117,7 +117,7 @@ def test_secret_from_var_never_printed_even_in_errors(stack: Path) -> None:
     ("argv", "code", "needle"),
     [
         ((), 2, "usage: envkit"),
-        (("render",), 2, "error[usage]: the following arguments are required: ENV"),
+        (("render",), 2, "error[usage]: no environment given, and the stack has 2: dev, test"),
         (("-f", "/nonexistent/envkit.yaml", "validate"), 2, "error[unreadable]"),
         (("up", "dev", "--timeout", "soon"), 2, "error[usage]: argument --timeout"),
         (("render", "dev", "--var", "novalue"), 2, "expected KEY=VALUE"),

@@ -62,7 +62,7 @@ def test_unknown_command_far_from_all_points_to_help() -> None:
 def test_every_command_has_help_for_every_option() -> None:
     import argparse
 
-    from envkit.cli.main import build_parser
+    from envkit.cli.table import build_parser
 
     def check(prog: str, parser: argparse.ArgumentParser) -> None:
         for action in parser._actions:
@@ -98,10 +98,10 @@ def test_debug_works_after_the_command(stack: Path) -> None:
 
 
 def test_logs_keeps_its_own_dash_f_and_takes_long_file_option() -> None:
-    from envkit.cli.main import build_parser
+    from envkit.cli.table import build_parser
 
     args = build_parser("logs").parse_args(["dev", "-f", "--file", "x.yaml"])
-    assert (args.follow, args.file) == (True, "x.yaml")
+    assert (args.follow, args.file) == (True, ["x.yaml"])  # -f repeats: a list
 
 
 def test_a_bad_var_is_not_echoed_back(stack: Path) -> None:
@@ -113,7 +113,7 @@ def test_a_bad_var_is_not_echoed_back(stack: Path) -> None:
 
 @pytest.mark.parametrize("command", ["ps", "logs", "port"])
 def test_engine_read_commands_take_var_and_instance(command: str) -> None:
-    from envkit.cli.main import build_parser
+    from envkit.cli.table import build_parser
 
     extra = {"ps": [], "logs": [], "port": ["web", "80"]}[command]
     args = build_parser(command).parse_args(["dev", *extra, "--var", "a=b", "--instance", "i1"])

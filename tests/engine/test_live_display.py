@@ -50,10 +50,12 @@ def in_terminal(
     env: dict[str, str] | None = None,
     *,
     interrupt_on: bytes | None = None,
+    reply: tuple[bytes, bytes] | None = None,
 ) -> Screen:
     """Run ``argv`` with stdin, stdout and stderr on a new pseudo-terminal ``width``
     columns wide; the final screen once it exits. ``interrupt_on``: send SIGINT (Ctrl-C)
-    once the output shows these bytes."""
+    once the output shows these bytes. ``reply``: (prompt, answer) types the answer once the
+    prompt shows."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, width, 0, 0))
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
@@ -78,6 +80,9 @@ def in_terminal(
                 if interrupt_on is not None and interrupt_on in raw:
                     proc.send_signal(signal.SIGINT)
                     interrupt_on = None
+                if reply is not None and reply[0] in raw:
+                    os.write(master, reply[1])
+                    reply = None
             elif proc.poll() is not None:
                 break
         code = proc.wait(10)
@@ -186,3 +191,18 @@ def test_ctrl_c_leaves_no_line_in_progress(stack: StackFile) -> None:
     assert re.fullmatch(r"2 created, 1 interrupted in \d+\.\d s", screen.rows[-2]), text
     assert screen.rows[-1] == "interrupted; run the same command again to converge", text
     assert screen.raw.rfind(b"\x1b[?25h") > screen.raw.rfind(b"\x1b[?25l")  # cursor back
+
+
+def test_down_volumes_on_a_terminal_asks_before_deleting_data(stack: StackFile) -> None:
+    write_stack(stack)
+    assert stack.cli("up", "e").code == 0
+    volume = f"{stack.project('e')}_data"
+    prompt = b"Delete them? [y/N]"
+    kept = in_terminal(stack.argv("down", "e", "--volumes"), 120, reply=(prompt, b"n\r"))
+    text = "\n".join(kept.rows)
+    assert kept.code == 1, text
+    assert f"- {volume}" in text and "nothing was removed" in text
+    assert stack.client.volumes.get(volume)  # the data is still there
+    gone = in_terminal(stack.argv("down", "e", "--volumes"), 120, reply=(prompt, b"y\r"))
+    assert gone.code == 0, "\n".join(gone.rows)
+    assert stack.client.volumes.list(filters={"name": volume}) == []

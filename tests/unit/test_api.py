@@ -276,7 +276,7 @@ def test_ephemeral_tears_down_when_up_fails(stack: Stack, engine: FakeEngine) ->
 def test_a_failed_teardown_does_not_hide_the_blocks_exception(
     stack: Stack, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(container_id: str) -> None:
+    def broken(container_id: str, **_: object) -> None:
         raise EnvkitError("engine fell over")
 
     with pytest.raises(RuntimeError, match="the test failed") as info, stack.ephemeral("ci"):

@@ -486,6 +486,9 @@ def test_declared_secret_patterns() -> None:
     assert markers.reason("conf/sub/users.db") is None  # * does not cross /
     assert markers.reason("certs/a/b.crt") is not None  # a folder covers what is under it
     assert markers.reason("certs2/b.crt") is None
+    compose = SecretMarkers(files=(("conf/db.txt", "secrets.db (Compose secrets:)"),))
+    assert compose.reason("conf/db.txt") == "secrets.db (Compose secrets:)"
+    assert compose.reason("conf/db.txt.bak") is None
 
 
 def test_secret_files_key_must_be_a_list(stack_dir: Path, tmp_path: Path) -> None:
@@ -741,3 +744,19 @@ def test_a_header_naming_other_images_is_refused(stack_dir: Path, tmp_path: Path
         with pytest.raises(BundleError, match=r"'envkit-bundle\.json' is damaged or was changed"):
             verify_and_load(bad, engine)
         assert engine.loads == 0
+
+
+def test_a_fifo_made_at_the_target_while_saving_is_not_replaced(
+    stack_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "b.tar.gz"
+    real = save_module._write
+
+    def slow_write(*args: Any) -> Any:
+        os.mkfifo(target)  # someone makes the path a FIFO while the images are written
+        return real(*args)
+
+    monkeypatch.setattr(save_module, "_write", slow_write)
+    assert "FIFO" in _refused_output(stack_dir, target).message
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "proj"]  # no .part left

@@ -112,7 +112,7 @@ def run_pipeline(path: Path) -> None:
                 exc.render()
             else:
                 assert isinstance(resolved.desired, DesiredState)
-                assert resolved.desired.project.startswith(f"{doc.data['stack']}-{env}")
+                assert resolved.desired.project.startswith(f"{doc.stack_name}-{env}")
 
 
 FUZZ = settings(

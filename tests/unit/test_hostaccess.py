@@ -105,3 +105,16 @@ def test_up_strict_refuses_before_touching_any_engine(
 def test_validate_strict_passes_a_tame_stack(tmp_path: Path) -> None:
     code, out, _ = _run("-f", str(_stack(tmp_path, TAME)), "validate", "--strict")
     assert code == 0 and "valid (dev)" in out
+
+
+def test_network_mode_host_is_host_access(tmp_path: Path) -> None:
+    text = "services:\n  web: {image: busybox, network_mode: host}\n  db: {image: busybox}\n"
+    path = tmp_path / "compose.yaml"
+    path.write_text(text)
+    found = host_access(resolve(read(path), "default", environ={}).desired)
+    assert [(a.service, a.code, a.path) for a in found] == [
+        ("web", "host-network", ("services", "web", "network_mode"))
+    ]
+    code, _, err = _run("-f", str(path), "validate", "--strict")
+    assert code == 2
+    assert "error[strict-host-network]: services.web.network_mode:" in err

@@ -168,6 +168,7 @@ def test_plan_json() -> None:
                     },
                 ],
                 "reasons": [],
+                "carried_volumes": [],
             },
             {
                 "kind": "container",

@@ -115,12 +115,15 @@ def test_a_value_with_colons_and_newlines_stays_one_string(tmp_path: Path) -> No
     assert a == {"image": "x", "environment": {"DB_PASSWORD": evil}}
 
 
-def test_the_tree_has_stack_services_and_volumes_only(tmp_path: Path) -> None:
+def test_the_tree_has_stack_services_and_the_top_level_resources_only(tmp_path: Path) -> None:
     text = "stack: s\nvars: {v: 1}\nenvironments: {dev: {}}\nservices: {a: {image: x}}\n"
     assert rendered(tmp_path, text).tree == {
         "stack": "s",
         "services": {"a": {"image": "x"}},
         "volumes": {},
+        "networks": {},
+        "secrets": {},
+        "configs": {},
     }
 
 

@@ -45,9 +45,27 @@ CASES = [
         "  hint: the keys here are: driver, driver_opts, external, labels, name",
     ),
     (
-        "missing-stack",
-        "services: {}\n",
-        "stack.yaml:1:1: error[missing-key]: (root): missing key 'stack'\n  hint: add 'stack:' here",
+        "bad-compose-name",
+        "name: My App\nservices: {}\n",
+        "stack.yaml:1:7: error[invalid-name]: name: 'My App' is not a valid project name\n"
+        "  hint: Compose project names use lowercase letters, digits, '_' and '-', starting"
+        " with a letter or digit",
+    ),
+    (
+        "unsupported-compose-key",
+        service("develop: {watch: []}"),
+        "stack.yaml:5:5: error[unsupported-compose-key]: services.db.develop: Compose key"
+        " 'develop' is not supported by envkit\n"
+        "  hint: it drives 'docker compose watch', which envkit does not have; remove it, or"
+        " keep it in a Compose override file that envkit is not given",
+    ),
+    (
+        "unsupported-compose-key-generic-hint",
+        service("cpu_shares: 512"),
+        "stack.yaml:5:5: error[unsupported-compose-key]: services.db.cpu_shares: Compose key"
+        " 'cpu_shares' is not supported by envkit\n"
+        "  hint: envkit cannot honour it yet; remove it (or rename it to 'x-...', which envkit"
+        " and Compose ignore) to run the file with envkit",
     ),
     (
         "bad-stack-name",

@@ -194,7 +194,7 @@ def test_a_file_just_under_the_limit_is_read(tmp_path: Path) -> None:
     assert load(path).data == {"stack": "x"}
 
 
-HINT_F = "  hint: pass the stack file with -f FILE (the default is ./envkit.yaml)"
+HINT_F = "  hint: pass the stack file with -f FILE (the default is ./envkit.yaml, else ./compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml)"
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def _save(args: argparse.Namespace, console: Console) -> int:
     resolved = resolve_env(args, console)
     result = save_bundle(
         resolved,
-        engine(),
+        engine(resolved.desired),
         args.output,
         compression="zstd" if args.zstd else "gzip",
         include_secrets=args.include_secrets,
@@ -109,7 +109,7 @@ def _load(args: argparse.Namespace, console: Console) -> int:
     try:
         verified, refs = verify_and_load(
             args.bundle,
-            engine(),
+            engine(address=args.engine),
             before_load=before_load,
             on_output=lambda line: console.err(f"  {line}"),
             progress=bar,
@@ -176,7 +176,7 @@ def _push(args: argparse.Namespace, console: Console) -> int:
     with _opened(args, console) as verified:
         pushed = push_bundle(
             verified,
-            engine(),
+            engine(address=args.engine),
             args.registry,
             on_output=lambda line: console.err(f"  {line}"),
         )

@@ -23,6 +23,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from envkit.model import is_wildcard
 from envkit.reconcile.status import address, find_binding
 
 if TYPE_CHECKING:
@@ -47,8 +48,11 @@ def instance_variables(
     environment: str,
     instance: str | None,
     containers: Sequence[ObservedContainer],
+    *,
+    remote_host: str = "",
 ) -> dict[str, str]:
-    """The variables of one instance, in a stable order (pure)."""
+    """The variables of one instance, in a stable order (pure). ``remote_host``: the host
+    of a remote engine, which a port published on a wildcard address is reached at."""
     out = {
         env_name("PROJECT"): project,
         env_name("STACK"): stack,
@@ -67,6 +71,8 @@ def instance_variables(
             port = str(target) if protocol == "tcp" else f"{target}_{protocol}"
             name = env_name(service, port)
             host = binding.host_ip or "0.0.0.0"
+            if remote_host and is_wildcard(host):
+                host = remote_host
             out[name] = address(host, binding.host_port)
             out[name + "_HOST"] = host
             out[name + "_PORT"] = str(binding.host_port)
@@ -83,7 +89,8 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
     from envkit.model import LABEL
 
     desired = resolve_env(args, console).desired
-    containers = engine().list_containers({LABEL.PROJECT: desired.project})
+    eng = engine(desired)
+    containers = eng.list_containers({LABEL.PROJECT: desired.project})
     if not containers:
         option = f" --instance {desired.instance}" if desired.instance else ""
         raise EnvkitError(
@@ -91,8 +98,16 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
             code="not-running",
             hint=f"run 'envkit up {desired.environment}{option}' first",
         )
+    from envkit.cli.commands.inspect import shown_host
+
+    there = shown_host(eng, "0.0.0.0")
     variables = instance_variables(
-        desired.project, desired.stack, desired.environment, desired.instance, containers
+        desired.project,
+        desired.stack,
+        desired.environment,
+        desired.instance,
+        containers,
+        remote_host="" if there == "0.0.0.0" else there,
     )
     if args.format == "json":
         console.out_json({"format_version": ENV_FORMAT_VERSION, "variables": variables})

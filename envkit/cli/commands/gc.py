@@ -104,7 +104,7 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
 
     now = datetime.now(UTC)
     result = collect_garbage(
-        engine(),
+        engine(address=args.engine),
         older_than_s=older_than,
         include_unexpiring=bool(args.include_unexpiring),
         dry_run=bool(args.dry_run),

@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_path
+from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_files
 from envkit.cli.commands.stackfile import table
 from envkit.errors import EnvkitError, UsageError
 from envkit.model import LABEL, ResourceKind
@@ -22,18 +22,51 @@ from envkit.reconcile.status import status_json as status_json
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
-    from envkit.engine.base import Inventory, ObservedContainer
+    from envkit.engine.base import Engine, Inventory, ObservedContainer
+    from envkit.stackfile.document import Document
 
 
-def _project_filter(args: argparse.Namespace, console: Console) -> dict[str, str | None]:
+def _listing(
+    args: argparse.Namespace, console: Console
+) -> list[tuple[Engine, dict[str, str | None]]]:
+    """The engines to list and the label filter for each: ``ps ENV`` lists ENV's instances
+    on ENV's engine; ``ps`` in a stack's folder lists the stack on every engine its
+    environments name; ``ps --all`` (or outside a stack's folder) every envkit project on
+    ``--engine`` (default DOCKER_HOST / the local socket)."""
+    address = getattr(args, "engine", None)
     if args.env is None:
         # `envkit ps` outside a stack's folder (no -f, no ./envkit.yaml) lists every envkit
         # project on the engine, like --all; with a stack file, that stack's instances.
-        implicit = args.file is None and not os.path.exists(stack_path(args))
+        implicit = args.file is None and not os.path.exists(stack_files(args)[0])
         if getattr(args, "all", False) or implicit:
-            return {LABEL.PROJECT: None}
-        return {LABEL.STACK: str(read_stack(args).data.get("stack"))}
-    return {LABEL.PROJECT: resolve_env(args, console).desired.project}
+            return [(engine(address=address), {LABEL.PROJECT: None})]
+        doc = read_stack(args)
+        labels: dict[str, str | None] = {LABEL.STACK: doc.stack_name}
+        if address:
+            return [(engine(address=address), labels)]
+        return [(eng, labels) for eng in _stack_engines(doc)]
+    if address:
+        raise UsageError(
+            "--engine goes with `ps` without ENV",
+            hint=f"`ps {args.env}` lists it on the engine its engine: setting names",
+        )
+    desired = resolve_env(args, console).desired
+    return [(engine(desired), {LABEL.PROJECT: desired.project})]
+
+
+def _stack_engines(doc: Document) -> list[Engine]:
+    """One engine per distinct engine the stack's environments live on (by identity)."""
+    from envkit.engine.factory import engine_from_env
+    from envkit.stackfile.enginesetting import engine_setting
+    from envkit.stackfile.pipeline import environments
+
+    names = environments(doc)
+    settings = list(dict.fromkeys(engine_setting(doc, name) for name in names)) or [None]
+    found: dict[str, Engine] = {}
+    for setting in settings:
+        eng = engine_from_env(endpoint=setting)
+        found.setdefault(eng.identity, eng)
+    return list(found.values())
 
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -80,14 +113,15 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     something that does not run is an error (``ps ENV``: exit 1, ``not-running``); a listing
     that finds nothing is not (``ps`` without ENV: exit 0)."""
     instance_id(args)
-    eng = engine()
-    selector = _project_filter(args, console)
+    listing = _listing(args, console)
+    eng, selector = listing[0]
     by_project: dict[str, list[ObservedContainer]] = {}
-    for c in eng.list_containers(selector):
-        by_project.setdefault(c.project, []).append(c)
     objects: dict[str, list[EnvkitObject]] = {}
-    for obj in observe_volumes(eng, selector):
-        objects.setdefault(obj.project, []).append(obj)
+    for on, labels in listing:  # one engine, or each engine the stack's environments name
+        for c in on.list_containers(labels):
+            by_project.setdefault(c.project, []).append(c)
+        for obj in observe_volumes(on, labels):
+            objects.setdefault(obj.project, []).append(obj)
     for project, cs in by_project.items():
         objects.setdefault(project, []).extend(
             EnvkitObject(ResourceKind.CONTAINER, c.name, c.labels) for c in cs
@@ -179,7 +213,7 @@ def _instances_hint(eng: Inventory, args: argparse.Namespace) -> str:
 
 def _service_containers(
     args: argparse.Namespace, console: Console, service: str | None
-) -> list[ObservedContainer]:
+) -> tuple[Engine, list[ObservedContainer]]:
     desired = resolve_env(args, console).desired
     if service is not None and service not in {s.name for s in desired.services}:
         names = ", ".join(s.name for s in desired.services)
@@ -189,7 +223,8 @@ def _service_containers(
     labels: dict[str, str | None] = {LABEL.PROJECT: desired.project}
     if service is not None:
         labels[LABEL.SERVICE] = service
-    containers = engine().list_containers(labels)
+    eng = engine(desired)
+    containers = eng.list_containers(labels)
     if not containers:
         what = f"service {service!r} of " if service else ""
         raise EnvkitError(
@@ -197,12 +232,11 @@ def _service_containers(
             code="not-running",
             hint=f"run 'envkit up {args.env}' first",
         )
-    return sorted(containers, key=lambda c: (c.service, c.replica))
+    return eng, sorted(containers, key=lambda c: (c.service, c.replica))
 
 
 def cmd_logs(args: argparse.Namespace, console: Console) -> int:
-    containers = _service_containers(args, console, args.service)
-    eng = engine()
+    eng, containers = _service_containers(args, console, args.service)
     prefix = len(containers) > 1
     if not args.follow:
         for c in containers:
@@ -236,12 +270,22 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def shown_host(eng: Engine, host_ip: str) -> str:
+    """The host to print for a published port: as the engine reports it, except a wildcard
+    address on a remote engine, which is reached at the engine's host."""
+    from envkit.model import is_wildcard
+
+    there = eng.connect_host(host_ip)
+    if is_wildcard(host_ip) and there not in ("127.0.0.1", "::1"):
+        return there
+    return host_ip
+
+
 def cmd_port(args: argparse.Namespace, console: Console) -> int:
     """The same binding the Python API's ``Environment.port`` picks (IPv4 first)."""
     target, proto = parse_port(args.port)
-    containers = [
-        c for c in _service_containers(args, console, args.service) if c.replica == args.index
-    ]
+    eng, found = _service_containers(args, console, args.service)
+    containers = [c for c in found if c.replica == args.index]
     if not containers:
         raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
     binding = find_binding(containers[0], target, proto)
@@ -251,5 +295,5 @@ def cmd_port(args: argparse.Namespace, console: Console) -> int:
             code="no-such-port",
             hint="list the published ports with 'envkit ps'",
         )
-    console.out(address(binding.host_ip, binding.host_port))
+    console.out(address(shown_host(eng, binding.host_ip), binding.host_port))
     return 0

@@ -33,8 +33,16 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         wanted = list(args.envs) or known
         for env in wanted:
             try:
-                resolved = resolve(doc, env, cli_vars=dict(args.var))
+                resolved = resolve(
+                    doc,
+                    env,
+                    cli_vars=dict(args.var),
+                    profiles=args.profile,
+                    env_files=args.env_file,
+                )
                 console.secrets.update(resolved.desired.sensitive_values)
+                for warning in resolved.rendered.warnings:
+                    console.err(warning.render("warning"))
                 if args.strict:
                     strict = strict_diagnostics(resolved.desired, resolved.rendered.origin)
                     problems.extend(d for d in strict if d not in problems)
