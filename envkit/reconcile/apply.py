@@ -324,7 +324,9 @@ def _replace(
     it = subject(change)
     temp = f"{before.id[:12]}_{change.name}"
     try:
-        cid = run.engine.create_container(run.desired, spec, change.replica or 1, labels, name=temp)
+        cid = run.engine.create_container(
+            run.desired, spec, change.replica or 1, labels, change.carried, name=temp
+        )
     except EngineError as exc:
         raise type(exc)(
             f"{exc.message}; the old container {change.name} was left as it was "
