@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 from plan_fixtures import DB, P, desired, rows, seen, world
 
+from envkit.engine.base import ObservedNetwork
 from envkit.engine.docker_json import parse_container
-from envkit.model import ServiceSpec
+from envkit.model import NetworkSpec, ServiceNetwork, ServiceSpec
 from envkit.reconcile.drift import command_drift, list_command
 from envkit.reconcile.plan import plan
 
@@ -108,3 +109,31 @@ def test_list_command_quotes_spaced_arguments_only() -> None:
     assert list_command(("sh", "-c", "sleep 3600")) == "sh -c 'sleep 3600'"
     assert list_command(("/a b", "c")) == "/a b c"
     assert list_command(()) == ""
+
+
+def test_every_joined_network_is_checked_external_ones_by_attachment_only() -> None:
+    spec = replace(DB, networks=(ServiceNetwork("back"), ServiceNetwork("shared")))
+    state = replace(
+        desired(spec), networks=(NetworkSpec("back"), NetworkSpec("shared", external=True))
+    )
+    observed = world(network=False)
+    observed = replace(observed, networks=(ObservedNetwork("nb", f"{P}_back"),))
+    ok = replace(seen(spec), networks={f"{P}_back": "nb", "shared": "any-id"})
+    assert not [
+        c
+        for c in plan(state, replace(observed, containers=(ok,))).changes
+        if c.kind.name == "CONTAINER" and c.action.name != "NOOP"
+    ]
+    lost = replace(seen(spec), networks={f"{P}_back": "nb"})
+    [change] = [
+        c
+        for c in plan(state, replace(observed, containers=(lost,))).changes
+        if c.kind.name == "CONTAINER"
+    ]
+    assert change.diffs[-1].before == (f"{P}_back", "shared (disconnected)")
+
+
+def test_network_mode_joins_no_network_so_nothing_is_compared() -> None:
+    spec = replace(DB, network_mode="host")
+    p = plan(desired(spec), world(replace(seen(spec), networks={})))
+    assert not p.has_changes
