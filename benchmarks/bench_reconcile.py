@@ -1,6 +1,6 @@
 """Benchmark: envkit's reconciler against docker-compose 1.29.2 and a raw-SDK floor.
 
-    python benchmarks/bench_reconcile.py [--sizes 10,50] [--repeat 3]
+    python benchmarks/bench_reconcile.py [--sizes 10,50] [--repeat 3] [--down-sizes 300]
     python benchmarks/bench_reconcile.py --sizes 300 --repeat 1   # scale (not run in CI)
 
 For each size N it generates the same stack of N busybox services (each `sleep`, one env
@@ -12,6 +12,11 @@ compose file, and times, as separate processes the way users run them:
 * plan, ps       - read-only, on the running instance (compose: ``ps``; no plan)
 * one change     - one service's environment changed: recreate that one
 * down           - remove everything
+
+``--down-sizes`` (none by default; far too slow for CI) adds ``down`` at scale: for each
+size, one envkit ``up`` and one ``down`` of that many services, then a check that nothing
+of the instance is left (at 300 services dockerd once kept a stale endpoint on the
+network and ``down`` failed), beside the floor's create and remove of as many containers.
 
 The floor is a script that creates and starts the same N containers with the docker SDK
 in a thread pool (no planning, no labels to read), and for the no-op case a fresh
@@ -85,6 +90,15 @@ for net in client.networks.list(filters={"label": f"bench={project}"}):
     net.remove()
 """
 
+FLOOR_LEFT = """
+import sys, docker
+api = docker.from_env().api
+f = {"label": f"io.envkit.project={sys.argv[1]}"}
+names = [c["Names"][0].lstrip("/") for c in api.containers(all=True, filters=f)]
+names += [n["Name"] for n in api.networks(filters=f)]
+print(" ".join(names))
+"""
+
 FLOOR_LIST = """
 import docker
 import sys
@@ -142,10 +156,57 @@ def floor_cycle(py: str, n: int) -> tuple[float, ...]:
     return up, down
 
 
+def leftovers(project: str, py: str) -> str:
+    """What of ``project`` is still on the engine (names), as one line; "" when nothing."""
+    done = subprocess.run(
+        [py, "-c", FLOOR_LEFT, project], capture_output=True, text=True, env=BENCH_ENV
+    )
+    return (done.stdout + done.stderr).strip()
+
+
+def down_at_scale(envkit: list[str], py: str, tmp: Path, n: int) -> list[tuple[str, ...]]:
+    """One up and one down of ``n`` services; fails when down leaves anything behind."""
+    stack = tmp / f"envkit-down{n}.yaml"
+    stack.write_text(envkit_stack(n))
+    ek = [*envkit, "-f", str(stack)]
+    up = timed([*ek, "up", "b"])
+    down = timed([*ek, "down", "b"])
+    left = leftovers(f"{RUN}-b", py)
+    if left:
+        raise SystemExit(f"down of {n} services left: {left}")
+    f_up, f_down = floor_cycle(py, n)
+    return [
+        (
+            str(n),
+            "cold up (at scale)",
+            f"{up:.2f} s",
+            "n/a",
+            f"{f_up:.2f} s",
+            f"{up / f_up:.2f}x",
+            "-",
+        ),
+        (
+            str(n),
+            "down (at scale)",
+            f"{down:.2f} s",
+            "n/a",
+            f"{f_down:.2f} s",
+            f"{down / f_down:.2f}x",
+            "-",
+        ),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10,50")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--down-sizes",
+        default="",
+        help="also time one up and one down at these sizes (e.g. 300) and check that down "
+        "leaves nothing; slow, not for CI",
+    )
     opts = ap.parse_args()
     py = sys.executable
     compose = shutil.which("docker-compose")
@@ -192,6 +253,8 @@ def main() -> None:
                     f"{c / e:.1f}x" if c == c else "-",
                 )
             )
+    for n in (int(s) for s in opts.down_sizes.split(",") if s.strip()):
+        rows += down_at_scale(envkit, py, tmp, n)
     shutil.rmtree(tmp, ignore_errors=True)
     head = (
         "services",

@@ -33,6 +33,7 @@ __all__ = [
     "ImageInfo",
     "ImageStore",
     "Inventory",
+    "NetworkEndpoint",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
@@ -73,6 +74,12 @@ class ObservedContainer:
     exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
+    # The networks it is attached to: name -> the network's id ("" for a container that was
+    # created but never started). None: the engine did not say (then nothing is compared).
+    networks: Mapping[str, str] | None = None
+    # The command it runs as the engine's container list writes it (entrypoint and
+    # arguments joined, an argument with a space in single quotes). None: not reported.
+    command: str | None = None
     # Every volume mounted, as (target path, volume name): named and anonymous alike.
     volume_mounts: tuple[tuple[str, str], ...] = ()
 
@@ -90,6 +97,16 @@ class ObservedVolume:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339, when the engine says (list_volumes)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEndpoint:
+    """An endpoint on a network, as the network's inspect lists it. ``live``: its container
+    exists; a stale endpoint (the engine kept it after its container went) is not."""
+
+    key: str  # the container id, or the engine's key for a stale endpoint
+    name: str  # the container's name, as the endpoint records it
+    live: bool
 
 
 class PortHolder(Enum):
@@ -172,7 +189,19 @@ class ContainerRuntime(Protocol):
         """Create a network: a plain bridge, or as ``spec`` says (driver, ipam...)."""
         ...
 
-    def remove_network(self, name: str) -> None: ...
+    def remove_network(self, name: str) -> None:
+        """Remove the network; one that still has endpoints is an ``EngineError`` with code
+        ``network-in-use``."""
+        ...
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        """The endpoints the network still has (none when it is gone)."""
+        ...
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        """Force-disconnect ``container`` (a name or id, even one that no longer exists:
+        a stale endpoint) from the network."""
+        ...
 
     def create_volume(
         self,
@@ -191,12 +220,17 @@ class ContainerRuntime(Protocol):
         replica: int,
         labels: Mapping[str, str],
         carried: tuple[tuple[str, str], ...] = (),
+        *,
+        name: str | None = None,
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}``; return its id.
+        """Create (not start) the container ``{project}-{service}-{replica}`` (or under
+        ``name``: a recreate makes the new one beside the old first); return its id.
         Its anonymous volumes (bare ``/data`` mounts, the image's ``VOLUME`` paths) are the
         ``carried`` volumes ``(target, name)`` of the container it replaces, or new volumes
         labelled ``io.envkit.anonymous`` and with the project's labels."""
         ...
+
+    def rename_container(self, container_id: str, name: str) -> None: ...
 
     def start_container(self, container_id: str) -> None: ...
 

@@ -28,6 +28,7 @@ from envkit.engine.base import (
     ContainerStatus,
     Engine,
     ImageInfo,
+    NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
@@ -304,8 +305,32 @@ class DockerEngine:
             )
 
     def remove_network(self, name: str) -> None:
-        with self._not_found_ok(), self._boundary("remove network", name):
-            self._api().remove_network(name)
+        try:
+            with self._not_found_ok(), self._boundary("remove network", name):
+                self._api().remove_network(name)
+        except EngineError as exc:
+            if "active endpoints" in exc.message:
+                exc.code = "network-in-use"
+            raise
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        """From the network's inspect; whether each endpoint's container exists, from one
+        container list."""
+        attached: dict[str, Any] = {}
+        with self._not_found_ok(), self._boundary("inspect network", name):
+            attached = self._api().inspect_network(name).get("Containers") or {}
+        if not attached:
+            return ()
+        with self._boundary("list containers", f"attached to {name}"):
+            ids = {c["Id"] for c in self._api().containers(all=True)}
+        return tuple(
+            NetworkEndpoint(str(key), str((ep or {}).get("Name") or key), key in ids)
+            for key, ep in sorted(attached.items())
+        )
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        with self._not_found_ok(), self._boundary("disconnect", f"{container} from {name}"):
+            self._api().disconnect_container_from_network(container, name, force=True)
 
     def create_volume(
         self,
@@ -341,13 +366,15 @@ class DockerEngine:
         replica: int,
         labels: Mapping[str, str],
         carried: tuple[tuple[str, str], ...] = (),
+        *,
+        name: str | None = None,
     ) -> str:
-        """Create ``{project}-{service}-{replica}`` on the project network, reachable there
-        by its service name (a network alias). The hostname stays Docker's default (the
-        short container id) unless the stack sets one, as in Compose: replicas of a service
-        would otherwise share a hostname. Anonymous volumes: see the protocol
+        """Create ``{project}-{service}-{replica}`` (or ``name``) on the project network,
+        reachable there by its service name (a network alias). The hostname stays Docker's
+        default (the short container id) unless the stack sets one, as in Compose: replicas
+        of a service would otherwise share a hostname. Anonymous volumes: see the protocol
         (``envkit.engine.base.Engine.create_container``)."""
-        name = desired.container_of(spec.name, replica)
+        name = name or desired.container_of(spec.name, replica)
         api = self._api()
         anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
         joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
@@ -456,6 +483,10 @@ class DockerEngine:
             ipv4_address=net.ipv4_address,
             links=links(desired, spec) or None,
         )
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        with self._boundary("rename container", f"{container_id} to {name}"):
+            self._api().rename(container_id, name)
 
     def start_container(self, container_id: str) -> None:
         with self._boundary("start container", container_id):

@@ -2,8 +2,9 @@
 
 :mod:`envkit.engine.docker` makes the calls; this module only reads what they return: the
 container list (``GET /containers/json``: state, health and exit code from its ``Status``
-text, published ports, labels, creation time), container and image inspect, the network,
-volume and image lists, and image references as the engine names them. It does not import
+text, published ports, labels, creation time, network attachments, command), container
+and image inspect, the network, volume and image lists, and image references as the
+engine names them. It does not import
 the docker SDK, so ``tests/unit/test_docker_json.py`` replays recorded daemon JSON
 through it without an engine.
 """
@@ -126,12 +127,28 @@ def parse_container(raw: Json) -> ObservedContainer:
         exit_code=exit_code_from_status(status),
         labels=labels,
         created=_rfc3339(raw.get("Created")),
+        networks=_attachments(raw.get("NetworkSettings")),
+        command=raw["Command"] if isinstance(raw.get("Command"), str) else None,
         volume_mounts=tuple(
             (str(m.get("Destination", "")), str(m.get("Name", "")))
             for m in raw.get("Mounts") or ()
             if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Name")
         ),
     )
+
+
+def _attachments(settings: Any) -> dict[str, str] | None:
+    """A container list entry's ``NetworkSettings.Networks``: network name -> network id
+    (``""`` before the first start). None when the entry has no ``NetworkSettings``."""
+    if not isinstance(settings, dict):
+        return None
+    networks = settings.get("Networks")
+    if not isinstance(networks, dict):
+        return {}
+    return {
+        str(name): str((endpoint or {}).get("NetworkID") or "")
+        for name, endpoint in networks.items()
+    }
 
 
 def parse_network(raw: Json) -> ObservedNetwork:

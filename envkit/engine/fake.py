@@ -30,6 +30,7 @@ from envkit.engine.base import (
     ContainerStatus,
     Engine,
     ImageInfo,
+    NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
@@ -197,7 +198,24 @@ class FakeEngine(FakeState):
     def remove_network(self, name: str) -> None:
         with self._lock:
             self.calls.append(("remove_network", name))
+            if self.endpoints.get(name):
+                raise EngineError(
+                    f"cannot remove network {name}: error while removing network: network "
+                    f"{name} has active endpoints",
+                    code="network-in-use",
+                )
             self.networks.pop(name, None)
+
+    def network_endpoints(self, name: str) -> tuple[NetworkEndpoint, ...]:
+        with self._lock:
+            self.calls.append(("network_endpoints", name))
+            found = self.endpoints.get(name, {}) if name in self.networks else {}
+            return tuple(NetworkEndpoint(f"ep-{n}", n, live) for n, live in sorted(found.items()))
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        with self._lock:
+            self.calls.append(("disconnect_network", f"{container} from {name}"))
+            self.endpoints.get(name, {}).pop(container, None)
 
     def create_volume(
         self,
@@ -224,8 +242,10 @@ class FakeEngine(FakeState):
         replica: int,
         labels: Mapping[str, str],
         carried: tuple[tuple[str, str], ...] = (),
+        *,
+        name: str | None = None,
     ) -> str:
-        name = desired.container_of(spec.name, replica)
+        name = name or desired.container_of(spec.name, replica)
         with self._lock:
             self.calls.append(("create_container", name))
             if any(c.name == name for c in self.containers.values()):
@@ -262,6 +282,17 @@ class FakeEngine(FakeState):
             c = self._new_container(name, dict(labels), image_id, spec.ports, check)
             c.volume_mounts = tuple(mounted)
             return c.id
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        with self._lock:
+            c = self._get("rename", container_id)
+            self.calls.append(("rename_container", f"{c.name} -> {name}"))
+            if any(o.name == name for o in self.containers.values() if o is not c):
+                raise EngineError(
+                    f"cannot rename container {c.name} to {name}: the name is in use",
+                    code="engine-conflict",
+                )
+            c.name = name
 
     def start_container(self, container_id: str) -> None:
         with self._lock:

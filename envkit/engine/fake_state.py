@@ -41,6 +41,8 @@ MUTATING = frozenset(
         "start_container",
         "stop_container",
         "remove_container",
+        "rename_container",
+        "disconnect_network",
         "load",
         "tag",
         "push",
@@ -108,6 +110,9 @@ class FakeState:
         self.networks: dict[str, dict[str, str]] = {}  # name -> labels
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
         self.host_ports: set[tuple[str, int, str]] = set()  # held by host processes
+        # network -> endpoint name -> live: endpoints a test attached (a foreign container,
+        # live) or that the engine kept after their container went (stale, not live)
+        self.endpoints: dict[str, dict[str, bool]] = {}
         self.calls: list[tuple[str, ...]] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1)

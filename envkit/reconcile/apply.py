@@ -12,10 +12,12 @@ container's last log lines and health log.
 What each action does:
 
 - CREATE: make the image present (pull policy / build), create, start.
-- RECREATE: make the image present *before* touching the old container, stop it (its
-  stop_grace_period), remove it, create, start. Named volumes survive (they have names);
-  the old container's anonymous volumes that the plan carries over are mounted in the new
-  one at the same paths, as Compose does (``envkit.reconcile.anonymous``).
+- RECREATE: make the image present and create the new container (under a temporary
+  name) *before* touching the old one, then stop the old one (its stop_grace_period),
+  remove it, rename the new one, start it: a create the engine refuses leaves the old
+  container running (see ``_replace``). Named volumes survive (they have names); the old
+  container's anonymous volumes that the plan carries over are mounted in the new one at
+  the same paths, as Compose does (``envkit.reconcile.anonymous``).
 - START: start the stopped container. NOOP: nothing, but dependents still wait on it.
 - Without ``wait``, a container this apply started that exits with a non-zero code within
   ``START_SETTLE_S`` fails the apply with its logs (one list call after the last start);
@@ -32,6 +34,7 @@ next plan says create). Locking is the caller's job (``envkit.reconcile.lock.ins
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,8 +42,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from envkit.engine.base import Engine
-from envkit.errors import EnvkitError, PlanConflict
+from envkit.engine.base import Engine, ObservedContainer
+from envkit.errors import EngineError, EnvkitError, PlanConflict
 from envkit.model import (
     LABEL,
     PullPolicy,
@@ -69,6 +72,8 @@ __all__ = [
     "subject",
     "wait_ready",
 ]
+
+Labels = Mapping[str, str]
 
 _KINDS = {
     ResourceKind.NETWORK: Kind.NETWORK,
@@ -306,6 +311,44 @@ def _release(run: _Run, change: Change) -> None:
         run.released.add(change.name)
 
 
+def _replace(
+    run: _Run, change: Change, before: ObservedContainer, spec: ServiceSpec, labels: Labels
+) -> str:
+    """Recreate as Compose does: create the new container beside the old one under a
+    temporary name (``{old id[:12]}_{name}``; a create binds no host port, so ports never
+    stand in the way), and only then stop and remove the old one and give the new one its
+    name. A value the engine refuses at create (``cpus`` above the host's CPUs) thus fails
+    with the old container untouched, still running. Should the swap fail half-way, the
+    new container is removed again; a leftover one (a crash) is planned as an extra
+    container and removed by the next ``up``."""
+    it = subject(change)
+    temp = f"{before.id[:12]}_{change.name}"
+    try:
+        cid = run.engine.create_container(
+            run.desired, spec, change.replica or 1, labels, change.carried, name=temp
+        )
+    except EngineError as exc:
+        raise type(exc)(
+            f"{exc.message}; the old container {change.name} was left as it was "
+            f"({before.state}), so the service keeps its current version",
+            hint=exc.hint
+            or "fix the value the engine refused in the stack file, then run 'up' again",
+            code=exc.code,
+            detail=exc.detail,
+        ) from exc
+    try:
+        run.check()
+        run.reporter.step(it, "stopping (recreate)")
+        stop_and_remove(run.engine, before)
+        run.check()
+        run.engine.rename_container(cid, change.name)
+    except BaseException:
+        with contextlib.suppress(EnvkitError):
+            run.engine.remove_container(cid)
+        raise
+    return cid
+
+
 def _apply_services(
     run: _Run, pool: ThreadPoolExecutor, changes: list[Change]
 ) -> list[EnvkitError]:
@@ -365,12 +408,11 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
         run.check()
         with run.lock:
             released = change.name in run.released
-        if action is Action.RECREATE and change.before is not None and not released:
-            run.reporter.step(it, "stopping (recreate)")
-            stop_and_remove(run.engine, change.before)
-            run.check()
         labels = container_labels(run.desired, after, replica, expires=run.expires)
-        cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)
+        if action is Action.RECREATE and change.before is not None and not released:
+            cid = _replace(run, change, change.before, after, labels)
+        else:
+            cid = run.engine.create_container(run.desired, after, replica, labels, change.carried)
         run.remember(change.name, cid)
         run.reporter.step(it, "created")
     run.engine.start_container(cid)

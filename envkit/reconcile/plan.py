@@ -10,6 +10,11 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 - spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
   code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
   re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
+- the container is not attached to the project network, or attached to an older network of
+  that name (:func:`~envkit.reconcile.drift.network_drift`, as Compose's
+  ``checkExpectedNetworks``), or runs another command than its spec gives
+  (:func:`~envkit.reconcile.drift.command_drift`: made by hand with copied labels) ->
+  RECREATE (a completed one-shot job is left alone: it needs no network any more);
 - spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
   (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
   :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
@@ -47,16 +52,19 @@ from enum import Enum
 
 from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
 from envkit.model import (
+    DEFAULT_NETWORK,
     DesiredState,
     PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
+    ServiceNetwork,
     ServiceSpec,
     addresses_overlap,
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
+from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -206,7 +214,10 @@ def plan(
         image_id = observed.images.get(spec.image)
         for n in range(1, spec.replicas + 1):
             name = desired.container_of(spec.name, n)
-            change = _container_change(name, spec, n, current.get(name), image_id, desired.secrets)
+            before = current.get(name)
+            expected = _expected_networks(desired, spec, observed)
+            drift = network_drift(expected, before) if before else None
+            change = _container_change(name, spec, n, before, image_id, desired.secrets, drift)
             change = _restarted_with(change, spec, recreated)
             if change.action is Action.RECREATE:
                 recreated.add(spec.name)
@@ -234,6 +245,23 @@ def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> C
         return change
     reason = f"its dependency {cause} is recreated (depends_on.{cause}.restart)"
     return replace(change, action=Action.RECREATE, reasons=(reason,))
+
+
+def _expected_networks(
+    desired: DesiredState, spec: ServiceSpec, observed: ObservedState
+) -> dict[str, str | None]:
+    """The networks ``spec``'s containers must be attached to: engine name -> the id the
+    network has now (None: it does not exist and will be created; "": external, whose id
+    envkit does not observe, so only the attachment is checked)."""
+    if spec.network_mode:
+        return {}
+    ids = {n.name: n.id for n in observed.networks}
+    external = {desired.network_name(n.name) for n in desired.networks if n.external}
+    out: dict[str, str | None] = {}
+    for joined in spec.networks or (ServiceNetwork(DEFAULT_NETWORK),):
+        name = desired.network_name(joined.name)
+        out[name] = "" if name in external else ids.get(name)
+    return out
 
 
 def dependency_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:
@@ -290,6 +318,7 @@ def _container_change(
     before: ObservedContainer | None,
     image_id: str | None,
     secrets: Secrets,
+    network: FieldDiff | None = None,
 ) -> Change:
     def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
         return Change(
@@ -304,14 +333,19 @@ def _container_change(
     if before.spec_hash != spec_hash(spec, secrets):
         diffs, spec_reasons = spec_changes(before, spec, secrets)
         reasons.extend(spec_reasons)
+    elif command_drift(spec, before):
+        reasons.append(COMMAND_CHANGED)
     if image_id is not None and before.image_id != image_id:
         reasons.append(
             f"image {spec.image} changed: {_short_id(before.image_id)} -> {_short_id(image_id)}"
         )
     if reasons or diffs:
-        return change(Action.RECREATE, *reasons, *obtain, diffs=diffs)
+        network_diffs = (network,) if network is not None else ()
+        return change(Action.RECREATE, *reasons, *obtain, diffs=(*diffs, *network_diffs))
     if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
-        return change(Action.NOOP, "completed")
+        return change(Action.NOOP, "completed")  # done: it needs no network any more
+    if network is not None:
+        return change(Action.RECREATE, *obtain, diffs=(network,))
     if before.state in _STOPPED:
         code = f" with code {before.exit_code}" if before.exit_code is not None else ""
         return change(Action.START, f"{before.state}{code}, will be started")

@@ -14,21 +14,33 @@ removals and recreates).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from envkit.engine.base import ContainerRuntime, ObservedContainer
+from envkit.engine.base import ContainerRuntime, NetworkEndpoint, ObservedContainer
+from envkit.errors import EngineError
 from envkit.model import DesiredState, ResourceKind
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 
-__all__ = ["DownResult", "remove_instance", "stop_and_remove", "stop_grace_s"]
+__all__ = [
+    "ENDPOINT_WAITS_S",
+    "DownResult",
+    "remove_instance",
+    "remove_network",
+    "stop_and_remove",
+    "stop_grace_s",
+]
 
 # Told of each object as soon as it is gone: (kind, name).
 OnRemoved = Callable[[ResourceKind, str], None]
 
 DEFAULT_STOP_GRACE_S = 10.0
+# Pauses between tries to remove a network whose endpoints the engine has not released yet
+# (dockerd releases them asynchronously; at hundreds of containers it can keep one): 7.5 s.
+ENDPOINT_WAITS_S = (0.25, 0.5, 0.75, 1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ def remove_instance(
     reporter: Reporter,
     workers: int = 32,
     on_removed: OnRemoved | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> DownResult:
     """Remove the instance ``target`` (a desired state, or a project name when the stack is
     not at hand: then containers go in one parallel layer). ``workers`` is high because a
@@ -133,7 +146,7 @@ def remove_instance(
         it = Subject(Kind.NETWORK, net.name)
         reporter.step(it, "removing network")
         with failing(reporter, [it]):
-            runtime.remove_network(net.name)
+            remove_network(runtime, net.name, reporter=reporter, sleep=sleep)
         gone(ResourceKind.NETWORK, net.name)
         reporter.step(it, "removed", Outcome.REMOVED)
         networks.append(net.name)
@@ -150,3 +163,60 @@ def remove_instance(
         reporter.step(it, "removed", Outcome.REMOVED)
         vols.append(vol.name)
     return DownResult(project, tuple(removed), tuple(networks), tuple(vols))
+
+
+def remove_network(
+    runtime: ContainerRuntime,
+    name: str,
+    *,
+    reporter: Reporter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Remove the instance's network once its containers are gone. The engine may still
+    hold endpoints of removed containers for a while, or for good (a stale endpoint, seen
+    at 300 services): wait for their release with bounded retries (``ENDPOINT_WAITS_S``),
+    then force-disconnect the stale ones (their container no longer exists, so they can
+    only be this instance's), then try once more. An endpoint of a container that exists
+    (someone attached their own container to this network) is never touched: the error
+    names it and says how to finish."""
+    endpoints: tuple[NetworkEndpoint, ...] = ()
+    for pause in (*ENDPOINT_WAITS_S, None):
+        try:
+            runtime.remove_network(name)
+            return
+        except EngineError as exc:
+            if exc.code != "network-in-use":
+                raise
+            endpoints = runtime.network_endpoints(name)
+            if pause is None or any(e.live for e in endpoints):
+                break  # waiting will not free a live container's endpoint
+            reporter.step(
+                Subject(Kind.NETWORK, name), "waiting for the engine to release its endpoints"
+            )
+            sleep(pause)
+    stale = [e for e in endpoints if not e.live]
+    for e in stale:
+        reporter.step(Subject(Kind.NETWORK, name), f"disconnecting stale endpoint {e.name}")
+        runtime.disconnect_network(name, e.name)
+    if stale:
+        try:
+            runtime.remove_network(name)
+            return
+        except EngineError as exc:
+            if exc.code != "network-in-use":
+                raise
+            endpoints = runtime.network_endpoints(name)
+    raise _still_in_use(name, endpoints)
+
+
+def _still_in_use(name: str, endpoints: tuple[NetworkEndpoint, ...]) -> EngineError:
+    left = [f"{e.name} ({'a container' if e.live else 'a stale endpoint'})" for e in endpoints]
+    first = endpoints[0].name if endpoints else "CONTAINER"
+    return EngineError(
+        f"cannot remove network {name}: the engine still has endpoints on it: "
+        + (", ".join(left) or "(none listed)")
+        + "; every container of the instance was removed, only this network is left",
+        hint=f"disconnect them (docker network disconnect --force {name} {first}), then "
+        f"run down again, or remove the network yourself (docker network rm {name})",
+        code="network-in-use",
+    )

@@ -1,6 +1,7 @@
 """The reconciler's two verbs, shared by the CLI, the Python API and the pytest plugin.
 
-``up``: under the instance's lock, observe -> plan -> (refuse on conflicts) -> renew the
+``up``: under the instance's lock and the reservations of its fixed host ports
+(``envkit.reconcile.portlock``), observe -> plan -> (refuse on conflicts) -> renew the
 lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and check that
 what runs is what was planned. ``down``: under the same lock, remove the instance.
 Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
-from envkit.errors import ApplyError, PlanConflict
+from envkit.errors import ApplyError, EnvkitError, PlanConflict
 from envkit.model import LABEL, DesiredState, project_labels
 from envkit.progress import Kind, NullReporter, Outcome, Reporter, Subject, failing
 from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
+from envkit.reconcile.portlock import fixed_ports, port_locks
 from envkit.reconcile.teardown import DownResult, remove_instance
 from envkit.secretkey import with_secret_key
 
@@ -72,11 +74,20 @@ def up(
     (``envkit.reconcile.anonymous``)."""
     reporter = reporter or NullReporter()
     desired = with_secret_key(desired)
-    with instance_lock(
-        desired.project,
-        engine_id=engine.identity,
-        timeout_s=lock_timeout_s,
-        on_wait=on_lock_wait,
+    with (
+        instance_lock(
+            desired.project,
+            engine_id=engine.identity,
+            timeout_s=lock_timeout_s,
+            on_wait=on_lock_wait,
+        ),
+        port_locks(
+            fixed_ports(desired),
+            project=desired.project,
+            engine_id=engine.identity,
+            timeout_s=lock_timeout_s,
+            on_wait=on_lock_wait,
+        ),
     ):
         refresh_images(desired, engine, reporter)
         observed = engine.observe(desired)
@@ -91,15 +102,20 @@ def up(
             _renew_lease(engine, desired, observed, expires)
         applied = None
         if p.has_changes or wait:
-            applied = apply(
-                p,
-                engine,
-                reporter,
-                wait=wait,
-                timeout_s=timeout_s,
-                expires=expires,
-                present_images=observed.images,
-            )
+            try:
+                applied = apply(
+                    p,
+                    engine,
+                    reporter,
+                    wait=wait,
+                    timeout_s=timeout_s,
+                    expires=expires,
+                    present_images=observed.images,
+                )
+            except EnvkitError as exc:
+                if _lost_a_port_race(exc, observed):
+                    _roll_back(desired, engine, reporter, exc)
+                raise
         else:
             report_unchanged(p, reporter)
         not_running: list[str] = []
@@ -122,6 +138,41 @@ def up(
         elif wait:  # states and health moved on while waiting
             containers = tuple(engine.list_containers({LABEL.PROJECT: desired.project}))
     return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
+
+
+def _lost_a_port_race(exc: EnvkitError, observed: ObservedState) -> bool:
+    """Whether apply failed because the engine gave a host port to someone else after the
+    plan saw it free (another user's envkit, or any other client: the port reservations
+    only exclude this user's runs), on an instance this ``up`` made from nothing."""
+    fresh = not (observed.containers or observed.networks or observed.volumes)
+    text = f"{exc.message}\n{exc.detail or ''}"
+    return fresh and "port is already allocated" in text
+
+
+def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: EnvkitError) -> None:
+    """Remove what this ``up`` made of a new instance (everything it has: nothing existed
+    before), so a lost port race leaves nothing half-built, and say so in the error."""
+    try:
+        remove_instance(desired, engine, volumes=True, reporter=reporter)
+    except EnvkitError as failed:
+        exc.hint = (
+            f"a host port was taken by someone else after the plan; rolling the new "
+            f"instance back failed too ({failed.message}): run 'envkit down' for it"
+        )
+        return
+    exc.message += (
+        "; a host port was taken by someone else after the plan saw it free, so the new "
+        "instance was rolled back (nothing of it is left)"
+    )
+    exc.code = "port-in-use"
+    holders = [
+        c for c in plan(desired, engine.observe(desired)).conflicts if c.code == "port-in-use"
+    ]
+    if holders:  # who won it, as the plan would have said
+        exc.detail = "\n".join(
+            [*filter(None, [(exc.detail or "").rstrip("\n")]), *(f"  {c.message}" for c in holders)]
+        )
+    exc.hint = "publish another host port for this environment, or free this one and retry"
 
 
 def _renew_lease(
