@@ -159,7 +159,7 @@ def test_up_and_down_in_a_terminal(stack: StackFile, width: int) -> None:
     assert re.fullmatch(r"1 recreated, 1 unchanged in \d+\.\d s", changed.summary)
     assert not SGR.search(changed.raw)  # NO_COLOR: no colour codes at all
 
-    down = in_terminal(stack.argv("down", "e", "--volumes"), width)
+    down = in_terminal(stack.argv("down", "e", "--volumes", "--yes"), width)
     check_display(down, width, 4)
     assert re.fullmatch(r"4 removed in \d+\.\d s", down.summary), down.summary
     assert stack.containers("e") == {}
