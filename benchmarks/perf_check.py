@@ -2,14 +2,15 @@
 
     python benchmarks/perf_check.py [--repeat 3] [--services 3]
 
-Each check times envkit next to its floor, interleaved in one run, and compares the ratio
-of the medians with a generous bound: about 2-3x today's ratio, so a 3x regression of
-envkit's own cost fails while the noise of a busy CI machine does not.
+Each check times envkit next to its floor, interleaved in one run, and compares their
+ratio with a generous bound: about 2-3x today's ratio, so a 3x regression of envkit's own
+cost fails while the noise of a busy CI machine does not.
 
-* start-up (CPU time of the process, the least of the runs): ``envkit --help`` and ``envkit validate`` of a small
-  stack against a bare interpreter;
-* engine (wall time, the median): a no-op ``up`` against a fresh interpreter that imports the docker SDK
-  and makes one list call; cold ``up`` and ``down`` against the SDK doing the same work.
+* start-up (CPU time of the process, the least of the runs): ``envkit --help`` and
+  ``envkit validate`` of a small stack against a bare interpreter;
+* engine (wall time, the median): a no-op ``up`` against a fresh interpreter that imports
+  the docker SDK and makes one list call; cold ``up`` and ``down`` against the SDK doing the
+  same work.
 
 Needs a running engine and the envkit-test/busybox image (scripts/setup.sh). Uses its own
 stack name, so it can run beside bench_reconcile.py; removes what it made even on failure.
