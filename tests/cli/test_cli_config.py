@@ -92,7 +92,7 @@ def test_values_are_written_as_compose_users_write_them(stack: Path) -> None:
     }
     assert db["ports"] == [
         "127.0.0.1:8080:80",
-        {"target": 6000, "host_ip": "::1", "published": 6000, "protocol": "tcp"},
+        "[::1]:6000:6000",
         "53/udp",
     ]
     assert db["deploy"] == {"resources": {"limits": {"memory": "64m"}}}

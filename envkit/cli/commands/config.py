@@ -200,19 +200,15 @@ def _service(svc: ServiceSpec, files: _FileNames, show_secrets: bool) -> dict[st
     return out
 
 
-def _port(port: PortSpec) -> str | dict[str, Any]:
-    if ":" in port.host_ip:  # IPv6: the long syntax says it without brackets or doubt
-        long: dict[str, Any] = {"target": port.target, "host_ip": port.host_ip}
-        if port.published is not None:
-            long["published"] = port.published
-        long["protocol"] = port.protocol
-        return long
+def _port(port: PortSpec) -> str:
+    """The short syntax (1.29.2 knows no ``host_ip`` in the long one); IPv6 in brackets."""
     text = str(port.target) if port.protocol == "tcp" else f"{port.target}/{port.protocol}"
     if port.published is not None:
         text = f"{port.published}:{text}"
     elif port.host_ip:
         text = f":{text}"
-    return f"{port.host_ip}:{text}" if port.host_ip else text
+    host = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
+    return f"{host}:{text}" if host else text
 
 
 def _mount(mount: Mount) -> str | dict[str, Any]:
