@@ -194,6 +194,16 @@ def _port(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _config(p: argparse.ArgumentParser) -> None:
+    add_env(p, single=True)
+    add_render_options(p)
+    p.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print sensitive values instead of masking them as (sensitive)",
+    )
+
+
 def _env(p: argparse.ArgumentParser) -> None:
     add_env(p, single=True)
     add_render_options(p)
@@ -294,6 +304,12 @@ COMMANDS: dict[str, CommandInfo] = {
     ),
     "render": CommandInfo(
         _STACKFILE, "cmd_render", "print the resolved desired state of an environment", _render
+    ),
+    "config": CommandInfo(
+        "envkit.cli.commands.config",
+        "cmd_config",
+        "print the rendered environment as a Compose file",
+        _config,
     ),
     "plan": CommandInfo(_RECONCILE, "cmd_plan", "show what 'up' would change", _plan),
     "up": CommandInfo(

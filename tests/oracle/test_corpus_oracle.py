@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from compose_oracle import OracleResult, compose_config, compose_files
+from compose_oracle import OracleResult, compose_files
 
 from envkit.stackfile.composeenv import dotenv_environment
 from envkit.stackfile.interpolation_tree import interpolate_tree
@@ -34,12 +33,9 @@ REFUSED = {
 WITH_VARIABLES = ["pihole-cloudflared-DoH", "plex", "postgresql-pgadmin", "wireguard"]
 
 
-@pytest.fixture(scope="module")
-def oracle() -> dict[str, OracleResult]:
-    files = compose_files(CORPUS)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = pool.map(lambda f: compose_config(f, {}, project_name="corpus"), files)
-        return {f.parent.name: r for f, r in zip(files, results, strict=True)}
+@pytest.fixture
+def oracle(corpus_oracle: dict[str, OracleResult]) -> dict[str, OracleResult]:
+    return corpus_oracle  # computed once per session (conftest.py)
 
 
 def test_corpus_is_complete() -> None:
