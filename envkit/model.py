@@ -78,6 +78,7 @@ class LABEL:
     VERSION = "io.envkit.version"
     EXPIRES = "io.envkit.expires"  # RFC 3339 UTC, throwaway instances only
     VOLUME = "io.envkit.volume"  # stack-level volume name
+    ONEOFF = "io.envkit.oneoff"  # "true" on `envkit run` containers: never a replica
 
 
 class ResourceKind(Enum):

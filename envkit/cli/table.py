@@ -17,7 +17,7 @@ from envkit.cli.argtypes import (
     positive_duration,
     positive_int,
 )
-from envkit.cli.arguments import add_env, add_render_options, add_var
+from envkit.cli.arguments import add_env, add_render_options, add_var, var
 
 __all__ = ["COMMANDS", "CommandInfo"]
 
@@ -230,6 +230,78 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _services(p: argparse.ArgumentParser, *, index: bool = True) -> None:
+    add_env(p)
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="services (default: all)")
+    add_render_options(p)
+    if index:
+        p.add_argument(
+            "--index",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help="only replica N of each service (default: every replica)",
+        )
+
+
+def _stop(p: argparse.ArgumentParser) -> None:
+    _services(p)
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=non_negative_duration,
+        default=None,
+        metavar="S",
+        help="seconds to wait for a clean stop before killing (default: the service's "
+        "stop_grace_period, else 10)",
+    )
+
+
+def _kill(p: argparse.ArgumentParser) -> None:
+    _services(p)
+    p.add_argument(
+        "-s",
+        "--signal",
+        default="SIGKILL",
+        metavar="SIG",
+        help="the signal to send, by name (SIGTERM, HUP) or number (default SIGKILL)",
+    )
+
+
+def _exec(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    p.add_argument("service", metavar="SERVICE", help="the service to run the command in")
+    p.add_argument(
+        "exec_command",  # not "command": main() keeps the command's name there
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND...",
+        help="the command and its arguments (options of envkit go before SERVICE)",
+    )
+    add_render_options(p)
+    p.add_argument(
+        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
+    )
+    p.add_argument(
+        "-T",
+        dest="no_tty",
+        action="store_true",
+        help="no terminal, even when stdin is one (for scripts and pipes)",
+    )
+    p.add_argument(
+        "-e",
+        "--env",
+        dest="environment",
+        action="append",
+        type=var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an environment variable for the command (repeatable)",
+    )
+    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
+
+
+_LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
 _INSPECT = "envkit.cli.commands.inspect"
@@ -252,6 +324,14 @@ COMMANDS: dict[str, CommandInfo] = {
     "down": CommandInfo(
         _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
     ),
+    "exec": CommandInfo(_LIFECYCLE, "cmd_exec", "run a command in a service's container", _exec),
+    "stop": CommandInfo(_LIFECYCLE, "cmd_stop", "stop services ('up' starts them again)", _stop),
+    "start": CommandInfo(_LIFECYCLE, "cmd_start", "start stopped services", _services),
+    "restart": CommandInfo(_LIFECYCLE, "cmd_restart", "restart services", _stop),
+    "kill": CommandInfo(_LIFECYCLE, "cmd_kill", "send a signal to services", _kill),
+    "pause": CommandInfo(_LIFECYCLE, "cmd_pause", "pause services' processes", _services),
+    "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", _services),
+    "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
     "logs": CommandInfo(_INSPECT, "cmd_logs", "print the services' logs", _logs),
     "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),

@@ -30,9 +30,11 @@ __all__ = [
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
+    "ExecResult",
     "ImageInfo",
     "ImageStore",
     "Inventory",
+    "LogOptions",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
@@ -41,6 +43,7 @@ __all__ = [
     "PortBinding",
     "PortHolder",
     "PortUse",
+    "Processes",
 ]
 
 # Receives each line of progress output of a pull, build, load or push.
@@ -145,6 +148,34 @@ class ContainerStatus:
     health_log: tuple[str, ...] = ()  # last probe outputs
 
 
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """What a command run in a container (``exec``, without a terminal) gave back."""
+
+    exit_code: int
+    output: bytes  # stdout and stderr, interleaved as the engine sent them
+
+
+@dataclass(frozen=True, slots=True)
+class Processes:
+    """``docker top``: the column titles and one row per process."""
+
+    titles: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogOptions:
+    """Which log lines to read: the last ``tail`` (None: all), those after ``since`` and
+    before ``until`` (Unix seconds), each prefixed with its RFC 3339 time when
+    ``timestamps``."""
+
+    tail: int | None = None
+    since: float | None = None
+    until: float | None = None
+    timestamps: bool = False
+
+
 class ContainerRuntime(Protocol):
     """Observe one project and change its containers, network and volumes. Implementations
     translate their own exceptions into ``envkit.errors.EngineError`` (naming the object
@@ -190,11 +221,44 @@ class ContainerRuntime(Protocol):
 
     def remove_container(self, container_id: str) -> None: ...
 
+    def restart_container(self, container_id: str, timeout_s: float) -> None: ...
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal`` (a name such as ``SIGTERM``/``TERM`` or a number) to the main
+        process of a running container."""
+        ...
+
+    def pause_container(self, container_id: str) -> None: ...
+
+    def unpause_container(self, container_id: str) -> None: ...
+
+    def exec_in(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        """Run ``command`` in a running container without a terminal; its exit code and
+        output."""
+        ...
+
+    def top(self, container_id: str) -> Processes: ...
+
     def status(self, container_id: str) -> ContainerStatus: ...
 
-    def logs(self, container_id: str, tail: int | None = None) -> str: ...
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        """The container's log; ``options`` (when given) override ``tail``."""
+        ...
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]: ...
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        """The log as it is written, starting with the lines ``options`` select (``tail``
+        included: ``logs -f --tail 2`` prints the last two lines, then the new ones)."""
+        ...
 
     def close(self) -> None:
         """Release the connection (the engine reconnects on its next call)."""

@@ -24,12 +24,16 @@ from typing import Any
 from envkit.engine.base import (
     ContainerStatus,
     Engine,
+    ExecResult,
     ImageInfo,
+    LogOptions,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
+    Processes,
 )
+from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
     image_ids,
@@ -91,6 +95,7 @@ class DockerEngine:
         self._timeout_s = timeout_s
         self._client: Any = None
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
+        self._containers = DockerContainers(self._api, self._boundary)
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -395,19 +400,39 @@ class DockerEngine:
             info = self._api().inspect_container(container_id)
         return parse_status(info)
 
-    def logs(self, container_id: str, tail: int | None = None) -> str:
-        with self._boundary("read logs of", container_id):
-            raw = self._api().logs(
-                container_id, stdout=True, stderr=True, tail="all" if tail is None else tail
-            )
-        return bytes(raw).decode("utf-8", errors="replace")
+    def restart_container(self, container_id: str, timeout_s: float) -> None:
+        self._containers.restart(container_id, timeout_s)
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
-        with self._boundary("follow logs of", container_id):
-            stream = self._api().logs(
-                container_id, stdout=True, stderr=True, stream=True, follow=True
-            )
-            yield from stream
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        self._containers.kill(container_id, signal)
+
+    def pause_container(self, container_id: str) -> None:
+        self._containers.pause(container_id)
+
+    def unpause_container(self, container_id: str) -> None:
+        self._containers.unpause(container_id)
+
+    def exec_in(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        return self._containers.exec_in(container_id, command, environment, user, workdir)
+
+    def top(self, container_id: str) -> Processes:
+        return self._containers.top(container_id)
+
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        return self._containers.logs(container_id, options or LogOptions(tail=tail))
+
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        return self._containers.follow_logs(container_id, options or LogOptions())
 
     def close(self) -> None:
         if self._client is not None:

@@ -29,12 +29,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from envkit.engine.base import (
     ContainerStatus,
     Engine,
+    ExecResult,
     ImageInfo,
+    LogOptions,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
     OutputCallback,
+    Processes,
 )
 from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
 from envkit.engine.occupied import observed_state
@@ -250,7 +253,7 @@ class FakeEngine(FakeState):
         with self._lock:
             c = self.containers.get(container_id)
             self.calls.append(("stop_container", c.name if c else container_id))
-            if c is not None and c.state == "running":
+            if c is not None and c.state in ("running", "paused"):
                 c.state, c.exit_code, c.bindings = "exited", 0, ()
 
     def remove_container(self, container_id: str) -> None:
@@ -264,19 +267,105 @@ class FakeEngine(FakeState):
             self.calls.append(("status", c.name))
             return ContainerStatus(c.state, c.health, c.exit_code, c.health_log)
 
-    def logs(self, container_id: str, tail: int | None = None) -> str:
+    def restart_container(self, container_id: str, timeout_s: float) -> None:
+        with self._lock:
+            c = self._get("restart", container_id)
+            self.calls.append(("restart_container", c.name))
+            if c.state in ("running", "paused"):
+                c.state, c.exit_code, c.bindings = "exited", 0, ()
+            self.start_container(container_id)
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Like Docker: the container must run; SIGKILL/SIGTERM/SIGINT end it (exit code
+        128 + the signal's number), other signals only reach the process."""
+        with self._lock:
+            c = self._running("kill", container_id)
+            self.calls.append(("kill_container", c.name))
+            number = _SIGNALS.get(signal.upper().removeprefix("SIG"))
+            if number is None and signal.isdigit():
+                number = int(signal)
+            if number is None:
+                raise EngineError(
+                    f"cannot kill container {c.name}: invalid signal: {signal}",
+                    code="engine-error",
+                )
+            if number in (2, 9, 15):
+                c.state, c.exit_code, c.bindings = "exited", 128 + number, ()
+
+    def pause_container(self, container_id: str) -> None:
+        with self._lock:
+            c = self._running("pause", container_id)
+            self.calls.append(("pause_container", c.name))
+            if c.state == "paused":
+                raise EngineError(
+                    f"cannot pause container {c.name}: it is already paused",
+                    code="engine-conflict",
+                )
+            c.state = "paused"
+
+    def unpause_container(self, container_id: str) -> None:
+        with self._lock:
+            c = self._get("unpause", container_id)
+            self.calls.append(("unpause_container", c.name))
+            if c.state != "paused":
+                raise EngineError(
+                    f"cannot unpause container {c.name}: it is not paused",
+                    code="engine-error",  # Docker answers 500 here, not 409
+                )
+            c.state = "running"
+
+    def exec_in(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        """What :attr:`exec_results` says for the container's service (default: exit 0,
+        no output); every command is recorded in :attr:`execs`."""
+        with self._lock:
+            c = self._running("exec in", container_id, paused_ok=False)
+            self.calls.append(("exec", c.name))
+            self.execs.append((c.name, tuple(command)))
+            return self.exec_results.get(c.labels.get(LABEL.SERVICE, ""), ExecResult(0, b""))
+
+    def top(self, container_id: str) -> Processes:
+        with self._lock:
+            c = self._running("list processes of", container_id)
+            self.calls.append(("top", c.name))
+            return Processes(("PID", "CMD"), (("1", c.name),))
+
+    def _running(self, operation: str, container_id: str, paused_ok: bool = True) -> FakeContainer:
+        c = self._get(operation, container_id)
+        if c.state == "running" or (paused_ok and c.state == "paused"):
+            return c
+        raise EngineError(
+            f"cannot {operation} container {c.name}: it is {c.state}, not running",
+            code="engine-conflict",
+        )
+
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        """The fake keeps no times: ``since``/``until``/``timestamps`` select nothing."""
+        tail = options.tail if options is not None else tail
         with self._lock:
             c = self._get("read logs of", container_id)
             self.calls.append(("logs", c.name))
             lines = c.logs.splitlines(keepends=True)
             return "".join(lines if tail is None else lines[-tail:] if tail else [])
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
-        text = self.logs(container_id)
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        text = self.logs(container_id, options=options)
         yield from (line.encode() for line in text.splitlines(keepends=True))
 
     def close(self) -> None:
         pass
+
+
+_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15}
 
 
 def _matches(have: Mapping[str, str], want: Mapping[str, str | None]) -> bool:

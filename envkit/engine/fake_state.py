@@ -19,7 +19,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortBinding
+from envkit.engine.base import (
+    ExecResult,
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedVolume,
+    PortBinding,
+)
 from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
 from envkit.errors import EngineError
 from envkit.model import LABEL, PortSpec, addresses_overlap
@@ -38,6 +44,11 @@ MUTATING = frozenset(
         "create_volume",
         "remove_volume",
         "create_container",
+        "restart_container",
+        "kill_container",
+        "pause_container",
+        "unpause_container",
+        "exec",
         "start_container",
         "stop_container",
         "remove_container",
@@ -103,6 +114,9 @@ class FakeState:
         self.images: dict[str, str] = dict(images or {})
         self.registry: dict[str, str] = dict(registry or {})
         self.outcomes: dict[str, Outcome] = {}  # service name -> what starting leads to
+        # service name -> what `exec` in its containers returns (default: exit 0, no output)
+        self.exec_results: dict[str, ExecResult] = {}
+        self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container name, command)
         self.containers: dict[str, FakeContainer] = {}  # by id
         self.networks: dict[str, dict[str, str]] = {}  # name -> labels
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels

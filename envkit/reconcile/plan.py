@@ -7,9 +7,10 @@ on them.
 Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 
 - none observed -> CREATE;
-- spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
+- spec hash and image id unchanged: running (or restarting) -> NOOP; exited with
   code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
-  re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
+  re-run a migration); created or otherwise exited -> START; paused (``envkit pause``)
+  -> START, which apply carries out as an unpause; dead -> RECREATE;
 - spec hash changed -> RECREATE, reasons = field-level differences of the recorded spec
   label and :func:`~envkit.model.canonical_spec`; image id behind the tag changed ->
   RECREATE. An image that is not present locally is compared with nothing (it will be
@@ -230,7 +231,7 @@ def _removal(desired: DesiredState, c: ObservedContainer) -> Change:
     )
 
 
-_RUNNING = frozenset({"running", "paused", "restarting"})
+_RUNNING = frozenset({"running", "restarting"})
 _STOPPED = frozenset({"created", "exited"})
 
 
@@ -254,6 +255,8 @@ def _container_change(
         return change(Action.RECREATE, *reasons, *obtain)
     if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
         return change(Action.NOOP, "completed")
+    if before.state == "paused":
+        return change(Action.START, "paused, will be unpaused")
     if before.state in _STOPPED:
         code = f" with code {before.exit_code}" if before.exit_code is not None else ""
         return change(Action.START, f"{before.state}{code}, will be started")
