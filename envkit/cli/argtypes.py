@@ -83,3 +83,23 @@ def non_negative_int(text: str) -> int:
 def positive_int(text: str) -> int:
     """A whole number 1..MAX_COUNT (``--index``)."""
     return _count(text, 1)
+
+
+def moment(text: str) -> float:
+    """``--since``/``--until``: a duration before now (``10m``, ``90s``, ``1h30m``) or an
+    RFC 3339 time (``2026-01-31T12:00:00Z``), as Unix seconds."""
+    import time
+
+    from envkit.reconcile.expiry import parse_time
+
+    at = parse_time(text) if any(c in text for c in "-:T") else None
+    if at is not None:
+        return at.timestamp()
+    try:
+        return time.time() - _duration(text)
+    except argparse.ArgumentTypeError:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(
+            f"{shown!r} is neither a duration (10m, 90s) nor an RFC 3339 time "
+            "(2026-01-31T12:00:00Z)"
+        ) from None

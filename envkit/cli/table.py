@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envkit.cli.argtypes import (
+    moment,
     non_negative_duration,
     non_negative_int,
     positive_duration,
@@ -126,12 +127,36 @@ def _ps(p: argparse.ArgumentParser) -> None:
 
 
 def _logs(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("service", nargs="?", metavar="SERVICE", help="one service (default: all)")
-    add_render_options(p)
+    _services(p)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument(
-        "--tail", type=non_negative_int, default=None, metavar="N", help="only the last N lines"
+        "--tail",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="only the last N lines of each container (with -f: then the new ones)",
+    )
+    p.add_argument(
+        "--since",
+        type=moment,
+        default=None,
+        metavar="WHEN",
+        help="only lines after WHEN: a duration ago (10m, 1h30m) or an RFC 3339 time",
+    )
+    p.add_argument(
+        "--until",
+        type=moment,
+        default=None,
+        metavar="WHEN",
+        help="only lines before WHEN: a duration ago (10m) or an RFC 3339 time",
+    )
+    p.add_argument(
+        "-t", "--timestamps", action="store_true", help="show each line's time (RFC 3339)"
+    )
+    p.add_argument(
+        "--no-log-prefix",
+        action="store_true",
+        help="do not prefix the lines of several containers with their name",
     )
 
 
@@ -333,7 +358,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", _services),
     "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
-    "logs": CommandInfo(_INSPECT, "cmd_logs", "print the services' logs", _logs),
+    "logs": CommandInfo("envkit.cli.commands.logs", "cmd_logs", "print the services' logs", _logs),
     "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),
     "env": CommandInfo(
         "envkit.cli.commands.env",
