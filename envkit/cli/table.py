@@ -56,6 +56,12 @@ def _render(p: argparse.ArgumentParser) -> None:
 
 def _plan(p: argparse.ArgumentParser) -> None:
     add_env(p)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services and what they depend on (default: all)",
+    )
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
@@ -77,6 +83,12 @@ def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None
 
 def _up(p: argparse.ArgumentParser) -> None:
     add_env(p)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services and what they depend on; the others are left as they are (default: all)",
+    )
     add_render_options(p)
     p.add_argument(
         "--wait",
@@ -114,6 +126,12 @@ def _up(p: argparse.ArgumentParser) -> None:
 
 def _down(p: argparse.ArgumentParser) -> None:
     add_env(p)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services' containers (the network and volumes stay) (default: all)",
+    )
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
     _lock_timeout(p, 600.0, "this instance")
@@ -357,6 +375,9 @@ COMMANDS: dict[str, CommandInfo] = {
     "pause": CommandInfo(_LIFECYCLE, "cmd_pause", "pause services' processes", _services),
     "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", _services),
     "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
+    "rm": CommandInfo(
+        _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
+    ),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
     "logs": CommandInfo("envkit.cli.commands.logs", "cmd_logs", "print the services' logs", _logs),
     "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),

@@ -20,6 +20,7 @@ from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
+from envkit.reconcile.scope import scope_desired, scope_observed
 from envkit.reconcile.teardown import DownResult, remove_instance
 
 __all__ = ["UpResult", "conflict_error", "down", "refresh_images", "up"]
@@ -62,8 +63,14 @@ def up(
     on_lock_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     expires: str | None = None,
+    services: frozenset[str] | None = None,
 ) -> UpResult:
+    """``services``: only these (with what they depend on: the caller widens it with
+    :func:`~envkit.reconcile.scope.with_dependencies`); the instance's other containers
+    are neither planned nor pruned."""
     reporter = reporter or NullReporter()
+    if services is not None:
+        desired = scope_desired(desired, services)
     with instance_lock(
         desired.project,
         engine_id=engine.identity,
@@ -71,7 +78,7 @@ def up(
         on_wait=on_lock_wait,
     ):
         refresh_images(desired, engine, reporter)
-        observed = engine.observe(desired)
+        observed = _observe(engine, desired, services)
         p = plan(desired, observed)
         if p.conflicts:
             raise conflict_error(p)
@@ -88,7 +95,7 @@ def up(
         containers = observed.containers  # read under the lock just now: no second list
         if p.has_changes:
             # What runs must be what was planned: read the engine again and plan again.
-            observed_after = engine.observe(desired)
+            observed_after = _observe(engine, desired, services)
             containers = observed_after.containers
             after = plan(desired, observed_after)
             drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
@@ -104,6 +111,13 @@ def up(
         elif wait:  # states and health moved on while waiting
             containers = tuple(engine.list_containers({LABEL.PROJECT: desired.project}))
     return UpResult(p, applied, tuple(containers), tuple(not_running), expires)
+
+
+def _observe(
+    engine: Engine, desired: DesiredState, services: frozenset[str] | None
+) -> ObservedState:
+    observed = engine.observe(desired)
+    return observed if services is None else scope_observed(observed, services)
 
 
 def _renew_lease(
@@ -148,11 +162,17 @@ def down(
     reporter: Reporter | None = None,
     lock_timeout_s: float = 600.0,
     on_lock_wait: Callable[[str], None] | None = None,
+    services: frozenset[str] | None = None,
 ) -> DownResult:
+    """``services``: remove only their containers (the network and volumes stay)."""
     project = desired if isinstance(desired, str) else desired.project
     with instance_lock(
         project, engine_id=engine.identity, timeout_s=lock_timeout_s, on_wait=on_lock_wait
     ):
         return remove_instance(
-            desired, engine, volumes=volumes, reporter=reporter or NullReporter()
+            desired,
+            engine,
+            volumes=volumes,
+            reporter=reporter or NullReporter(),
+            services=services,
         )

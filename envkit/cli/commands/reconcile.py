@@ -9,20 +9,39 @@ from envkit.cli.commands.common import engine, resolve_env
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
+    from envkit.model import DesiredState
+
+
+def _scope(args: argparse.Namespace, desired: DesiredState) -> frozenset[str] | None:
+    """``SERVICE...`` on plan/up: those services and what they depend on (None: all)."""
+    from envkit.cli.commands.containers import check_services
+    from envkit.reconcile.scope import with_dependencies
+
+    if not args.services:
+        return None
+    check_services(desired, args.services)
+    return with_dependencies(desired, args.services)
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.cli.display import reporter_for
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
+    from envkit.reconcile.scope import scope_desired, scope_observed
     from envkit.reconcile.verbs import conflict_error, refresh_images
     from envkit.stackfile.hostaccess import host_access
 
     desired = resolve_env(args, console).desired
+    services = _scope(args, desired)
+    if services is not None:
+        desired = scope_desired(desired, services)
     eng = engine()
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
-    p = plan(desired, eng.observe(desired))
+    observed = eng.observe(desired)
+    if services is not None:
+        observed = scope_observed(observed, services)
+    p = plan(desired, observed)
     access = host_access(desired)
     if args.json:
         document = plan_json(p)
@@ -65,6 +84,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
             )
         args.instance = new_instance_id()
     desired = resolve_env(args, console).desired
+    services = _scope(args, desired)
     eng = engine()
     if args.ephemeral:
         console.err(f"instance {desired.instance} (project {desired.project})")
@@ -83,6 +103,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                 on_lock_wait=display.note,
                 on_plan=lambda p: display.note(plan_text(p)),
                 expires=expires,
+                services=services,
             )
     except EnvkitError as exc:
         if args.json:
@@ -106,10 +127,26 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
+    from envkit.cli.commands.containers import check_services
     from envkit.cli.display import reporter_for
+    from envkit.errors import UsageError
     from envkit.reconcile.verbs import down
 
     desired = resolve_env(args, console).desired
+    services = frozenset(args.services) if args.services else None
+    if services is not None:
+        check_services(desired, args.services)
+        if args.volumes:
+            raise UsageError(
+                "--volumes removes the whole instance's named volumes: not with SERVICE...",
+                hint=f"remove the services' containers first, then 'envkit down {args.env} "
+                "--volumes' when the whole instance should go",
+            )
+    elif args.command == "rm":
+        raise UsageError(
+            "rm needs the services whose containers to remove",
+            hint=f"e.g. 'envkit rm {args.env} web'; 'envkit down {args.env}' removes all",
+        )
     secrets = frozenset(console.secrets)
     with reporter_for(console.err_stream, secrets, nothing="nothing to remove") as display:
         down(
@@ -119,5 +156,6 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
             reporter=display,
             lock_timeout_s=args.lock_timeout,
             on_lock_wait=display.note,
+            services=services,
         )
     return 0
