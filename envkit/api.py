@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import EnvkitError, UsageError
-from envkit.model import LABEL, DesiredState
+from envkit.model import LABEL, DesiredState, is_oneoff
 from envkit.reconcile.status import find_binding, parse_port, status_json
 from envkit.stackfile.instances import check_instance_id
 from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
@@ -318,7 +318,7 @@ class Environment:
         labels: dict[str, str | None] = {LABEL.PROJECT: self.project}
         if service is not None:
             labels[LABEL.SERVICE] = self._check_service(service)
-        found = self.engine.list_containers(labels)
+        found = [c for c in self.engine.list_containers(labels) if not is_oneoff(c.labels)]
         return sorted(found, key=lambda c: (c.service, c.replica))
 
     def status(self) -> dict[str, Any]:

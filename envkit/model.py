@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -236,6 +237,12 @@ class DesiredState:
             if svc.name == name:
                 return svc
         raise KeyError(name)
+
+
+def is_oneoff(labels: Mapping[str, str]) -> bool:
+    """Whether a container is an ``envkit run`` one-off: never a replica, never planned or
+    pruned by ``up``, removed by ``down`` and ``gc`` with the instance."""
+    return labels.get(LABEL.ONEOFF) == "true"
 
 
 def container_name(project: str, service: str, replica: int) -> str:

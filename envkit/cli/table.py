@@ -17,6 +17,7 @@ from envkit.cli.argtypes import (
     non_negative_int,
     positive_duration,
     positive_int,
+    published_port,
 )
 from envkit.cli.arguments import add_env, add_render_options, add_var, var
 
@@ -344,6 +345,49 @@ def _exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
 
 
+def _run(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    p.add_argument("service", metavar="SERVICE", help="the service whose config to run with")
+    p.add_argument(
+        "run_command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND...",
+        help="the command (default: the service's); options of envkit go before SERVICE",
+    )
+    add_render_options(p)
+    p.add_argument("--rm", action="store_true", help="remove the container when it ends")
+    p.add_argument(
+        "--no-deps", action="store_true", help="do not bring up the services it depends on"
+    )
+    p.add_argument(
+        "-p",
+        "--publish",
+        action="append",
+        type=published_port,
+        default=[],
+        metavar="[IP:][HOST:]CONTAINER[/PROTO]",
+        help="publish a port (repeatable); the service's own ports are not published",
+    )
+    p.add_argument(
+        "-T",
+        dest="no_tty",
+        action="store_true",
+        help="no terminal, even when stdin is one (for scripts and pipes)",
+    )
+    p.add_argument(
+        "-e",
+        "--env",
+        dest="environment",
+        action="append",
+        type=var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an environment variable (repeatable)",
+    )
+    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
+
+
 _LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
@@ -368,6 +412,12 @@ COMMANDS: dict[str, CommandInfo] = {
         _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
     ),
     "exec": CommandInfo(_LIFECYCLE, "cmd_exec", "run a command in a service's container", _exec),
+    "run": CommandInfo(
+        "envkit.cli.commands.run",
+        "cmd_run",
+        "run a one-off command in a new container of a service",
+        _run,
+    ),
     "stop": CommandInfo(_LIFECYCLE, "cmd_stop", "stop services ('up' starts them again)", _stop),
     "start": CommandInfo(_LIFECYCLE, "cmd_start", "start stopped services", _services),
     "restart": CommandInfo(_LIFECYCLE, "cmd_restart", "restart services", _stop),

@@ -210,9 +210,18 @@ class ContainerRuntime(Protocol):
     def remove_volume(self, name: str) -> None: ...
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
+        tty: bool = False,
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}``; return its id."""
+        """Create (not start) the container ``{project}-{service}-{replica}``; return its id.
+        ``name``: a one-off container (``envkit run``) of that name instead, with stdin
+        open (and a terminal when ``tty``) and without the service's network alias."""
         ...
 
     def start_container(self, container_id: str) -> None: ...

@@ -311,13 +311,21 @@ class DockerEngine:
     # -- containers --------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
+        tty: bool = False,
     ) -> str:
         """Create ``{project}-{service}-{replica}`` on the project network, reachable there
         by its service name (a network alias). The hostname stays Docker's default (the
         short container id) unless the stack sets one, as in Compose: replicas of a service
         would otherwise share a hostname."""
-        name = container_name(desired.project, spec.name, replica)
+        oneoff = name is not None
+        name = name or container_name(desired.project, spec.name, replica)
         api = self._api()
         with self._boundary("create container", name):
             from docker.types import Mount as SdkMount
@@ -356,7 +364,11 @@ class DockerEngine:
                 network_mode=desired.network,
             )
             networking = api.create_networking_config(
-                {desired.network: api.create_endpoint_config(aliases=[spec.name])}
+                {
+                    desired.network: api.create_endpoint_config(
+                        aliases=None if oneoff else [spec.name]
+                    )
+                }
             )
             created = api.create_container(
                 image=spec.image,
@@ -377,7 +389,11 @@ class DockerEngine:
                 ),
                 host_config=host_config,
                 networking_config=networking,
-                detach=True,
+                # A one-off is attached to (docker start -a -i): the SDK then sets
+                # Attach{Stdin,Stdout,Stderr} and StdinOnce, without which nothing shows.
+                detach=not oneoff,
+                stdin_open=oneoff,
+                tty=tty,
             )
         return str(created["Id"])
 

@@ -210,9 +210,16 @@ class FakeEngine(FakeState):
     # -- Engine: containers -------------------------------------------------------------------
 
     def create_container(
-        self, desired: DesiredState, spec: ServiceSpec, replica: int, labels: Mapping[str, str]
+        self,
+        desired: DesiredState,
+        spec: ServiceSpec,
+        replica: int,
+        labels: Mapping[str, str],
+        *,
+        name: str | None = None,
+        tty: bool = False,
     ) -> str:
-        name = container_name(desired.project, spec.name, replica)
+        name = name or container_name(desired.project, spec.name, replica)
         with self._lock:
             self.calls.append(("create_container", name))
             if any(c.name == name for c in self.containers.values()):

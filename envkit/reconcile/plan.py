@@ -50,6 +50,7 @@ from envkit.model import (
     addresses_overlap,
     canonical_spec,
     container_name,
+    is_oneoff,
     spec_hash,
 )
 from envkit.reconcile.spec_diff import spec_differences
@@ -136,7 +137,10 @@ class Plan:
 
 def plan(desired: DesiredState, observed: ObservedState) -> Plan:
     project = desired.project
-    ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
+    ours = sorted(
+        (c for c in observed.containers if c.project == project and not is_oneoff(c.labels)),
+        key=lambda c: c.name,
+    )
     slots = {
         container_name(project, spec.name, n): (spec, n)
         for spec in desired.services
