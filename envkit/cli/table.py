@@ -388,6 +388,19 @@ def _run(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
 
 
+def _volumes(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    add_render_options(p)
+    p.add_argument(
+        "--rm",
+        action="store_true",
+        help="remove the instance's named volumes (data!); refused while a container uses one",
+    )
+    p.add_argument(
+        "-y", "--yes", action="store_true", help="with --rm: do not ask (a terminal asks)"
+    )
+
+
 _LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
@@ -427,6 +440,12 @@ COMMANDS: dict[str, CommandInfo] = {
     "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
     "rm": CommandInfo(
         _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
+    ),
+    "volumes": CommandInfo(
+        "envkit.cli.commands.volumes",
+        "cmd_volumes",
+        "list an instance's volumes, or remove them (--rm)",
+        _volumes,
     ),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
     "logs": CommandInfo("envkit.cli.commands.logs", "cmd_logs", "print the services' logs", _logs),

@@ -76,6 +76,7 @@ class ObservedContainer:
     exit_code: int | None = None  # for exited containers, when the engine says
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339
+    volumes: tuple[str, ...] = ()  # the volumes it mounts (named and anonymous), by name
 
 
 @dataclass(frozen=True, slots=True)

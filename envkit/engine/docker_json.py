@@ -126,6 +126,13 @@ def parse_container(raw: Json) -> ObservedContainer:
         exit_code=exit_code_from_status(status),
         labels=labels,
         created=_rfc3339(raw.get("Created")),
+        volumes=tuple(
+            sorted(
+                str(m.get("Name"))
+                for m in raw.get("Mounts") or ()
+                if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Name")
+            )
+        ),
     )
 
 

@@ -205,6 +205,12 @@ class FakeEngine(FakeState):
     def remove_volume(self, name: str) -> None:
         with self._lock:
             self.calls.append(("remove_volume", name))
+            users = sorted(c.name for c in self.containers.values() if name in c.volumes)
+            if users:  # as Docker: 409
+                raise EngineError(
+                    f"cannot remove volume {name}: volume is in use - [{', '.join(users)}]",
+                    code="engine-conflict",
+                )
             self.volumes.pop(name, None)
 
     # -- Engine: containers -------------------------------------------------------------------
@@ -234,11 +240,15 @@ class FakeEngine(FakeState):
                     f"cannot create container {name}: network {desired.network} not found",
                     code="engine-not-found",
                 )
+            mounted = []
             for m in spec.mounts:  # Docker creates a missing named volume, unlabelled
                 if m.type is MountType.VOLUME and m.source:
-                    self.volumes.setdefault(desired.volume_name(m.source), {})
+                    mounted.append(desired.volume_name(m.source))
+                    self.volumes.setdefault(mounted[-1], {})
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
-            return self._new_container(name, dict(labels), image_id, spec.ports, check).id
+            c = self._new_container(name, dict(labels), image_id, spec.ports, check)
+            c.volumes = tuple(sorted(mounted))
+            return c.id
 
     def start_container(self, container_id: str) -> None:
         with self._lock:

@@ -91,6 +91,7 @@ class FakeContainer:
     bindings: tuple[PortBinding, ...] = ()
     created: str = ""
     starts: int = 0  # how many times it was started
+    volumes: tuple[str, ...] = ()  # named volumes it mounts
 
 
 def digest(text: str) -> str:
@@ -228,6 +229,7 @@ class FakeState:
             exit_code=c.exit_code if c.state == "exited" else None,
             labels=dict(c.labels),
             created=c.created,
+            volumes=c.volumes,
         )
 
     def _new_container(
