@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from envkit.cli.argtypes import (
     moment,
@@ -440,6 +441,24 @@ COMMANDS: dict[str, CommandInfo] = {
     "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
     "rm": CommandInfo(
         _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
+    ),
+    "images": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_images",
+        "list the images an environment uses (id, size, present?)",
+        partial(_services, index=False),
+    ),
+    "pull": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_pull",
+        "pull services' images now",
+        partial(_services, index=False),
+    ),
+    "build": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_build",
+        "build services' images now",
+        partial(_services, index=False),
     ),
     "volumes": CommandInfo(
         "envkit.cli.commands.volumes",
