@@ -29,9 +29,25 @@ class Resolved:
 
 def read(path: str | os.PathLike[str] = DEFAULT_FILE) -> Document:
     """Load and validate a stack file (schema and cross-reference checks)."""
+    return _validated(load(path, display=os.fspath(path)))
+
+
+def read_text(
+    text: str, *, base_dir: str | os.PathLike[str], display: str = "<inline stack>"
+) -> Document:
+    """Validate a stack given as text (``envkit.loads``): relative paths in it (binds,
+    build contexts, env files) are taken from ``base_dir``; messages name ``display``."""
+    from pathlib import Path
+
+    from envkit.stackfile.document import parse
+
+    path = Path(os.path.abspath(base_dir)) / "envkit.yaml"
+    return _validated(parse(text, path=path, display=display))
+
+
+def _validated(doc: Document) -> Document:
     from envkit.stackfile import checks, schema
 
-    doc = load(path, display=os.fspath(path))
     problems = schema.validate(doc)
     if not problems:
         # Cross-reference checks assume the shapes the schema guarantees.
