@@ -389,6 +389,18 @@ def _run(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
 
 
+def _cp(p: argparse.ArgumentParser) -> None:
+    add_env(p)
+    p.add_argument("source", metavar="SRC", help="SERVICE:PATH in the container, or a host path")
+    p.add_argument(
+        "destination", metavar="DST", help="a host path, or SERVICE:PATH in the container"
+    )
+    add_render_options(p)
+    p.add_argument(
+        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
+    )
+
+
 def _volumes(p: argparse.ArgumentParser) -> None:
     add_env(p)
     add_render_options(p)
@@ -459,6 +471,12 @@ COMMANDS: dict[str, CommandInfo] = {
         "cmd_build",
         "build services' images now",
         partial(_services, index=False),
+    ),
+    "cp": CommandInfo(
+        "envkit.cli.commands.copy",
+        "cmd_cp",
+        "copy files between the host and a service's container (SERVICE:PATH)",
+        _cp,
     ),
     "volumes": CommandInfo(
         "envkit.cli.commands.volumes",

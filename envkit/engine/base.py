@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from envkit.model import DesiredState, ServiceSpec
 
@@ -40,6 +40,7 @@ __all__ = [
     "ObservedState",
     "ObservedVolume",
     "OutputCallback",
+    "PathStat",
     "PortBinding",
     "PortHolder",
     "PortUse",
@@ -166,6 +167,16 @@ class Processes:
 
 
 @dataclass(frozen=True, slots=True)
+class PathStat:
+    """A path in a container, as the engine's archive endpoint describes it."""
+
+    name: str  # its last component
+    size: int
+    is_dir: bool
+    link_target: str = ""  # a symlink's target ("" otherwise)
+
+
+@dataclass(frozen=True, slots=True)
 class LogOptions:
     """Which log lines to read: the last ``tail`` (None: all), those after ``since`` and
     before ``until`` (Unix seconds), each prefixed with its RFC 3339 time when
@@ -256,6 +267,19 @@ class ContainerRuntime(Protocol):
         ...
 
     def top(self, container_id: str) -> Processes: ...
+
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        """What ``path`` is in the container, or None when there is nothing there."""
+        ...
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        """``path`` (a file or a folder, with its last component as the top entry) as a
+        stream of tar bytes. The archive is the container's: extract it defensively."""
+        ...
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        """Unpack the tar ``data`` into the container's existing ``folder``."""
+        ...
 
     def status(self, container_id: str) -> ContainerStatus: ...
 

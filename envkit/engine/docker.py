@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 from envkit.engine.base import (
     ContainerStatus,
@@ -31,6 +31,7 @@ from envkit.engine.base import (
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
+    PathStat,
     Processes,
 )
 from envkit.engine.docker_containers import DockerContainers
@@ -441,6 +442,15 @@ class DockerEngine:
 
     def top(self, container_id: str) -> Processes:
         return self._containers.top(container_id)
+
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        return self._containers.stat_path(container_id, path)
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        return self._containers.read_archive(container_id, path)
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        self._containers.write_archive(container_id, folder, data)
 
     def logs(
         self, container_id: str, tail: int | None = None, options: LogOptions | None = None

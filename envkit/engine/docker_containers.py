@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
-from envkit.engine.base import ExecResult, LogOptions, Processes
+from envkit.engine.base import ExecResult, LogOptions, PathStat, Processes
+from envkit.errors import EnvkitError
 
 __all__ = ["DockerContainers"]
 
@@ -69,6 +70,28 @@ class DockerContainers:
         rows = tuple(tuple(str(v) for v in row) for row in raw.get("Processes") or ())
         return Processes(titles, rows)
 
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        api = self._api()
+        try:
+            with self._boundary("read", f"{path} in container {container_id}"):
+                stream, stat = api.get_archive(container_id, path, chunk_size=1)
+        except EnvkitError as exc:
+            if exc.code == "engine-not-found":
+                return None
+            raise
+        with contextlib.suppress(Exception):
+            stream.close()  # only the header was wanted
+        return _path_stat(stat or {})
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        with self._boundary("read", f"{path} in container {container_id}"):
+            stream, _ = self._api().get_archive(container_id, path, chunk_size=1 << 16)
+            yield from stream
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        with self._boundary("write into", f"{folder} in container {container_id}"):
+            self._api().put_archive(container_id, folder, data)
+
     def logs(self, container_id: str, options: LogOptions) -> str:
         with self._boundary("read logs of", container_id):
             raw = self._api().logs(container_id, stdout=True, stderr=True, **_log_kwargs(options))
@@ -85,6 +108,19 @@ class DockerContainers:
                 **_log_kwargs(options),
             )
             yield from stream
+
+
+_MODE_DIR = 1 << 31  # Go's os.ModeDir, as the engine's stat header carries it
+
+
+def _path_stat(stat: dict[str, Any]) -> PathStat:
+    mode = int(stat.get("mode") or 0)
+    return PathStat(
+        name=str(stat.get("name") or ""),
+        size=int(stat.get("size") or 0),
+        is_dir=bool(mode & _MODE_DIR),
+        link_target=str(stat.get("linkTarget") or ""),
+    )
 
 
 def _log_kwargs(options: LogOptions) -> dict[str, Any]:

@@ -23,8 +23,12 @@ operations on it.
 
 from __future__ import annotations
 
+import io
 import json
+import posixpath
+import tarfile
 from collections.abc import Iterable, Iterator, Mapping
+from typing import IO
 
 from envkit.engine.base import (
     ContainerStatus,
@@ -37,6 +41,7 @@ from envkit.engine.base import (
     ObservedState,
     ObservedVolume,
     OutputCallback,
+    PathStat,
     Processes,
 )
 from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
@@ -354,6 +359,58 @@ class FakeEngine(FakeState):
             self.calls.append(("top", c.name))
             return Processes(("PID", "CMD"), (("1", c.name),))
 
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        """The fake's file system is :attr:`FakeContainer.files` (folders are implied by
+        the files in them; ``/`` always exists)."""
+        with self._lock:
+            c = self._get("read", container_id)
+            path = _norm(path)
+            if path in c.files:
+                return PathStat(posixpath.basename(path), len(c.files[path]), False)
+            if path == "/" or any(f.startswith(path + "/") for f in c.files):
+                return PathStat(posixpath.basename(path) or "/", 0, True)
+            return None
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        stat = self.stat_path(container_id, path)
+        if stat is None:
+            raise EngineError(
+                f"cannot read {path} in container {container_id}: no such file or directory",
+                code="engine-not-found",
+            )
+        with self._lock:
+            c = self._get("read", container_id)
+            path = _norm(path)
+            chosen = {
+                f: data for f, data in c.files.items() if f == path or f.startswith(path + "/")
+            }
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for f, data in sorted(chosen.items()):
+                rel = posixpath.relpath(f, posixpath.dirname(path))
+                info = tarfile.TarInfo(rel)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        yield buf.getvalue()
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        with self._lock:
+            c = self._get("write into", container_id)
+            folder = _norm(folder)
+            stat = self.stat_path(container_id, folder)
+            if stat is None or not stat.is_dir:
+                raise EngineError(
+                    f"cannot write into {folder} in container {c.name}: not a directory",
+                    code="engine-not-found",
+                )
+            self.calls.append(("write_archive", c.name))
+            with tarfile.open(fileobj=data, mode="r|") as tar:
+                for member in tar:
+                    if member.isfile():
+                        content = tar.extractfile(member)
+                        target = _norm(posixpath.join(folder, member.name))
+                        c.files[target] = content.read() if content is not None else b""
+
     def _running(self, operation: str, container_id: str, paused_ok: bool = True) -> FakeContainer:
         c = self._get(operation, container_id)
         if c.state == "running" or (paused_ok and c.state == "paused"):
@@ -383,6 +440,10 @@ class FakeEngine(FakeState):
 
 
 _SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15}
+
+
+def _norm(path: str) -> str:
+    return posixpath.normpath("/" + path.strip())
 
 
 def _matches(have: Mapping[str, str], want: Mapping[str, str | None]) -> bool:

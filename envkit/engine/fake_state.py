@@ -17,7 +17,7 @@ import itertools
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from envkit.engine.base import (
     ExecResult,
@@ -49,6 +49,7 @@ MUTATING = frozenset(
         "pause_container",
         "unpause_container",
         "exec",
+        "write_archive",
         "start_container",
         "stop_container",
         "remove_container",
@@ -92,6 +93,7 @@ class FakeContainer:
     created: str = ""
     starts: int = 0  # how many times it was started
     volumes: tuple[str, ...] = ()  # named volumes it mounts
+    files: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content
 
 
 def digest(text: str) -> str:
