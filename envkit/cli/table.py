@@ -401,6 +401,25 @@ def _cp(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _events(p: argparse.ArgumentParser) -> None:
+    _services(p, index=False)
+    p.add_argument(
+        "--since",
+        type=moment,
+        default=None,
+        metavar="WHEN",
+        help="also the events since WHEN: a duration ago (10m) or an RFC 3339 time",
+    )
+    p.add_argument(
+        "--until",
+        type=moment,
+        default=None,
+        metavar="WHEN",
+        help="stop at WHEN (a duration ago, or an RFC 3339 time) instead of following",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
 def _volumes(p: argparse.ArgumentParser) -> None:
     add_env(p)
     add_render_options(p)
@@ -477,6 +496,12 @@ COMMANDS: dict[str, CommandInfo] = {
         "cmd_cp",
         "copy files between the host and a service's container (SERVICE:PATH)",
         _cp,
+    ),
+    "events": CommandInfo(
+        "envkit.cli.commands.events",
+        "cmd_events",
+        "print the engine's events about an instance as they happen",
+        _events,
     ),
     "volumes": CommandInfo(
         "envkit.cli.commands.volumes",

@@ -30,6 +30,7 @@ __all__ = [
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
+    "EngineEvent",
     "ExecResult",
     "ImageInfo",
     "ImageStore",
@@ -167,6 +168,17 @@ class Processes:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """One event of the engine (``docker events``) about an object."""
+
+    time: float  # Unix seconds
+    type: str  # container | network | volume | image ...
+    action: str  # create | start | die | stop | kill | pause | destroy ...
+    name: str  # the object's name (or id when it has none)
+    labels: Mapping[str, str] = field(default_factory=dict)  # the object's attributes
+
+
+@dataclass(frozen=True, slots=True)
 class PathStat:
     """A path in a container, as the engine's archive endpoint describes it."""
 
@@ -267,6 +279,16 @@ class ContainerRuntime(Protocol):
         ...
 
     def top(self, container_id: str) -> Processes: ...
+
+    def events(
+        self,
+        labels: Mapping[str, str | None],
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[EngineEvent]:
+        """The events of objects carrying ``labels``, from ``since`` on; without ``until``
+        the stream waits for new ones until the caller stops reading."""
+        ...
 
     def stat_path(self, container_id: str, path: str) -> PathStat | None:
         """What ``path`` is in the container, or None when there is nothing there."""

@@ -24,6 +24,7 @@ from typing import IO, Any
 from envkit.engine.base import (
     ContainerStatus,
     Engine,
+    EngineEvent,
     ExecResult,
     ImageInfo,
     LogOptions,
@@ -442,6 +443,14 @@ class DockerEngine:
 
     def top(self, container_id: str) -> Processes:
         return self._containers.top(container_id)
+
+    def events(
+        self,
+        labels: Mapping[str, str | None],
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[EngineEvent]:
+        return self._containers.events(labels, since, until)
 
     def stat_path(self, container_id: str, path: str) -> PathStat | None:
         return self._containers.stat_path(container_id, path)

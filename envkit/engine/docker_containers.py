@@ -10,7 +10,8 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-from envkit.engine.base import ExecResult, LogOptions, PathStat, Processes
+from envkit.engine.base import EngineEvent, ExecResult, LogOptions, PathStat, Processes
+from envkit.engine.docker_json import label_filters
 from envkit.errors import EnvkitError
 
 __all__ = ["DockerContainers"]
@@ -70,6 +71,17 @@ class DockerContainers:
         rows = tuple(tuple(str(v) for v in row) for row in raw.get("Processes") or ())
         return Processes(titles, rows)
 
+    def events(
+        self, labels: Mapping[str, str | None], since: float | None, until: float | None
+    ) -> Iterator[EngineEvent]:
+        with self._boundary("read events", "of the engine"):
+            stream = self._api().events(
+                since=since, until=until, filters=label_filters(labels), decode=True
+            )
+            for raw in stream:
+                if isinstance(raw, dict):
+                    yield _event(raw)
+
     def stat_path(self, container_id: str, path: str) -> PathStat | None:
         api = self._api()
         try:
@@ -108,6 +120,22 @@ class DockerContainers:
                 **_log_kwargs(options),
             )
             yield from stream
+
+
+def _event(raw: dict[str, Any]) -> EngineEvent:
+    found = raw.get("Actor")
+    actor: dict[str, Any] = found if isinstance(found, dict) else {}
+    found = actor.get("Attributes")
+    attributes: dict[str, Any] = found if isinstance(found, dict) else {}
+    nano = raw.get("timeNano")
+    moment = int(nano) / 1e9 if isinstance(nano, int) else float(raw.get("time") or 0)
+    return EngineEvent(
+        time=moment,
+        type=str(raw.get("Type") or ""),
+        action=str(raw.get("Action") or ""),
+        name=str(attributes.get("name") or actor.get("ID") or ""),
+        labels={str(k): str(v) for k, v in attributes.items()},
+    )
 
 
 _MODE_DIR = 1 << 31  # Go's os.ModeDir, as the engine's stat header carries it

@@ -33,6 +33,7 @@ from typing import IO
 from envkit.engine.base import (
     ContainerStatus,
     Engine,
+    EngineEvent,
     ExecResult,
     ImageInfo,
     LogOptions,
@@ -359,6 +360,24 @@ class FakeEngine(FakeState):
             self.calls.append(("top", c.name))
             return Processes(("PID", "CMD"), (("1", c.name),))
 
+    def events(
+        self,
+        labels: Mapping[str, str | None],
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[EngineEvent]:
+        """The container operations recorded in :attr:`calls` on containers that are still
+        there and carry ``labels``, then the end (the fake has no clock nor a future:
+        ``since``/``until`` select nothing)."""
+        with self._lock:
+            present = {c.name: c.labels for c in self.containers.values()}
+            found = [
+                EngineEvent(0.0, "container", _ACTIONS[op], name, dict(present[name]))
+                for op, name, *_ in self.calls
+                if op in _ACTIONS and name in present and _matches(present[name], labels)
+            ]
+        yield from found
+
     def stat_path(self, container_id: str, path: str) -> PathStat | None:
         """The fake's file system is :attr:`FakeContainer.files` (folders are implied by
         the files in them; ``/`` always exists)."""
@@ -440,6 +459,17 @@ class FakeEngine(FakeState):
 
 
 _SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15}
+
+
+_ACTIONS = {
+    "create_container": "create",
+    "start_container": "start",
+    "stop_container": "stop",
+    "restart_container": "restart",
+    "kill_container": "kill",
+    "pause_container": "pause",
+    "unpause_container": "unpause",
+}
 
 
 def _norm(path: str) -> str:
