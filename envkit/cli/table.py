@@ -13,14 +13,22 @@ from dataclasses import dataclass
 from functools import partial
 
 from envkit.cli.argtypes import (
-    moment,
     non_negative_duration,
-    non_negative_int,
     positive_duration,
     positive_int,
-    published_port,
 )
-from envkit.cli.arguments import add_env, add_render_options, add_var, var
+from envkit.cli.arguments import add_env, add_render_options, add_var
+from envkit.cli.lifecycle_args import (
+    cp_arguments,
+    events_arguments,
+    exec_arguments,
+    kill_arguments,
+    logs_arguments,
+    run_arguments,
+    service_arguments,
+    stop_arguments,
+    volumes_arguments,
+)
 
 __all__ = ["COMMANDS", "CommandInfo"]
 
@@ -146,40 +154,6 @@ def _ps(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
 
 
-def _logs(p: argparse.ArgumentParser) -> None:
-    _services(p)
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    p.add_argument(
-        "--tail",
-        type=non_negative_int,
-        default=None,
-        metavar="N",
-        help="only the last N lines of each container (with -f: then the new ones)",
-    )
-    p.add_argument(
-        "--since",
-        type=moment,
-        default=None,
-        metavar="WHEN",
-        help="only lines after WHEN: a duration ago (10m, 1h30m) or an RFC 3339 time",
-    )
-    p.add_argument(
-        "--until",
-        type=moment,
-        default=None,
-        metavar="WHEN",
-        help="only lines before WHEN: a duration ago (10m) or an RFC 3339 time",
-    )
-    p.add_argument(
-        "-t", "--timestamps", action="store_true", help="show each line's time (RFC 3339)"
-    )
-    p.add_argument(
-        "--no-log-prefix",
-        action="store_true",
-        help="do not prefix the lines of several containers with their name",
-    )
-
-
 def _port(p: argparse.ArgumentParser) -> None:
     add_env(p)
     p.add_argument("service", metavar="SERVICE", help="the service")
@@ -275,164 +249,6 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _services(p: argparse.ArgumentParser, *, index: bool = True) -> None:
-    add_env(p)
-    p.add_argument("services", nargs="*", metavar="SERVICE", help="services (default: all)")
-    add_render_options(p)
-    if index:
-        p.add_argument(
-            "--index",
-            type=positive_int,
-            default=None,
-            metavar="N",
-            help="only replica N of each service (default: every replica)",
-        )
-
-
-def _stop(p: argparse.ArgumentParser) -> None:
-    _services(p)
-    p.add_argument(
-        "-t",
-        "--timeout",
-        type=non_negative_duration,
-        default=None,
-        metavar="S",
-        help="seconds to wait for a clean stop before killing (default: the service's "
-        "stop_grace_period, else 10)",
-    )
-
-
-def _kill(p: argparse.ArgumentParser) -> None:
-    _services(p)
-    p.add_argument(
-        "-s",
-        "--signal",
-        default="SIGKILL",
-        metavar="SIG",
-        help="the signal to send, by name (SIGTERM, HUP) or number (default SIGKILL)",
-    )
-
-
-def _exec(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("service", metavar="SERVICE", help="the service to run the command in")
-    p.add_argument(
-        "exec_command",  # not "command": main() keeps the command's name there
-        nargs=argparse.REMAINDER,
-        metavar="COMMAND...",
-        help="the command and its arguments (options of envkit go before SERVICE)",
-    )
-    add_render_options(p)
-    p.add_argument(
-        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
-    )
-    p.add_argument(
-        "-T",
-        dest="no_tty",
-        action="store_true",
-        help="no terminal, even when stdin is one (for scripts and pipes)",
-    )
-    p.add_argument(
-        "-e",
-        "--env",
-        dest="environment",
-        action="append",
-        type=var,
-        default=[],
-        metavar="KEY=VALUE",
-        help="set an environment variable for the command (repeatable)",
-    )
-    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
-
-
-def _run(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("service", metavar="SERVICE", help="the service whose config to run with")
-    p.add_argument(
-        "run_command",
-        nargs=argparse.REMAINDER,
-        metavar="COMMAND...",
-        help="the command (default: the service's); options of envkit go before SERVICE",
-    )
-    add_render_options(p)
-    p.add_argument("--rm", action="store_true", help="remove the container when it ends")
-    p.add_argument(
-        "--no-deps", action="store_true", help="do not bring up the services it depends on"
-    )
-    p.add_argument(
-        "-p",
-        "--publish",
-        action="append",
-        type=published_port,
-        default=[],
-        metavar="[IP:][HOST:]CONTAINER[/PROTO]",
-        help="publish a port (repeatable); the service's own ports are not published",
-    )
-    p.add_argument(
-        "-T",
-        dest="no_tty",
-        action="store_true",
-        help="no terminal, even when stdin is one (for scripts and pipes)",
-    )
-    p.add_argument(
-        "-e",
-        "--env",
-        dest="environment",
-        action="append",
-        type=var,
-        default=[],
-        metavar="KEY=VALUE",
-        help="set an environment variable (repeatable)",
-    )
-    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
-
-
-def _cp(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("source", metavar="SRC", help="SERVICE:PATH in the container, or a host path")
-    p.add_argument(
-        "destination", metavar="DST", help="a host path, or SERVICE:PATH in the container"
-    )
-    add_render_options(p)
-    p.add_argument(
-        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
-    )
-
-
-def _events(p: argparse.ArgumentParser) -> None:
-    _services(p, index=False)
-    p.add_argument(
-        "--since",
-        type=moment,
-        default=None,
-        metavar="WHEN",
-        help="also the events since WHEN: a duration ago (10m) or an RFC 3339 time",
-    )
-    p.add_argument(
-        "--until",
-        type=moment,
-        default=None,
-        metavar="WHEN",
-        help="stop at WHEN (a duration ago, or an RFC 3339 time) instead of following",
-    )
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-
-
-def _volumes(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    add_render_options(p)
-    p.add_argument(
-        "--rm",
-        action="store_true",
-        help="remove the instance's named volumes (data!); refused while a container uses one",
-    )
-    p.add_argument(
-        "-y", "--yes", action="store_true", help="with --rm: do not ask (a terminal asks)"
-    )
-
-
 _LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
@@ -456,20 +272,24 @@ COMMANDS: dict[str, CommandInfo] = {
     "down": CommandInfo(
         _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
     ),
-    "exec": CommandInfo(_LIFECYCLE, "cmd_exec", "run a command in a service's container", _exec),
+    "exec": CommandInfo(
+        _LIFECYCLE, "cmd_exec", "run a command in a service's container", exec_arguments
+    ),
     "run": CommandInfo(
         "envkit.cli.commands.run",
         "cmd_run",
         "run a one-off command in a new container of a service",
-        _run,
+        run_arguments,
     ),
-    "stop": CommandInfo(_LIFECYCLE, "cmd_stop", "stop services ('up' starts them again)", _stop),
-    "start": CommandInfo(_LIFECYCLE, "cmd_start", "start stopped services", _services),
-    "restart": CommandInfo(_LIFECYCLE, "cmd_restart", "restart services", _stop),
-    "kill": CommandInfo(_LIFECYCLE, "cmd_kill", "send a signal to services", _kill),
-    "pause": CommandInfo(_LIFECYCLE, "cmd_pause", "pause services' processes", _services),
-    "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", _services),
-    "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", _services),
+    "stop": CommandInfo(
+        _LIFECYCLE, "cmd_stop", "stop services ('up' starts them again)", stop_arguments
+    ),
+    "start": CommandInfo(_LIFECYCLE, "cmd_start", "start stopped services", service_arguments),
+    "restart": CommandInfo(_LIFECYCLE, "cmd_restart", "restart services", stop_arguments),
+    "kill": CommandInfo(_LIFECYCLE, "cmd_kill", "send a signal to services", kill_arguments),
+    "pause": CommandInfo(_LIFECYCLE, "cmd_pause", "pause services' processes", service_arguments),
+    "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", service_arguments),
+    "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", service_arguments),
     "rm": CommandInfo(
         _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
     ),
@@ -477,40 +297,42 @@ COMMANDS: dict[str, CommandInfo] = {
         "envkit.cli.commands.images",
         "cmd_images",
         "list the images an environment uses (id, size, present?)",
-        partial(_services, index=False),
+        partial(service_arguments, index=False),
     ),
     "pull": CommandInfo(
         "envkit.cli.commands.images",
         "cmd_pull",
         "pull services' images now",
-        partial(_services, index=False),
+        partial(service_arguments, index=False),
     ),
     "build": CommandInfo(
         "envkit.cli.commands.images",
         "cmd_build",
         "build services' images now",
-        partial(_services, index=False),
+        partial(service_arguments, index=False),
     ),
     "cp": CommandInfo(
         "envkit.cli.commands.copy",
         "cmd_cp",
         "copy files between the host and a service's container (SERVICE:PATH)",
-        _cp,
+        cp_arguments,
     ),
     "events": CommandInfo(
         "envkit.cli.commands.events",
         "cmd_events",
         "print the engine's events about an instance as they happen",
-        _events,
+        events_arguments,
     ),
     "volumes": CommandInfo(
         "envkit.cli.commands.volumes",
         "cmd_volumes",
         "list an instance's volumes, or remove them (--rm)",
-        _volumes,
+        volumes_arguments,
     ),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
-    "logs": CommandInfo("envkit.cli.commands.logs", "cmd_logs", "print the services' logs", _logs),
+    "logs": CommandInfo(
+        "envkit.cli.commands.logs", "cmd_logs", "print the services' logs", logs_arguments
+    ),
     "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),
     "env": CommandInfo(
         "envkit.cli.commands.env",
