@@ -364,3 +364,45 @@ def test_exec_passes_environment_user_and_workdir_on_docker(project: Project) ->
         assert (done.exit_code, done.output.decode().split()) == (0, ["v", "1234", "/tmp"])
     finally:
         eng.close()
+
+
+def test_files_in_and_out_and_events(harness: Harness, project: Project) -> None:
+    import io
+    import tarfile
+
+    eng = harness.engine
+    desired = project.desired(svc("web"))
+    cid = make(harness, desired)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("envkit-probe/hello.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    buf.seek(0)
+    eng.write_archive(cid, "/", buf)
+    stat = eng.stat_path(cid, "/envkit-probe/hello.txt")
+    assert stat is not None and (stat.name, stat.size, stat.is_dir) == ("hello.txt", 3, False)
+    folder = eng.stat_path(cid, "/envkit-probe")
+    assert folder is not None and folder.is_dir
+    assert eng.stat_path(cid, "/no/such") is None
+    raw = b"".join(eng.read_archive(cid, "/envkit-probe"))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        member = tar.getmember("envkit-probe/hello.txt")
+        got = tar.extractfile(member)
+        assert got is not None and got.read() == b"hi\n"
+    with pytest.raises(EngineError) as missing:
+        list(eng.read_archive(cid, "/no/such"))
+    assert missing.value.code == "engine-not-found"
+
+    import time
+
+    eng.stop_container(cid, 1)
+    seen = list(
+        eng.events({LABEL.PROJECT: project.name}, since=time.time() - 120, until=time.time())
+    )
+    name = f"{project.name}-web-1"
+    assert {(e.type, e.action, e.name) for e in seen} >= {
+        ("container", "create", name),
+        ("container", "start", name),
+    }
+    assert all(e.labels.get(LABEL.PROJECT) == project.name for e in seen)
