@@ -121,3 +121,37 @@ def test_exec_passes_options_and_the_exit_code(stack: StackFile) -> None:
     assert stack.cli("stop", "e", "db").code == 0
     stopped = stack.cli("exec", "e", "db", "true")
     assert stopped.code == 1 and "is exited, not running" in stopped.err
+
+
+def test_exec_allocates_a_terminal_when_stdin_is_one_and_not_with_T(stack: StackFile) -> None:
+    import os
+    import pty
+
+    stack.write("environments: {e: {}}\nservices:\n" + busybox("db"))
+    assert stack.cli("up", "e").code == 0
+
+    def on_a_terminal(*extra: str) -> tuple[int, bytes]:
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                stack.argv("exec", "e", *extra, "db", "sh", "-c", "tty; exit 4"),
+                stdin=follower,
+                stdout=follower,
+                stderr=follower,
+            )
+            os.close(follower)
+            proc.wait(60)
+            screen = b""
+            try:
+                while chunk := os.read(leader, 4096):
+                    screen += chunk
+            except OSError:
+                pass
+        finally:
+            os.close(leader)
+        return proc.returncode, screen
+
+    code, screen = on_a_terminal()
+    assert code == 4 and b"/dev/pts/" in screen, screen
+    code, screen = on_a_terminal("-T")
+    assert code == 4 and b"not a tty" in screen, screen
