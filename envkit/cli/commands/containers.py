@@ -4,11 +4,12 @@ command (exec, stop, start, restart, kill, pause, unpause, top, logs) starts fro
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import engine, resolve_env
 from envkit.errors import EnvkitError, UsageError
-from envkit.model import LABEL
+from envkit.model import LABEL, is_oneoff
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -18,16 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["Selection", "check_services", "select"]
 
 
+@dataclass(frozen=True, slots=True)
 class Selection:
     """The desired state of ``ENV [--instance ID]``, the engine, and the containers of the
     named services (all replicas, or replica ``--index N``), in dependency order."""
 
-    def __init__(
-        self, desired: DesiredState, eng: Engine, containers: list[ObservedContainer]
-    ) -> None:
-        self.desired = desired
-        self.engine = eng
-        self.containers = containers
+    desired: DesiredState
+    engine: Engine
+    containers: tuple[ObservedContainer, ...]
 
 
 def check_services(desired: DesiredState, services: list[str]) -> None:
@@ -48,11 +47,9 @@ def select(
     services: list[str],
     *,
     index: int | None = None,
-    one_oneoffs: bool = False,
 ) -> Selection:
     """The containers of ``services`` (every service when empty); raises ``not-running``
-    when there are none. One-off containers (``envkit run``) are not replicas and are left
-    out unless ``one_oneoffs``."""
+    when there are none. One-off containers (``envkit run``) are not replicas: left out."""
     from envkit.reconcile.plan import dependency_order
 
     desired = resolve_env(args, console).desired
@@ -65,7 +62,7 @@ def select(
         for c in found
         if (not services or c.service in services)
         and (index is None or c.replica == index)
-        and (one_oneoffs or c.labels.get(LABEL.ONEOFF) != "true")
+        and not is_oneoff(c.labels)
     ]
     if not chosen:
         what = f"service {', '.join(services)} of " if services else ""
@@ -77,4 +74,4 @@ def select(
             + (", or list the replicas with 'envkit ps'" if index is not None else ""),
         )
     chosen.sort(key=lambda c: (order.get(c.service, len(order)), c.service, c.replica))
-    return Selection(desired, eng, chosen)
+    return Selection(desired, eng, tuple(chosen))
