@@ -18,19 +18,30 @@ from typing import TYPE_CHECKING
 from envkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from envkit.api import Environment, Stack, gc, load
+    from envkit.api import Environment, Stack, from_dict, gc, load, loads
     from envkit.errors import EnvkitError
 
 __version__ = "0.1.0"
 
-__all__ = ["Environment", "EnvkitError", "Stack", "__version__", "gc", "load"]
+__all__ = [
+    "Environment",
+    "EnvkitError",
+    "Stack",
+    "__version__",
+    "from_dict",
+    "gc",
+    "load",
+    "loads",
+]
 
 _LAZY = {
     "Environment": "envkit.api",
     "EnvkitError": "envkit.errors",
     "Stack": "envkit.api",
+    "from_dict": "envkit.api",
     "gc": "envkit.api",
     "load": "envkit.api",
+    "loads": "envkit.api",
 }
 
 

@@ -25,12 +25,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envkit.errors import EnvkitError, UsageError
-from envkit.model import LABEL, DesiredState, EngineSetting
+from envkit.model import LABEL, DesiredState, EngineSetting, is_oneoff
 from envkit.reconcile.status import find_binding, parse_port, status_json
 from envkit.stackfile.instances import check_instance_id
 from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
 
 if TYPE_CHECKING:
+    from envkit.connection import ConnectionUrl
     from envkit.engine.base import Engine, ObservedContainer
     from envkit.progress import Reporter
     from envkit.reconcile.gc import GcResult
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from envkit.stackfile.document import Document
     from envkit.watchdog import Watchdog
 
-__all__ = ["DEFAULT_TTL", "Environment", "Stack", "gc", "load"]
+__all__ = ["DEFAULT_TTL", "Environment", "Stack", "from_dict", "gc", "load", "loads"]
 
 DEFAULT_TTL = "1h"  # of an ephemeral instance: gc reaps it after that if nothing else did
 
@@ -55,6 +56,45 @@ def load(
     ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
     return Stack(read(path), engine=engine, environ=environ)
+
+
+def loads(
+    text: str,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Stack:
+    """A stack given inline as YAML text, for a test that needs one service and no extra
+    file: ``envkit.loads(STACK).ephemeral("test")``. Validated like a file (errors point
+    at lines of ``text``); relative paths in it are from ``base_dir`` (default: the
+    current directory)."""
+    from envkit.stackfile.pipeline import read_text
+
+    doc = read_text(text, base_dir=base_dir if base_dir is not None else os.getcwd())
+    return Stack(doc, engine=engine, environ=environ)
+
+
+def from_dict(
+    data: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Stack:
+    """A stack given as a dict (the stack file's structure), like :func:`loads`."""
+    import json
+
+    # JSON is YAML: the document keeps a source map, and a non-string key or a value
+    # YAML cannot hold fails here, not later.
+    try:
+        text = json.dumps(data, indent=1, sort_keys=False)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"the stack dict cannot be written as YAML: {exc}",
+            hint="use strings, numbers, booleans, lists and dicts with string keys",
+        ) from exc
+    return loads(text, base_dir=base_dir, engine=engine, environ=environ)
 
 
 def gc(
@@ -332,7 +372,7 @@ class Environment:
         labels: dict[str, str | None] = {LABEL.PROJECT: self.project}
         if service is not None:
             labels[LABEL.SERVICE] = self._check_service(service)
-        found = self.engine.list_containers(labels)
+        found = [c for c in self.engine.list_containers(labels) if not is_oneoff(c.labels)]
         return sorted(found, key=lambda c: (c.service, c.replica))
 
     def status(self) -> dict[str, Any]:
@@ -361,11 +401,52 @@ class Environment:
             )
         return self.engine.connect_host(binding.host_ip), binding.host_port
 
-    def url(self, service: str, port: int | str, *, scheme: str = "http", path: str = "") -> str:
-        """``http://127.0.0.1:49153/path`` for ``port`` of ``service``."""
-        host, host_port = self.port(service, port)
-        host = f"[{host}]" if ":" in host else host
-        return f"{scheme}://{host}:{host_port}{path}"
+    def url(
+        self,
+        service: str,
+        port: int | str,
+        *,
+        scheme: str = "http",
+        path: str = "",
+        user: str | None = None,
+        password: str | None = None,
+        replica: int = 1,
+    ) -> ConnectionUrl:
+        """``http://127.0.0.1:49153/path`` for ``port`` of ``service``; with credentials
+        a database URL, ``env.url("db", 3306, scheme="mysql", user="root",
+        password=pw, path="shop")`` -> ``mysql://root:...@127.0.0.1:49153/shop``. The
+        result is a ``str`` whose ``repr`` masks the password (see
+        :mod:`envkit.connection`)."""
+        from envkit.connection import connection_url
+
+        host, host_port = self.port(service, port, replica=replica)
+        return connection_url(scheme, host, host_port, user=user, password=password, path=path)
+
+    def exec(
+        self,
+        service: str,
+        command: list[str] | str,
+        *,
+        replica: int = 1,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> tuple[int, str]:
+        """Run ``command`` (a list, or a string run by ``sh -c``) in the running container
+        of ``service``: ``(exit_code, output)``, stdout and stderr interleaved, like
+        testcontainers' ``exec``. A non-zero exit is returned, not raised."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        found = [c for c in self.containers(service) if c.replica == replica]
+        if not found or found[0].state != "running":
+            raise EnvkitError(
+                f"{service} replica {replica} of {self.project} is not running",
+                code="not-running",
+                hint="check env.status(); bring it up with up(wait=True)",
+            )
+        done = self.engine.exec_in(
+            found[0].id, argv, environment=environment, user=user, workdir=workdir
+        )
+        return done.exit_code, done.output.decode("utf-8", "replace")
 
     def logs(self, service: str | None = None, *, tail: int | None = None) -> str:
         """The logs of ``service`` (or every service), stdout and stderr interleaved. With

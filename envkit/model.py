@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -103,6 +104,7 @@ class LABEL:
     VOLUME = "io.envkit.volume"  # stack-level volume name
     # On an anonymous volume envkit made for a container: the path it is mounted at.
     ANONYMOUS = "io.envkit.anonymous"
+    ONEOFF = "io.envkit.oneoff"  # "true" on `envkit run` containers: never a replica
 
 
 class ResourceKind(Enum):
@@ -396,6 +398,12 @@ class DesiredState:
             if svc.name == name:
                 return svc
         raise KeyError(name)
+
+
+def is_oneoff(labels: Mapping[str, str]) -> bool:
+    """Whether a container is an ``envkit run`` one-off: never a replica, never planned or
+    pruned by ``up``, removed by ``down`` and ``gc`` with the instance."""
+    return labels.get(LABEL.ONEOFF) == "true"
 
 
 def container_name(project: str, service: str, replica: int) -> str:

@@ -8,7 +8,7 @@ Configuration (``pytest.ini``/``pyproject.toml``; relative paths are from the ro
     envkit_ttl = 1h                    # expiry stamped on every instance (gc's last resort)
     envkit_scope = session             # how long one instance serves: session|package|module|class
     envkit_watchdog = true             # remove instances even when pytest is SIGKILLed
-    envkit_log_lines = 50              # log lines per healthy service attached to a failure
+    envkit_log_lines = 20              # last log lines per service attached to a failure
 
 Fixtures and helpers:
 
@@ -21,8 +21,8 @@ Fixtures and helpers:
   ``db = envkit_fixture("ci", scope="module")``.
 
 When a test fails, the logs of every envkit instance it used are attached to its report
-(section ``envkit logs: PROJECT``): all of an unhealthy or exited service's recent output,
-the last lines of the others. Every instance gets a watchdog (:mod:`envkit.watchdog`), so a
+(section ``envkit logs: PROJECT``): the last lines of an unhealthy or exited service (only
+those when one is in trouble), else the last lines of each. Every instance gets a watchdog (:mod:`envkit.watchdog`), so a
 killed pytest leaves nothing behind; whatever a crash leaves anyway expires by its ttl.
 
 Importing this module costs nothing beyond pytest: envkit's API (and Docker) load only when
@@ -40,7 +40,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from envkit.api import Environment, Stack
+
+    # A stack file's path, or a stack inline: a dict, YAML text, or an envkit.api.Stack.
+    StackSource: TypeAlias = str | Path | Mapping[str, Any] | Stack | None
 
 __all__ = ["envkit_fixture"]
 
@@ -49,7 +54,6 @@ MARKER = (
     "envkit(env=None, *, stack=None, scope=None, vars=None, ttl=None): the envkit "
     "environment (and stack file) the envkit_env fixture brings up for this test"
 )
-_HEAVY_LOG_LINES = 200  # of an unhealthy or exited service
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,9 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "envkit_watchdog", "envkit: watchdog against a killed pytest", type="bool", default=True
     )
-    parser.addini(
-        "envkit_log_lines", "envkit: log lines per healthy service on failure", default="50"
-    )
+    parser.addini("envkit_log_lines", "envkit: last log lines per service on failure", default="20")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,9 +97,17 @@ class _Instances:
         inipath = self.config.inipath
         return inipath.parent if inipath is not None else self.config.rootpath
 
-    def stack(self, path: str | Path | None = None) -> Stack:
-        from envkit.api import load
+    def stack(self, path: StackSource = None) -> Stack:
+        """The stack file at ``path`` (default: ``envkit_stack_file``), or an inline stack:
+        a dict, YAML text (anything with a newline) or a :class:`~envkit.api.Stack`."""
+        from envkit.api import Stack, from_dict, load, loads
 
+        if isinstance(path, Stack):
+            return path
+        if isinstance(path, Mapping):
+            return from_dict(path, base_dir=self.base_dir())
+        if isinstance(path, str) and "\n" in path:
+            return loads(path, base_dir=self.base_dir())
         chosen = Path(path or str(self.config.getini("envkit_stack_file")))
         full = chosen if chosen.is_absolute() else self.base_dir() / chosen
         if full not in self._stacks:
@@ -109,7 +119,7 @@ class _Instances:
         key: tuple[Any, ...],
         environment: str,
         *,
-        stack: str | Path | None,
+        stack: StackSource,
         vars: Mapping[str, Any] | None,
         ttl: str | None,
     ) -> tuple[Environment, bool]:
@@ -202,7 +212,7 @@ def envkit_env(request: pytest.FixtureRequest) -> Environment:
     manager = _manager(request.config)
     node = _scope_node(request, scope)
     key = (
-        str(manager.stack(stack).path),
+        _stack_key(manager, stack),
         environment,
         tuple(sorted((str(k), str(v)) for k, v in vars_.items())),
         ttl,
@@ -214,10 +224,23 @@ def envkit_env(request: pytest.FixtureRequest) -> Environment:
     return env
 
 
+def _stack_key(manager: _Instances, stack: StackSource) -> str:
+    """What tells two stacks apart: the file's path, or an inline stack's content."""
+    import json
+
+    if isinstance(stack, Mapping):
+        return json.dumps(stack, sort_keys=True, default=str)
+    if isinstance(stack, str) and "\n" in stack:
+        return stack
+    if stack is not None and not isinstance(stack, str | Path):
+        return f"stack-object:{id(stack)}"
+    return str(manager.stack(stack).path)
+
+
 def envkit_fixture(
     environment: str,
     *,
-    stack: str | Path | None = None,
+    stack: StackSource = None,
     scope: str = "session",
     vars: Mapping[str, Any] | None = None,
     ttl: str | None = None,
@@ -230,6 +253,9 @@ def envkit_fixture(
 
         def test_db(db):
             host, port = db.port("db", 3306)
+
+    ``stack``: a stack file, or the stack inline (a dict or YAML text) for a test module
+    that needs one service and no other file.
     """
     _check_scope(scope, f"envkit_fixture({environment!r})")
     frozen = dict(vars or {})
@@ -271,7 +297,7 @@ def _attach(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
         report.sections.append(("envkit error", excinfo.value.render()))
     funcargs: Mapping[str, Any] = getattr(item, "funcargs", {})
     seen: set[str] = set()
-    lines = _int(item.config.getini("envkit_log_lines"), 50)
+    lines = _int(item.config.getini("envkit_log_lines"), 20)
     for value in funcargs.values():
         if isinstance(value, Environment) and value.project not in seen:
             seen.add(value.project)
@@ -285,9 +311,11 @@ def _int(value: object, default: int) -> int:
         return default
 
 
-def failure_logs(env: Environment, lines: int = 50) -> str:
-    """The logs worth reading when a test failed: every recent line of an unhealthy or
-    exited service, the last ``lines`` of the others; secrets redacted."""
+def failure_logs(env: Environment, lines: int = 20) -> str:
+    """The logs worth reading when a test failed, secrets redacted. When a service is in
+    trouble (exited, unhealthy), only the troubled ones' last ``lines`` lines, and a status
+    line for the others: their startup output is noise next to the failure. When all are
+    fine, the last ``lines`` lines of each."""
     from envkit.errors import redact
 
     out: list[str] = []
@@ -297,8 +325,10 @@ def failure_logs(env: Environment, lines: int = 50) -> str:
         return f"(could not list the containers of {env.project}: {exc})"
     if not containers:
         return f"(no containers of {env.project} are left)"
+    troubled = {
+        c.id for c in containers if c.state != "running" or c.health not in (None, "healthy")
+    }
     for c in containers:
-        troubled = c.state != "running" or c.health not in (None, "healthy")
         state = ", ".join(
             filter(
                 None,
@@ -309,11 +339,12 @@ def failure_logs(env: Environment, lines: int = 50) -> str:
                 ],
             )
         )
-        tail = _HEAVY_LOG_LINES if troubled else lines
+        if troubled and c.id not in troubled:
+            out.append(f"--- {c.name} ({state}) - logs left out: 'envkit logs' has them ---\n")
+            continue
         try:
-            text = env.engine.logs(c.id, tail=tail)
+            text = env.engine.logs(c.id, tail=lines)
         except Exception as exc:
             text = f"(could not read the logs: {exc})\n"
-        shown = "all recent output" if troubled else f"last {tail} lines"
-        out.append(f"--- {c.name} ({state}) - {shown} ---\n{text.rstrip()}\n")
+        out.append(f"--- {c.name} ({state}) - last {lines} lines ---\n{text.rstrip()}\n")
     return redact("".join(out), env.desired.sensitive_values)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
 from envkit.limits import MAX_DURATION_S
+
+if TYPE_CHECKING:
+    from envkit.model import PortSpec
 
 __all__ = [
     "MAX_COUNT",
@@ -83,3 +87,36 @@ def non_negative_int(text: str) -> int:
 def positive_int(text: str) -> int:
     """A whole number 1..MAX_COUNT (``--index``)."""
     return _count(text, 1)
+
+
+def moment(text: str) -> float:
+    """``--since``/``--until``: a duration before now (``10m``, ``90s``, ``1h30m``) or an
+    RFC 3339 time (``2026-01-31T12:00:00Z``), as Unix seconds."""
+    import time
+
+    from envkit.reconcile.expiry import parse_time
+
+    at = parse_time(text) if any(c in text for c in "-:T") else None
+    if at is not None:
+        return at.timestamp()
+    try:
+        return time.time() - _duration(text)
+    except argparse.ArgumentTypeError:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(
+            f"{shown!r} is neither a duration (10m, 90s) nor an RFC 3339 time "
+            "(2026-01-31T12:00:00Z)"
+        ) from None
+
+
+def published_port(text: str) -> tuple[PortSpec, ...]:
+    """``run -p``: Compose's short port syntax (``8080:80``, ``127.0.0.1::80/udp``)."""
+    from envkit.stackfile.syntax import parse_port
+    from envkit.units import Invalid
+
+    try:
+        return parse_port(text)
+    except Invalid as exc:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        message = exc.message.replace("{value}", repr(shown))
+        raise argparse.ArgumentTypeError(message + (f" ({exc.hint})" if exc.hint else "")) from None

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from envkit.cli.argtypes import (
     non_negative_duration,
-    non_negative_int,
     positive_duration,
     positive_int,
 )
@@ -25,6 +25,17 @@ from envkit.cli.arguments import (
     add_profile,
     add_render_options,
     add_var,
+)
+from envkit.cli.lifecycle_args import (
+    cp_arguments,
+    events_arguments,
+    exec_arguments,
+    kill_arguments,
+    logs_arguments,
+    run_arguments,
+    service_arguments,
+    stop_arguments,
+    volumes_arguments,
 )
 
 __all__ = ["COMMANDS", "CommandInfo", "build_parser"]
@@ -65,6 +76,12 @@ def _render(p: argparse.ArgumentParser) -> None:
 
 def _plan(p: argparse.ArgumentParser) -> None:
     add_env(p, single=True)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services and what they depend on (default: all)",
+    )
     add_render_options(p)
     p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
     p.add_argument(
@@ -103,6 +120,12 @@ def _up(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="apply exactly the plan 'envkit plan ENV -o FILE' saved, or refuse if the stack "
         "or the engine changed since (ENV and -f come from the file)",
+    )
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services and what they depend on; the others are left as they are (default: all)",
     )
     add_render_options(p)
     p.add_argument(
@@ -148,6 +171,12 @@ def _up(p: argparse.ArgumentParser) -> None:
 
 def _down(p: argparse.ArgumentParser) -> None:
     add_env(p, single=True)
+    p.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="only these services' containers (the network and volumes stay) (default: all)",
+    )
     add_render_options(p)
     p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
     p.add_argument(
@@ -172,16 +201,6 @@ def _ps(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="every envkit project on the engine")
     p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
     add_engine(p, "without ENV: the engine to list (ENV uses its own engine: setting)")
-
-
-def _logs(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("service", nargs="?", metavar="SERVICE", help="one service (default: all)")
-    add_render_options(p)
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    p.add_argument(
-        "--tail", type=non_negative_int, default=None, metavar="N", help="only the last N lines"
-    )
 
 
 def _port(p: argparse.ArgumentParser) -> None:
@@ -290,6 +309,7 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     add_engine(b, "the engine that tags and pushes the images")
 
 
+_LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
 _INSPECT = "envkit.cli.commands.inspect"
@@ -324,8 +344,67 @@ COMMANDS: dict[str, CommandInfo] = {
         "return a Swarm environment to its state before the last up",
         _rollback,
     ),
+    "exec": CommandInfo(
+        _LIFECYCLE, "cmd_exec", "run a command in a service's container", exec_arguments
+    ),
+    "run": CommandInfo(
+        "envkit.cli.commands.run",
+        "cmd_run",
+        "run a one-off command in a new container of a service",
+        run_arguments,
+    ),
+    "stop": CommandInfo(
+        _LIFECYCLE, "cmd_stop", "stop services ('up' starts them again)", stop_arguments
+    ),
+    "start": CommandInfo(_LIFECYCLE, "cmd_start", "start stopped services", service_arguments),
+    "restart": CommandInfo(_LIFECYCLE, "cmd_restart", "restart services", stop_arguments),
+    "kill": CommandInfo(_LIFECYCLE, "cmd_kill", "send a signal to services", kill_arguments),
+    "pause": CommandInfo(_LIFECYCLE, "cmd_pause", "pause services' processes", service_arguments),
+    "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", service_arguments),
+    "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", service_arguments),
+    "rm": CommandInfo(
+        _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
+    ),
+    "images": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_images",
+        "list the images an environment uses (id, size, present?)",
+        partial(service_arguments, index=False),
+    ),
+    "pull": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_pull",
+        "pull services' images now",
+        partial(service_arguments, index=False),
+    ),
+    "build": CommandInfo(
+        "envkit.cli.commands.images",
+        "cmd_build",
+        "build services' images now",
+        partial(service_arguments, index=False),
+    ),
+    "cp": CommandInfo(
+        "envkit.cli.commands.copy",
+        "cmd_cp",
+        "copy files between the host and a service's container (SERVICE:PATH)",
+        cp_arguments,
+    ),
+    "events": CommandInfo(
+        "envkit.cli.commands.events",
+        "cmd_events",
+        "print the engine's events about an instance as they happen",
+        events_arguments,
+    ),
+    "volumes": CommandInfo(
+        "envkit.cli.commands.volumes",
+        "cmd_volumes",
+        "list an instance's volumes, or remove them (--rm)",
+        volumes_arguments,
+    ),
     "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
-    "logs": CommandInfo(_INSPECT, "cmd_logs", "print the services' logs", _logs),
+    "logs": CommandInfo(
+        "envkit.cli.commands.logs", "cmd_logs", "print the services' logs", logs_arguments
+    ),
     "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),
     "env": CommandInfo(
         "envkit.cli.commands.env",

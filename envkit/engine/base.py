@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
@@ -30,18 +30,23 @@ __all__ = [
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
+    "EngineEvent",
+    "ExecResult",
     "ImageInfo",
     "ImageStore",
     "Inventory",
+    "LogOptions",
     "NetworkEndpoint",
     "ObservedContainer",
     "ObservedNetwork",
     "ObservedState",
     "ObservedVolume",
     "OutputCallback",
+    "PathStat",
     "PortBinding",
     "PortHolder",
     "PortUse",
+    "Processes",
 ]
 
 # Receives each line of progress output of a pull, build, load or push.
@@ -82,6 +87,7 @@ class ObservedContainer:
     command: str | None = None
     # Every volume mounted, as (target path, volume name): named and anonymous alike.
     volume_mounts: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[str, ...] = ()  # the volumes it mounts (named and anonymous), by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,55 @@ class ContainerStatus:
     health_log: tuple[str, ...] = ()  # last probe outputs
 
 
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """What a command run in a container (``exec``, without a terminal) gave back."""
+
+    exit_code: int
+    output: bytes  # stdout and stderr, interleaved as the engine sent them
+
+
+@dataclass(frozen=True, slots=True)
+class Processes:
+    """``docker top``: the column titles and one row per process."""
+
+    titles: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """One event of the engine (``docker events``) about an object."""
+
+    time: float  # Unix seconds
+    type: str  # container | network | volume | image ...
+    action: str  # create | start | die | stop | kill | pause | destroy ...
+    name: str  # the object's name (or id when it has none)
+    labels: Mapping[str, str] = field(default_factory=dict)  # the object's attributes
+
+
+@dataclass(frozen=True, slots=True)
+class PathStat:
+    """A path in a container, as the engine's archive endpoint describes it."""
+
+    name: str  # its last component
+    size: int
+    is_dir: bool
+    link_target: str = ""  # a symlink's target ("" otherwise)
+
+
+@dataclass(frozen=True, slots=True)
+class LogOptions:
+    """Which log lines to read: the last ``tail`` (None: all), those after ``since`` and
+    before ``until`` (Unix seconds), each prefixed with its RFC 3339 time when
+    ``timestamps``."""
+
+    tail: int | None = None
+    since: float | None = None
+    until: float | None = None
+    timestamps: bool = False
+
+
 class ContainerRuntime(Protocol):
     """Observe one project and change its containers, network and volumes. Implementations
     translate their own exceptions into ``envkit.errors.EngineError`` (naming the object
@@ -222,12 +277,15 @@ class ContainerRuntime(Protocol):
         carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
+        tty: bool = False,
+        oneoff: bool = False,
     ) -> str:
-        """Create (not start) the container ``{project}-{service}-{replica}`` (or under
-        ``name``: a recreate makes the new one beside the old first); return its id.
-        Its anonymous volumes (bare ``/data`` mounts, the image's ``VOLUME`` paths) are the
-        ``carried`` volumes ``(target, name)`` of the container it replaces, or new volumes
-        labelled ``io.envkit.anonymous`` and with the project's labels."""
+        """Create (not start) the container ``{project}-{service}-{replica}``; return its id.
+        ``name``: under that name instead — a recreate makes the new container beside the
+        old one first; a one-off container (``envkit run``, ``tty``: with a terminal) has
+        stdin open and no service alias. Its anonymous volumes (bare ``/data`` mounts, the
+        image's ``VOLUME`` paths) are the ``carried`` volumes ``(target, name)`` of the
+        container it replaces, or new volumes labelled ``io.envkit.anonymous``."""
         ...
 
     def rename_container(self, container_id: str, name: str) -> None: ...
@@ -241,11 +299,67 @@ class ContainerRuntime(Protocol):
         which removes the anonymous volumes Docker made for it."""
         ...
 
+    def restart_container(self, container_id: str, timeout_s: float) -> None: ...
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal`` (a name such as ``SIGTERM``/``TERM`` or a number) to the main
+        process of a running container."""
+        ...
+
+    def pause_container(self, container_id: str) -> None: ...
+
+    def unpause_container(self, container_id: str) -> None: ...
+
+    def exec_in(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        """Run ``command`` in a running container without a terminal; its exit code and
+        output."""
+        ...
+
+    def top(self, container_id: str) -> Processes: ...
+
+    def events(
+        self,
+        labels: Mapping[str, str | None],
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[EngineEvent]:
+        """The events of objects carrying ``labels``, from ``since`` on; without ``until``
+        the stream waits for new ones until the caller stops reading."""
+        ...
+
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        """What ``path`` is in the container, or None when there is nothing there."""
+        ...
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        """``path`` (a file or a folder, with its last component as the top entry) as a
+        stream of tar bytes. The archive is the container's: extract it defensively."""
+        ...
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        """Unpack the tar ``data`` into the container's existing ``folder``."""
+        ...
+
     def status(self, container_id: str) -> ContainerStatus: ...
 
-    def logs(self, container_id: str, tail: int | None = None) -> str: ...
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        """The container's log; ``options`` (when given) override ``tail``."""
+        ...
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]: ...
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        """The log as it is written, starting with the lines ``options`` select (``tail``
+        included: ``logs -f --tail 2`` prints the last two lines, then the new ones)."""
+        ...
 
     def close(self) -> None:
         """Release the connection (the engine reconnects on its next call)."""

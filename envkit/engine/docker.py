@@ -22,19 +22,25 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 from envkit.engine.base import (
     ContainerStatus,
     Engine,
+    EngineEvent,
+    ExecResult,
     ImageInfo,
+    LogOptions,
     NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
     ObservedState,
     ObservedVolume,
+    PathStat,
+    Processes,
 )
 from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
+from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_create import (
     anonymous_targets,
     exposed,
@@ -111,6 +117,7 @@ class DockerEngine:
         self._lists = DockerLists(
             endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
         )
+        self._containers = DockerContainers(self._api, self._boundary)
 
     @classmethod
     def from_env(cls, environment: Mapping[str, str] | None = None) -> DockerEngine:
@@ -368,12 +375,15 @@ class DockerEngine:
         carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
+        tty: bool = False,
+        oneoff: bool = False,
     ) -> str:
         """Create ``{project}-{service}-{replica}`` (or ``name``) on the project network,
-        reachable there by its service name (a network alias). The hostname stays Docker's
-        default (the short container id) unless the stack sets one, as in Compose: replicas
-        of a service would otherwise share a hostname. Anonymous volumes: see the protocol
-        (``envkit.engine.base.Engine.create_container``)."""
+        reachable there by its service name (a network alias; not for a ``oneoff``
+        container of ``envkit run``, which is attached to instead). The hostname stays
+        Docker's default (the short container id) unless the stack sets one, as in
+        Compose: replicas of a service would otherwise share a hostname. Anonymous volumes:
+        see the protocol (``envkit.engine.base.Engine.create_container``)."""
         name = name or desired.container_of(spec.name, replica)
         api = self._api()
         anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
@@ -429,7 +439,11 @@ class DockerEngine:
             if joined:
                 first = joined[0]
                 networking = api.create_networking_config(
-                    {desired.network_name(first.name): self._endpoint_config(desired, spec, first)}
+                    {
+                        desired.network_name(first.name): self._endpoint_config(
+                            desired, spec, first, oneoff
+                        )
+                    }
                 )
             created = api.create_container(
                 image=spec.image,
@@ -454,10 +468,12 @@ class DockerEngine:
                 ),
                 host_config=host_config,
                 networking_config=networking,
-                detach=True,
+                # A one-off is attached to (docker start -a -i): the SDK then sets
+                # Attach{Stdin,Stdout,Stderr} and StdinOnce, without which nothing shows.
+                detach=not oneoff,
                 stop_signal=spec.options.stop_signal,
-                stdin_open=spec.options.stdin_open,
-                tty=spec.options.tty,
+                stdin_open=oneoff or spec.options.stdin_open,
+                tty=tty or spec.options.tty,
                 mac_address=spec.options.mac_address,
                 domainname=spec.options.domainname,
                 platform=spec.options.platform,
@@ -469,17 +485,17 @@ class DockerEngine:
                 api.connect_container_to_network(
                     cid,
                     network,
-                    aliases=[spec.name, *extra.aliases],
+                    aliases=None if oneoff else [spec.name, *extra.aliases],
                     ipv4_address=extra.ipv4_address,
                     links=links(desired, spec) or None,
                 )
         return cid
 
     def _endpoint_config(
-        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork
+        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork, oneoff: bool = False
     ) -> Any:
         return self._api().create_endpoint_config(
-            aliases=[spec.name, *net.aliases],
+            aliases=None if oneoff else [spec.name, *net.aliases],
             ipv4_address=net.ipv4_address,
             links=links(desired, spec) or None,
         )
@@ -560,19 +576,56 @@ class DockerEngine:
             info = self._api().inspect_container(container_id)
         return parse_status(info)
 
-    def logs(self, container_id: str, tail: int | None = None) -> str:
-        with self._boundary("read logs of", container_id):
-            raw = self._api().logs(
-                container_id, stdout=True, stderr=True, tail="all" if tail is None else tail
-            )
-        return bytes(raw).decode("utf-8", errors="replace")
+    def restart_container(self, container_id: str, timeout_s: float) -> None:
+        self._containers.restart(container_id, timeout_s)
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
-        with self._boundary("follow logs of", container_id):
-            stream = self._api().logs(
-                container_id, stdout=True, stderr=True, stream=True, follow=True
-            )
-            yield from stream
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        self._containers.kill(container_id, signal)
+
+    def pause_container(self, container_id: str) -> None:
+        self._containers.pause(container_id)
+
+    def unpause_container(self, container_id: str) -> None:
+        self._containers.unpause(container_id)
+
+    def exec_in(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        return self._containers.exec_in(container_id, command, environment, user, workdir)
+
+    def top(self, container_id: str) -> Processes:
+        return self._containers.top(container_id)
+
+    def events(
+        self,
+        labels: Mapping[str, str | None],
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[EngineEvent]:
+        return self._containers.events(labels, since, until)
+
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        return self._containers.stat_path(container_id, path)
+
+    def read_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        return self._containers.read_archive(container_id, path)
+
+    def write_archive(self, container_id: str, folder: str, data: IO[bytes]) -> None:
+        self._containers.write_archive(container_id, folder, data)
+
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        return self._containers.logs(container_id, options or LogOptions(tail=tail))
+
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        return self._containers.follow_logs(container_id, options or LogOptions())
 
     def close(self) -> None:
         self._lists.close()

@@ -134,6 +134,13 @@ def parse_container(raw: Json) -> ObservedContainer:
             for m in raw.get("Mounts") or ()
             if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Name")
         ),
+        volumes=tuple(
+            sorted(
+                str(m.get("Name"))
+                for m in raw.get("Mounts") or ()
+                if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Name")
+            )
+        ),
     )
 
 

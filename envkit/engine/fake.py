@@ -30,6 +30,7 @@ from envkit.engine.base import (
     ContainerStatus,
     Engine,
     ImageInfo,
+    LogOptions,
     NetworkEndpoint,
     ObservedContainer,
     ObservedNetwork,
@@ -37,7 +38,8 @@ from envkit.engine.base import (
     ObservedVolume,
     OutputCallback,
 )
-from envkit.engine.fake_state import MUTATING, FakeContainer, FakeState, Outcome, digest
+from envkit.engine.fake_ops import FakeContainerOps, matches
+from envkit.engine.fake_state import MUTATING, FakeContainer, Outcome, digest
 from envkit.engine.occupied import observed_state
 from envkit.errors import EngineError, ImageNotFound
 from envkit.model import (
@@ -54,7 +56,7 @@ from envkit.model import (
 __all__ = ["MUTATING", "FakeContainer", "FakeEngine", "Outcome"]
 
 
-class FakeEngine(FakeState):
+class FakeEngine(FakeContainerOps):
     """An in-memory engine. ``images``: what is present locally (ref -> id); ``registry``:
     what a pull can fetch (ref -> id). The attributes are public state a test may read or
     seed directly (see :class:`~envkit.engine.fake_state.FakeState`)."""
@@ -81,17 +83,17 @@ class FakeEngine(FakeState):
         with self._lock:
             self.calls.append(("list_containers", json.dumps(dict(labels), sort_keys=True)))
             found = [self._observed(c) for c in self.containers.values()]
-            return sorted((c for c in found if _matches(c.labels, labels)), key=lambda c: c.name)
+            return sorted((c for c in found if matches(c.labels, labels)), key=lambda c: c.name)
 
     def list_networks(self, labels: Mapping[str, str | None]) -> list[ObservedNetwork]:
         with self._lock:
             self.calls.append(("list_networks", json.dumps(dict(labels), sort_keys=True)))
-            return [n for n in self._networks() if _matches(n.labels, labels)]
+            return [n for n in self._networks() if matches(n.labels, labels)]
 
     def list_volumes(self, labels: Mapping[str, str | None]) -> list[ObservedVolume]:
         with self._lock:
             self.calls.append(("list_volumes", json.dumps(dict(labels), sort_keys=True)))
-            return [v for v in self._volumes() if _matches(v.labels, labels)]
+            return [v for v in self._volumes() if matches(v.labels, labels)]
 
     # -- Engine: images, networks, volumes ---------------------------------------------------
 
@@ -231,6 +233,12 @@ class FakeEngine(FakeState):
     def remove_volume(self, name: str) -> None:
         with self._lock:
             self.calls.append(("remove_volume", name))
+            users = sorted(c.name for c in self.containers.values() if name in c.volumes)
+            if users:  # as Docker: 409
+                raise EngineError(
+                    f"cannot remove volume {name}: volume is in use - [{', '.join(users)}]",
+                    code="engine-conflict",
+                )
             self.volumes.pop(name, None)
 
     # -- Engine: containers -------------------------------------------------------------------
@@ -244,6 +252,8 @@ class FakeEngine(FakeState):
         carried: tuple[tuple[str, str], ...] = (),
         *,
         name: str | None = None,
+        tty: bool = False,
+        oneoff: bool = False,
     ) -> str:
         name = name or desired.container_of(spec.name, replica)
         with self._lock:
@@ -281,6 +291,7 @@ class FakeEngine(FakeState):
             check = spec.healthcheck is not None and not spec.healthcheck.disabled
             c = self._new_container(name, dict(labels), image_id, spec.ports, check)
             c.volume_mounts = tuple(mounted)
+            c.volumes = tuple(sorted({volume for _, volume in mounted}))
             return c.id
 
     def rename_container(self, container_id: str, name: str) -> None:
@@ -314,7 +325,7 @@ class FakeEngine(FakeState):
         with self._lock:
             c = self.containers.get(container_id)
             self.calls.append(("stop_container", c.name if c else container_id))
-            if c is not None and c.state == "running":
+            if c is not None and c.state in ("running", "paused"):
                 c.state, c.exit_code, c.bindings = "exited", 0, ()
 
     def remove_container(self, container_id: str, *, volumes: bool = False) -> None:
@@ -328,24 +339,31 @@ class FakeEngine(FakeState):
             self.calls.append(("status", c.name))
             return ContainerStatus(c.state, c.health, c.exit_code, c.health_log)
 
-    def logs(self, container_id: str, tail: int | None = None) -> str:
+    def restart_container(self, container_id: str, timeout_s: float) -> None:
+        with self._lock:
+            c = self._get("restart", container_id)
+            self.calls.append(("restart_container", c.name))
+            if c.state in ("running", "paused"):
+                c.state, c.exit_code, c.bindings = "exited", 0, ()
+            self.start_container(container_id)
+
+    def logs(
+        self, container_id: str, tail: int | None = None, options: LogOptions | None = None
+    ) -> str:
+        """The fake keeps no times: ``since``/``until``/``timestamps`` select nothing."""
+        tail = options.tail if options is not None else tail
         with self._lock:
             c = self._get("read logs of", container_id)
             self.calls.append(("logs", c.name))
             lines = c.logs.splitlines(keepends=True)
             return "".join(lines if tail is None else lines[-tail:] if tail else [])
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
-        text = self.logs(container_id)
+    def follow_logs(self, container_id: str, options: LogOptions | None = None) -> Iterator[bytes]:
+        text = self.logs(container_id, options=options)
         yield from (line.encode() for line in text.splitlines(keepends=True))
 
     def close(self) -> None:
         pass
-
-
-def _matches(have: Mapping[str, str], want: Mapping[str, str | None]) -> bool:
-    """Docker's label filter: each key present, with the value when one is given."""
-    return all(k in have and (v is None or have[k] == v) for k, v in want.items())
 
 
 def _is_an_engine(engine: FakeEngine) -> Engine:

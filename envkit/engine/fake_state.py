@@ -17,9 +17,15 @@ import itertools
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedVolume, PortBinding
+from envkit.engine.base import (
+    ExecResult,
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedVolume,
+    PortBinding,
+)
 from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
 from envkit.errors import EngineError
 from envkit.model import LABEL, PortSpec, addresses_overlap
@@ -38,6 +44,12 @@ MUTATING = frozenset(
         "create_volume",
         "remove_volume",
         "create_container",
+        "restart_container",
+        "kill_container",
+        "pause_container",
+        "unpause_container",
+        "exec",
+        "write_archive",
         "start_container",
         "stop_container",
         "remove_container",
@@ -83,6 +95,8 @@ class FakeContainer:
     created: str = ""
     starts: int = 0  # how many times it was started
     volume_mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name)
+    volumes: tuple[str, ...] = ()  # named volumes it mounts
+    files: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content
 
 
 def digest(text: str) -> str:
@@ -106,6 +120,9 @@ class FakeState:
         self.images: dict[str, str] = dict(images or {})
         self.registry: dict[str, str] = dict(registry or {})
         self.outcomes: dict[str, Outcome] = {}  # service name -> what starting leads to
+        # service name -> what `exec` in its containers returns (default: exit 0, no output)
+        self.exec_results: dict[str, ExecResult] = {}
+        self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container name, command)
         self.containers: dict[str, FakeContainer] = {}  # by id
         self.networks: dict[str, dict[str, str]] = {}  # name -> labels
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
@@ -221,6 +238,7 @@ class FakeState:
             labels=dict(c.labels),
             created=c.created,
             volume_mounts=c.volume_mounts,
+            volumes=c.volumes,
         )
 
     def _new_container(

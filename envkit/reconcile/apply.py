@@ -401,6 +401,12 @@ def _container(run: _Run, spec: ServiceSpec, change: Change) -> None:
     if action is Action.START:
         assert change.before is not None
         cid = change.before.id
+        if change.before.state == "paused":  # `envkit pause`d: up resumes it
+            run.reporter.step(it, "unpausing")
+            run.engine.unpause_container(cid)
+            run.record(change.name, action)
+            run.reporter.step(it, "unpaused", _DONE[action])
+            return
         run.reporter.step(it, "starting")
     else:
         run.reporter.step(it, "creating" if action is Action.CREATE else "recreating")

@@ -7,9 +7,10 @@ on them.
 Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
 
 - none observed -> CREATE;
-- spec hash and image id unchanged: running (or paused/restarting) -> NOOP; exited with
+- spec hash and image id unchanged: running (or restarting) -> NOOP; exited with
   code 0 under restart "no" -> NOOP (a one-shot job that completed: ``up`` twice does not
-  re-run a migration); created or otherwise exited -> START; dead -> RECREATE;
+  re-run a migration); created or otherwise exited -> START; paused (``envkit pause``)
+  -> START, which apply carries out as an unpause; dead -> RECREATE;
 - the container is not attached to the project network, or attached to an older network of
   that name (:func:`~envkit.reconcile.drift.network_drift`, as Compose's
   ``checkExpectedNetworks``), or runs another command than its spec gives
@@ -61,6 +62,7 @@ from envkit.model import (
     ServiceNetwork,
     ServiceSpec,
     addresses_overlap,
+    is_oneoff,
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
@@ -160,7 +162,10 @@ def plan(
     """``renew_anon_volumes``: recreated containers get fresh anonymous volumes instead of
     the old containers' (``up -V``)."""
     project = desired.project
-    ours = sorted((c for c in observed.containers if c.project == project), key=lambda c: c.name)
+    ours = sorted(
+        (c for c in observed.containers if c.project == project and not is_oneoff(c.labels)),
+        key=lambda c: c.name,
+    )
     slots = {
         desired.container_of(spec.name, n): (spec, n)
         for spec in desired.services
@@ -307,7 +312,7 @@ def _removal(desired: DesiredState, c: ObservedContainer) -> Change:
     )
 
 
-_RUNNING = frozenset({"running", "paused", "restarting"})
+_RUNNING = frozenset({"running", "restarting"})
 _STOPPED = frozenset({"created", "exited"})
 
 
@@ -344,6 +349,8 @@ def _container_change(
         return change(Action.RECREATE, *reasons, *obtain, diffs=(*diffs, *network_diffs))
     if before.state == "exited" and before.exit_code == 0 and spec.restart == "no":
         return change(Action.NOOP, "completed")  # done: it needs no network any more
+    if before.state == "paused":
+        return change(Action.START, "paused, will be unpaused")
     if network is not None:
         return change(Action.RECREATE, *obtain, diffs=(network,))
     if before.state in _STOPPED:

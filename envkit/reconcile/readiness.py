@@ -21,7 +21,7 @@ from functools import partial
 
 from envkit.engine.base import ContainerStatus, Engine
 from envkit.errors import ApplyError, EngineError, EnvkitError
-from envkit.model import LABEL, Condition, DesiredState, ServiceSpec
+from envkit.model import LABEL, Condition, DesiredState, ServiceSpec, is_oneoff
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.scheduling import Cancelled, in_pool, run_jobs
 
@@ -146,7 +146,7 @@ def _service_container_ids(run: Waits, service: str) -> list[tuple[str, str]]:
     listed = run.engine.list_containers(
         {LABEL.PROJECT: run.desired.project, LABEL.SERVICE: service}
     )
-    return sorted((c.name, c.id) for c in listed)
+    return sorted((c.name, c.id) for c in listed if not is_oneoff(c.labels))
 
 
 _GOALS = {

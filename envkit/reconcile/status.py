@@ -12,7 +12,7 @@ from typing import Any
 
 from envkit.engine.base import ObservedContainer, PortBinding
 from envkit.errors import UsageError
-from envkit.model import PROTOCOLS
+from envkit.model import PROTOCOLS, is_oneoff
 
 __all__ = [
     "STATUS_FORMAT_VERSION",
@@ -38,6 +38,8 @@ def status_json(
     ports: {"3306/tcp": "127.0.0.1:49153"}}}}`` — documented in the README."""
     services: dict[str, Any] = {}
     for c in sorted(containers, key=lambda c: (c.service, c.replica)):
+        if is_oneoff(c.labels):  # `envkit run` containers are not the service's replicas
+            continue
         entry = services.setdefault(
             c.service, {"containers": [], "state": c.state, "health": c.health, "ports": {}}
         )

@@ -110,12 +110,14 @@ def remove_instance(
     workers: int = 32,
     on_removed: OnRemoved | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    services: frozenset[str] | None = None,
 ) -> DownResult:
     """Remove the instance ``target`` (a desired state, or a project name when the stack is
     not at hand: then containers go in one parallel layer). ``workers`` is high because a
     stop mostly waits out the container's grace period, not the engine. ``on_removed`` is
     told of each object as it goes, so a caller knows what went even when a later removal
-    fails and raises."""
+    fails and raises. ``services``: only the containers of these services (one-off ones
+    included); the network and the volumes stay."""
     desired = target if isinstance(target, DesiredState) else None
     # A service-less state: observe then lists without image or host-port probes.
     observed = runtime.observe(
@@ -136,11 +138,14 @@ def remove_instance(
         reporter.step(it, "removed", Outcome.REMOVED)
         return c.name
 
+    containers = [c for c in observed.containers if services is None or c.service in services]
     removed: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit-down") as pool:
-        for layer in _layers(list(observed.containers), desired):
+        for layer in _layers(containers, desired):
             removed += pool.map(remove, sorted(layer, key=lambda c: c.name))
 
+    if services is not None:
+        return DownResult(project, tuple(removed))
     networks: list[str] = []
     for net in observed.networks:
         it = Subject(Kind.NETWORK, net.name)

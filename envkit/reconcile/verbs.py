@@ -22,6 +22,7 @@ from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.portlock import fixed_ports, port_locks
+from envkit.reconcile.scope import scope_desired, scope_observed
 from envkit.reconcile.teardown import DownResult, remove_instance
 from envkit.secretkey import with_secret_key
 
@@ -67,12 +68,17 @@ def up(
     expires: str | None = None,
     verify: Callable[[Plan, ObservedState], None] | None = None,
     renew_anon_volumes: bool = False,
+    services: frozenset[str] | None = None,
 ) -> UpResult:
     """``verify``: called under the lock with the plan and what it was made from, before
     anything changes; it raises to refuse (``up --plan``: a saved plan that is stale).
     ``renew_anon_volumes``: recreated containers start with fresh anonymous volumes
-    (``envkit.reconcile.anonymous``)."""
+    (``envkit.reconcile.anonymous``). ``services``: only these (with what they depend on:
+    the caller widens it with :func:`~envkit.reconcile.scope.with_dependencies`); the
+    instance's other containers are neither planned nor pruned."""
     reporter = reporter or NullReporter()
+    if services is not None:
+        desired = scope_desired(desired, services)
     desired = with_secret_key(desired)
     with (
         instance_lock(
@@ -90,7 +96,7 @@ def up(
         ),
     ):
         refresh_images(desired, engine, reporter)
-        observed = engine.observe(desired)
+        observed = _observe(engine, desired, services)
         p = plan(desired, observed, renew_anon_volumes=renew_anon_volumes)
         if verify is not None:
             verify(p, observed)
@@ -122,7 +128,7 @@ def up(
         containers = observed.containers  # read under the lock just now: no second list
         if p.has_changes:
             # What runs must be what was planned: read the engine again and plan again.
-            observed_after = engine.observe(desired)
+            observed_after = _observe(engine, desired, services)
             containers = observed_after.containers
             after = plan(desired, observed_after)
             drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
@@ -175,6 +181,13 @@ def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: E
     exc.hint = "publish another host port for this environment, or free this one and retry"
 
 
+def _observe(
+    engine: Engine, desired: DesiredState, services: frozenset[str] | None
+) -> ObservedState:
+    observed = engine.observe(desired)
+    return observed if services is None else scope_observed(observed, services)
+
+
 def _renew_lease(
     engine: Engine, desired: DesiredState, observed: ObservedState, expires: str
 ) -> None:
@@ -217,11 +230,17 @@ def down(
     reporter: Reporter | None = None,
     lock_timeout_s: float = 600.0,
     on_lock_wait: Callable[[str], None] | None = None,
+    services: frozenset[str] | None = None,
 ) -> DownResult:
+    """``services``: remove only their containers (the network and volumes stay)."""
     project = desired if isinstance(desired, str) else desired.project
     with instance_lock(
         project, engine_id=engine.identity, timeout_s=lock_timeout_s, on_wait=on_lock_wait
     ):
         return remove_instance(
-            desired, engine, volumes=volumes, reporter=reporter or NullReporter()
+            desired,
+            engine,
+            volumes=volumes,
+            reporter=reporter or NullReporter(),
+            services=services,
         )

@@ -74,13 +74,33 @@ def read(
     """Load and validate a stack file (schema and cross-reference checks). Several files
     are merged in order with Compose's merge rules (``envkit.stackfile.merge``); the first
     one decides the dialect (``envkit.stackfile.dialect``)."""
-    from envkit.stackfile import checks, schema
     from envkit.stackfile.extends import with_extends
     from envkit.stackfile.include import with_includes
 
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     docs = [load(p, display=os.fspath(p)) for p in paths]
-    doc = with_extends(with_includes(_merged(docs)))
+    return _validated(with_extends(with_includes(_merged(docs))))
+
+
+def read_text(
+    text: str, *, base_dir: str | os.PathLike[str], display: str = "<inline stack>"
+) -> Document:
+    """Validate a stack given as text (``envkit.loads``): relative paths in it (binds,
+    build contexts, env files) are taken from ``base_dir``; messages name ``display``."""
+    from pathlib import Path
+
+    from envkit.stackfile.document import parse
+    from envkit.stackfile.extends import with_extends
+    from envkit.stackfile.include import with_includes
+
+    path = Path(os.path.abspath(base_dir)) / "envkit.yaml"
+    doc = parse(text, path=path, display=display)
+    return _validated(with_extends(with_includes(_merged([doc]))))
+
+
+def _validated(doc: Document) -> Document:
+    from envkit.stackfile import checks, schema
+
     problems = schema.validate(doc)
     if not problems:
         # Cross-reference checks assume the shapes the schema guarantees.

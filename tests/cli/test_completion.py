@@ -21,7 +21,7 @@ WEB = str(STACKS / "web.yaml")
         ([""], None),  # every command, checked below
         (["-f", ""], [":files"]),
         (["-f", WEB, "up", ""], ["dev", "test", "ci"]),
-        (["up", "-f", WEB, "dev", "--var", "a=b", ""], []),
+        (["up", "-f", WEB, "dev", "--var", "a=b", ""], ["migrate", "api", "worker"]),
         (["--file=" + WEB, "port", "dev", ""], ["migrate", "api", "worker"]),
         (["logs", "dev", "--file", WEB, ""], ["migrate", "api", "worker"]),
         (["graph", "dev", "--format", ""], ["mermaid", "dot"]),

@@ -375,8 +375,8 @@ def test_ps_logs_and_port(stack: StackFile) -> None:
     logs = stack.cli("logs", "e", "web")
     assert logs.code == 0 and "web says hello" in logs.out
     both = stack.cli("logs", "e")
-    assert f"{p}-web-1 | web says hello" in both.out
-    assert f"{p}-talker-1 | tick 0" in both.out
+    assert re.search(rf"^{p}-web-1 +\| web says hello$", both.out, re.M), both.out
+    assert f"{p}-talker-1 | tick 0" in both.out  # names padded to one width
 
     proc = subprocess.Popen(
         stack.argv("logs", "e", "talker", "-f"),

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from envkit.engine.base import Engine, PortHolder, PortUse
+from envkit.engine.base import Engine, ExecResult, PortHolder, PortUse
 from envkit.engine.docker import DockerEngine
 from envkit.engine.fake import FakeEngine
 from envkit.errors import EngineError, ImageNotFound
@@ -299,3 +299,110 @@ def test_the_present_image_is_used_as_it_is(harness: Harness, project: Project) 
     info = harness.engine.image_info(IMAGE)
     assert info is not None and info.id == image_id and IMAGE in info.tags
     assert harness.engine.image_info(f"envkit-contract/{project.stack}:none") is None
+
+
+def test_restart_kill_pause_unpause(harness: Harness, project: Project) -> None:
+    eng = harness.engine
+    desired = project.desired(svc("web"))
+    cid = make(harness, desired)
+
+    eng.pause_container(cid)
+    assert eng.status(cid).state == "paused"
+    (paused,) = eng.observe(desired).containers
+    assert paused.state == "paused"
+    assert [c.action.name for c in plan(desired, eng.observe(desired)).changes][-1] == "START"
+    with pytest.raises(EngineError) as twice:
+        eng.pause_container(cid)
+    assert twice.value.code == "engine-conflict"
+    eng.unpause_container(cid)
+    assert eng.status(cid).state == "running"
+    with pytest.raises(EngineError) as not_paused:
+        eng.unpause_container(cid)
+    assert not_paused.value.code == "engine-error"  # Docker says 500, not 409
+
+    eng.kill_container(cid, "SIGKILL")
+    killed = eng.status(cid)
+    assert (killed.state, killed.exit_code) == ("exited", 137)
+    with pytest.raises(EngineError) as not_running:
+        eng.kill_container(cid, "SIGTERM")
+    assert not_running.value.code == "engine-conflict"
+
+    eng.restart_container(cid, 1)  # a stopped container is started
+    assert eng.status(cid).state == "running"
+    eng.restart_container(cid, 1)
+    assert eng.status(cid).state == "running"
+
+
+def test_exec_and_top(harness: Harness, project: Project) -> None:
+    eng = harness.engine
+    desired = project.desired(svc("web"))
+    cid = make(harness, desired)
+    if isinstance(eng, FakeEngine):
+        eng.exec_results["web"] = ExecResult(3, b"x\n")
+    done = eng.exec_in(cid, ["sh", "-c", "echo x; exit 3"], environment={"A": "1"})
+    assert (done.exit_code, done.output) == (3, b"x\n")
+    procs = eng.top(cid)
+    assert "PID" in procs.titles and procs.rows
+    eng.stop_container(cid, 1)
+    with pytest.raises(EngineError) as stopped:
+        eng.exec_in(cid, ["true"])
+    assert stopped.value.code == "engine-conflict"
+
+
+def test_exec_passes_environment_user_and_workdir_on_docker(project: Project) -> None:
+    eng = DockerEngine.from_env()
+    try:
+        desired = project.desired(svc("web"))
+        cid = make(DockerHarness(eng, project), desired)
+        done = eng.exec_in(
+            cid,
+            ["sh", "-c", "echo $A; id -u; pwd"],
+            environment={"A": "v"},
+            user="1234",
+            workdir="/tmp",
+        )
+        assert (done.exit_code, done.output.decode().split()) == (0, ["v", "1234", "/tmp"])
+    finally:
+        eng.close()
+
+
+def test_files_in_and_out_and_events(harness: Harness, project: Project) -> None:
+    import io
+    import tarfile
+
+    eng = harness.engine
+    desired = project.desired(svc("web"))
+    cid = make(harness, desired)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("envkit-probe/hello.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    buf.seek(0)
+    eng.write_archive(cid, "/", buf)
+    stat = eng.stat_path(cid, "/envkit-probe/hello.txt")
+    assert stat is not None and (stat.name, stat.size, stat.is_dir) == ("hello.txt", 3, False)
+    folder = eng.stat_path(cid, "/envkit-probe")
+    assert folder is not None and folder.is_dir
+    assert eng.stat_path(cid, "/no/such") is None
+    raw = b"".join(eng.read_archive(cid, "/envkit-probe"))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        member = tar.getmember("envkit-probe/hello.txt")
+        got = tar.extractfile(member)
+        assert got is not None and got.read() == b"hi\n"
+    with pytest.raises(EngineError) as missing:
+        list(eng.read_archive(cid, "/no/such"))
+    assert missing.value.code == "engine-not-found"
+
+    import time
+
+    eng.stop_container(cid, 1)
+    seen = list(
+        eng.events({LABEL.PROJECT: project.name}, since=time.time() - 120, until=time.time())
+    )
+    name = f"{project.name}-web-1"
+    assert {(e.type, e.action, e.name) for e in seen} >= {
+        ("container", "create", name),
+        ("container", "start", name),
+    }
+    assert all(e.labels.get(LABEL.PROJECT) == project.name for e in seen)

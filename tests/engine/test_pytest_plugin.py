@@ -134,7 +134,7 @@ def test_example_suite_passes_fails_with_logs_and_leaves_nothing(
     # The failing test's report carries the service's logs, under its own section.
     failures = out[out.index("= FAILURES =") : out.index("short test summary info")]
     section = failures[failures.index(f"envkit logs: {project}") :]
-    assert f"--- {project}-web-1 (running, healthy) - last 50 lines ---" in section
+    assert f"--- {project}-web-1 (running, healthy) - last 20 lines ---" in section
     assert f"web-says-{name}" in section
     # ... and only the failing test's.
     assert out.count(f"envkit logs: {project}") == 1

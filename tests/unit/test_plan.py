@@ -59,6 +59,11 @@ CASES = {
             ("NOOP", "shop-dev-web-2", ()),
         ],
     ),
+    "a paused container is resumed, not left as 'no changes'": (
+        desired(DB),
+        world(seen(DB, state="paused")),
+        [("START", "shop-dev-db-1", ("paused, will be unpaused",))],
+    ),
     "a one-shot job that completed is left alone; a failed one is started again": (
         desired(
             ServiceSpec(name="migrate", image="web:1"),

@@ -38,18 +38,22 @@ def fake_env(tmp_path: Path) -> tuple[Environment, FakeEngine]:
     return env, engine
 
 
-def test_failure_logs_show_troubled_services_fully_and_the_others_briefly(tmp_path: Path) -> None:
+def test_failure_logs_show_the_troubled_service_s_last_lines_only(tmp_path: Path) -> None:
     env, engine = fake_env(tmp_path)
     engine.set_state("shop-ci-x-db-1", "exited", exit_code=1)
-    text = failure_logs(env, lines=3)
+    text = failure_logs(env, lines=2)
     assert text == (
-        "--- shop-ci-x-db-1 (exited, exit code 1) - all recent output ---\n"
-        "db starting\nlogin with (sensitive)\ndb: disk full\n"
-        "--- shop-ci-x-web-1 (running) - last 3 lines ---\n"
-        "web line 98\nweb line 99\nweb line 100\n"
+        "--- shop-ci-x-db-1 (exited, exit code 1) - last 2 lines ---\n"
+        "login with (sensitive)\ndb: disk full\n"
+        "--- shop-ci-x-web-1 (running) - logs left out: 'envkit logs' has them ---\n"
     )
     engine.set_state("shop-ci-x-db-1", "running", health="unhealthy")
-    assert "--- shop-ci-x-db-1 (running, unhealthy) - all recent output ---" in failure_logs(env)
+    assert "--- shop-ci-x-db-1 (running, unhealthy) - last 20 lines ---" in failure_logs(env)
+    engine.set_state("shop-ci-x-db-1", "running", health="healthy")
+    assert failure_logs(env, lines=1) == (
+        "--- shop-ci-x-db-1 (running, healthy) - last 1 lines ---\ndb: disk full\n"
+        "--- shop-ci-x-web-1 (running) - last 1 lines ---\nweb line 100\n"
+    )
     env.down()
     assert failure_logs(env) == "(no containers of shop-ci-x are left)"
 
@@ -98,11 +102,11 @@ def test_a_failing_test_gets_the_logs_of_the_instances_it_used(
     result.stdout.fnmatch_lines(
         [
             "*- envkit logs: shop-ci-x -*",
-            "--- shop-ci-x-db-1 (exited, exit code 1) - all recent output ---",
+            "--- shop-ci-x-db-1 (exited, exit code 1) - last 20 lines ---",
             "db starting",
             "login with (sensitive)",
             "db: disk full",
-            "--- shop-ci-x-web-1 (running) - last 50 lines ---",
+            "--- shop-ci-x-web-1 (running) - logs left out: 'envkit logs' has them ---",
         ]
     )
     assert "hunter2-secret" not in out

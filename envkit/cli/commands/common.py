@@ -76,6 +76,19 @@ def resolve_env(
 ) -> Resolved:
     instance = instance_id(args)
     doc = doc if doc is not None else read_stack(args)
+    if args.env is not None and isinstance(getattr(args, "services", None), list):
+        # `envkit up web` on a stack with one environment: web is a service, not ENV.
+        from envkit.stackfile.pipeline import environments
+
+        names = environments(doc)
+        services = doc.data.get("services")
+        if (
+            args.env not in names
+            and len(names) == 1
+            and isinstance(services, dict)
+            and args.env in services
+        ):
+            args.services, args.env = [args.env, *args.services], names[0]
     if args.env is None:
         args.env = only_environment(doc, args.command)
     resolved = resolve(

@@ -1,16 +1,15 @@
-"""``envkit ps``, ``envkit logs`` and ``envkit port``: reading what runs."""
+"""``envkit ps`` and ``envkit port``: reading what runs."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import sys
-import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import engine, instance_id, read_stack, resolve_env, stack_files
+from envkit.cli.commands.containers import select
 from envkit.cli.commands.stackfile import table
 from envkit.errors import EngineUnavailable, EnvkitError, UsageError
 from envkit.model import LABEL, ResourceKind
@@ -219,65 +218,6 @@ def _instances_hint(eng: Inventory, args: argparse.Namespace) -> str:
     return f"run 'envkit up {args.env}' first"
 
 
-def _service_containers(
-    args: argparse.Namespace, console: Console, service: str | None
-) -> tuple[Engine, list[ObservedContainer]]:
-    desired = resolve_env(args, console).desired
-    if service is not None and service not in {s.name for s in desired.services}:
-        names = ", ".join(s.name for s in desired.services)
-        raise UsageError(
-            f"{desired.project} has no service {service!r}", hint=f"the services are: {names}"
-        )
-    labels: dict[str, str | None] = {LABEL.PROJECT: desired.project}
-    if service is not None:
-        labels[LABEL.SERVICE] = service
-    eng = engine(desired)
-    containers = eng.list_containers(labels)
-    if not containers:
-        what = f"service {service!r} of " if service else ""
-        raise EnvkitError(
-            f"no containers for {what}{desired.project}",
-            code="not-running",
-            hint=f"run 'envkit up {args.env}' first",
-        )
-    return eng, sorted(containers, key=lambda c: (c.service, c.replica))
-
-
-def cmd_logs(args: argparse.Namespace, console: Console) -> int:
-    eng, containers = _service_containers(args, console, args.service)
-    prefix = len(containers) > 1
-    if not args.follow:
-        for c in containers:
-            for line in eng.logs(c.id, tail=args.tail).splitlines():
-                console.out(f"{c.name} | {line}" if prefix else line)
-        return 0
-    lock = threading.Lock()
-
-    def pump(c: ObservedContainer) -> None:
-        buf = b""
-        for chunk in eng.follow_logs(c.id):
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            with lock:
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace")
-                    console.out(f"{c.name} | {line}" if prefix else line)
-
-    threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.5)
-    except KeyboardInterrupt:
-        # Ctrl-C is how a follow ends: nothing was being changed, so nothing to converge
-        # and nothing to say. The pump threads are daemons and die with the process.
-        return 130
-    sys.stdout.flush()
-    return 0
-
-
 def shown_host(eng: Engine, host_ip: str) -> str:
     """The host to print for a published port: as the engine reports it, except a wildcard
     address on a remote engine, which is reached at the engine's host."""
@@ -292,10 +232,8 @@ def shown_host(eng: Engine, host_ip: str) -> str:
 def cmd_port(args: argparse.Namespace, console: Console) -> int:
     """The same binding the Python API's ``Environment.port`` picks (IPv4 first)."""
     target, proto = parse_port(args.port)
-    eng, found = _service_containers(args, console, args.service)
-    containers = [c for c in found if c.replica == args.index]
-    if not containers:
-        raise EnvkitError(f"{args.service} has no replica {args.index}", code="not-running")
+    chosen = select(args, console, [args.service], index=args.index)
+    eng, containers = chosen.engine, chosen.containers
     binding = find_binding(containers[0], target, proto)
     if binding is None:
         raise EnvkitError(

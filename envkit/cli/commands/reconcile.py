@@ -17,10 +17,22 @@ if TYPE_CHECKING:
     from envkit.reconcile.plan import Plan
 
 
+def _scope(args: argparse.Namespace, desired: DesiredState) -> frozenset[str] | None:
+    """``SERVICE...`` on plan/up: those services and what they depend on (None: all)."""
+    from envkit.cli.commands.containers import check_services
+    from envkit.reconcile.scope import with_dependencies
+
+    if not args.services:
+        return None
+    check_services(desired, args.services)
+    return with_dependencies(desired, args.services)
+
+
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.cli.display import reporter_for
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
+    from envkit.reconcile.scope import scope_desired, scope_observed
     from envkit.reconcile.verbs import conflict_error, refresh_images
     from envkit.secretkey import with_secret_key
     from envkit.stackfile.hostaccess import host_access
@@ -28,10 +40,15 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if (swarm := swarm_endpoint(args)) is not None:
         return swarm_plan(args, console, swarm)
     desired = with_secret_key(resolve_env(args, console).desired)
+    services = _scope(args, desired)
+    if services is not None:
+        desired = scope_desired(desired, services)
     eng = engine(desired)
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
     observed = eng.observe(desired)
+    if services is not None:
+        observed = scope_observed(observed, services)
     p = plan(desired, observed)
     access = host_access(desired)
     if args.out is not None:
@@ -80,6 +97,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         args.instance = new_instance_id()
     verify = _saved_plan_check(args) if args.plan is not None else None
     desired = resolve_env(args, console).desired
+    services = _scope(args, desired)
     eng = engine(desired)
     if args.ephemeral:
         console.err(f"instance {desired.instance} (project {desired.project})")
@@ -100,6 +118,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                 expires=expires,
                 verify=verify,
                 renew_anon_volumes=args.renew_anon_volumes,
+                services=services,
             )
     except EnvkitError as exc:
         if args.json:
@@ -123,12 +142,28 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
+    from envkit.cli.commands.containers import check_services
     from envkit.cli.display import reporter_for
+    from envkit.errors import UsageError
     from envkit.reconcile.verbs import down
 
     if (swarm := swarm_endpoint(args)) is not None:
         return swarm_down(args, console, swarm)
     desired = resolve_env(args, console).desired
+    services = frozenset(args.services) if args.services else None
+    if services is not None:
+        check_services(desired, args.services)
+        if args.volumes:
+            raise UsageError(
+                "--volumes removes the whole instance's named volumes: not with SERVICE...",
+                hint=f"remove the services' containers first, then 'envkit down {args.env} "
+                "--volumes' when the whole instance should go",
+            )
+    elif args.command == "rm":
+        raise UsageError(
+            "rm needs the services whose containers to remove",
+            hint=f"e.g. 'envkit rm {args.env} web'; 'envkit down {args.env}' removes all",
+        )
     eng = engine(desired)
     asks = args.volumes and not args.yes and sys.stdin.isatty() and console.err_is_tty
     if asks and not _confirm_volumes(eng, desired.project, console):
@@ -143,6 +178,7 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
             reporter=display,
             lock_timeout_s=args.lock_timeout,
             on_lock_wait=display.note,
+            services=services,
         )
     return 0
 
