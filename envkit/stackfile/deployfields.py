@@ -8,8 +8,8 @@
 A value given both ways must agree (Compose refuses a conflict too). Everything else in
 ``deploy`` (mode, placement, update_config, reservations, ...) applies to a Docker Swarm:
 in an environment whose engine is ``{swarm: ...}`` it is read by
-:mod:`envkit.stackfile.swarmkeys`; on one engine it is refused with
-``unsupported-compose-key``, saying so, rather than silently ignored.
+:mod:`envkit.stackfile.swarmkeys`; on one engine each such key is a located warning
+(``swarm-only``), not an error, so one file serves a laptop and a cluster.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from envkit.errors import DocPath
 from envkit.stackfile.treereader import TreeReader
 
-__all__ = ["on_swarm", "with_deploy"]
+__all__ = ["on_swarm", "swarm_only_keys", "with_deploy"]
 
 _CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
@@ -29,8 +29,6 @@ def with_deploy(reader: TreeReader, svc: dict[str, Any], at: DocPath) -> dict[st
     deploy = reader.mapping(svc.get("deploy"), (*at, "deploy"))
     if not deploy and "scale" not in svc:
         return svc
-    if not on_swarm(reader):
-        _refuse_swarm_keys(reader, deploy, (*at, "deploy"))
     limits = reader.mapping(
         reader.mapping(deploy.get("resources"), (*at, "deploy", "resources")).get("limits"),
         (*at, "deploy", "resources", "limits"),
@@ -91,20 +89,16 @@ def on_swarm(reader: TreeReader) -> bool:
     return isinstance(engine, dict) and "swarm" in engine
 
 
-def _refuse_swarm_keys(
-    reader: TreeReader, value: dict[str, Any], at: DocPath, allowed: Any = _ONE_ENGINE
-) -> None:
+def swarm_only_keys(value: Any, at: DocPath, allowed: Any = _ONE_ENGINE) -> list[DocPath]:
+    """The paths of the ``deploy`` keys (under ``at``) that only a Swarm applies."""
+    found: list[DocPath] = []
+    if not isinstance(value, dict):
+        return found
     for key, item in value.items():
         if isinstance(key, str) and key.startswith("x-"):
             continue
         if key not in allowed:
-            reader.fail(
-                "unsupported-compose-key",
-                f"'{key}' applies to a Docker Swarm; this environment runs on one engine",
-                (*at, key),
-                hint="deploy to a Swarm with environments.ENV.engine: {swarm: MANAGER}, or "
-                "remove it (replicas, resources.limits and restart_policy apply on one engine)",
-                at_key=True,
-            )
-        elif isinstance(allowed[key], dict) and isinstance(item, dict):
-            _refuse_swarm_keys(reader, item, (*at, key), allowed[key])
+            found.append((*at, key))
+        elif isinstance(allowed[key], dict):
+            found += swarm_only_keys(item, (*at, key), allowed[key])
+    return found

@@ -288,6 +288,9 @@ def render(
         out.diagnostics.extend((*compose_vars.problems, *interpolated.problems))
         warnings = interpolated.warnings
         sensitive.update(interpolated.secrets)
+    engine_def = env_def.get("engine")
+    if not (isinstance(engine_def, dict) and "swarm" in engine_def):
+        warnings += tuple(_swarm_only(parts["services"], rendered_origin))
     tree: dict[str, Any] = {
         "stack": stack,
         **{
@@ -441,3 +444,25 @@ def _compose_directory(doc: Document) -> Path:
     if not doc.compose_files or doc.display in doc.compose_files:
         return doc.directory
     return Path(sorted(doc.compose_files)[0]).parent
+
+
+def _swarm_only(services: Any, origin_of: Callable[[DocPath], Origin | None]) -> list[Diagnostic]:
+    """A Swarm-only ``deploy`` key in an environment on one engine: a located warning."""
+    from envkit.stackfile.deployfields import swarm_only_keys
+
+    found: list[Diagnostic] = []
+    for name, body in (services or {}).items() if isinstance(services, dict) else ():
+        deploy = body.get("deploy") if isinstance(body, dict) else None
+        for path in swarm_only_keys(deploy, ("services", str(name), "deploy")):
+            found.append(
+                Diagnostic(
+                    "swarm-only",
+                    f"'{path[-1]}' applies to a Docker Swarm; this environment runs on one "
+                    "engine, which ignores it",
+                    path,
+                    origin_of(path),
+                    "deploy this environment to a Swarm with engine: {swarm: MANAGER}; on one "
+                    "engine only replicas, resources.limits and restart_policy apply",
+                )
+            )
+    return found

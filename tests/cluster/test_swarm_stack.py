@@ -52,12 +52,14 @@ class Stack:
         self.owner = owner
         self.file = folder / "envkit.yaml"
         self.engine = SwarmEngine(cluster.manager_host)
+        self.manager = cluster.manager_host
         self.services: dict[str, str] = {}
 
     def write(self) -> None:
         body = "".join(textwrap.indent(s, "  ") for s in self.services.values())
         self.file.write_text(
-            f"stack: {self.owner}\nenvironments:\n  dev: {{}}\nservices:\n{body}"
+            f"stack: {self.owner}\nenvironments:\n  dev: {{engine: {{swarm: '{self.manager}'}}}}\n"
+            f"services:\n{body}"
             # The network carries only envkit's labels: the fixture's swarm_down removes it
             # (the harness's cleanup would race it: a network being removed answers 500).
             "networks:\n  back: {}\n",
@@ -133,7 +135,7 @@ def test_six_services_across_three_nodes_then_noop_then_one_rolling_update(
     stack.services["web"] = stack.services["web"].replace("MODE: a", "MODE: c")
     plan = stack.plan()
     assert plan.render().splitlines()[0] == (
-        "~ web: rolling update (environment.MODE: a -> c), start-first"
+        '~ web: rolling update (environment.MODE: "a" -> "c"), start-first'
     )
     stack.up()
     after = stack.versions()
@@ -265,7 +267,9 @@ def test_service_names_resolve_the_same_on_one_engine_and_on_the_swarm(
     # The same services on one engine (the host's): the same file, an environment without
     # `engine:`; envkit's container path.
     stack.write()
-    text = stack.file.read_text(encoding="utf-8").replace("  dev: {}\n", "  dev: {}\n  one: {}\n")
+    text = stack.file.read_text(encoding="utf-8").replace(
+        "environments:\n", "environments:\n  one: {}\n"
+    )
     single = stack.file.with_name("one.yaml")
     single.write_text(text.replace(f"stack: {o}", f"stack: {o}one"), encoding="utf-8")
     run = [sys.executable, "-m", "envkit", "-f", str(single)]
@@ -357,12 +361,12 @@ def test_the_cli_plans_ups_rolls_back_and_takes_down_a_swarm_environment(
     stack.file.write_text(stack.file.read_text(encoding="utf-8").replace("MODE: a", "MODE: b"),
                           encoding="utf-8")  # fmt: skip
     changed = envkit("plan", "dev")
-    assert "~ web: rolling update (environment.MODE: a -> b), stop-first" in changed.stdout
+    assert '~ web: rolling update (environment.MODE: "a" -> "b"), stop-first' in changed.stdout
     assert envkit("up", "dev").returncode == 0
     back = envkit("rollback", "dev")
     assert back.returncode == 0 and "~ web: back to its previous spec" in back.stderr, back
     again = envkit("plan", "dev")  # the file says b; the stack is back at a
-    assert "environment.MODE: a -> b" in again.stdout
+    assert 'environment.MODE: "a" -> "b"' in again.stdout
     down = envkit("down", "dev")
     assert down.returncode == 0, down
     assert stack.engine.observe_swarm(stack.project) == ObservedSwarm(stack.project)

@@ -348,10 +348,6 @@ def test_deploy_and_scale_on_one_engine(tmp_path: Path) -> None:
     ("change", "code"),
     [
         (("    scale: 2", "    scale: 2\n    replicas: 3"), "conflicting-keys"),
-        (
-            ("      replicas: 3", "      replicas: 3\n      placement: {}"),
-            "unsupported-compose-key",
-        ),
         (("condition: on-failure", "condition: sometimes"), "invalid-value"),
     ],
 )
@@ -361,6 +357,15 @@ def test_deploy_mistakes(tmp_path: Path, change: tuple[str, str], code: str) -> 
     with pytest.raises(StackError) as caught:
         resolve(read(path), "default", environ={})
     assert [d.code for d in caught.value.diagnostics] == [code]
+
+
+def test_swarm_only_deploy_keys_warn_on_one_engine(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(DEPLOY.replace("      replicas: 3", "      replicas: 3\n      placement: {}"))
+    r = resolve(read(path), "default", environ={})
+    [warning] = [w for w in r.rendered.warnings if w.code == "swarm-only"]
+    assert warning.path[-1] == "placement" and warning.origin is not None
+    assert "applies to a Docker Swarm" in warning.message
 
 
 def test_container_options_are_read_and_diffed_by_their_compose_names(tmp_path: Path) -> None:
