@@ -46,8 +46,11 @@ def instance_volumes(eng: Inventory, project: str) -> list[VolumeRow]:
             users.setdefault(v, []).append(c.name)
     rows = [
         VolumeRow(
-            v.name, "named", v.labels.get(LABEL.VOLUME, ""), tuple(sorted(users.get(v.name, [])))
-        )
+            v.name,
+            "anonymous" if LABEL.ANONYMOUS in v.labels else "named",
+            v.labels.get(LABEL.VOLUME, ""),
+            tuple(sorted(users.get(v.name, []))),
+        )  # envkit makes and labels a service's anonymous volumes (reconcile/anonymous.py)
         for v in eng.list_volumes({LABEL.PROJECT: project})
         if not is_lease(v.labels)
     ]
@@ -74,9 +77,9 @@ def cmd_volumes(args: argparse.Namespace, console: Console) -> int:
         lines += [(r.name, r.kind, r.volume or "-", ", ".join(r.used_by) or "-") for r in rows]
         console.out(table(lines))
         return 0
-    doomed = [r for r in rows if r.kind == "named"]
+    doomed = rows  # named and anonymous alike: the instance's data
     if not doomed:
-        console.err(f"{desired.project} has no named volumes to remove")
+        console.err(f"{desired.project} has no volumes to remove")
         return 0
     busy = [r for r in doomed if r.used_by]
     if busy:
