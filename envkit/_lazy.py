@@ -29,6 +29,9 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted({*namespace, *names})
+        """The public API only: ``__all__`` (not ``annotations``, ``TYPE_CHECKING`` or
+        the helpers the package module itself imports)."""
+        public = namespace.get("__all__")
+        return sorted(public) if isinstance(public, list | tuple) else sorted(names)
 
     return __getattr__, __dir__

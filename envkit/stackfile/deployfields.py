@@ -19,7 +19,7 @@ from typing import Any
 from envkit.errors import DocPath
 from envkit.stackfile.treereader import TreeReader
 
-__all__ = ["on_swarm", "swarm_only_keys", "with_deploy"]
+__all__ = ["on_swarm", "with_deploy"]
 
 _CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
@@ -73,13 +73,6 @@ def with_deploy(reader: TreeReader, svc: dict[str, Any], at: DocPath) -> dict[st
     return out
 
 
-_ONE_ENGINE = {
-    "replicas": None,
-    "resources": {"limits": None},
-    "restart_policy": {"condition": None, "max_attempts": None},
-}
-
-
 def on_swarm(reader: TreeReader) -> bool:
     """True when the environment being read deploys to a Swarm (``engine: {swarm: ...}``)."""
     doc = reader.rendered.document
@@ -87,18 +80,3 @@ def on_swarm(reader: TreeReader) -> bool:
     env = envs.get(reader.rendered.environment) if isinstance(envs, dict) else None
     engine = env.get("engine") if isinstance(env, dict) else None
     return isinstance(engine, dict) and "swarm" in engine
-
-
-def swarm_only_keys(value: Any, at: DocPath, allowed: Any = _ONE_ENGINE) -> list[DocPath]:
-    """The paths of the ``deploy`` keys (under ``at``) that only a Swarm applies."""
-    found: list[DocPath] = []
-    if not isinstance(value, dict):
-        return found
-    for key, item in value.items():
-        if isinstance(key, str) and key.startswith("x-"):
-            continue
-        if key not in allowed:
-            found.append((*at, key))
-        elif isinstance(allowed[key], dict):
-            found += swarm_only_keys(item, (*at, key), allowed[key])
-    return found

@@ -448,7 +448,7 @@ def _compose_directory(doc: Document) -> Path:
 
 def _swarm_only(services: Any, origin_of: Callable[[DocPath], Origin | None]) -> list[Diagnostic]:
     """A Swarm-only ``deploy`` key in an environment on one engine: a located warning."""
-    from envkit.stackfile.deployfields import swarm_only_keys
+    from envkit.stackfile.swarmonly import swarm_only_keys
 
     found: list[Diagnostic] = []
     for name, body in (services or {}).items() if isinstance(services, dict) else ():

@@ -158,3 +158,10 @@ def _cycle() -> list[str] | None:
 def test_no_import_cycles() -> None:
     cycle = _cycle()
     assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_import_envkit_shows_only_the_public_api() -> None:
+    import envkit
+
+    assert dir(envkit) == sorted(envkit.__all__)
+    assert not {"annotations", "TYPE_CHECKING", "Any", "lazy_exports"} & set(dir(envkit))
