@@ -43,10 +43,7 @@ from envkit.engine.docker_connect import make_client, remote_failure, unreachabl
 from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_create import (
     anonymous_targets,
-    exposed,
-    host_options,
     links,
-    network_mode,
 )
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
@@ -58,6 +55,7 @@ from envkit.engine.docker_json import (
     parse_volume,
 )
 from envkit.engine.docker_lists import DockerLists
+from envkit.engine.docker_request import create_request
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
@@ -70,7 +68,6 @@ from envkit.model import (
     DEFAULT_NETWORK,
     LABEL,
     DesiredState,
-    MountType,
     NetworkSpec,
     ServiceNetwork,
     ServiceSpec,
@@ -85,7 +82,6 @@ __all__ = [
     "OutputCallback",
 ]
 
-_NS = 1_000_000_000
 _REMOVAL_WAIT_S = 60.0  # for a removal another client started to finish
 START_HINT = (
     "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
@@ -388,96 +384,11 @@ class DockerEngine:
         api = self._api()
         anonymous = self._anonymous_volumes(spec, name, labels, dict(carried))
         joined = () if spec.network_mode else spec.networks or (ServiceNetwork(DEFAULT_NETWORK),)
+        request = create_request(
+            api, desired, spec, name, labels, anonymous, joined, tty=tty, oneoff=oneoff
+        )
         with self._boundary("create container", name):
-            from docker.types import Mount as SdkMount
-
-            bindings: dict[str, list[tuple[str, int] | tuple[str]]] = {}
-            for p in spec.ports:
-                ip = p.host_ip or ""
-                bindings.setdefault(p.key(), []).append(
-                    (ip, p.published) if p.published is not None else (ip,)
-                )
-            mounts = [
-                SdkMount(
-                    target=m.target,
-                    source=(
-                        desired.volume_name(m.source)
-                        if m.type is MountType.VOLUME and m.source
-                        else m.source or None
-                    ),
-                    type=m.type.value,
-                    read_only=m.read_only,
-                )
-                for m in spec.mounts
-                if m.target not in anonymous
-            ]
-            mounts += [
-                SdkMount(target=target, source=volume, type="volume", read_only=read_only)
-                for target, (volume, read_only) in anonymous.items()
-            ]
-            host_config = api.create_host_config(
-                port_bindings=bindings or None,
-                mounts=mounts or None,
-                restart_policy=_restart_policy(spec.restart),
-                extra_hosts=dict(spec.extra_hosts) or None,
-                cap_add=list(spec.cap_add) or None,
-                cap_drop=list(spec.cap_drop) or None,
-                privileged=spec.privileged,
-                tmpfs=_tmpfs(spec.tmpfs) or None,
-                init=spec.init,
-                mem_limit=spec.mem_limit,
-                nano_cpus=int(spec.cpus * _NS) if spec.cpus else None,
-                network_mode=network_mode(desired, spec, joined),
-                volumes_from=[
-                    f"{desired.container_of(name, 1) if kind == 'service' else name}:{mode}"
-                    for kind, name, mode in spec.volumes_from
-                ]
-                or None,
-                **host_options(spec),
-            )
-            networking = None
-            if joined:
-                first = joined[0]
-                networking = api.create_networking_config(
-                    {
-                        desired.network_name(first.name): self._endpoint_config(
-                            desired, spec, first, oneoff
-                        )
-                    }
-                )
-            created = api.create_container(
-                image=spec.image,
-                name=name,
-                command=list(spec.command) if spec.command is not None else None,
-                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
-                environment=[f"{k}={v}" for k, v in spec.environment] or None,
-                ports=[
-                    *((p.target, p.protocol) for p in spec.ports),
-                    *(exposed(e) for e in spec.expose),
-                ]
-                or None,
-                labels=dict(labels),
-                user=spec.user,
-                working_dir=spec.working_dir,
-                hostname=spec.hostname,
-                healthcheck=_healthcheck(spec),
-                stop_timeout=(
-                    round(spec.stop_grace_period_s)
-                    if spec.stop_grace_period_s is not None
-                    else None
-                ),
-                host_config=host_config,
-                networking_config=networking,
-                # A one-off is attached to (docker start -a -i): the SDK then sets
-                # Attach{Stdin,Stdout,Stderr} and StdinOnce, without which nothing shows.
-                detach=not oneoff,
-                stop_signal=spec.options.stop_signal,
-                stdin_open=oneoff or spec.options.stdin_open,
-                tty=tty or spec.options.tty,
-                mac_address=spec.options.mac_address,
-                domainname=spec.options.domainname,
-                platform=spec.options.platform,
-            )
+            created = api.create_container(**request)
         cid = str(created["Id"])
         for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
             network = desired.network_name(extra.name)
@@ -490,15 +401,6 @@ class DockerEngine:
                     links=links(desired, spec) or None,
                 )
         return cid
-
-    def _endpoint_config(
-        self, desired: DesiredState, spec: ServiceSpec, net: ServiceNetwork, oneoff: bool = False
-    ) -> Any:
-        return self._api().create_endpoint_config(
-            aliases=None if oneoff else [spec.name, *net.aliases],
-            ipv4_address=net.ipv4_address,
-            links=links(desired, spec) or None,
-        )
 
     def rename_container(self, container_id: str, name: str) -> None:
         with self._boundary("rename container", f"{container_id} to {name}"):
@@ -644,41 +546,6 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         out.append(e)
         todo.extend([e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-    return out
-
-
-def _restart_policy(restart: str) -> dict[str, Any] | None:
-    if restart in ("", "no"):
-        return None
-    name, _, count = restart.partition(":")
-    policy: dict[str, Any] = {"Name": name}
-    if name == "on-failure" and count:
-        policy["MaximumRetryCount"] = int(count)
-    return policy
-
-
-def _tmpfs(entries: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for entry in entries:
-        path, _, options = entry.partition(":")
-        out[path] = options
-    return out
-
-
-def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
-    hc = spec.healthcheck
-    if hc is None:
-        return None
-    out: dict[str, Any] = {"test": list(hc.test)}
-    for key, seconds in (
-        ("interval", hc.interval_s),
-        ("timeout", hc.timeout_s),
-        ("start_period", hc.start_period_s),
-    ):
-        if seconds is not None:
-            out[key] = int(seconds * _NS)
-    if hc.retries is not None:
-        out["retries"] = hc.retries
     return out
 
 
