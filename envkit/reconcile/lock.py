@@ -48,12 +48,15 @@ def _open(project: str, engine_id: str, environment: Mapping[str, str] | None) -
     return path, open_private(path)
 
 
-def _holder(fd: int) -> str:
+def holder(fd: int) -> str:
+    """Who holds the lock on ``fd``, as its holder wrote it: ``pid 123[, project P]``."""
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(info['pid'])}"
+        who = f"pid {int(info['pid'])}"
     except (OSError, ValueError, KeyError, TypeError):
         return "pid unknown"
+    project = info.get("project") if isinstance(info, dict) else None
+    return f"{who}, project {project}" if isinstance(project, str) else who
 
 
 def _try_lock(fd: int) -> bool:
@@ -62,6 +65,32 @@ def _try_lock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def acquire(
+    fd: int,
+    *,
+    deadline: float,
+    poll_s: float,
+    on_wait: Callable[[str], None] | None,
+    waiting: Callable[[str], str],
+    timed_out: Callable[[str], LockTimeout],
+    info: Mapping[str, object],
+) -> None:
+    """Take the flock on ``fd``: when another envkit holds it, say so once (``waiting``
+    words it from the holder) and wait until ``deadline``, then raise ``timed_out``.
+    Then write ``info`` (who holds it now) into the file."""
+    if not _try_lock(fd):
+        if on_wait is not None:
+            on_wait(waiting(holder(fd)))
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise timed_out(holder(fd))
+            time.sleep(poll_s)
+    data = json.dumps(dict(info)).encode()
+    with contextlib.suppress(OSError):  # a full disk: locked, but cannot say by whom
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
 
 @contextlib.contextmanager
@@ -78,25 +107,19 @@ def instance_lock(
     say so once through ``on_wait`` and wait up to ``timeout_s``, then raise LockTimeout."""
     path, fd = _open(project, engine_id, environment)
     try:
-        if not _try_lock(fd):
-            holder = _holder(fd)
-            if on_wait is not None:
-                on_wait(f"waiting for another envkit ({holder}) holding the lock on {project}")
-            deadline = time.monotonic() + timeout_s
-            while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"another envkit ({_holder(fd)}) still holds the lock on {project} "
-                        f"after {timeout_s:g}s",
-                        hint="wait for it to finish (or stop it); the lock goes when that "
-                        f"process exits. Lock file: {path}",
-                    )
-                time.sleep(poll_s)
-        info = {"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        data = json.dumps(info).encode()
-        with contextlib.suppress(OSError):  # a full disk: locked, but cannot say by whom
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
+        acquire(
+            fd,
+            deadline=time.monotonic() + timeout_s,
+            poll_s=poll_s,
+            on_wait=on_wait,
+            waiting=lambda who: f"waiting for another envkit ({who}) holding the lock on {project}",
+            timed_out=lambda who: LockTimeout(
+                f"another envkit ({who}) still holds the lock on {project} after {timeout_s:g}s",
+                hint="wait for it to finish (or stop it); the lock goes when that process "
+                f"exits. Lock file: {path}",
+            ),
+            info={"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")},
+        )
         try:
             yield path
         finally:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from envkit.errors import LockTimeout
 from envkit.model import DesiredState
+from envkit.reconcile.lock import acquire
 from envkit.statedir import open_private, private_dir
 
 __all__ = ["fixed_ports", "port_locks"]
@@ -39,22 +39,6 @@ def fixed_ports(desired: DesiredState) -> list[tuple[int, str]]:
     return sorted(
         {(p.published, p.protocol) for s in desired.services for p in s.ports if p.published}
     )
-
-
-def _holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(info['pid'])}, project {info['project']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "pid unknown"
-
-
-def _try(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -82,26 +66,27 @@ def port_locks(
             key = hashlib.sha256(f"{engine_id}\0{port}/{proto}".encode()).hexdigest()[:12]
             fd = open_private(directory / f"{port}-{proto}.{key}.lock")
             fds.append(fd)
-            if not _try(fd):
-                if on_wait is not None:
-                    on_wait(
-                        f"waiting for another envkit ({_holder(fd)}) that is publishing "
-                        f"host port {port}/{proto}"
-                    )
-                while not _try(fd):
-                    if time.monotonic() >= deadline:
-                        raise LockTimeout(
-                            f"another envkit ({_holder(fd)}) still holds host port "
-                            f"{port}/{proto} after {timeout_s:g}s",
-                            hint="wait for it to finish (or stop it), or publish another "
-                            "host port for this environment",
-                        )
-                    time.sleep(poll_s)
-            info = {"pid": os.getpid(), "project": project}
-            with contextlib.suppress(OSError):
-                data = json.dumps(info).encode()
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
+            shown = f"{port}/{proto}"
+
+            def waiting(who: str, shown: str = shown) -> str:
+                return f"waiting for another envkit ({who}) that is publishing host port {shown}"
+
+            def timed_out(who: str, shown: str = shown) -> LockTimeout:
+                return LockTimeout(
+                    f"another envkit ({who}) still holds host port {shown} after {timeout_s:g}s",
+                    hint="wait for it to finish (or stop it), or publish another host port "
+                    "for this environment",
+                )
+
+            acquire(
+                fd,
+                deadline=deadline,
+                poll_s=poll_s,
+                on_wait=on_wait,
+                waiting=waiting,
+                timed_out=timed_out,
+                info={"pid": os.getpid(), "project": project},
+            )
         yield
     finally:
         for fd in fds:
