@@ -42,3 +42,11 @@ def test_the_pytest_ini_example_has_no_inline_comments() -> None:
     values = dict(parser["pytest"])
     assert values["envkit_scope"] in ("session", "package", "module", "class")
     assert all("#" not in v for v in values.values())
+
+
+def test_the_readme_shows_the_demo_graph_as_envkit_draws_it() -> None:
+    from envkit.graph import mermaid
+    from envkit.stackfile.pipeline import read, resolve
+
+    desired = resolve(read(ROOT / "stacks" / "databases.yaml"), "dev", environ={}).desired
+    assert "```mermaid\n" + mermaid(desired) + "```" in README
