@@ -112,24 +112,7 @@ def exec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
     )
-    p.add_argument(
-        "-T",
-        dest="no_tty",
-        action="store_true",
-        help="no terminal, even when stdin is one (for scripts and pipes)",
-    )
-    p.add_argument(
-        "-e",
-        "--env",
-        dest="environment",
-        action="append",
-        type=var,
-        default=[],
-        metavar="KEY=VALUE",
-        help="set an environment variable for the command (repeatable)",
-    )
-    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
+    _command_options(p)
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -155,24 +138,7 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="[IP:][HOST:]CONTAINER[/PROTO]",
         help="publish a port (repeatable); the service's own ports are not published",
     )
-    p.add_argument(
-        "-T",
-        dest="no_tty",
-        action="store_true",
-        help="no terminal, even when stdin is one (for scripts and pipes)",
-    )
-    p.add_argument(
-        "-e",
-        "--env",
-        dest="environment",
-        action="append",
-        type=var,
-        default=[],
-        metavar="KEY=VALUE",
-        help="set an environment variable (repeatable)",
-    )
-    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
+    _command_options(p)
 
 
 def cp_arguments(p: argparse.ArgumentParser) -> None:
@@ -217,3 +183,26 @@ def volumes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-y", "--yes", action="store_true", help="with --rm: do not ask (a terminal asks)"
     )
+
+
+def _command_options(p: argparse.ArgumentParser) -> None:
+    """What exec and run share for the command they start: terminal, environment, user,
+    working directory (Compose's -T, -e, -u, -w)."""
+    p.add_argument(
+        "-T",
+        dest="no_tty",
+        action="store_true",
+        help="no terminal, even when stdin is one (for scripts and pipes)",
+    )
+    p.add_argument(
+        "-e",
+        "--env",
+        dest="environment",
+        action="append",
+        type=var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an environment variable for the command (repeatable)",
+    )
+    p.add_argument("-u", "--user", metavar="USER", help="run as this user (name or uid[:gid])")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory of the command")
