@@ -1,5 +1,12 @@
-"""The Swarm adapter: the docker SDK's low-level APIClient, for services, tasks, networks,
-secrets and configs of one stack on a Swarm manager.
+"""The Swarm adapter: services, tasks, networks, secrets and configs of one stack on a Swarm
+manager.
+
+Reads (``observe_swarm``, ``service``, ``image_digests``) on a unix socket are raw GETs
+(:mod:`envkit.engine.unix_http`), with the SDK's own paths and parameters, so a no-op ``up``
+or a ``plan`` never imports the docker SDK (with requests, urllib3 and paramiko, that import
+costs more than the rest of a no-op); a TCP/ssh manager, and every change, go through the
+SDK's low-level ``APIClient``, loaded on first use. One observation is seven GETs whatever
+the number of services (the tasks of all services in one list call).
 
 Updates go through ``APIClient.update_service`` with every part of the spec and the version
 read last (never ``Service.update``, which resets what it is not given); a stale version
@@ -9,23 +16,28 @@ into :class:`~envkit.errors.EngineError`, naming the object and the operation.
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
-import docker
-import docker.errors
-
+from envkit.engine.endpoint import Scheme, parse_endpoint
 from envkit.engine.swarm_base import (
     ObservedService,
     ObservedSwarm,
     ObservedSwarmObject,
     ObservedTask,
 )
+from envkit.engine.unix_http import EngineHttpError, UnixHttpClient
 from envkit.errors import EngineError, EngineUnavailable
 from envkit.model import LABEL
 
 __all__ = ["SwarmEngine"]
+
+# What a read can fail with before the SDK is loaded (it adds DockerException).
+_RAW_ERRORS: tuple[type[Exception], ...] = (EngineHttpError, OSError, http.client.HTTPException)
 
 
 def _parse_label_json(text: str | None) -> dict[str, Any]:
@@ -41,10 +53,18 @@ class SwarmEngine:
 
     def __init__(self, base_url: str, *, timeout: int = 60) -> None:
         self.base_url = base_url
+        self._timeout = timeout
+        self._api: Any = None
+        self._raw: UnixHttpClient | None = None
+        self._errors: tuple[type[Exception], ...] = _RAW_ERRORS
         try:
-            self.api: Any = docker.APIClient(base_url=base_url, timeout=timeout, version="auto")
-            info = self.api.info()
-        except docker.errors.DockerException as exc:
+            endpoint = parse_endpoint(base_url)
+            if endpoint.scheme is Scheme.UNIX:
+                self._raw = UnixHttpClient(endpoint.path, timeout_s=float(timeout))
+            info = self._get("/info")
+        except Exception as exc:
+            if isinstance(exc, EngineUnavailable) or not isinstance(exc, self._errors):
+                raise
             raise EngineUnavailable(
                 f"cannot reach the Swarm manager at {base_url}",
                 hint="check that the engine runs and that this user may use its socket",
@@ -58,8 +78,44 @@ class SwarmEngine:
         # The lock key: the cluster, whichever manager or address reaches it.
         self.identity = "swarm:" + str(info["Swarm"].get("Cluster", {}).get("ID", base_url))
 
+    @property
+    def api(self) -> Any:
+        """The SDK's low-level client, made (and the SDK imported) on first use."""
+        if self._api is None:
+            import docker
+            import docker.errors
+
+            try:
+                self._api = docker.APIClient(
+                    base_url=self.base_url, timeout=self._timeout, version="auto"
+                )
+            except self._errors as exc:
+                raise EngineUnavailable(
+                    f"cannot reach the Swarm manager at {self.base_url}",
+                    hint="check that the engine runs and that this user may use its socket",
+                ) from exc
+            self._errors = (*_RAW_ERRORS, docker.errors.DockerException)
+            if self._raw is not None:  # the SDK's pooled connection serves reads from now on
+                self._raw.close()
+                self._raw = None
+        return self._api
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` as JSON: raw on a unix socket until the SDK is loaded, else the SDK."""
+        query = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in (params or {}).items()}
+        if self._raw is not None:
+            return self._raw.get_json(path, query or None)
+        api = self.api
+        return api._result(api._get(api._url(path), params=query or None), True)
+
+    def _list(self, path: str, filters: Mapping[str, list[str]] | None = None) -> list[Any]:
+        return list(self._get(path, {"filters": dict(filters)} if filters else None) or [])
+
     def close(self) -> None:
-        self.api.close()
+        if self._raw is not None:
+            self._raw.close()
+        if self._api is not None:
+            self._api.close()
 
     def _fail(self, exc: Exception, operation: str, subject: str) -> EngineError:
         explanation = getattr(exc, "explanation", None) or str(exc)
@@ -69,44 +125,53 @@ class SwarmEngine:
 
     def _nodes(self) -> tuple[dict[str, str], list[str]]:
         names, down = {}, []
-        for n in self.api.nodes():
+        for n in self._list("/nodes"):
             host = n.get("Description", {}).get("Hostname", n["ID"][:12])
             names[n["ID"]] = host
             if n.get("Status", {}).get("State") != "ready":
                 down.append(host)
         return names, down
 
+    def _tasks(self, service_ids: list[str]) -> dict[str, list[Any]]:
+        """The tasks of these services, by service id, in one list call."""
+        out: dict[str, list[Any]] = {i: [] for i in service_ids}
+        if service_ids:
+            for t in self._list("/tasks", {"service": service_ids}):
+                out.setdefault(t.get("ServiceID", ""), []).append(t)
+        return out
+
     def observe_swarm(self, project: str) -> ObservedSwarm:
-        selector = {"label": f"{LABEL.PROJECT}={project}"}
+        selector = {"label": [f"{LABEL.PROJECT}={project}"]}
         try:
             nodes, down = self._nodes()
-            raw_services = self.api.services(filters=selector)
-            services = tuple(self._service(s, nodes, down) for s in raw_services)
+            raw_services = self._list("/services", selector)
+            tasks = self._tasks([s["ID"] for s in raw_services])
+            services = tuple(self._service(s, tasks[s["ID"]], nodes, down) for s in raw_services)
             objects: list[ObservedSwarmObject] = []
-            for n in self.api.networks(filters=selector):
+            for n in self._list("/networks", selector):
                 objects.append(
                     ObservedSwarmObject(n["Id"], n["Name"], "network", n.get("Labels") or {})
                 )
             for kind, items in (
-                ("secret", self.api.secrets(filters=selector)),
-                ("config", self.api.configs(filters=selector)),
+                ("secret", self._list("/secrets", selector)),
+                ("config", self._list("/configs", selector)),
             ):
                 for o in items:
                     spec = o.get("Spec", {})
                     labels = spec.get("Labels") or {}
                     k = "state" if labels.get("io.envkit.state") else kind
                     objects.append(ObservedSwarmObject(o["ID"], spec.get("Name", ""), k, labels))
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "observe", f"the Swarm stack {project}") from exc
         return ObservedSwarm(project, services, tuple(objects), tuple(down))
 
     def _service(
-        self, s: Mapping[str, Any], nodes: dict[str, str], down: list[str]
+        self, s: Mapping[str, Any], raw_tasks: list[Any], nodes: dict[str, str], down: list[str]
     ) -> ObservedService:
         spec = s.get("Spec", {})
         labels = spec.get("Labels") or {}
         tasks = []
-        for t in self.api.tasks(filters={"service": s["ID"]}):
+        for t in raw_tasks:
             status = t.get("Status", {})
             node = nodes.get(t.get("NodeID", ""), "")
             cstatus = status.get("ContainerStatus") or {}
@@ -142,14 +207,34 @@ class SwarmEngine:
 
     def service(self, name: str) -> ObservedService | None:
         try:
-            found = self.api.services(filters={"name": name})
+            found = [x for x in self._list("/services", {"name": [name]})
+                     if x["Spec"]["Name"] == name]  # fmt: skip
+            if not found:
+                return None
             nodes, down = self._nodes()
-        except docker.errors.DockerException as exc:
+            tasks = self._tasks([found[0]["ID"]])
+        except self._errors as exc:
             raise self._fail(exc, "inspect", f"service {name}") from exc
-        for s in found:
-            if s["Spec"]["Name"] == name:
-                return self._service(s, nodes, down)
-        return None
+        return self._service(found[0], tasks[found[0]["ID"]], nodes, down)
+
+    def image_digests(self, refs: list[str]) -> dict[str, str | None]:
+        """The registry digest (``sha256:...``) of each image reference, as the manager's
+        engine resolves it (``GET /distribution/REF/json``: what ``docker stack deploy``
+        asks with ``--resolve-image always``). None for a reference no registry answers for:
+        not pushed, the registry unreachable from the manager, no internet for Docker Hub."""
+        out: dict[str, str | None] = {}
+        for ref in refs:
+            if ref in out:
+                continue
+            try:
+                answer = self._get("/distribution/" + quote(ref, safe="/:@") + "/json")
+            except self._errors:
+                out[ref] = None
+                continue
+            digest = (answer.get("Descriptor") or {}).get("digest")
+            ok = isinstance(digest, str) and re.fullmatch("sha256:[0-9a-f]{64}", digest) is not None
+            out[ref] = digest if ok else None
+        return out
 
     # --- objects -------------------------------------------------------------------------
 
@@ -165,7 +250,7 @@ class SwarmEngine:
                 scope="swarm",
                 check_duplicate=True,
             )
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "create", f"network {name}") from exc
         return str(out["Id"])
 
@@ -175,7 +260,7 @@ class SwarmEngine:
                 out = self.api.create_secret(name, data, labels=dict(labels))
             else:
                 out = self.api.create_config(name, data, labels=dict(labels))
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "create", f"{kind} {name}") from exc
         return str(out["ID"])
 
@@ -188,9 +273,9 @@ class SwarmEngine:
         }[kind]
         try:
             remove(object_id)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
+            if _not_found(exc):
+                return
             raise self._fail(exc, "remove", f"{kind} {object_id}") from exc
 
     def config_data(self, config_id: str) -> bytes:
@@ -198,7 +283,7 @@ class SwarmEngine:
 
         try:
             data = self.api.inspect_config(config_id)["Spec"].get("Data", "")
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "read", f"config {config_id}") from exc
         return base64.b64decode(data)
 
@@ -206,11 +291,11 @@ class SwarmEngine:
         """Engine name -> id of every network, secret and config (for specs that want ids)."""
         out: dict[str, str] = {}
         try:
-            for n in self.api.networks():
+            for n in self._list("/networks"):
                 out[n["Name"]] = n["Id"]
-            for o in self.api.secrets() + self.api.configs():
+            for o in self._list("/secrets") + self._list("/configs"):
                 out[o["Spec"]["Name"]] = o["ID"]
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "list", "networks, secrets and configs") from exc
         return out
 
@@ -220,7 +305,7 @@ class SwarmEngine:
         try:
             out = self.api._post_json(self.api._url("/services/create"), data=dict(spec))
             result = self.api._result(out, True)
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
             raise self._fail(exc, "create", f"service {spec.get('Name')}") from exc
         return str(result["ID"])
 
@@ -237,20 +322,18 @@ class SwarmEngine:
                 url = self.api._url("/services/{0}/update", service_id)
                 self.api._raise_for_status(self.api._post_json(url, data=dict(spec), params=params))
                 return
-            except docker.errors.APIError as exc:
+            except self._errors as exc:
                 if attempt == 1 and "out of sequence" in str(exc):
                     version = int(self.api.inspect_service(service_id)["Version"]["Index"])
                     continue
-                raise self._fail(exc, "update", f"service {spec.get('Name')}") from exc
-            except docker.errors.DockerException as exc:
                 raise self._fail(exc, "update", f"service {spec.get('Name')}") from exc
 
     def remove_service(self, service_id: str) -> None:
         try:
             self.api.remove_service(service_id)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
+            if _not_found(exc):
+                return
             raise self._fail(exc, "remove", f"service {service_id}") from exc
 
     def task_logs(self, task_id: str, lines: int) -> list[str]:
@@ -262,7 +345,7 @@ class SwarmEngine:
             )
             self.api._raise_for_status(res)
             raw = res.content
-        except docker.errors.DockerException:
+        except self._errors:
             return []
         return _demux(raw)[-lines:]
 
@@ -272,16 +355,20 @@ class SwarmEngine:
             return 0
         try:
             left = 0
-            for name in service_names:
-                for t in self.api.tasks(filters={"service": name}):
-                    if t.get("Status", {}).get("State") not in ("shutdown", "complete", "failed",
-                                                                  "rejected", "orphaned", "remove"):  # fmt: skip
-                        left += 1
+            for t in self._list("/tasks", {"service": list(service_names)}):
+                if t.get("Status", {}).get("State") not in ("shutdown", "complete", "failed",
+                                                              "rejected", "orphaned", "remove"):  # fmt: skip
+                    left += 1
             return left
-        except docker.errors.NotFound:
-            return 0
-        except docker.errors.DockerException as exc:
+        except self._errors as exc:
+            if _not_found(exc):
+                return 0
             raise self._fail(exc, "list", "tasks") from exc
+
+
+def _not_found(exc: Exception) -> bool:
+    """An SDK ``NotFound`` or a raw 404."""
+    return getattr(getattr(exc, "response", None), "status_code", None) == 404
 
 
 def _task_version(t: Mapping[str, Any]) -> int | None:

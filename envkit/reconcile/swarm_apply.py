@@ -1,6 +1,7 @@
 """Carry out a :class:`SwarmPlan` on a Swarm manager, and take a stack down.
 
-``swarm_up``: create missing networks, secrets and configs; then per service in ``depends_on``
+``swarm_up``: pin the images by registry digest (:mod:`envkit.reconcile.swarm_images`);
+create missing networks, secrets and configs; then per service in ``depends_on``
 order create / update (the full spec at the current version) / recreate, and wait until it
 has converged: running tasks == desired, every one of the current version, healthy where a
 healthcheck exists (Swarm counts a task running only once healthy), then the update's monitor
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from envkit.engine.swarm_base import ObservedService, ObservedTask, ServiceOrchestrator
 from envkit.errors import ApplyError, EngineError
 from envkit.model import LABEL
+from envkit.reconcile.swarm_images import pinned
 from envkit.reconcile.swarm_plan import ServiceAction, ServiceChange, SwarmPlan, swarm_plan
 from envkit.reconcile.swarm_spec import engine_spec
 from envkit.swarm_model import SwarmService, SwarmStack
@@ -38,7 +40,12 @@ def swarm_up(
     report: Report = lambda _: None,
     object_ids: Callable[[], dict[str, str]] | None = None,
 ) -> SwarmPlan:
-    plan = swarm_plan(stack, engine.observe_swarm(stack.project))
+    observed = engine.observe_swarm(stack.project)
+    pins = pinned(engine.image_digests, stack, observed)  # image@sha256:... (swarm_images)
+    stack = pins.stack
+    for note in pins.notes:
+        report(f"note: {note}")
+    plan = swarm_plan(stack, observed)
     base = _project_labels(stack)
     for obj in plan.objects:
         if not obj.create:

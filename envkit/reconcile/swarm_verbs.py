@@ -8,6 +8,7 @@ from collections.abc import Callable
 from envkit.engine.swarm_base import ServiceOrchestrator
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.swarm_apply import swarm_down, swarm_up
+from envkit.reconcile.swarm_images import pinned
 from envkit.reconcile.swarm_plan import SwarmPlan, swarm_plan
 from envkit.swarm_model import SwarmStack
 
@@ -16,8 +17,15 @@ __all__ = ["down", "plan", "up"]
 Report = Callable[[str], None]
 
 
-def plan(engine: ServiceOrchestrator, stack: SwarmStack) -> SwarmPlan:
-    return swarm_plan(stack, engine.observe_swarm(stack.project))
+def plan(
+    engine: ServiceOrchestrator, stack: SwarmStack, *, report: Report = lambda _: None
+) -> SwarmPlan:
+    """The plan with the images pinned by digest as ``up`` would send them."""
+    observed = engine.observe_swarm(stack.project)
+    pins = pinned(engine.image_digests, stack, observed)
+    for note in pins.notes:
+        report(f"note: {note}")
+    return swarm_plan(pins.stack, observed)
 
 
 def up(

@@ -55,7 +55,7 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
     stack, registry = _load(args, console)
     eng = _engine(endpoint)
     try:
-        p = swarm_verbs.plan(eng, stack)
+        p = swarm_verbs.plan(eng, stack, report=console.err)
     finally:
         eng.close()
     warnings = swarm_warnings(stack, registry=registry)
