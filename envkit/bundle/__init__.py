@@ -16,6 +16,7 @@ from envkit.bundle.limits import Limits
 from envkit.bundle.load import (
     extract_stack,
     load_bundle,
+    load_onto_engines,
     open_bundle,
     push_bundle,
     verify_and_load,
@@ -33,6 +34,7 @@ __all__ = [
     "default_name",
     "extract_stack",
     "load_bundle",
+    "load_onto_engines",
     "open_bundle",
     "push_bundle",
     "save_bundle",

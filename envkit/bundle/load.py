@@ -15,7 +15,7 @@ import os
 import posixpath
 import stat
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from envkit.bundle.dockerarchive import ArchiveImage
@@ -25,8 +25,16 @@ from envkit.bundle.read import Verified, VerifyingPass, read_header_ids, verify_
 from envkit.bundle.spool import spooled
 from envkit.bundle.streams import Progress
 from envkit.engine.base import ImageStore
+from envkit.errors import EnvkitError
 
-__all__ = ["extract_stack", "load_bundle", "open_bundle", "push_bundle", "verify_and_load"]
+__all__ = [
+    "extract_stack",
+    "load_bundle",
+    "load_onto_engines",
+    "open_bundle",
+    "push_bundle",
+    "verify_and_load",
+]
 
 CHUNK = 1 << 20
 
@@ -126,6 +134,48 @@ def load_bundle(
         )
         engine.load_images(stream, on_output=on_output)
     return _finish(verified, engine, have, on_output)
+
+
+def load_onto_engines(
+    verified: Verified,
+    engines: Mapping[str, ImageStore],
+    *,
+    on_output: Callable[[str, str], None] | None = None,
+) -> dict[str, list[str]]:
+    """Load a verified bundle (from :func:`open_bundle`, verified once) onto several engines
+    at the same time, e.g. every node of a Swarm cluster without a registry; ``engines``:
+    name -> engine. Each engine gets the images it lacks and is checked to hold every image
+    under its id, so every node runs the same bits. Returns name -> image refs. Every
+    engine is tried; if any failed, a :class:`BundleError` names each that failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> list[str]:
+        out = None if on_output is None else (lambda line: on_output(name, line))
+        return load_bundle(verified, engines[name], on_output=out)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(engines)) or 1) as pool:
+        futures = {name: pool.submit(one, name) for name in engines}
+    done: dict[str, list[str]] = {}
+    failed: list[str] = []
+    for name, future in futures.items():
+        exc = future.exception()
+        if exc is None:
+            done[name] = future.result()
+        elif isinstance(exc, EnvkitError):
+            failed.append(f"{name}: {exc.message}")
+        else:
+            raise exc
+    if failed:
+        loaded = f"; loaded onto {', '.join(done)}" if done else ""
+        raise BundleError(
+            f"the bundle's images could not be loaded onto {len(failed)} of {len(engines)} "
+            f"engines{loaded}",
+            detail="\n".join(f"  {line}" for line in failed),
+            hint="fix those engines and run the same command again (an engine that has the "
+            "images already loads nothing)",
+            code="load-failed",
+        )
+    return done
 
 
 def verify_and_load(

@@ -294,7 +294,15 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
     b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
-    add_engine(b, "the engine to load the images into")
+    b.add_argument(
+        "--engine",
+        action="append",
+        metavar="ADDRESS|CONTEXT",
+        help="the engine to load the images into (unix:///PATH, tcp://HOST:2376, "
+        "ssh://USER@HOST or a docker context; default: DOCKER_HOST, else the local socket); "
+        "repeat it to load onto several engines at once, e.g. every node of a Swarm "
+        "without a registry",
+    )
     b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
@@ -302,9 +310,13 @@ def _bundle(p: argparse.ArgumentParser) -> None:
     b.add_argument("bundle", metavar="FILE", help="the bundle file")
     b.add_argument(
         "--registry",
-        required=True,
         metavar="HOST:PORT",
         help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
+    )
+    b.add_argument(
+        "--env",
+        metavar="ENV",
+        help="push to this environment's `registry:` through its engine (a Swarm's manager)",
     )
     add_engine(b, "the engine that tags and pushes the images")
 

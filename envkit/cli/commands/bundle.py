@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from envkit.bundle import Verified
     from envkit.bundle.streams import Progress
     from envkit.cli.console import Console
+    from envkit.engine.base import ImageStore
 
 
 def cmd_bundle(args: argparse.Namespace, console: Console) -> int:
@@ -96,6 +97,9 @@ def _opened(args: argparse.Namespace, console: Console) -> Iterator[Verified]:
 def _load(args: argparse.Namespace, console: Console) -> int:
     from envkit.bundle import extract_stack, verify_and_load
 
+    addresses = list(dict.fromkeys(args.engine or []))
+    if len(addresses) > 1:
+        return _load_many(args, console, addresses)
     written: list[str] = []
 
     def before_load(verified: Verified) -> None:
@@ -109,7 +113,7 @@ def _load(args: argparse.Namespace, console: Console) -> int:
     try:
         verified, refs = verify_and_load(
             args.bundle,
-            engine(address=args.engine),
+            engine(address=addresses[0] if addresses else None),
             before_load=before_load,
             on_output=lambda line: console.err(f"  {line}"),
             progress=bar,
@@ -117,20 +121,53 @@ def _load(args: argparse.Namespace, console: Console) -> int:
     finally:
         if bar is not None:
             bar.finish()
-    m = verified.manifest
     for ref in refs:
         console.out(ref)
+    _loaded(args, console, verified, written, "")
+    return 0
+
+
+def _load_many(args: argparse.Namespace, console: Console, addresses: list[str]) -> int:
+    """``--engine`` given more than once (every node of a Swarm without a registry): the
+    bundle is verified once, then loaded onto every engine at the same time."""
+    from envkit.bundle import extract_stack, load_onto_engines
+
+    engines: dict[str, ImageStore] = {}
+    seen: set[str] = set()
+    for address in addresses:
+        eng = engine(address=address)
+        if eng.identity not in seen:  # two spellings of one engine: load once
+            seen.add(eng.identity)
+            engines[address] = eng
+    with _opened(args, console) as verified:
+        written = extract_stack(verified, args.extract, force=args.force) if args.extract else []
+        console.err(f"{args.bundle}: verified ({len(verified.manifest.members)} members)")
+        loaded = load_onto_engines(
+            verified, engines, on_output=lambda name, line: console.err(f"  {name}: {line}")
+        )
+    for ref in dict.fromkeys(ref for refs in loaded.values() for ref in refs):
+        console.out(ref)
+    _loaded(args, console, verified, written, f" onto {len(loaded)} engines ({', '.join(loaded)})")
+    return 0
+
+
+def _loaded(
+    args: argparse.Namespace, console: Console, verified: Verified, written: list[str], onto: str
+) -> None:
+    m = verified.manifest
     if args.extract:
         for path in written:
             console.err(f"  wrote {path}")
         stack_file = m.stack_file.removeprefix("stack/")
-        console.err(f"next: envkit -f {args.extract.rstrip('/')}/{stack_file} up {m.environment}")
+        done = f"loaded{onto}; " if onto else ""
+        console.err(
+            f"{done}next: envkit -f {args.extract.rstrip('/')}/{stack_file} up {m.environment}"
+        )
     else:
         console.err(
-            f"loaded the images of {m.stack}/{m.environment}; `--extract DIR` also writes "
-            "its stack file"
+            f"loaded the images of {m.stack}/{m.environment}{onto}; `--extract DIR` also "
+            "writes its stack file"
         )
-    return 0
 
 
 def _inspect(args: argparse.Namespace, console: Console) -> int:
@@ -163,28 +200,65 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _push_target(args: argparse.Namespace, console: Console) -> tuple[str, ImageStore]:
+    """(registry, engine) for ``bundle push``: ``--registry`` and ``--engine``, or with
+    ``--env ENV`` the environment's ``registry:`` and its engine: for a Swarm environment
+    its manager, so the registry's address is the one the nodes pull from."""
+    from envkit.cli.commands.common import read_stack, stack_path
+    from envkit.errors import UsageError
+
+    if args.env is None:
+        if args.registry is None:
+            raise UsageError(
+                "bundle push needs --registry HOST:PORT or --env ENV",
+                hint="--env ENV pushes to that environment's `registry:` through its engine",
+            )
+        return args.registry, engine(address=args.engine)
+    doc = read_stack(args)
+    envs = doc.data.get("environments")
+    env_def = envs.get(args.env) if isinstance(envs, dict) else None
+    env_def = env_def if isinstance(env_def, dict) else {}
+    registry = args.registry or env_def.get("registry")
+    if not isinstance(registry, str):
+        raise UsageError(
+            f"environment {args.env} of {stack_path(args)} has no `registry:`",
+            hint=f"set `registry: HOST:PORT` on environments.{args.env} (where its engine "
+            "pulls from), or give --registry",
+        )
+    if args.engine:
+        return registry, engine(address=args.engine)
+    setting = env_def.get("engine")
+    if isinstance(setting, dict) and isinstance(setting.get("swarm"), str):
+        return registry, engine(address=setting["swarm"])  # the manager's engine
+    return registry, engine(resolve_env(args, console, doc).desired)
+
+
 def _push(args: argparse.Namespace, console: Console) -> int:
     from envkit.bundle import push_bundle
     from envkit.errors import UsageError
     from envkit.stackfile.imageref import is_registry
 
-    if not is_registry(args.registry):
+    registry, target = _push_target(args, console)
+    if not is_registry(registry):
         raise UsageError(
-            f"--registry {args.registry!r} is not HOST[:PORT]",
+            f"registry {registry!r} is not HOST[:PORT]",
             hint="for example --registry 127.0.0.1:5000 (no http://)",
         )
     with _opened(args, console) as verified:
         pushed = push_bundle(
-            verified,
-            engine(address=args.engine),
-            args.registry,
-            on_output=lambda line: console.err(f"  {line}"),
+            verified, target, registry, on_output=lambda line: console.err(f"  {line}")
         )
     for ref in pushed:
         console.out(ref)
     m = verified.manifest
-    console.err(
-        f"pushed {len(pushed)} image(s); to pull them, set `registry: {args.registry}` on "
-        f"environments.{m.environment} in the stack file"
-    )
+    if args.env is None:
+        console.err(
+            f"pushed {len(pushed)} image(s); to pull them, set `registry: {registry}` on "
+            f"environments.{m.environment} in the stack file"
+        )
+    else:
+        console.err(
+            f"pushed {len(pushed)} image(s) to {registry}; `envkit up {args.env}` pulls them "
+            "from there (on a Swarm, pinned by digest)"
+        )
     return 0
