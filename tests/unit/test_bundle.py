@@ -25,6 +25,7 @@ from envkit.bundle import (
     BundleError,
     extract_stack,
     load_bundle,
+    load_onto_engines,
     open_bundle,
     save_bundle,
     verify_and_load,
@@ -36,7 +37,7 @@ from envkit.bundle.format import FORMAT_VERSION, MemberRecord, check_member
 from envkit.bundle.secretfiles import SecretMarkers
 from envkit.cli import main
 from envkit.engine.base import ImageInfo
-from envkit.errors import StackError, UsageError
+from envkit.errors import EngineError, StackError, UsageError
 from envkit.stackfile.pipeline import read, resolve
 
 LAYER = os.urandom(200_000) + b"\0" * 100_000
@@ -760,3 +761,47 @@ def test_a_fifo_made_at_the_target_while_saving_is_not_replaced(
     assert "FIFO" in _refused_output(stack_dir, target).message
     assert stat.S_ISFIFO(os.lstat(target).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "proj"]  # no .part left
+
+
+# -- several engines at once (every node of a Swarm without a registry) ---------------------
+
+
+@dataclass
+class BrokenEngine(StubEngine):
+    def load_images(self, data: Iterable[bytes], on_output: Any = None) -> list[str]:
+        for _ in data:
+            pass
+        raise EngineError("the engine's disk is full", code="load-failed")
+
+
+def test_load_onto_engines_loads_each_and_names_the_ones_that_failed(
+    stack_dir: Path, tmp_path: Path
+) -> None:
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    n1, n2, n3 = StubEngine(has=False), BrokenEngine(has=False), StubEngine(has=True)
+    with open_bundle(path) as verified:
+        ok = load_onto_engines(verified, {"n1": n1, "n3": n3})
+        assert ok == {"n1": ["app:1"], "n3": ["app:1"]}
+        assert (n1.loads, n3.loads) == (1, 0)  # n3 had the image: nothing loaded
+        with pytest.raises(BundleError) as err:
+            load_onto_engines(verified, {"n1": StubEngine(has=False), "n2": n2})
+    assert err.value.code == "load-failed"
+    assert err.value.message == (
+        "the bundle's images could not be loaded onto 1 of 2 engines; loaded onto n1"
+    )
+    assert err.value.detail == "  n2: the engine's disk is full"
+
+
+def test_push_needs_a_registry_or_an_environment_that_has_one(
+    stack_dir: Path, tmp_path: Path
+) -> None:
+    path = make_bundle(stack_dir, tmp_path / "b.tar.gz")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["bundle", "push", path], stdout=out, stderr=err) == 2
+    assert "error[usage]: bundle push needs --registry HOST:PORT or --env ENV" in err.getvalue()
+    stack = str(stack_dir / "envkit.yaml")
+    err = io.StringIO()
+    assert main(["-f", stack, "bundle", "push", path, "--env", "dev"], stdout=out, stderr=err) == 2
+    assert f"environment dev of {stack} has no `registry:`" in err.getvalue()
+    assert "hint: set `registry: HOST:PORT` on environments.dev" in err.getvalue()
+    assert out.getvalue() == ""
