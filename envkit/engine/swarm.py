@@ -1,12 +1,13 @@
 """The Swarm adapter: services, tasks, networks, secrets and configs of one stack on a Swarm
 manager.
 
-Reads (``observe_swarm``, ``service``, ``image_digests``) on a unix socket are raw GETs
-(:mod:`envkit.engine.unix_http`), with the SDK's own paths and parameters, so a no-op ``up``
-or a ``plan`` never imports the docker SDK (with requests, urllib3 and paramiko, that import
-costs more than the rest of a no-op); a TCP/ssh manager, and every change, go through the
-SDK's low-level ``APIClient``, loaded on first use. One observation is seven GETs whatever
-the number of services (the tasks of all services in one list call).
+On a unix socket every call is a raw JSON request (:mod:`envkit.engine.unix_http`) with the
+SDK's own paths, parameters and bodies, so ``plan`` and ``up`` never import the docker SDK
+(with requests, urllib3 and paramiko, that import costs more than the rest of a no-op ``up``,
+and a second more than envkit's own work in a deploy on a loaded machine); a TCP/ssh
+manager goes through the SDK's low-level ``APIClient``, loaded on first use (task logs too).
+One observation is seven GETs whatever the number of services (the tasks of all services in
+one list call).
 
 Updates go through ``APIClient.update_service`` with every part of the spec and the version
 read last (never ``Service.update``, which resets what it is not given); a stale version
@@ -51,7 +52,9 @@ def _parse_label_json(text: str | None) -> dict[str, Any]:
 class SwarmEngine:
     """A Swarm manager at ``base_url`` (``unix:///…``, ``tcp://…``)."""
 
-    def __init__(self, base_url: str, *, timeout: int = 60) -> None:
+    def __init__(self, base_url: str, *, timeout: int = 60, raw: bool = True) -> None:
+        """``raw=False``: every call through the SDK, even on a unix socket (the path a
+        TCP or ssh manager takes; the cluster tests run it on the test cluster's socket)."""
         self.base_url = base_url
         self._timeout = timeout
         self._api: Any = None
@@ -59,7 +62,7 @@ class SwarmEngine:
         self._errors: tuple[type[Exception], ...] = _RAW_ERRORS
         try:
             endpoint = parse_endpoint(base_url)
-            if endpoint.scheme is Scheme.UNIX:
+            if raw and endpoint.scheme is Scheme.UNIX:
                 self._raw = UnixHttpClient(endpoint.path, timeout_s=float(timeout))
             info = self._get("/info")
         except Exception as exc:
@@ -89,24 +92,42 @@ class SwarmEngine:
                 self._api = docker.APIClient(
                     base_url=self.base_url, timeout=self._timeout, version="auto"
                 )
-            except self._errors as exc:
+            except docker.errors.DockerException as exc:
                 raise EngineUnavailable(
                     f"cannot reach the Swarm manager at {self.base_url}",
                     hint="check that the engine runs and that this user may use its socket",
                 ) from exc
             self._errors = (*_RAW_ERRORS, docker.errors.DockerException)
-            if self._raw is not None:  # the SDK's pooled connection serves reads from now on
-                self._raw.close()
-                self._raw = None
         return self._api
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` as JSON: raw on a unix socket until the SDK is loaded, else the SDK."""
-        query = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in (params or {}).items()}
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``method`` on ``path`` (the engine's API, unversioned: the SDK's ``version=auto``
+        negotiates the same), filters as JSON, ``body`` as JSON without its top-level nulls
+        (as the SDK's ``_post_json`` sends it); the answer's JSON (None when empty)."""
+        query = {k: json.dumps(v) if isinstance(v, dict) else str(v)
+                 for k, v in (params or {}).items()}  # fmt: skip
+        data = None if body is None else {k: v for k, v in body.items() if v is not None}
         if self._raw is not None:
-            return self._raw.get_json(path, query or None)
+            return self._raw.request_json(method, path, query or None, data)
         api = self.api
-        return api._result(api._get(api._url(path), params=query or None), True)
+        url = api._url(path)
+        if method == "GET":
+            return api._result(api._get(url, params=query or None), True)
+        if method == "DELETE":
+            api._raise_for_status(api._delete(url, params=query or None))
+            return None
+        response = api._post_json(url, data=data or {}, params=query or None)
+        api._raise_for_status(response)
+        return response.json() if response.content.strip() else None
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._call("GET", path, params)
 
     def _list(self, path: str, filters: Mapping[str, list[str]] | None = None) -> list[Any]:
         return list(self._get(path, {"filters": dict(filters)} if filters else None) or [])
@@ -239,40 +260,38 @@ class SwarmEngine:
     # --- objects -------------------------------------------------------------------------
 
     def create_network(self, name: str, spec: Mapping[str, Any]) -> str:
+        body = {
+            "Name": name,
+            "Driver": spec.get("driver", "overlay"),
+            "Options": dict(spec.get("driver_opts") or {}) or None,
+            "Labels": dict(spec.get("labels") or {}),
+            "Attachable": bool(spec.get("attachable", True)),
+            "Internal": bool(spec.get("internal", False)),
+            "Scope": "swarm",
+            "CheckDuplicate": True,
+        }
         try:
-            out = self.api.create_network(
-                name,
-                driver=spec.get("driver", "overlay"),
-                options=dict(spec.get("driver_opts") or {}) or None,
-                labels=dict(spec.get("labels") or {}),
-                attachable=bool(spec.get("attachable", True)),
-                internal=bool(spec.get("internal", False)),
-                scope="swarm",
-                check_duplicate=True,
-            )
+            out = self._call("POST", "/networks/create", body=body)
         except self._errors as exc:
             raise self._fail(exc, "create", f"network {name}") from exc
         return str(out["Id"])
 
     def create_object(self, kind: str, name: str, data: bytes, labels: Mapping[str, str]) -> str:
+        import base64
+
+        body = {"Name": name, "Data": base64.b64encode(data).decode("ascii"),
+                "Labels": dict(labels)}  # fmt: skip
         try:
-            if kind == "secret":
-                out = self.api.create_secret(name, data, labels=dict(labels))
-            else:
-                out = self.api.create_config(name, data, labels=dict(labels))
+            out = self._call("POST", f"/{kind}s/create", body=body)
         except self._errors as exc:
             raise self._fail(exc, "create", f"{kind} {name}") from exc
         return str(out["ID"])
 
     def remove_object(self, kind: str, object_id: str) -> None:
-        remove = {
-            "network": self.api.remove_network,
-            "secret": self.api.remove_secret,
-            "config": self.api.remove_config,
-            "state": self.api.remove_config,
-        }[kind]
+        path = {"network": "networks", "secret": "secrets", "config": "configs",
+                "state": "configs"}[kind]  # fmt: skip
         try:
-            remove(object_id)
+            self._call("DELETE", f"/{path}/{quote(object_id, safe='')}")
         except self._errors as exc:
             if _not_found(exc):
                 return
@@ -282,7 +301,7 @@ class SwarmEngine:
         import base64
 
         try:
-            data = self.api.inspect_config(config_id)["Spec"].get("Data", "")
+            data = self._get(f"/configs/{quote(config_id, safe='')}")["Spec"].get("Data", "")
         except self._errors as exc:
             raise self._fail(exc, "read", f"config {config_id}") from exc
         return base64.b64decode(data)
@@ -303,8 +322,7 @@ class SwarmEngine:
 
     def create_service(self, spec: Mapping[str, Any]) -> str:
         try:
-            out = self.api._post_json(self.api._url("/services/create"), data=dict(spec))
-            result = self.api._result(out, True)
+            result = self._call("POST", "/services/create", body=dict(spec))
         except self._errors as exc:
             raise self._fail(exc, "create", f"service {spec.get('Name')}") from exc
         return str(result["ID"])
@@ -314,23 +332,23 @@ class SwarmEngine:
     ) -> None:
         """Send the whole ``spec`` at ``version``; on "update out of sequence" re-read the
         version and try once more."""
+        path = f"/services/{quote(service_id, safe='')}"
         for attempt in (1, 2):
             try:
                 params: dict[str, Any] = {"version": version}
                 if rollback:
                     params["rollback"] = "previous"
-                url = self.api._url("/services/{0}/update", service_id)
-                self.api._raise_for_status(self.api._post_json(url, data=dict(spec), params=params))
+                self._call("POST", path + "/update", params, body=dict(spec))
                 return
             except self._errors as exc:
                 if attempt == 1 and "out of sequence" in str(exc):
-                    version = int(self.api.inspect_service(service_id)["Version"]["Index"])
+                    version = int(self._get(path)["Version"]["Index"])
                     continue
                 raise self._fail(exc, "update", f"service {spec.get('Name')}") from exc
 
     def remove_service(self, service_id: str) -> None:
         try:
-            self.api.remove_service(service_id)
+            self._call("DELETE", f"/services/{quote(service_id, safe='')}")
         except self._errors as exc:
             if _not_found(exc):
                 return

@@ -1,11 +1,12 @@
-"""Read-only JSON GETs to a Docker engine on its unix socket, without the docker SDK.
+"""JSON requests to a Docker engine on its unix socket, without the docker SDK.
 
 Importing the SDK (with requests, urllib3, paramiko) costs more than everything else a
 no-op ``up``, ``plan`` or ``ps`` does; the lists those need are four GETs. This client
 makes them with :mod:`http.client` over ``AF_UNIX``, on one kept-alive connection, and
 :class:`envkit.engine.docker.DockerEngine` uses it for its list calls on a local socket.
 The SDK is imported only when something must change (create, start, stop, remove, pull),
-and always for TCP/TLS/ssh engines.
+and always for TCP/TLS/ssh engines. :class:`envkit.engine.swarm.SwarmEngine` also sends its
+writes (service, network, secret and config create/update/remove: JSON in, JSON out) here.
 
 The paths and query parameters are the ones the SDK sends for the same calls, unversioned
 (the engine's own API version, which is what the SDK's ``version="auto"`` negotiates) unless
@@ -70,31 +71,50 @@ class UnixHttpClient:
         self._conn: _UnixConnection | None = None
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self.request_json("GET", path, params)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """``method`` on ``path`` with ``body`` as JSON (None: no body); the answer's JSON,
+        or None for an empty answer (204). A kept-alive connection that the engine closed
+        meanwhile is reopened once: for GET and DELETE whenever that shows, for a POST only
+        when it shows while sending (the engine cannot have acted on it)."""
         url = self._prefix + path + ("?" + urlencode(params) if params else "")
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
             conn = self._conn or _UnixConnection(self._path, self._timeout_s)
             self._conn = conn
+            sent = False
             try:
-                conn.request("GET", url, headers={"Accept": "application/json"})
+                conn.request(method, url, body=payload, headers=headers)
+                sent = True
                 response = conn.getresponse()
-                body = response.read(_MAX_BODY + 1)
+                body_bytes = response.read(_MAX_BODY + 1)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 # A kept-alive connection the engine closed meanwhile: one fresh try.
                 self.close()
-                if attempt == 2:
+                if attempt == 2 or (sent and method == "POST"):
                     raise
                 continue
             except BaseException:
                 self.close()
                 raise
-            if len(body) > _MAX_BODY:
+            if len(body_bytes) > _MAX_BODY:
                 self.close()
-                raise EngineHttpError(0, f"the engine's answer to GET {path} is too large")
+                raise EngineHttpError(0, f"the engine's answer to {method} {path} is too large")
             if response.will_close:
                 self.close()
             if response.status >= 400:
-                raise EngineHttpError(response.status, _explanation(body, response.reason))
-            return json.loads(body)
+                raise EngineHttpError(response.status, _explanation(body_bytes, response.reason))
+            return json.loads(body_bytes) if body_bytes.strip() else None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
