@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -206,3 +206,47 @@ def test_observe_on_a_unix_socket_does_not_import_the_sdk(server: _Server) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+class _WriteHandler(BaseHTTPRequestHandler):
+    """POST answers 201 with what it was sent; DELETE answers 204 with no body."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str, str, bytes]]] = []
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append(("POST", self.path, self.headers["Content-Type"], data))
+        self._answer(201, json.dumps({"ID": "x1", "got": json.loads(data)}).encode())
+
+    def do_DELETE(self) -> None:
+        self.seen.append(("DELETE", self.path, "", b""))
+        self._answer(204, b"")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_request_json_posts_json_and_reads_an_empty_answer_as_none(tmp_path: Path) -> None:
+    srv = _Server(str(tmp_path / "w.sock"), _WriteHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    _WriteHandler.seen = []
+    client = UnixHttpClient(str(tmp_path / "w.sock"))
+    try:
+        answer = client.request_json("POST", "/services/s1/update", {"version": "7"}, {"A": [1]})
+        assert answer == {"ID": "x1", "got": {"A": [1]}}
+        assert client.request_json("DELETE", "/services/s1") is None
+    finally:
+        client.close()
+        srv.shutdown()
+        srv.server_close()
+    assert _WriteHandler.seen == [
+        ("POST", "/services/s1/update?version=7", "application/json", b'{"A": [1]}'),
+        ("DELETE", "/services/s1", "", b""),
+    ]
