@@ -203,7 +203,7 @@ class SwarmEngine:
                     node=node,
                     state=status.get("State", ""),
                     desired_state=t.get("DesiredState", ""),
-                    spec_version=_task_version(t),
+                    spec_version=_task_version(t, s),
                     error=status.get("Err", ""),
                     message=status.get("Message", ""),
                     container_id=cstatus.get("ContainerID", ""),
@@ -389,11 +389,24 @@ def _not_found(exc: Exception) -> bool:
     return getattr(getattr(exc, "response", None), "status_code", None) == 404
 
 
-def _task_version(t: Mapping[str, Any]) -> int | None:
-    """The service version a task was made for (``SpecVersion``, Engine 20.10+)."""
+def _task_version(t: Mapping[str, Any], service: Mapping[str, Any]) -> int | None:
+    """The service version a task was made for: ``SpecVersion`` (Engine 23+). Engine 20.10
+    does not say, so there a task whose container spec (and force-update counter) is the
+    service's current one counts as current, and any other as made for an older version
+    (0): without it, the moment after an update, when Swarm has not yet begun to replace
+    the tasks and the service shows no update status, looks converged."""
     v = t.get("SpecVersion") or {}
     index = v.get("Index")
-    return int(index) if isinstance(index, int) else None
+    if isinstance(index, int):
+        return index
+    current = (service.get("Spec") or {}).get("TaskTemplate") or {}
+    spec = t.get("Spec") or {}
+    if not current or not spec:
+        return None
+    same = spec.get("ContainerSpec") == current.get("ContainerSpec") and spec.get(
+        "ForceUpdate", 0
+    ) == current.get("ForceUpdate", 0)
+    return int((service.get("Version") or {}).get("Index", 0)) if same else 0
 
 
 def _demux(raw: bytes) -> list[str]:

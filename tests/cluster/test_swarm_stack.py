@@ -260,8 +260,16 @@ def test_service_names_resolve_the_same_on_one_engine_and_on_the_swarm(
     task = next(t for t in probe.tasks if t.state == "running")
     node = next(n for n in cluster.nodes if n.hostname == task.node)
     client = node.client()
+
+    def both() -> list[str] | None:
+        found = _lookup(client, task.container_id)
+        return found if len(found) > 1 else None
+
     try:
-        on_swarm = _lookup(client, task.container_id)
+        # A task on another node reaches the swarm's DNS by gossip, a moment after it runs:
+        # `up` returns when the tasks run (as `docker stack deploy` does), not when every
+        # node's resolver knows them.
+        on_swarm = wait_until("both web tasks in the swarm's DNS", both, timeout=20)
     finally:
         client.close()
     # The same services on one engine (the host's): the same file, an environment without
