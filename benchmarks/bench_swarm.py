@@ -12,7 +12,9 @@ Timed as separate processes, wall clock:
 * plan on the converged stack: ``envkit plan dev`` (the process; and the observe + plan part
   in-process, without the interpreter and SDK import);
 * a no-op ``envkit up dev`` on the converged stack (against a ``docker stack deploy`` of the
-  unchanged file, which sends an update of every service and returns);
+  unchanged file, which sends an update of every service and returns), in wall and CPU
+  seconds, next to ``envkit validate dev``: the process's start-up floor (interpreter and
+  envkit's imports), which a no-op ``up`` cannot go under;
 * a one-service rolling update (an environment value of one service changed): ``envkit up``
   against ``docker stack deploy`` + polling ``docker service ls`` and the task states until the
   updated service runs its new tasks only.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +72,15 @@ def _run(cmd: list[str], cwd: Path) -> float:
     t = time.monotonic()
     subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
     return time.monotonic() - t
+
+
+def _cpu(cmd: list[str], cwd: Path) -> float:
+    """The CPU seconds (user + system) the process used: less at the mercy of other jobs
+    on the machine than its wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _all_running(name: str, service: str | None = None) -> bool:
@@ -165,6 +177,12 @@ def main() -> int:
                 add("plan on the converged stack: read + observe + plan (in process)",
                     _in_process_plan(folder))  # fmt: skip
                 add("no-op up: envkit up (process)", _run(_envkit(folder, "up", "dev"), folder))
+                add("no-op up: envkit up (process), CPU s",
+                    _cpu(_envkit(folder, "up", "dev"), folder))  # fmt: skip
+                add("start-up floor: envkit validate (process)",
+                    _run(_envkit(folder, "validate", "dev"), folder))  # fmt: skip
+                add("start-up floor: envkit validate (process), CPU s",
+                    _cpu(_envkit(folder, "validate", "dev"), folder))  # fmt: skip
                 add("no-op: docker stack deploy (unchanged file, no wait)",
                     _run([*DOCKER, "stack", "deploy", "-c", "compose.yml", ds], folder))  # fmt: skip
                 _poll(ds)  # the no-op deploy's updates done before the rolling update

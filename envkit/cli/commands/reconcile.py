@@ -29,6 +29,8 @@ def _scope(args: argparse.Namespace, desired: DesiredState) -> frozenset[str] | 
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    if (swarm := swarm_endpoint(args)) is not None:  # before the container path's imports
+        return swarm_plan(args, console, swarm)
     from envkit.cli.display import reporter_for
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
@@ -37,8 +39,6 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.secretkey import with_secret_key
     from envkit.stackfile.hostaccess import host_access
 
-    if (swarm := swarm_endpoint(args)) is not None:
-        return swarm_plan(args, console, swarm)
     desired = with_secret_key(resolve_env(args, console).desired)
     services = _scope(args, desired)
     if services is not None:
@@ -77,6 +77,8 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     document of ``envkit.reconcile.status`` plus ``expires`` (what ``--ttl`` set, else null); when up
     fails, a document with ``error: {code, message}`` instead of ``services``, and the
     usual error on stderr."""
+    if (swarm := swarm_endpoint(args)) is not None:  # before the container path's imports
+        return swarm_up(args, console, swarm)
     from envkit.cli.display import reporter_for
     from envkit.errors import EnvkitError, UsageError
     from envkit.reconcile.expiry import expires_at
@@ -85,8 +87,6 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     from envkit.reconcile.verbs import up
     from envkit.stackfile.instances import new_instance_id
 
-    if (swarm := swarm_endpoint(args)) is not None:
-        return swarm_up(args, console, swarm)
     expires = expires_at(args.ttl) if args.ttl is not None else None
     if args.ephemeral:
         if args.instance is not None:
@@ -142,13 +142,13 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
+    if (swarm := swarm_endpoint(args)) is not None:  # before the container path's imports
+        return swarm_down(args, console, swarm)
     from envkit.cli.commands.containers import check_services
     from envkit.cli.display import reporter_for
     from envkit.errors import UsageError
     from envkit.reconcile.verbs import down
 
-    if (swarm := swarm_endpoint(args)) is not None:
-        return swarm_down(args, console, swarm)
     desired = resolve_env(args, console).desired
     services = frozenset(args.services) if args.services else None
     if services is not None:

@@ -24,9 +24,18 @@ def _env_def(doc: Document, env: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _stack(args: argparse.Namespace) -> Document:
+    """The stack document, read once per command (``swarm_endpoint`` then ``_load``)."""
+    doc: Document | None = getattr(args, "_swarm_stack_doc", None)
+    if doc is None:
+        doc = read_stack(args)
+        args._swarm_stack_doc = doc
+    return doc
+
+
 def swarm_endpoint(args: argparse.Namespace) -> str | None:
     """The Swarm manager the environment names, or None for a container engine."""
-    engine = _env_def(read_stack(args), args.env).get("engine")
+    engine = _env_def(_stack(args), args.env).get("engine")
     if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
         return str(engine["swarm"])
     return None
@@ -35,7 +44,7 @@ def swarm_endpoint(args: argparse.Namespace) -> str | None:
 def _load(args: argparse.Namespace, console: Console) -> tuple[SwarmStack, str | None]:
     from envkit.stackfile.swarmkeys import to_swarm
 
-    doc = read_stack(args)
+    doc = _stack(args)
     resolved = resolve_env(args, console, doc)
     registry = _env_def(doc, args.env).get("registry")
     stack = to_swarm(resolved.rendered, resolved.desired)
