@@ -30,6 +30,7 @@ __all__ = ["swarm_down", "swarm_up"]
 
 Report = Callable[[str], None]
 _FAILED = ("failed", "rejected")
+_POLL_S = 0.2  # between two looks at a service being waited for
 
 
 def swarm_up(
@@ -77,8 +78,9 @@ def swarm_up(
             _send(engine, stack, change, svc, ids, deadline)
             report(change.describe())
             sent.append(svc)
+        look = _shared_look(engine, stack.project)  # made after the sends: nothing stale
         for svc in sent:
-            _converge(engine, stack, svc, deadline, report)
+            _converge(engine, stack, svc, deadline, report, look=look)
     for obj in plan.objects:
         if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
@@ -157,7 +159,28 @@ def _wait(check: Callable[[], bool], deadline: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise ApplyError(f"timed out waiting for {what}",
                              hint="raise --timeout, or look at `docker service ps` on the manager")  # fmt: skip
-        time.sleep(0.2)
+        time.sleep(_POLL_S)
+
+
+def _shared_look(
+    engine: ServiceOrchestrator, project: str
+) -> Callable[[str], ObservedService | None]:
+    """``engine.service`` for the services of one wave: answered from one observation of
+    the project, renewed when older than a poll interval, so a wave of N services costs
+    one observation per poll rather than N (each converged service's check after the first
+    reads the observation its predecessor's last poll made)."""
+    cache: dict[str, ObservedService] = {}
+    taken = [-_POLL_S]
+
+    def look(name: str) -> ObservedService | None:
+        now = time.monotonic()
+        if now - taken[0] >= _POLL_S:
+            cache.clear()
+            cache.update((s.name, s) for s in engine.observe_swarm(project).services)
+            taken[0] = now
+        return cache.get(name)
+
+    return look
 
 
 def _converge(
@@ -166,14 +189,17 @@ def _converge(
     svc: SwarmService,
     deadline: float,
     report: Report,
+    *,
+    look: Callable[[str], ObservedService | None] | None = None,
 ) -> None:
     name = f"{stack.project}_{svc.name}"
     state: dict[str, ObservedService | None] = {"s": None}
+    look = look or engine.service
 
     seen: dict[str, ObservedTask] = {}  # failed tasks seen while waiting (Swarm prunes them)
 
     def done() -> bool:
-        s = engine.service(name)
+        s = look(name)
         if s is not None:
             seen.update((t.id, t) for t in s.tasks if t.state in _FAILED)
         state["s"] = s
