@@ -1,6 +1,6 @@
 """Benchmark: a 10-service stack on the 3-node test Swarm — envkit against ``docker stack deploy``.
 
-    python benchmarks/bench_swarm.py [--repeat 3]
+    python benchmarks/bench_swarm.py [--repeat 4]
 
 The stack: 10 busybox services (2 replicas each, dnsrr endpoints: this kernel has no IPVS, one
 overlay network), the same file for both tools (envkit reads Compose's ``deploy:`` as is).
@@ -19,8 +19,9 @@ Timed as separate processes, wall clock:
   against ``docker stack deploy`` + polling ``docker service ls`` and the task states until the
   updated service runs its new tasks only.
 
-The two tools take turns going first (odd repeats envkit, even ones stack deploy), since
-the second deploy finds the nodes busier. envkit's modules are byte-compiled first, as
+The two tools take turns going first (even repeats envkit, odd ones stack deploy: use an
+even ``--repeat``), and each deploy starts once no node holds a container of a benchmark
+stack any more. envkit's modules are byte-compiled first, as
 ``pip install`` leaves them: with ``PYTHONDONTWRITEBYTECODE`` set and no ``.pyc`` files,
 every run would compile the package (~0.5 s). The load average is printed with the table:
 these machines are shared.
@@ -66,6 +67,39 @@ def _stack_file(name: str, mode: str, envkit: bool) -> str:
         ]
     lines += ["networks:", "  back: {driver: overlay}"]
     return "\n".join(lines) + "\n"
+
+
+def _node_hosts() -> list[str]:
+    """The node engines of the test cluster (its env file), else just the manager."""
+    env = Path("/run/envkit-cluster/cluster.env")
+    if not env.is_file():
+        return [MANAGER]
+    hosts = [
+        line.split("=", 1)[1]
+        for line in env.read_text(encoding="utf-8").splitlines()
+        if line.startswith("ENVKIT_CLUSTER_N") and line.split("=", 1)[0].endswith("_HOST")
+    ]
+    return hosts or [MANAGER]
+
+
+def _settle() -> None:
+    """Wait until no node holds a container of a benchmark stack (Swarm removes them after
+    ``down`` / ``stack rm`` return), then a second more: a deploy must not start while the
+    nodes still tear the last one down."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        names = []
+        for host in _node_hosts():
+            out = subprocess.run(
+                ["docker", "-H", host, "ps", "-a", "--format",
+                 '{{.Label "com.docker.swarm.service.name"}}'],
+                capture_output=True, text=True,
+            ).stdout.split()  # fmt: skip
+            names += [n for n in out if n.startswith(("bench", "bds"))]
+        if not names:
+            break
+        time.sleep(0.5)
+    time.sleep(1)
 
 
 def _run(cmd: list[str], cwd: Path) -> float:
@@ -146,7 +180,7 @@ def _in_process_plan(folder: Path) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=4)
     args = ap.parse_args()
     results: dict[str, list[float]] = {}
 
@@ -171,6 +205,7 @@ def main() -> int:
                      partial(_stack_deploy, folder, ds, "a")),
                 ]  # fmt: skip
                 for key, measure in deploys if turn % 2 == 0 else deploys[::-1]:
+                    _settle()
                     add(key, measure())
                 add("plan on the converged stack: envkit plan (process)",
                     _run(_envkit(folder, "plan", "dev"), folder))  # fmt: skip
@@ -194,11 +229,12 @@ def main() -> int:
                      partial(_stack_deploy, folder, ds, "b", service="s0")),
                 ]  # fmt: skip
                 for key, measure in updates if turn % 2 == 0 else updates[::-1]:
+                    _settle()
                     add(key, measure())
             finally:
                 subprocess.run(_envkit(folder, "down", "dev"), capture_output=True)
                 subprocess.run([*DOCKER, "stack", "rm", ds], capture_output=True)
-                time.sleep(3)  # docker stack rm returns before the tasks are gone
+                _settle()  # docker stack rm returns before the tasks are gone
     width = max(len(k) for k in results)
     print(f"{'measure':<{width}}  median s   runs")
     for key, values in results.items():
