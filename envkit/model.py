@@ -46,6 +46,7 @@ __all__ = [
     "Mount",
     "MountType",
     "PortSpec",
+    "Propagation",
     "PullPolicy",
     "ResourceKind",
     "SecretKey",
@@ -148,12 +149,34 @@ class PortSpec:
         return f"{self.target}/{self.protocol}"
 
 
+class Propagation(Enum):
+    """A bind mount's mount propagation (Compose's ``bind.propagation``)."""
+
+    PRIVATE = "private"
+    RPRIVATE = "rprivate"
+    SHARED = "shared"
+    RSHARED = "rshared"
+    SLAVE = "slave"
+    RSLAVE = "rslave"
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
+    """One mount. The fields after ``read_only`` are Compose's long-syntax options (and the
+    short syntax's modes); each left at its default is left out of the spec hash, so a
+    stack that does not use them keeps its hash."""
+
     type: MountType
     target: str  # absolute path in the container
     source: str = ""  # volume: stack-level name ("" = anonymous); bind: absolute host path
     read_only: bool = False
+    no_copy: bool = False  # volume: do not copy the image's files into a new volume
+    subpath: str = ""  # volume: mount this folder of the volume (engine API 1.45+)
+    propagation: Propagation | None = None  # bind
+    selinux: str = ""  # bind or named volume: "z" (shared) or "Z" (private) relabel
+    create_host_path: bool = False  # bind: the engine creates a missing source folder
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None  # permission bits, e.g. 0o1777
 
 
 @dataclass(frozen=True, slots=True)

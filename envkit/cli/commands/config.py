@@ -212,12 +212,43 @@ def _port(port: PortSpec) -> str:
 
 
 def _mount(mount: Mount) -> str | dict[str, Any]:
-    if mount.type is MountType.TMPFS:
-        return {"type": "tmpfs", "target": mount.target}
-    if mount.type is MountType.VOLUME and not mount.source:
-        return mount.target
-    text = f"{mount.source}:{mount.target}"
-    return f"{text}:ro" if mount.read_only else text
+    """The short syntax where it can say everything (``data:/d:ro,nocopy``), else the long
+    form (a tmpfs, a subpath, create_host_path)."""
+    if mount.type is MountType.TMPFS or mount.subpath or mount.create_host_path:
+        return _long_mount(mount)
+    modes = [
+        *(["ro"] if mount.read_only else []),
+        *([mount.selinux] if mount.selinux else []),
+        *([mount.propagation.value] if mount.propagation else []),
+        *(["nocopy"] if mount.no_copy else []),
+    ]
+    text = (
+        mount.target
+        if mount.type is MountType.VOLUME and not mount.source
+        else (f"{mount.source}:{mount.target}")
+    )
+    return f"{text}:{','.join(modes)}" if modes else text
+
+
+def _long_mount(mount: Mount) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": mount.type.value, "target": mount.target}
+    if mount.source:
+        out["source"] = mount.source
+    if mount.read_only:
+        out["read_only"] = True
+    options: dict[str, Any] = {
+        "nocopy": mount.no_copy or None,
+        "subpath": mount.subpath or None,
+        "create_host_path": mount.create_host_path or None,
+        "propagation": mount.propagation.value if mount.propagation else None,
+        "selinux": mount.selinux or None,
+        "size": mount.tmpfs_size,  # bytes: docker-compose 1.29.2 takes no unit here
+        "mode": mount.tmpfs_mode,
+    }
+    block = {k: v for k, v in options.items() if v is not None}
+    if block:
+        out[mount.type.value] = block
+    return out
 
 
 def _service_network(aliases: tuple[str, ...], ipv4: str | None) -> dict[str, Any] | None:
