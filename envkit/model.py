@@ -202,11 +202,23 @@ class Dependency:
 
 @dataclass(frozen=True, slots=True)
 class BuildSpec:
+    """Compose's ``build:`` as the engine's classic builder runs it. Fields at their default
+    are left out of the spec hash (a stack that does not use them keeps its hash)."""
+
     context: str  # absolute path
     dockerfile: str = "Dockerfile"
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # content hash of the context (honours .dockerignore)
+    dockerfile_inline: str | None = None  # the Dockerfile's text (then ``dockerfile`` unused)
+    tags: tuple[str, ...] = ()  # more tags of the built image, besides the service's image
+    labels: tuple[tuple[str, str], ...] = ()  # labels of the built image, sorted
+    network: str | None = None  # the network RUN steps use (host, none, a network name)
+    shm_size: int | None = None  # bytes of /dev/shm for RUN steps
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # (host, ip) for RUN steps, sorted
+    cache_from: tuple[str, ...] = ()  # images whose layers the build may reuse
+    no_cache: bool = False  # build every step again
+    pull: bool = False  # pull newer FROM images first
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import docker.errors
 import pytest
 
 from .conftest import StackFile, busybox
@@ -71,3 +73,55 @@ def test_subpath_on_an_old_engine_is_a_located_error(stack: StackFile) -> None:
     assert "subpath 'sub', which needs engine API 1.45" in ran.err
     assert "envkit.yaml:3:" in ran.err  # located at the service
     assert "Traceback" not in ran.err
+
+
+def test_build_keys_reach_the_built_image(stack: StackFile, docker_client: Any) -> None:
+    from .conftest import IMAGE
+
+    (stack.dir / "ctx").mkdir()
+    (stack.dir / "ctx" / "file.txt").write_text("hi\n")
+    repo = f"envkit-test/{stack.name}"
+    stack.write(
+        f"""\
+services:
+  app:
+    image: {repo}:1
+    command: [sleep, "3600"]
+    init: true
+    build:
+      context: ctx
+      dockerfile_inline: |
+        FROM {IMAGE}
+        COPY file.txt /file.txt
+        RUN grep myhost /etc/hosts > /hosts.txt; df -k /dev/shm | tail -n1 > /shm.txt
+      tags: ["{repo}:extra"]
+      labels: [team=shop]
+      network: host
+      shm_size: 64m
+      extra_hosts: ["myhost:10.1.2.3"]
+      cache_from: [{IMAGE}]
+      no_cache: true
+"""
+    )
+    try:
+        ran = stack.cli("up", "default")
+        assert ran.code == 0, ran.text
+        image = docker_client.images.get(f"{repo}:1")
+        assert f"{repo}:extra" in image.tags
+        assert image.attrs["Config"]["Labels"]["team"] == "shop"
+        out = docker_client.containers.run(
+            image.id, ["cat", "/hosts.txt", "/shm.txt", "/file.txt"], remove=True
+        ).decode()
+        assert "10.1.2.3\tmyhost" in out  # extra_hosts reached RUN
+        assert out.split("\n")[1].split()[1] == "65536"  # shm_size: 64 MiB of /dev/shm
+        assert out.endswith("hi\n")
+        again = stack.cli("plan", "default", "--detailed-exitcode")
+        assert again.code == 0, again.text  # the built image is reused: nothing to do
+        stack.edit("team=shop", "team=ops")
+        changed = stack.cli("plan", "default", "--detailed-exitcode")
+        assert changed.code == 2, changed.text  # a build key changed: rebuild, recreate
+    finally:
+        stack.cleanup()
+        for tag in (f"{repo}:1", f"{repo}:extra"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(tag, force=True)

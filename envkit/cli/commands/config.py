@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from envkit.cli.commands.common import resolve_env
 from envkit.errors import SENSITIVE, redact
 from envkit.model import (
+    BuildSpec,
     DesiredState,
     Healthcheck,
     Mount,
@@ -111,6 +112,7 @@ def _service(svc: ServiceSpec, files: _FileNames, show_secrets: bool) -> dict[st
             build["args"] = dict(svc.build.args)
         if svc.build.target:
             build["target"] = svc.build.target
+        build.update(_build_extras(svc.build))
         out["build"] = build
     if svc.pull_policy is not PullPolicy.MISSING:
         out["pull_policy"] = svc.pull_policy.value
@@ -209,6 +211,22 @@ def _port(port: PortSpec) -> str:
         text = f":{text}"
     host = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
     return f"{host}:{text}" if host else text
+
+
+def _build_extras(build: BuildSpec) -> dict[str, Any]:
+    """The build keys past context, dockerfile, args and target, those that are set."""
+    values: dict[str, Any] = {
+        "dockerfile_inline": build.dockerfile_inline,
+        "tags": list(build.tags),
+        "labels": dict(build.labels),
+        "network": build.network,
+        "shm_size": None if build.shm_size is None else format_size(build.shm_size),
+        "extra_hosts": [f"{host}:{ip}" for host, ip in build.extra_hosts],
+        "cache_from": list(build.cache_from),
+        "no_cache": build.no_cache,
+        "pull": build.pull,
+    }
+    return {k: v for k, v in values.items() if v not in (None, [], {}, False)}
 
 
 def _mount(mount: Mount) -> str | dict[str, Any]:
