@@ -255,6 +255,10 @@ class DockerEngine:
         """Make the service's image present per its pull_policy/build; return its id."""
         return self._images.ensure_image(spec, on_output)
 
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the pull policy asks for a pull now (always, or a refresh window passed)."""
+        return self._images.pull_due(spec)
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (pull_policy always, before planning); return its id."""
         return self._images.refresh_image(spec, on_output)

@@ -12,12 +12,19 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 from envkit.engine.base import ImageInfo
-from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
+from envkit.engine.docker_json import (
+    Json,
+    image_tagged_at,
+    labels_of,
+    parse_image_info,
+    split_tag,
+)
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.imagename import registry_of
 from envkit.model import BuildSpec, PullPolicy, ServiceSpec
@@ -120,11 +127,18 @@ class DockerImages:
           has ``build:``, else pull. With ``build:``, a local image counts only when it was
           built from the same context, Dockerfile, args and target (its ``io.envkit.build``
           label), so a changed context rebuilds;
-        - ``never``: the local image or an error; ``build``: always build.
+        - ``never``: the local image or an error; ``build``: always build;
+        - ``daily``, ``weekly``, ``every_<duration>`` (``refresh``): the local image while
+          it was last tagged less than that long ago (:meth:`pull_due`), else pull.
         """
 
         ref = spec.image
         policy = spec.pull_policy
+        if policy is PullPolicy.REFRESH:
+            local = self._inspect(ref)
+            if local is not None and not self._due(spec, local):
+                return str(local["Id"])
+            return self._pull(spec, on_output, missing_locally=local is None)
         if policy is PullPolicy.ALWAYS:
             pulled = self._pulled.get(ref)
             if pulled is not None and self.image_id(ref) == pulled:
@@ -154,6 +168,23 @@ class DockerImages:
                 origin=spec.origin,
             )
         return self._pull(spec, on_output, missing_locally=True)
+
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether ``spec``'s pull policy asks for a pull now: ``always``; or ``daily``,
+        ``weekly``, ``every_<duration>`` when the local image is missing or was last tagged
+        longer ago than that (as docker/compose decides, from ``LastTagTime``)."""
+        if spec.pull_policy is PullPolicy.ALWAYS:
+            return True
+        if spec.pull_policy is not PullPolicy.REFRESH:
+            return False
+        local = self._inspect(spec.image)
+        return local is None or self._due(spec, local)
+
+    @staticmethod
+    def _due(spec: ServiceSpec, local: Json) -> bool:
+        tagged = image_tagged_at(local)
+        window = spec.pull_refresh_s or 0.0
+        return tagged is None or time.time() - tagged >= window
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (for pull_policy always, before planning), so the
@@ -198,6 +229,11 @@ class DockerImages:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
+        if spec.pull_policy is PullPolicy.REFRESH:
+            # The engine sets LastTagTime when it tags an image, and a pull of an image
+            # it already has may set nothing: tagging it with its own reference records
+            # this pull where the next `up` (any user's, or docker compose's) reads it.
+            self.tag_image(found, ref)
         self._pulled[ref] = found
         return found
 
