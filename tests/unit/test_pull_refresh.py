@@ -87,3 +87,10 @@ def test_a_missing_image_is_pulled() -> None:
     engine = FakeEngine(registry={"app:1": "sha256:new"})
     assert engine.pull_due(_desired(86400.0).services[0])
     assert engine.ensure_image(_desired(86400.0).services[0]) == "sha256:new"
+
+
+def test_a_version_1_container_is_kept_when_the_policy_becomes_daily() -> None:
+    from envkit.reconcile.legacy import spec_hash_v1
+
+    daily = ServiceSpec("app", "x", pull_policy=PullPolicy.REFRESH, pull_refresh_s=86400.0)
+    assert spec_hash_v1(daily) == spec_hash_v1(ServiceSpec("app", "x"))
