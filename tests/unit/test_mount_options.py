@@ -72,6 +72,13 @@ def test_mount_options(value: Any, expected: Mount) -> None:
         ({"type": "volume", "target": "/d", "volume": {"nocopy": "yes"}},
          "nocopy must be true or false"),
         ({"type": "volume", "target": "/d", "volume": "x"}, "volume is a mapping of options"),
+        # a ':' in a path would move the split of the engine's SOURCE:TARGET:MODES string
+        ({"type": "bind", "source": "/a:/etc", "target": "/c", "bind": {"selinux": "z"}},
+         "a path with ':' cannot take z, Z or create_host_path (the engine reads those from"
+         " a SOURCE:TARGET:MODES string)"),
+        ({"type": "bind", "source": "/h", "target": "/c:ro", "bind": {"create_host_path": True}},
+         "a path with ':' cannot take z, Z or create_host_path (the engine reads those from"
+         " a SOURCE:TARGET:MODES string)"),
     ],
 )  # fmt: skip
 def test_bad_mount_options_say_why(value: Any, hint: str) -> None:
