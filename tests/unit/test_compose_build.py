@@ -161,3 +161,14 @@ def test_tags_docker_takes_are_read(tmp_path: Path, tag: str) -> None:
     )
     build = _desired(tmp_path, text).build
     assert build is not None and build.tags == (tag,)
+
+
+def test_build_labels_merge_by_name_across_files(tmp_path: Path) -> None:
+    """As build.args: a later file's label replaces the earlier one of the same name, in
+    list and mapping form (Compose's merge of unique resources)."""
+    base = tmp_path / "compose.yaml"
+    base.write_text("services:\n  app:\n    build: {context: ., labels: [a=1, b=2]}\n")
+    over = tmp_path / "compose.override.yaml"
+    over.write_text("services:\n  app:\n    build: {labels: {b: '20', c: '3'}}\n")
+    doc = read([str(base), str(over)])
+    assert doc.data["services"]["app"]["build"]["labels"] == ["a=1", "b=20", "c=3"]
