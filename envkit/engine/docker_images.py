@@ -44,7 +44,9 @@ BUILD_LABEL = "io.envkit.build"
 
 def build_fingerprint(build: BuildSpec) -> str:
     """What a built image is labelled with (``io.envkit.build``): context hash, Dockerfile,
-    args and target. The engine reuses a local image only when it was built from the same."""
+    args and target, and the options that make another image (inline Dockerfile, tags,
+    labels, network, shm_size, extra_hosts). The engine reuses a local image only when it
+    was built from the same."""
     data: dict[str, Any] = {
         "context_hash": build.context_hash,
         "dockerfile": build.dockerfile,
