@@ -158,6 +158,9 @@ class DockerImages:
         if spec.build is not None and policy is PullPolicy.MISSING:
             built = labels_of(local.get("Config") or {}) if local is not None else {}
             if local is not None and built.get(BUILD_LABEL) == build_fingerprint(spec.build):
+                for tag in spec.build.tags:  # a tag removed since the build is put back
+                    if self.image_id(tag) != local["Id"]:
+                        self.tag_image(str(local["Id"]), tag)
                 return str(local["Id"])
             return self._build(spec, on_output)
         if local is not None:

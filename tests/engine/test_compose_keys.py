@@ -124,6 +124,12 @@ services:
         assert out.endswith("hi\n")
         again = stack.cli("plan", "default", "--detailed-exitcode")
         assert again.code == 0, again.text  # the built image is reused: nothing to do
+        # a tag removed since the build is put back when the image is next used
+        docker_client.images.remove(f"{repo}:extra")
+        assert stack.cli("down", "default").code == 0
+        assert stack.cli("up", "default").code == 0
+        assert f"{repo}:extra" in docker_client.images.get(f"{repo}:1").tags
+        assert docker_client.images.get(f"{repo}:1").id == image.id  # not built again
         stack.edit("team=shop", "team=ops")
         changed = stack.cli("plan", "default", "--detailed-exitcode")
         assert changed.code == 2, changed.text  # a build key changed: rebuild, recreate
