@@ -67,6 +67,7 @@ from envkit.model import (
 )
 from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
+from envkit.reconcile.initenv import PlanWarning, init_env_warnings
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "Change",
     "Conflict",
     "Plan",
+    "PlanWarning",
     "ResourceKind",
     "Summary",
     "dependency_order",
@@ -133,6 +135,8 @@ class Plan:
     desired: DesiredState
     changes: tuple[Change, ...]
     conflicts: tuple[Conflict, ...] = ()
+    # Things it will do that may not have the effect one expects (never a stop).
+    warnings: tuple[PlanWarning, ...] = ()
 
     @property
     def project(self) -> str:
@@ -235,7 +239,17 @@ def plan(
         conflicts.extend(_image_conflicts(spec, image_id, containers))
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
-    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+    warnings = [
+        w
+        for spec in desired.services
+        for w in init_env_warnings(
+            desired,
+            spec,
+            (d for c in containers if c.service == spec.name for d in c.diffs),
+            {v.name for v in observed.volumes} | set(observed.foreign_names),
+        )
+    ]
+    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts), tuple(warnings))
 
 
 def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
