@@ -1,21 +1,24 @@
-"""An image that cannot be had, on a real engine (no registry answers: a pull of an absent
-image fails). Each failure is reported once, against its own service; and plan says so
-before up changes anything."""
+"""An image that cannot be had, on a real engine: plan says "missing locally, not pullable
+here" for each service that needs it, once, before up changes anything; an image its
+registry has is planned as a pull. (Apply's own report of a failed pull shared by several
+services, once and in each one's name, is tests/unit/test_apply_images.py's.)"""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from envkit.model import LABEL
 
-from .cleanup import remove_labelled
+from .cleanup import labelled_names, remove_labelled
 from .conftest import IMAGE
-from .images_support import envkit, free_port
+from .images_support import envkit, free_port, local_registry
 
 pytestmark = pytest.mark.engine
 
@@ -41,24 +44,50 @@ def _stack(tmp_path: Path, name: str, ref: str) -> Path:
     return path
 
 
-def test_a_shared_missing_image_fails_each_service_once_in_its_own_name(
-    tmp_path: Path, name: str
+def test_plan_says_missing_locally_not_pullable_here_once_per_service(
+    tmp_path: Path, name: str, docker_client: Any
 ) -> None:
-    ref = f"127.0.0.1:{free_port()}/{name}/app:1"  # nothing listens there: the pull fails
-    up = envkit("-f", str(_stack(tmp_path, name, ref)), "up", "e", "--wait", "--timeout", "60")
-    assert up.code == 1, up.err
-    error = up.err[up.err.index("error[") :]
-    # The pull's own error: once in the progress (against web, which pulled), once in the
-    # error, never against other.
-    pull = f"service web: cannot pull '{ref}'"
-    assert up.err.count(pull) == 2, up.err
-    assert error.count(pull) == 1, error
-    assert f"{name}-e-web-1: failed: {pull}" in up.err
-    # other fails in its own name, once, pointing at the failure it follows from.
-    own = f"service other: image '{ref}' is not available: getting it failed for service web"
-    assert f"{name}-e-other-1: failed: {own}" in up.err
-    assert error.count(own) == 1
-    assert error.index(pull) < error.index(own)  # the cause first
-    assert "error[apply-failed]: 2 services failed:" in error
-    assert error.count("hint: ") == 1 and "envkit bundle load FILE" in error
-    assert "service web" not in error.replace(pull, "").replace("for service web", "")
+    ref = f"127.0.0.1:{free_port()}/{name}/app:1"  # nothing listens there
+    path = str(_stack(tmp_path, name, ref))
+    planned = envkit("-f", path, "plan", "e")
+    assert planned.code == 1, planned.err
+    for service in ("web", "other"):
+        line = (
+            f"error[image-unavailable]: image {ref} of service {service} is missing locally, "
+            "not pullable here: "
+        )
+        assert planned.err.count(line) == 1, planned.err
+    assert "service ok" not in planned.err  # its image is here
+    assert f"# image {ref} is missing locally, not pullable here" in planned.out
+    assert "will be pulled" not in planned.out
+    assert "envkit bundle load FILE" in planned.err
+
+    # up refuses before it changes anything (the pull would fail half-way through).
+    up = envkit("-f", path, "up", "e", "--wait", "--timeout", "60")
+    assert up.code == 1
+    assert "error[conflict]" in up.err and "nothing was changed" in up.err
+    assert up.err.count("of service web is missing locally, not pullable here") == 1
+    assert labelled_names(docker_client, f"{LABEL.STACK}={name}") == []
+
+
+def test_an_image_its_registry_has_is_planned_as_a_pull(
+    tmp_path: Path, name: str, docker_client: Any
+) -> None:
+    with local_registry() as registry:
+        ref = f"{registry}/{name}/app:1"
+        repo, tag = ref.rsplit(":", 1)
+        docker_client.images.get(IMAGE).tag(repo, tag)
+        for event in docker_client.api.push(repo, tag=tag, stream=True, decode=True):
+            assert "error" not in event, event
+        docker_client.images.remove(ref)  # in the registry only
+        path = str(_stack(tmp_path, name, ref))
+        planned = envkit("-f", path, "plan", "e")
+        assert planned.code == 0, planned.err
+        assert f"# image {ref} will be pulled" in planned.out
+        assert "not pullable" not in planned.out + planned.err
+        try:
+            up = envkit("-f", path, "up", "e")
+            assert up.code == 0, up.err
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                docker_client.images.remove(ref, force=True)
