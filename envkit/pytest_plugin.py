@@ -10,8 +10,7 @@ Configuration (``pytest.ini``/``pyproject.toml``; relative paths are from the ro
     envkit_watchdog = true             # remove instances even when pytest is SIGKILLed
     envkit_log_lines = 20              # last log lines per service attached to a failure
 
-``pytest --envkit-debug`` shows envkit's own traceback when envkit fails; without it a
-failure is reported as the envkit error (what, where, hint) and the frames of your code.
+``pytest --envkit-debug`` shows envkit's own traceback when envkit fails (see below).
 
 Fixtures and helpers:
 
@@ -24,10 +23,10 @@ Fixtures and helpers:
   ``db = envkit_fixture("ci", scope="module")``.
 
 When an envkit error fails a test (or its setup), its report is that error as the CLI
-prints it (file:line:col, what is wrong, the hint) under the frames of the test's own code;
-envkit's internal frames and the Docker SDK's chained exceptions are left out unless
-``--envkit-debug`` is given. When a test fails, the logs of every envkit instance it used are attached to its report
-(section ``envkit logs: PROJECT``): the last lines of an unhealthy or exited service (only
+prints it (file:line:col, what is wrong, the hint, the logs it carries), then the frames of
+the test's own code; envkit's internal frames and the Docker SDK's chained exceptions are
+left out unless ``--envkit-debug`` is given. When a test fails, the logs of every envkit
+instance it used are attached to its report (section ``envkit logs: PROJECT``): the last lines of an unhealthy or exited service (only
 those when one is in trouble), else the last lines of each. Every instance gets a watchdog (:mod:`envkit.watchdog`), so a
 killed pytest leaves nothing behind; whatever a crash leaves anyway expires by its ttl.
 

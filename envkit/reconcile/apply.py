@@ -178,7 +178,7 @@ class _Run(Waits):
                 f"service {spec.name}: image {spec.image!r} is not available: getting it "
                 f"failed for service {first}",
                 origin=spec.origin,
-                code="image-unavailable",
+                code="shared-image-failed",
             ) from exc
 
 

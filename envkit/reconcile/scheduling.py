@@ -100,7 +100,7 @@ def run_jobs(
 
 
 # Codes of failures that follow from another one (listed after it).
-_FOLLOWS = ("image-unavailable", "dependency-failed")
+_FOLLOWS = ("shared-image-failed", "dependency-failed")
 
 
 def combine(failures: list[EnvkitError]) -> EnvkitError:
