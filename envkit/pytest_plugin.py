@@ -333,6 +333,8 @@ def short_failure(excinfo: pytest.ExceptionInfo[BaseException], rootdir: Path) -
         path = Path(str(entry.path)).resolve()
         if not path.is_relative_to(root) or path.is_relative_to(package):
             continue
+        if "site-packages" in path.parts:  # a virtualenv inside the project
+            continue
         try:
             source = str(entry.statement).strip()
         except Exception:
