@@ -1,5 +1,6 @@
-"""Every shell command in the README's code blocks (```sh, ```bash, ```console), run
-exactly as written, or listed in EXCLUDED with the reason it cannot run here.
+"""Every shell command in the README's code blocks (```sh, ```bash, ```console, and the
+``$ `` lines of ```text sessions), run exactly as written, or listed in EXCLUDED with the
+reason it cannot run here. A session's shown output is checked against what envkit prints.
 
 The commands run from a copy of the repository root (the README's commands are written for
 the root: ``stacks/...`` paths), whose stack files carry a unique stack name and free host
@@ -54,6 +55,7 @@ class Block:
     lang: str
     line: int  # of the opening fence, 1-based
     commands: tuple[str, ...]
+    body: tuple[str, ...] = ()  # the block's lines as written
 
 
 def shell_blocks(text: str) -> list[Block]:
@@ -64,7 +66,7 @@ def shell_blocks(text: str) -> list[Block]:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        fence = re.fullmatch(r"```(sh|bash|console)\s*", lines[i])
+        fence = re.fullmatch(r"```(sh|bash|console|text)\s*", lines[i])
         if not fence:
             i += 1
             continue
@@ -73,7 +75,10 @@ def shell_blocks(text: str) -> list[Block]:
         while i < len(lines) and lines[i].strip() != "```":
             body.append(lines[i])
             i += 1
-        blocks.append(Block(fence.group(1), start, tuple(_commands(fence.group(1), body))))
+        lang = fence.group(1)
+        commands = tuple(_commands(lang, body))
+        if lang != "text" or commands:  # a text block is a shell session when it has a $
+            blocks.append(Block(lang, start, commands, tuple(body)))
     return blocks
 
 
@@ -82,7 +87,7 @@ def _commands(lang: str, body: list[str]) -> list[str]:
     pending = ""
     for raw in body:
         line = raw.rstrip()
-        if lang == "console":
+        if lang in ("console", "text"):
             if pending:
                 line = pending + line
             elif line.startswith("$ "):
@@ -109,7 +114,9 @@ def _block(first: str) -> Block:
 
 EVERYDAY = "export ENVKIT_FILE=stacks/databases.yaml"
 CI_RECIPE = "envkit -f stacks/web.yaml up ci --ephemeral --ttl 30m --wait --json > state.json"
-RUN_BLOCKS = (EVERYDAY, CI_RECIPE)
+# A session in "How up decides": run while the everyday block has dev up.
+SESSION = "DB_ROOT_PASSWORD=s3cret-new envkit -f stacks/databases.yaml plan dev"
+RUN_BLOCKS = (EVERYDAY, CI_RECIPE, SESSION)
 
 
 def test_every_readme_command_is_run_or_excluded() -> None:
@@ -147,10 +154,12 @@ def _bare(command: str) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, docker_client: Any) -> Iterator[tuple[Path, str]]:
-    """A copy of the repository root's stacks/ under a unique stack name and free ports."""
+def repo(tmp_path: Path, docker_client: Any) -> Iterator[tuple[Path, str, dict[str, str]]]:
+    """A copy of the repository root's stacks/ under a unique stack name and free ports
+    (yields the root, the name, and each port the README shows -> the copy's)."""
     name = f"r{uuid.uuid4().hex[:8]}"
     root = tmp_path / "repo"
+    moved: dict[str, str] = {}
     shutil.copytree(ROOT / "stacks", root / "stacks")
     for stack, ports in (("databases", ("3307", "3308", "3306")), ("web", ("8080", "8081"))):
         path = root / "stacks" / f"{stack}.yaml"
@@ -159,10 +168,11 @@ def repo(tmp_path: Path, docker_client: Any) -> Iterator[tuple[Path, str]]:
         text = text.replace(f"\nstack: {stack}\n", f"\nstack: {name}{stack[0]}\n")
         for port in ports:
             assert f"_port: {port}}}" in text or f"_port: {port}\n" in text, (stack, port)
-            text = re.sub(rf"(_port: ){port}\b", rf"\g<1>{free_port()}", text)
+            moved[port] = str(free_port())
+            text = re.sub(rf"(_port: ){port}\b", rf"\g<1>{moved[port]}", text)
         path.write_text(text)
     try:
-        yield root, name
+        yield root, name, moved
     finally:
         for suffix in "dw":
             remove_labelled(docker_client, f"{LABEL.STACK}={name}{suffix}")
@@ -187,11 +197,23 @@ def _run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_everyday_use_commands_run_as_written(repo: tuple[Path, str]) -> None:
-    root, name = repo
+def _session(block: Block) -> list[tuple[str, list[str]]]:
+    """A text session's commands, each with the output lines the README shows for it."""
+    out: list[tuple[str, list[str]]] = []
+    for line in block.body:
+        if line.startswith("$ "):
+            out.append((line[2:], []))
+        elif out and line.strip() and line.strip() != "...":
+            out[-1][1].append(line)
+    return out
+
+
+def test_everyday_use_commands_run_as_written(repo: tuple[Path, str, dict[str, str]]) -> None:
+    root, name, moved = repo
     block = _block(EVERYDAY)
     exports = [c for c in block.commands if c.startswith("export ")]
     outputs: dict[str, str] = {}
+    session_ran = False
     for command in block.commands:
         if command in exports:
             continue
@@ -201,6 +223,9 @@ def test_everyday_use_commands_run_as_written(repo: tuple[Path, str]) -> None:
             f"{done.stdout}\n{done.stderr}"
         )
         outputs[_bare(command)] = done.stdout + done.stderr
+        if _bare(command) == "envkit up dev --wait" and not session_ran:
+            _run_session(root, name, moved)  # while dev is up
+            session_ran = True
     project = f"{name}d-dev"
     assert f"{project}-db-1" in outputs["envkit up dev --wait"]
     assert re.fullmatch(r"127\.0\.0\.1:\d+\n?", outputs["envkit port dev db 3306"])
@@ -208,8 +233,24 @@ def test_everyday_use_commands_run_as_written(repo: tuple[Path, str]) -> None:
     assert f"{project}_data" in outputs["envkit down dev --volumes --yes"]
 
 
-def test_the_ci_recipe_runs_as_written(repo: tuple[Path, str], docker_client: Any) -> None:
-    root, name = repo
+def _run_session(root: Path, name: str, moved: dict[str, str]) -> None:
+    """The README's plan session against the dev instance that is up: each command exits 0
+    and prints what the README shows (with the copy's name and ports read back)."""
+    block = _block(SESSION)
+    for command, shown in _session(block):
+        done = _run(command, root)
+        assert done.returncode == 0, f"README.md:{block.line}: `{command}`\n{done.stderr}"
+        printed = (done.stdout + done.stderr).replace(f"{name}d-", "databases-")
+        for original, port in moved.items():
+            printed = printed.replace(f":{port}->", f":{original}->")
+        missing = [line for line in shown if line not in printed.splitlines()]
+        assert missing == [], f"README.md:{block.line}: `{command}` printed\n{printed}"
+
+
+def test_the_ci_recipe_runs_as_written(
+    repo: tuple[Path, str, dict[str, str]], docker_client: Any
+) -> None:
+    root, name, _ = repo
     block = _block(CI_RECIPE)
     done = _run("set -e\n" + "\n".join(block.commands), root)
     assert done.returncode == 0, f"README.md:{block.line}: exited {done.returncode}\n{done.stderr}"
