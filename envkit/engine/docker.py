@@ -259,6 +259,10 @@ class DockerEngine:
         """Whether the pull policy asks for a pull now (always, or a refresh window passed)."""
         return self._images.pull_due(spec)
 
+    def pull_problem(self, ref: str) -> str | None:
+        """Why ``ref`` cannot be pulled now, or None (the registry has its manifest)."""
+        return self._images.pull_problem(ref)
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (pull_policy always, before planning); return its id."""
         return self._images.refresh_image(spec, on_output)
