@@ -1,0 +1,59 @@
+"""The docker SDK without paramiko (its ssh transport) until an ssh endpoint needs it: a
+local-socket client must not pay for paramiko, cryptography and nacl, and an ssh client
+must still get the real paramiko. Each case runs in a fresh interpreter (sys.modules)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_local_socket_client_does_not_import_paramiko() -> None:
+    code = (
+        "import sys\n"
+        "from envkit.engine.docker_connect import make_client\n"
+        "from envkit.engine.endpoint import parse_endpoint\n"
+        "client = make_client(parse_endpoint('unix:///nonexistent.sock'), '1.41', 5)\n"
+        "print(type(client).__mro__[1].__name__,"
+        " sorted(m for m in ('paramiko', 'cryptography', 'nacl', 'invoke')"
+        " if type(sys.modules.get(m)).__name__ == 'module'))\n"
+    )
+    assert run(code) == "APIClient []"
+
+
+def test_first_use_imports_the_real_module() -> None:
+    code = (
+        "import sys\n"
+        "from envkit._lazy import defer_import\n"
+        "defer_import('paramiko')\n"
+        "import docker, docker.transport.sshconn as ssh\n"
+        "print('cryptography' in sys.modules)\n"
+        "client = ssh.paramiko.SSHClient\n"  # how the SDK's ssh adapter reaches it
+        "import paramiko\n"
+        "from paramiko import SSHConfig\n"
+        "print(paramiko is sys.modules['paramiko'], type(paramiko).__name__,"
+        " client is paramiko.SSHClient, SSHConfig is paramiko.config.SSHConfig,"
+        " 'cryptography' in sys.modules, hasattr(docker.transport, 'SSHHTTPAdapter'))\n"
+    )
+    assert run(code).splitlines() == ["False", "True module True True True True"]
+
+
+def test_already_imported_or_missing_modules_are_left_alone() -> None:
+    code = (
+        "import sys, json\n"
+        "from envkit._lazy import defer_import\n"
+        "defer_import('json')\n"
+        "defer_import('no_such_module_envkit')\n"
+        "print(sys.modules['json'] is json, 'no_such_module_envkit' in sys.modules)\n"
+        "try:\n"
+        "    import no_such_module_envkit\n"
+        "except ModuleNotFoundError:\n"
+        "    print('not found')\n"
+    )
+    assert run(code).splitlines() == ["True False", "not found"]
