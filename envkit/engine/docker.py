@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
@@ -109,6 +110,7 @@ class DockerEngine:
         self._version = version or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
+        self._client_lock = threading.Lock()
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
         self._lists = DockerLists(
             endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
@@ -145,9 +147,14 @@ class DockerEngine:
     # -- the boundary ---------------------------------------------------------------
 
     def _api(self) -> Any:
+        """The one SDK client, made on first use. Under a lock: when the first SDK call is
+        made by a worker pool (down's stops), every worker would otherwise build a client
+        of its own, each with a ``GET /version`` and a connection pool."""
         if self._client is None:
-            with self._boundary("connect to", "the Docker engine"):
-                self._client = make_client(self._endpoint, self._version, self._timeout_s)
+            with self._client_lock:
+                if self._client is None:
+                    with self._boundary("connect to", "the Docker engine"):
+                        self._client = make_client(self._endpoint, self._version, self._timeout_s)
         return self._client
 
     @contextlib.contextmanager

@@ -1,11 +1,15 @@
 """The docker SDK without paramiko (its ssh transport) until an ssh endpoint needs it: a
 local-socket client must not pay for paramiko, cryptography and nacl, and an ssh client
-must still get the real paramiko. Each case runs in a fresh interpreter (sys.modules)."""
+must still get the real paramiko (each case in a fresh interpreter: sys.modules). And one
+SDK client per engine, however many threads make the first call."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 
 def run(code: str) -> str:
@@ -57,3 +61,21 @@ def test_already_imported_or_missing_modules_are_left_alone() -> None:
         "    print('not found')\n"
     )
     assert run(code).splitlines() == ["True False", "not found"]
+
+
+def test_one_sdk_client_when_a_pool_makes_the_first_call(monkeypatch: Any) -> None:
+    """down's first SDK call comes from its worker pool: one client, not one per worker."""
+    from envkit.engine import docker as adapter
+
+    made: list[int] = []
+
+    def slow_client(*args: Any) -> object:
+        made.append(1)
+        time.sleep(0.05)  # long enough for every worker to arrive while it is made
+        return object()
+
+    monkeypatch.setattr(adapter, "make_client", slow_client)
+    engine = adapter.DockerEngine("unix:///nonexistent.sock")
+    with ThreadPoolExecutor(10) as pool:
+        clients = set(pool.map(lambda _: id(engine._api()), range(10)))
+    assert len(made) == 1 and len(clients) == 1
