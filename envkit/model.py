@@ -136,12 +136,34 @@ class PullPolicy(Enum):
 
 @dataclass(frozen=True, slots=True)
 class PortSpec:
-    """One published port. Ranges are expanded into one PortSpec per port."""
+    """One published port. Ranges are expanded into one PortSpec per port, except a host
+    range for one container port (``"8000-8010:80"``): ``published`` to
+    ``published_last``, of which the engine binds the first free port, as Compose has it."""
 
     target: int  # container port
     protocol: str = "tcp"  # tcp | udp | sctp
     host_ip: str = ""  # "" = all interfaces
     published: int | None = None  # None = the engine picks a free host port
+    published_last: int | None = None  # a host range published..published_last
+
+    @property
+    def host_ports(self) -> range:
+        """The host ports this may bind: one, a range, or none (engine-chosen)."""
+        if self.published is None:
+            return range(0)
+        return range(self.published, (self.published_last or self.published) + 1)
+
+    @property
+    def fixed(self) -> int | None:
+        """The one host port this binds, if it is fixed (not engine-chosen, not a range)."""
+        return self.published if self.published_last is None else None
+
+    def published_text(self) -> str:
+        """``8080``, ``8000-8010`` or ``""`` (engine-chosen), as Compose writes it."""
+        if self.published is None:
+            return ""
+        last = f"-{self.published_last}" if self.published_last is not None else ""
+        return f"{self.published}{last}"
 
     def key(self) -> str:
         """``3306/tcp`` — how Docker names the container side."""

@@ -41,11 +41,11 @@ def create_request(
     stdin open, is attached to, and gets no service alias."""
     from docker.types import Mount as SdkMount
 
-    bindings: dict[str, list[tuple[str, int] | tuple[str]]] = {}
-    for p in spec.ports:
+    bindings: dict[str, list[tuple[str, str] | tuple[str]]] = {}
+    for p in spec.ports:  # a range "8000-8010" as docker-compose sends it: the engine picks
         ip = p.host_ip or ""
         bindings.setdefault(p.key(), []).append(
-            (ip, p.published) if p.published is not None else (ip,)
+            (ip, p.published_text()) if p.published is not None else (ip,)
         )
     mounts = [
         SdkMount(

@@ -285,14 +285,19 @@ class FakeState:
         } | self.host_ports
         bindings = []
         for p in c.ports:
-            port = p.published if p.published is not None else next(self._ephemeral)
-            if any(
-                (q, t) == (port, p.protocol) and addresses_overlap(i, p.host_ip)
-                for i, q, t in taken
-            ):
+            choices = p.host_ports if p.published is not None else [next(self._ephemeral)]
+            port = next(  # a range: the first free one, as the engine picks
+                (q for q in choices if not _held(taken, p.host_ip, q, p.protocol)), None
+            )
+            if port is None:
                 raise EngineError(
-                    f"cannot start container {c.name}: port {port}/{p.protocol} is already "
-                    "allocated",
+                    f"cannot start container {c.name}: port {p.published_text() or choices[0]}"
+                    f"/{p.protocol} is already allocated",
                 )
             bindings.append(PortBinding(p.target, p.protocol, p.host_ip or "0.0.0.0", port))
+            taken.add((p.host_ip or "0.0.0.0", port, p.protocol))
         c.bindings = tuple(bindings)
+
+
+def _held(taken: set[tuple[str, int, str]], host_ip: str, port: int, protocol: str) -> bool:
+    return any((q, t) == (port, protocol) and addresses_overlap(i, host_ip) for i, q, t in taken)

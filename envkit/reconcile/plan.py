@@ -425,11 +425,15 @@ def _port_conflicts(
     ]
     out: list[Conflict] = []
     claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
+    ranges: list[tuple[Change, PortSpec]] = []
     for change in changes:
         spec = change.after
         if spec is None:
             continue
         for port in spec.ports:
+            if port.published_last is not None:
+                ranges.append((change, port))
+                continue
             if port.published is None:
                 continue
             key = (port.published, port.protocol)
@@ -444,6 +448,41 @@ def _port_conflicts(
                     use.host_ip, port.host_ip
                 ):
                     out.append(_port_conflict(change, port, _holder_text(use), use))
+    out.extend(_range_conflicts(ranges, foreign, claimed))
+    return out
+
+
+def _range_conflicts(
+    ranges: list[tuple[Change, PortSpec]],
+    foreign: list[PortUse],
+    claimed: dict[tuple[int, str], list[tuple[str, str]]],
+) -> list[Conflict]:
+    """A host range (``8000-8010:80``) conflicts only when every port of it is held, by
+    someone else or by a fixed port of this stack: the engine binds the first free one."""
+    out: list[Conflict] = []
+    for change, port in ranges:
+        if change.action is Action.NOOP:
+            continue
+        holders: list[str] = []
+        for number in port.host_ports:
+            key = (number, port.protocol)
+            use = next(
+                (
+                    u
+                    for u in foreign
+                    if (u.host_port, u.protocol) == key
+                    and addresses_overlap(u.host_ip, port.host_ip)
+                ),
+                None,
+            )
+            mine = [n for ip, n in claimed.get(key, []) if addresses_overlap(ip, port.host_ip)]
+            if use is None and not mine:
+                break
+            holders.append(
+                _holder_text(use) if use is not None else f"container {mine[0]} of this stack"
+            )
+        else:
+            out.append(_port_conflict(change, port, "; ".join(sorted(set(holders)))))
     return out
 
 
@@ -459,7 +498,8 @@ def _port_conflict(
     change: Change, port: PortSpec, owner: str, use: PortUse | None = None
 ) -> Conflict:
     ip = use.host_ip if use is not None and use.host_ip else port.host_ip
-    where = f"{ip}:{port.published}" if ip else str(port.published)
+    published = port.published_text()
+    where = f"{ip}:{published}" if ip else published
     return Conflict(
         "port-in-use",
         f"host port {where}/{port.protocol} for {change.service} "

@@ -275,6 +275,9 @@ def _item(path: str, value: Any) -> Any:
                         published=None
                         if value.get("published") is None
                         else int(value["published"]),
+                        published_last=None
+                        if value.get("published_last") is None
+                        else int(value["published_last"]),
                     )
                 )
             if path == "mounts":
@@ -308,8 +311,9 @@ def _duration(value: Shown) -> Shown:
 
 
 def format_port(port: PortSpec) -> str:
-    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port."""
-    host = "*" if port.published is None else str(port.published)
+    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port, one
+    it picks from a range the range (``8000-8010->80/tcp``)."""
+    host = port.published_text() or "*"
     if port.host_ip:
         host = f"{port.host_ip}:{host}"
     return f"{host}->{port.target}/{port.protocol}"

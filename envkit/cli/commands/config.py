@@ -204,7 +204,7 @@ def _port(port: PortSpec) -> str:
     """The short syntax (1.29.2 knows no ``host_ip`` in the long one); IPv6 in brackets."""
     text = str(port.target) if port.protocol == "tcp" else f"{port.target}/{port.protocol}"
     if port.published is not None:
-        text = f"{port.published}:{text}"
+        text = f"{port.published_text()}:{text}"
     elif port.host_ip:
         text = f":{text}"
     host = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
