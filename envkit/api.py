@@ -55,7 +55,7 @@ def load(
     located problem). ``engine``: the engine every instance of this stack uses (default:
     ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
-    return Stack(read(path), engine=engine, environ=environ)
+    return Stack(read(path, environ=environ), engine=engine, environ=environ)
 
 
 def loads(

@@ -56,6 +56,7 @@ __all__ = [
     "Document",
     "Rendered",
     "Variable",
+    "compose_directory",
     "is_secret_name",
     "render",
 ]
@@ -280,7 +281,7 @@ def render(
     parts.update({k: data.get(k) or {} for k in ("volumes", "networks", "secrets", "configs")})
     warnings: tuple[Diagnostic, ...] = ()
     if doc.compose_files:
-        compose_vars = project_variables(_compose_directory(doc), process, env_files)
+        compose_vars = project_variables(compose_directory(doc), process, env_files)
         interpolated = interpolate_compose(
             parts, compose_vars, rendered_origin, written_in_compose, secret
         )
@@ -438,7 +439,7 @@ def _explained(
     return tuple(explained)
 
 
-def _compose_directory(doc: Document) -> Path:
+def compose_directory(doc: Document) -> Path:
     """The Compose project's folder: that of the first Compose file read (its .env lives
     there), else the stack file's."""
     if not doc.compose_files or doc.display in doc.compose_files:
