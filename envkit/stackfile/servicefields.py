@@ -92,7 +92,19 @@ def environment(
 
 
 def env_file(reader: TreeReader, value: Any, path: DocPath) -> dict[str, str]:
-    files = read_env_files(value, path, reader.rendered.directory)
+    """The variables of a service's env files. Written in a Compose file, they are read
+    with Compose's rules: ``${VAR}`` in unquoted and double-quoted values is interpolated
+    from the project's variables (then the files' own), a bare ``NAME`` line takes the
+    project's value (:mod:`envkit.stackfile.composeenv`); in an envkit file, literally."""
+    rendered = reader.rendered
+    origin = rendered.origin(path)
+    written_in_compose = (
+        rendered.document is not None
+        and origin is not None
+        and origin.file in rendered.document.compose_files
+    )
+    lookup = rendered.compose_variables if written_in_compose else None
+    files = read_env_files(value, path, rendered.directory, compose_lookup=lookup)
     for problem in files.problems:
         reader.fail(problem.code, problem.message, problem.path, hint=problem.hint)
     return {name: found.value for name, found in files.values.items()}

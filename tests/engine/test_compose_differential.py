@@ -71,6 +71,15 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
             "  D: ${EMPTY-unset}\nenv_file: [app.env]",
         ),
     ),
+    # ${VAR} in a service's env_file, where 1.29.2 (python-dotenv) and compose-go agree:
+    # braces, defaults, double quotes, the file's own earlier values, single-quoted text
+    "env-file-interpolation": (
+        {
+            "app.env": 'A=hello\nB="${A} world"\nC=${A}-x\nD=${NOPE_X:-def}\n'
+            "E='plain text'\nF=${A:-unused}\n"
+        },
+        "services:\n" + _svc("web", "env_file: [app.env]"),
+    ),
     "volumes": (
         {"conf/app.conf": "x=1\n"},
         "services:\n"
