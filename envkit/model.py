@@ -46,6 +46,7 @@ __all__ = [
     "Mount",
     "MountType",
     "PortSpec",
+    "Propagation",
     "PullPolicy",
     "ResourceKind",
     "SecretKey",
@@ -170,12 +171,34 @@ class PortSpec:
         return f"{self.target}/{self.protocol}"
 
 
+class Propagation(Enum):
+    """A bind mount's mount propagation (Compose's ``bind.propagation``)."""
+
+    PRIVATE = "private"
+    RPRIVATE = "rprivate"
+    SHARED = "shared"
+    RSHARED = "rshared"
+    SLAVE = "slave"
+    RSLAVE = "rslave"
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
+    """One mount. The fields after ``read_only`` are Compose's long-syntax options (and the
+    short syntax's modes); each left at its default is left out of the spec hash, so a
+    stack that does not use them keeps its hash."""
+
     type: MountType
     target: str  # absolute path in the container
     source: str = ""  # volume: stack-level name ("" = anonymous); bind: absolute host path
     read_only: bool = False
+    no_copy: bool = False  # volume: do not copy the image's files into a new volume
+    subpath: str = ""  # volume: mount this folder of the volume (engine API 1.45+)
+    propagation: Propagation | None = None  # bind
+    selinux: str = ""  # bind or named volume: "z" (shared) or "Z" (private) relabel
+    create_host_path: bool = False  # bind: the engine creates a missing source folder
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None  # permission bits, e.g. 0o1777
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +224,23 @@ class Dependency:
 
 @dataclass(frozen=True, slots=True)
 class BuildSpec:
+    """Compose's ``build:`` as the engine's classic builder runs it. Fields at their default
+    are left out of the spec hash (a stack that does not use them keeps its hash)."""
+
     context: str  # absolute path
     dockerfile: str = "Dockerfile"
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # content hash of the context (honours .dockerignore)
+    dockerfile_inline: str | None = None  # the Dockerfile's text (then ``dockerfile`` unused)
+    tags: tuple[str, ...] = ()  # more tags of the built image, besides the service's image
+    labels: tuple[tuple[str, str], ...] = ()  # labels of the built image, sorted
+    network: str | None = None  # the network RUN steps use (host, none, a network name)
+    shm_size: int | None = None  # bytes of /dev/shm for RUN steps
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # (host, ip) for RUN steps, sorted
+    cache_from: tuple[str, ...] = ()  # images whose layers the build may reuse
+    no_cache: bool = False  # build every step again
+    pull: bool = False  # pull newer FROM images first
 
 
 @dataclass(frozen=True, slots=True)

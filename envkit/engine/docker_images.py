@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -36,12 +38,24 @@ BUILD_LABEL = "io.envkit.build"
 def build_fingerprint(build: BuildSpec) -> str:
     """What a built image is labelled with (``io.envkit.build``): context hash, Dockerfile,
     args and target. The engine reuses a local image only when it was built from the same."""
-    data = {
+    data: dict[str, Any] = {
         "context_hash": build.context_hash,
         "dockerfile": build.dockerfile,
         "args": [list(a) for a in build.args],
         "target": build.target,
     }
+    # What else makes the image (or its tags) differ, only when set: an image built before
+    # these options existed keeps its fingerprint and is not rebuilt. no_cache, pull and
+    # cache_from change how a build runs, not what it is asked to make.
+    extra: dict[str, Any] = {
+        "dockerfile_inline": build.dockerfile_inline,
+        "tags": list(build.tags) or None,
+        "labels": [list(kv) for kv in build.labels] or None,
+        "network": build.network,
+        "shm_size": build.shm_size,
+        "extra_hosts": [list(kv) for kv in build.extra_hosts] or None,
+    }
+    data.update({k: v for k, v in extra.items() if v is not None})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -188,21 +202,49 @@ class DockerImages:
         return found
 
     def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
-        """Build with the engine's (legacy) builder, labelled with the build fingerprint.
-        Output lines go to ``on_output``; a failure names the failing step and its output."""
-
+        """Build with the engine's (legacy) builder, labelled with the build fingerprint,
+        then tag it with ``build.tags``. A ``dockerfile_inline`` is written to a private
+        temporary file outside the context, which the SDK sends inside the context's tar
+        (as it does for any Dockerfile outside the context). Output lines go to
+        ``on_output``; a failure names the failing step and its output."""
         build = spec.build
         assert build is not None
+        if build.dockerfile_inline is None:
+            found = self._run_build(spec, build, build.dockerfile, on_output)
+        else:
+            with tempfile.TemporaryDirectory(prefix="envkit-build-") as folder:
+                path = os.path.join(folder, "Dockerfile")
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(build.dockerfile_inline)
+                found = self._run_build(spec, build, path, on_output)
+        for tag in build.tags:
+            self.tag_image(found, tag)
+        return found
+
+    def _run_build(
+        self,
+        spec: ServiceSpec,
+        build: BuildSpec,
+        dockerfile: str,
+        on_output: OutputCallback | None,
+    ) -> str:
+        shown = build.dockerfile if build.dockerfile_inline is None else "dockerfile_inline"
         step = ""  # the last "Step N/M : ..." line
         step_output: list[str] = []
         with self._boundary("build image", f"{spec.image} for service {spec.name}"):
             stream = self._api().build(
                 path=build.context,
-                dockerfile=build.dockerfile,
+                dockerfile=dockerfile,
                 tag=spec.image,
                 buildargs=dict(build.args) or None,
                 target=build.target,
-                labels={BUILD_LABEL: build_fingerprint(build)},
+                labels={**dict(build.labels), BUILD_LABEL: build_fingerprint(build)},
+                network_mode=build.network,
+                shmsize=build.shm_size,
+                extra_hosts=dict(build.extra_hosts) or None,
+                cache_from=list(build.cache_from) or None,
+                nocache=build.no_cache,
+                pull=build.pull,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -215,7 +257,7 @@ class DockerImages:
                         code="build-failed",
                         origin=spec.origin,
                         detail=_failing_step(step, step_output),
-                        hint=f"fix that step of {build.dockerfile} or the context {build.context}",
+                        hint=f"fix that step of {shown} or the context {build.context}",
                     )
                 text = event.get("stream")
                 if not text:

@@ -90,6 +90,21 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         )
         + "volumes:\n  data: {labels: {team: shop}}\n",
     ),
+    # Compose keeps the case of service and volume names; the short syntax's modes and the
+    # long form's options reach the engine (issue 9, section 3)
+    "mount-options": (
+        {"conf/app.conf": "x=1\n"},
+        "services:\n"
+        + _svc(
+            "Web",
+            "volumes:\n  - Data:/data:nocopy\n  - ./conf:/etc/conf:ro,z\n"
+            "  - ./conf:/etc/c2:rprivate\n"
+            "  - {type: volume, source: Data, target: /long, volume: {nocopy: true}}\n"
+            "  - {type: bind, source: ./conf, target: /c3, bind: {propagation: private}}\n"
+            "  - {type: tmpfs, target: /t, tmpfs: {size: 1048576}}",
+        )
+        + "volumes:\n  Data: {}\n",
+    ),
     "networks-aliases": (
         {},
         "services:\n"
@@ -281,6 +296,11 @@ def facts(data: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:
         "stdin": config["OpenStdin"],
         "labels": labels,
         "mounts": mounts,
+        "tmpfs_options": sorted(
+            (m["Target"], json.dumps(m.get("TmpfsOptions"), sort_keys=True))
+            for m in host.get("Mounts") or ()
+            if m["Type"] == "tmpfs"
+        ),
         "networks": networks,
         **{  # unset and empty are the same to the engine
             key: host.get(key) or None

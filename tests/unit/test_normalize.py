@@ -175,9 +175,9 @@ def test_home_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("data:rel/path", "the container path 'rel/path' must be absolute"),
         ("relative", "the container path 'relative' must be absolute"),
-        ("data:/p:rx", "unknown mode 'rx': use ro or rw"),
-        ("data:/p:ro,rw", "a mount is either ro or rw"),
-        ("a:b:c:d", "use SOURCE:TARGET[:ro|rw]"),
+        ("data:/p:rx", "unknown mode 'rx': use ro, rw, z, Z, nocopy or a propagation"),
+        ("data:/p:ro,rw", "a mount takes ro or rw, not several"),
+        ("a:b:c:d", "use SOURCE:TARGET[:MODES]"),
         (":/p", "the source before ':' is empty"),
         ("da ta:/p", "'da ta' is neither a volume name nor a path"),
         ({"type": "nfs", "target": "/p"}, "type must be volume, bind or tmpfs"),
