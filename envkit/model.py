@@ -72,6 +72,8 @@ __all__ = [
 # 2: fields at their default value left out; every sensitive value, wherever it appears,
 #    replaced by a keyed token (SECRET_TOKEN) and the key's id recorded (SECRET_KEY_FIELD).
 SPEC_HASH_VERSION = 2
+# A dataclass field with this metadata is left out of the spec hash (and the spec label).
+UNHASHED: Mapping[str, bool] = {"hashed": False}
 
 
 PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
@@ -196,7 +198,10 @@ class Mount:
     subpath: str = ""  # volume: mount this folder of the volume (engine API 1.45+)
     propagation: Propagation | None = None  # bind
     selinux: str = ""  # bind or named volume: "z" (shared) or "Z" (private) relabel
-    create_host_path: bool = False  # bind: the engine creates a missing source folder
+    # bind: the engine creates a missing source folder (Compose's short syntax always; the
+    # long one with bind.create_host_path). Not hashed: it decides how a container is made,
+    # not what it is, so a stack written before it existed keeps its hash.
+    create_host_path: bool = field(default=False, metadata=UNHASHED)
     tmpfs_size: int | None = None  # bytes
     tmpfs_mode: int | None = None  # permission bits, e.g. 0o1777
 
@@ -488,7 +493,13 @@ def _jsonable(value: Any, *, full: bool = False) -> Any:
         out: dict[str, Any] = {}
         for f in fields(value):
             item = getattr(value, f.name)
-            if f.name == "origin" or (not full and _is_default(f.default, f.default_factory, item)):
+            if f.name == "origin" or (
+                not full
+                and (
+                    _is_default(f.default, f.default_factory, item)
+                    or f.metadata.get("hashed") is False
+                )
+            ):
                 continue
             out[f.name] = _jsonable(item, full=full)
         return out

@@ -27,6 +27,7 @@ from typing import IO, Any, Protocol
 from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
+    "BindSource",
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
@@ -115,6 +116,15 @@ class NetworkEndpoint:
     live: bool
 
 
+@dataclass(frozen=True, slots=True)
+class BindSource:
+    """A bind mount's host path that does not exist, on an engine on this host: whether
+    the engine may create it (``blocked`` empty), or why envkit will not let it."""
+
+    path: str
+    blocked: str = ""  # "" = creatable; else why not, for people ("/a/b is a symbolic link")
+
+
 class PortHolder(Enum):
     """What holds a host port: a container (``PortUse.container``) or a host process."""
 
@@ -151,6 +161,9 @@ class ObservedState:
     foreign_names: Mapping[str, str] = field(default_factory=dict)
     # Host ports wanted by the desired state that something else holds.
     ports_in_use: tuple[PortUse, ...] = ()
+    # The bind mount sources of the desired state that do not exist: path -> BindSource.
+    # Only for an engine on this host (a remote engine's files are not ours to look at).
+    missing_binds: Mapping[str, BindSource] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from envkit.engine.base import (
     PathStat,
     Processes,
 )
+from envkit.engine.bindsources import probe_bind_source
 from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
 from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_create import (
@@ -215,6 +216,7 @@ class DockerEngine:
             [parse_volume(v) for v in raw_volumes],
             self._image_ids({s.image for s in desired.services}),
             bound_on_host if self.is_local else None,
+            probe_bind_source if self.is_local else None,
         )
 
     def _image_ids(self, refs: set[str]) -> dict[str, str | None]:

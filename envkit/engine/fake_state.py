@@ -26,6 +26,7 @@ from envkit.engine.base import (
     ObservedVolume,
     PortBinding,
 )
+from envkit.engine.bindsources import BindProbe
 from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
 from envkit.errors import EngineError
 from envkit.model import LABEL, PortSpec, addresses_overlap
@@ -127,6 +128,9 @@ class FakeState:
         self.networks: dict[str, dict[str, str]] = {}  # name -> labels
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
         self.host_ports: set[tuple[str, int, str]] = set()  # held by host processes
+        # How observe finds the bind sources that do not exist: None (the fake has no files
+        # of its own: none is missing), or envkit.engine.bindsources.probe_bind_source.
+        self.bind_probe: BindProbe | None = None
         # network -> endpoint name -> live: endpoints a test attached (a foreign container,
         # live) or that the engine kept after their container went (stale, not live)
         self.endpoints: dict[str, dict[str, bool]] = {}

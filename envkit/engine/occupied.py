@@ -22,6 +22,7 @@ from envkit.engine.base import (
     PortHolder,
     PortUse,
 )
+from envkit.engine.bindsources import BindProbe, missing_binds
 from envkit.model import LABEL, DesiredState, addresses_overlap
 
 __all__ = [
@@ -43,11 +44,13 @@ def observed_state(
     volumes: Iterable[ObservedVolume],
     images: Mapping[str, str | None],
     host_probe: HostProbe | None,
+    bind_probe: BindProbe | None = None,
 ) -> ObservedState:
     """What ``observe`` reports for ``desired``'s project, from everything the engine
     lists: the project's objects by their ``io.envkit.project`` label (and the external
     volumes it names, which exist when listed), the names it wants that someone else holds,
-    and its fixed host ports that someone else holds. ``images``: ref -> local id."""
+    and its fixed host ports that someone else holds. ``images``: ref -> local id.
+    ``bind_probe`` (an engine on this host): the bind sources that do not exist."""
     project = desired.project
     containers = sorted(containers, key=lambda c: c.name)
     networks = sorted(networks, key=lambda n: n.name)
@@ -65,6 +68,7 @@ def observed_state(
         images=dict(images),
         foreign_names=foreign_names(desired, others, networks, volumes),
         ports_in_use=ports_in_use(desired, own, others, host_probe),
+        missing_binds=missing_binds(desired, bind_probe),
     )
 
 

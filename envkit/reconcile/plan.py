@@ -66,6 +66,7 @@ from envkit.model import (
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
+from envkit.reconcile.bindcheck import bind_notes, bind_problems
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
@@ -229,12 +230,21 @@ def plan(
             if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
                 carried = carried_volumes(desired, change.before, spec)
                 change = replace(change, carried=carried)
+            if change.action is not Action.NOOP:
+                change = replace(
+                    change, reasons=(*change.reasons, *bind_notes(spec, observed.missing_binds))
+                )
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
         conflicts.extend(_image_conflicts(spec, image_id, containers))
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
+    starting = {c.service: c.after for c in containers if c.action is not Action.NOOP and c.after}
+    conflicts.extend(
+        Conflict(p.code, p.message, p.hint, p.service)
+        for p in bind_problems(starting.values(), observed.missing_binds)
+    )
     return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
 
 

@@ -265,7 +265,9 @@ def parse_mount(value: Any, directory: Path) -> Mount:
     if not source:
         raise Invalid(_NOT_MOUNT, "the source before ':' is empty")
     if _is_bind(source):
-        mount = Mount(MountType.BIND, _target(target), bind_source(source, directory), **modes)
+        source = bind_source(source, directory)
+        # the short syntax creates a missing host folder, as Compose has it (legacy Binds)
+        mount = Mount(MountType.BIND, _target(target), source, create_host_path=True, **modes)
         return _checked(mount)
     if not _VOLUME_NAME.fullmatch(source):
         raise Invalid(

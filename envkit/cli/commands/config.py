@@ -231,8 +231,10 @@ def _build_extras(build: BuildSpec) -> dict[str, Any]:
 
 def _mount(mount: Mount) -> str | dict[str, Any]:
     """The short syntax where it can say everything (``data:/d:ro,nocopy``), else the long
-    form (a tmpfs, a subpath, create_host_path)."""
-    if mount.type is MountType.TMPFS or mount.subpath or mount.create_host_path:
+    form (a tmpfs, a subpath, a bind that must not create its missing source: the short
+    syntax creates it)."""
+    bind_as_long = mount.type is MountType.BIND and not mount.create_host_path
+    if mount.type is MountType.TMPFS or mount.subpath or bind_as_long:
         return _long_mount(mount)
     modes = [
         *(["ro"] if mount.read_only else []),
