@@ -33,8 +33,8 @@ def probe_bind_source(path: str) -> BindSource | None:
     try:
         os.lstat(path)
         return None  # it exists (whatever it is): the engine binds it
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # missing, or a file on the way: the walk says which
     except OSError:
         return None
     current = "/"

@@ -392,9 +392,7 @@ def _both(f: Folder, client: Any, case: str) -> tuple[dict[str, Any], dict[str, 
 
 # Divergences envkit has not closed yet (issue 9, section 3): strict, so fixing one fails
 # the test until its mark goes.
-KNOWN = {
-    "missing-bind-folder": "envkit does not create a missing short-syntax bind folder",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _deliberate(field: str, theirs: Any, ours: Any) -> bool:
@@ -514,3 +512,26 @@ def test_volume_data_survives_a_recreate_on_both(folder: Folder, docker_client: 
 
     ours = _write_then_recreate(docker_client, LABEL.PROJECT, folder.envkit_project, envkit_up)
     assert theirs == ours == "named\nanon\n"
+
+
+def _made(path: Path) -> tuple[int, int, str]:
+    info = path.stat()
+    return info.st_uid, info.st_gid, oct(info.st_mode)
+
+
+def test_a_missing_bind_folder_is_made_as_compose_makes_it(folder: Folder) -> None:
+    """Both have the engine create it: the same owner and mode, nested folders too."""
+    (folder.path / "compose.yaml").write_text(
+        "services:\n" + _svc("web", "volumes: [./made/deep:/made]")
+    )
+    _compose(folder, "up", "-d")
+    theirs = (_made(folder.path / "made"), _made(folder.path / "made" / "deep"))
+    _compose(folder, "down", "-v", "-t", "1")
+    shutil.rmtree(folder.path / "made")
+    plan = envkit("plan")
+    assert plan.code == 0, plan.err
+    assert f"creates folder {folder.path / 'made' / 'deep'}" in plan.out
+    assert not (folder.path / "made").exists()  # plan changes nothing
+    assert envkit("up").code == 0
+    ours = (_made(folder.path / "made"), _made(folder.path / "made" / "deep"))
+    assert ours == theirs
