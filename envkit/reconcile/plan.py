@@ -51,23 +51,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
+from envkit.engine.base import ObservedContainer, ObservedState
 from envkit.model import (
     DEFAULT_NETWORK,
     DesiredState,
-    PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
     ServiceNetwork,
     ServiceSpec,
-    addresses_overlap,
     is_oneoff,
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.bindcheck import bind_notes, bind_problems
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
+from envkit.reconcile.portcheck import Publisher, port_problems
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -421,95 +420,12 @@ def _image_conflicts(
 def _port_conflicts(
     desired: DesiredState, observed: ObservedState, changes: list[Change]
 ) -> list[Conflict]:
-    ours = {c.name for c in observed.containers if c.project == desired.project}
-    foreign = [
-        use
-        for use in observed.ports_in_use
-        if use.holder is PortHolder.HOST_PROCESS
-        or (use.project != desired.project and use.container not in ours)
+    publishers = [
+        Publisher(c.name, c.service or "", c.after.ports, c.action is Action.NOOP)
+        for c in changes
+        if c.after is not None
     ]
-    out: list[Conflict] = []
-    claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
-    ranges: list[tuple[Change, PortSpec]] = []
-    for change in changes:
-        spec = change.after
-        if spec is None:
-            continue
-        for port in spec.ports:
-            if port.published_last is not None:
-                ranges.append((change, port))
-                continue
-            if port.published is None:
-                continue
-            key = (port.published, port.protocol)
-            for ip, other in claimed.get(key, []):
-                if addresses_overlap(ip, port.host_ip):
-                    out.append(_port_conflict(change, port, f"container {other} of this stack"))
-            claimed.setdefault(key, []).append((port.host_ip, change.name))
-            if change.action is Action.NOOP:
-                continue
-            for use in foreign:
-                if (use.host_port, use.protocol) == key and addresses_overlap(
-                    use.host_ip, port.host_ip
-                ):
-                    out.append(_port_conflict(change, port, _holder_text(use), use))
-    out.extend(_range_conflicts(ranges, foreign, claimed))
-    return out
-
-
-def _range_conflicts(
-    ranges: list[tuple[Change, PortSpec]],
-    foreign: list[PortUse],
-    claimed: dict[tuple[int, str], list[tuple[str, str]]],
-) -> list[Conflict]:
-    """A host range (``8000-8010:80``) conflicts only when every port of it is held, by
-    someone else or by a fixed port of this stack: the engine binds the first free one."""
-    out: list[Conflict] = []
-    for change, port in ranges:
-        if change.action is Action.NOOP:
-            continue
-        holders: list[str] = []
-        for number in port.host_ports:
-            key = (number, port.protocol)
-            use = next(
-                (
-                    u
-                    for u in foreign
-                    if (u.host_port, u.protocol) == key
-                    and addresses_overlap(u.host_ip, port.host_ip)
-                ),
-                None,
-            )
-            mine = [n for ip, n in claimed.get(key, []) if addresses_overlap(ip, port.host_ip)]
-            if use is None and not mine:
-                break
-            holders.append(
-                _holder_text(use) if use is not None else f"container {mine[0]} of this stack"
-            )
-        else:
-            out.append(_port_conflict(change, port, "; ".join(sorted(set(holders)))))
-    return out
-
-
-def _holder_text(use: PortUse) -> str:
-    """Who holds a port, as the conflict message names it."""
-    if use.holder is PortHolder.HOST_PROCESS:
-        return "a process on the host"
-    owner = f"project {use.project}" if use.project else "not managed by envkit"
-    return f"container {use.container} ({owner})"
-
-
-def _port_conflict(
-    change: Change, port: PortSpec, owner: str, use: PortUse | None = None
-) -> Conflict:
-    ip = use.host_ip if use is not None and use.host_ip else port.host_ip
-    published = port.published_text()
-    where = f"{ip}:{published}" if ip else published
-    return Conflict(
-        "port-in-use",
-        f"host port {where}/{port.protocol} for {change.service} "
-        f"({change.name}, container port {port.key()}) is held by {owner}",
-        hint="stop or remove what holds it, publish another host port for this environment, "
-        "or leave the host port out so the engine picks a free one",
-        service=change.service,
-    )
+    return [
+        Conflict("port-in-use", p.message, hint=p.hint, service=p.service)
+        for p in port_problems(desired.project, observed, publishers)
+    ]
