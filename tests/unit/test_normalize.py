@@ -129,6 +129,13 @@ def test_a_bad_port_in_a_stack_is_located(tmp_path: Path) -> None:
         "envkit.yaml:6:13: error[invalid-port]: services.a.ports[0]: '54321:5432/tpc' is not"
         " a port mapping\n  hint: the protocol must be tcp, udp or sctp"
     )
+    # an IPv6 address followed by only one port: the schema lets it through to the parser,
+    # which says what is wrong rather than the generic hint
+    assert failure(tmp_path, 'image: x\nports: ["::1:6000"]') == (
+        "envkit.yaml:6:13: error[invalid-port]: services.a.ports[0]: '::1:6000' is not a port"
+        " mapping\n  hint: ':' is not an IP address (after an IPv6 address come"
+        " HOST:CONTAINER: ::1:8080:80, or ::1::80)"
+    )
 
 
 # -- volumes -----------------------------------------------------------------------------
