@@ -75,6 +75,13 @@ def swarm_warnings(stack: SwarmStack, *, registry: str | None = None) -> list[Sw
                     "drop the address, or keep the service on one engine; a firewall on the "
                     "nodes limits who reaches the port",
                 ))  # fmt: skip
+            if port.published_last is not None:
+                out.append(SwarmWarning(
+                    svc.name, "ignored-by-swarm",
+                    f"port {port.key()} has the host range {port.published_text()}: Swarm "
+                    f"publishes one port, {port.published}",
+                    "publish one host port, or leave it out so Swarm picks one",
+                ))  # fmt: skip
         if spec.privileged:
             out.append(SwarmWarning(
                 svc.name, "ignored-by-swarm", "privileged: is not supported by Swarm services",

@@ -126,3 +126,15 @@ def test_a_host_address_on_a_port_is_said_to_be_ignored(tmp_path: Path) -> None:
     ))  # fmt: skip
     [warning] = swarm_warnings(stack)
     assert warning.code == "ignored-by-swarm" and "127.0.0.1" in warning.message
+
+
+def test_a_host_range_for_one_port_is_said_to_publish_its_first_port(tmp_path: Path) -> None:
+    stack = _load(tmp_path, HEAD + (
+        "services:\n  a:\n    image: 10.0.0.1:5000/busybox\n"
+        "    ports: ['8000-8010:80']\n"
+    ))  # fmt: skip
+    [warning] = swarm_warnings(stack)
+    assert warning.code == "ignored-by-swarm"
+    assert warning.message == (
+        "port 80/tcp has the host range 8000-8010: Swarm publishes one port, 8000"
+    )
