@@ -333,6 +333,10 @@ class ServiceSpec:
     options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
+    # ``init_env:``: variables the image reads only when it initialises an empty volume
+    # (envkit.reconcile.initenv warns when one changes over an existing volume); None:
+    # not said, so every environment change is warned about.
+    init_env: frozenset[str] | None = None
     origin: Origin | None = field(default=None, compare=False)
 
 
@@ -475,7 +479,7 @@ def container_name(project: str, service: str, replica: int) -> str:
 # Fields that do not change the container itself (Compose leaves the same ones out of its
 # config hash): how many, in which order, and how the image is obtained.
 _NOT_HASHED = frozenset(
-    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"}
+    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env", "init_env"}
 )
 
 

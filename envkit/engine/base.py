@@ -164,6 +164,9 @@ class ObservedState:
     # The bind mount sources of the desired state that do not exist: path -> BindSource.
     # Only for an engine on this host (a remote engine's files are not ours to look at).
     missing_binds: Mapping[str, BindSource] = field(default_factory=dict)
+    # Images missing locally that would be pulled, and cannot be: ref -> why (filled by
+    # envkit.reconcile.pullcheck for plan and up; the observe itself asks no registry).
+    unpullable: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +396,12 @@ class ImageStore(Protocol):
 
     def image_info(self, ref: str) -> ImageInfo | None:
         """Id, tags and size of a local image, or None when it is not on the engine."""
+        ...
+
+    def pull_problem(self, ref: str) -> str | None:
+        """Why the engine could not pull ``ref`` now (its registry unreachable, the image
+        or tag unknown to it, no credentials), or None when it could: the engine asks the
+        registry for the image's manifest, and pulls nothing."""
         ...
 
     def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:

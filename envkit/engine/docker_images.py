@@ -99,6 +99,19 @@ class DockerImages:
                 return None
             raise
 
+    def pull_problem(self, ref: str) -> str | None:
+        """Why the engine cannot pull ``ref`` now, or None when its registry has the image:
+        the engine fetches the manifest (``GET /distribution/REF/json``, credentials as for
+        a pull, from the engine user's Docker config) and pulls nothing."""
+        try:
+            with self._boundary("look up image", f"{ref} in {registry_of(ref)}"):
+                self._api().inspect_distribution(ref)
+        except EngineUnavailable:
+            raise
+        except EngineError as exc:
+            return exc.message
+        return None
+
     def image_id(self, ref: str) -> str | None:
         """The local id of an image reference, or None when it is not on the engine."""
         info = self._inspect(ref)

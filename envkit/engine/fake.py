@@ -122,6 +122,11 @@ class FakeEngine(FakeContainerOps):
             self.images[ref] = self.registry[ref]
             return self.images[ref]
 
+    def pull_problem(self, ref: str) -> str | None:
+        """None when the fake registry has ``ref``, else why not."""
+        with self._lock:
+            return None if ref in self.registry else f"{ref} is not in the fake registry"
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` from the fake registry now (pull_policy always, before plan)."""
         with self._lock:

@@ -22,6 +22,7 @@ from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.portlock import fixed_ports, port_locks
+from envkit.reconcile.pullcheck import with_pull_check
 from envkit.reconcile.scope import scope_desired, scope_observed
 from envkit.reconcile.teardown import DownResult, remove_instance
 from envkit.secretkey import with_secret_key
@@ -184,7 +185,7 @@ def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: E
 def _observe(
     engine: Engine, desired: DesiredState, services: frozenset[str] | None
 ) -> ObservedState:
-    observed = engine.observe(desired)
+    observed = with_pull_check(desired, engine, engine.observe(desired))
     return observed if services is None else scope_observed(observed, services)
 
 

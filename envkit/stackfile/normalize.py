@@ -243,6 +243,9 @@ class _Normalizer(TreeReader):
             options=optionfields.container_options(self, svc, at),
             volumes_from=volumes_from,
             sensitive_env=sensitive_env,
+            init_env=(
+                None if svc.get("init_env") is None else frozenset(self.strings(*get("init_env")))
+            ),
             origin=origin,
         )
 
