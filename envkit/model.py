@@ -61,6 +61,7 @@ __all__ = [
     "envkit_version",
     "is_wildcard",
     "project_labels",
+    "pull_policy_text",
     "service_fields",
     "spec_hash",
     "spec_json",
@@ -135,6 +136,9 @@ class PullPolicy(Enum):
     MISSING = "missing"
     NEVER = "never"
     BUILD = "build"
+    # Compose's daily, weekly and every_<duration>: pull when the local image was last
+    # tagged longer ago than ServiceSpec.pull_refresh_s (compose-go calls it "refresh")
+    REFRESH = "refresh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +323,7 @@ class ServiceSpec:
     cpus: float | None = None
     replicas: int = 1
     pull_policy: PullPolicy = PullPolicy.MISSING
+    pull_refresh_s: float | None = None  # pull_policy refresh: the window, in seconds
     # The networks it joins, the first one first; () means the instance's default network.
     networks: tuple[ServiceNetwork, ...] = ()
     network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
@@ -466,6 +471,22 @@ class DesiredState:
         raise KeyError(name)
 
 
+def pull_policy_text(spec: ServiceSpec) -> str:
+    """The pull policy as Compose spells it: ``always``, ``daily``, ``every_12h``..."""
+    if spec.pull_policy is not PullPolicy.REFRESH or spec.pull_refresh_s is None:
+        return spec.pull_policy.value
+    named = {86400.0: "daily", 7 * 86400.0: "weekly"}
+    if spec.pull_refresh_s in named:
+        return named[spec.pull_refresh_s]
+    ms = round(spec.pull_refresh_s * 1000)
+    text = ""
+    for unit, factor in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if ms >= factor:
+            text += f"{ms // factor}{unit}"
+            ms %= factor
+    return f"every_{text or '1ms'}"
+
+
 def is_oneoff(labels: Mapping[str, str]) -> bool:
     """Whether a container is an ``envkit run`` one-off: never a replica, never planned or
     pruned by ``up``, removed by ``down`` and ``gc`` with the instance."""
@@ -479,7 +500,16 @@ def container_name(project: str, service: str, replica: int) -> str:
 # Fields that do not change the container itself (Compose leaves the same ones out of its
 # config hash): how many, in which order, and how the image is obtained.
 _NOT_HASHED = frozenset(
-    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env", "init_env"}
+    {
+        "name",
+        "replicas",
+        "depends_on",
+        "pull_policy",
+        "pull_refresh_s",
+        "origin",
+        "sensitive_env",
+        "init_env",
+    }
 )
 
 

@@ -389,6 +389,12 @@ class ImageStore(Protocol):
         """Make the service's image present per its pull_policy/build; return its id."""
         ...
 
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the service's pull policy asks for a pull before planning: ``always``,
+        or a refresh policy (daily, weekly, every_<duration>) whose window has passed since
+        the local image was last tagged (or there is none)."""
+        ...
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull the service's image now (pull_policy always: before planning, so the plan
         compares with the registry's current image); return its id."""

@@ -12,12 +12,19 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 from envkit.engine.base import ImageInfo
-from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
+from envkit.engine.docker_json import (
+    Json,
+    image_tagged_at,
+    labels_of,
+    parse_image_info,
+    split_tag,
+)
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.imagename import registry_of
 from envkit.model import BuildSpec, PullPolicy, ServiceSpec
@@ -37,7 +44,9 @@ BUILD_LABEL = "io.envkit.build"
 
 def build_fingerprint(build: BuildSpec) -> str:
     """What a built image is labelled with (``io.envkit.build``): context hash, Dockerfile,
-    args and target. The engine reuses a local image only when it was built from the same."""
+    args and target, and the options that make another image (inline Dockerfile, tags,
+    labels, network, shm_size, extra_hosts). The engine reuses a local image only when it
+    was built from the same."""
     data: dict[str, Any] = {
         "context_hash": build.context_hash,
         "dockerfile": build.dockerfile,
@@ -133,11 +142,18 @@ class DockerImages:
           has ``build:``, else pull. With ``build:``, a local image counts only when it was
           built from the same context, Dockerfile, args and target (its ``io.envkit.build``
           label), so a changed context rebuilds;
-        - ``never``: the local image or an error; ``build``: always build.
+        - ``never``: the local image or an error; ``build``: always build;
+        - ``daily``, ``weekly``, ``every_<duration>`` (``refresh``): the local image while
+          it was last tagged less than that long ago (:meth:`pull_due`), else pull.
         """
 
         ref = spec.image
         policy = spec.pull_policy
+        if policy is PullPolicy.REFRESH:
+            local = self._inspect(ref)
+            if local is not None and not self._due(spec, local):
+                return str(local["Id"])
+            return self._pull(spec, on_output, missing_locally=local is None)
         if policy is PullPolicy.ALWAYS:
             pulled = self._pulled.get(ref)
             if pulled is not None and self.image_id(ref) == pulled:
@@ -155,6 +171,9 @@ class DockerImages:
         if spec.build is not None and policy is PullPolicy.MISSING:
             built = labels_of(local.get("Config") or {}) if local is not None else {}
             if local is not None and built.get(BUILD_LABEL) == build_fingerprint(spec.build):
+                for tag in spec.build.tags:  # a tag removed since the build is put back
+                    if self.image_id(tag) != local["Id"]:
+                        self.tag_image(str(local["Id"]), tag)
                 return str(local["Id"])
             return self._build(spec, on_output)
         if local is not None:
@@ -167,6 +186,23 @@ class DockerImages:
                 origin=spec.origin,
             )
         return self._pull(spec, on_output, missing_locally=True)
+
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether ``spec``'s pull policy asks for a pull now: ``always``; or ``daily``,
+        ``weekly``, ``every_<duration>`` when the local image is missing or was last tagged
+        longer ago than that (as docker/compose decides, from ``LastTagTime``)."""
+        if spec.pull_policy is PullPolicy.ALWAYS:
+            return True
+        if spec.pull_policy is not PullPolicy.REFRESH:
+            return False
+        local = self._inspect(spec.image)
+        return local is None or self._due(spec, local)
+
+    @staticmethod
+    def _due(spec: ServiceSpec, local: Json) -> bool:
+        tagged = image_tagged_at(local)
+        window = spec.pull_refresh_s or 0.0
+        return tagged is None or time.time() - tagged >= window
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (for pull_policy always, before planning), so the
@@ -211,6 +247,11 @@ class DockerImages:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
+        if spec.pull_policy is PullPolicy.REFRESH:
+            # The engine sets LastTagTime when it tags an image, and a pull of an image
+            # it already has may set nothing: tagging it with its own reference records
+            # this pull where the next `up` (any user's, or docker compose's) reads it.
+            self.tag_image(found, ref)
         self._pulled[ref] = found
         return found
 

@@ -59,8 +59,15 @@ def container_mounts(
             _check_subpath(api_version, spec, m)
             mount.setdefault("VolumeOptions", {})["Subpath"] = m.subpath
         mounts.append(mount)
+    declared = {m.target: m for m in spec.mounts}
     mounts += [
-        SdkMount(target=target, source=volume, type="volume", read_only=read_only)
+        SdkMount(
+            target=target,
+            source=volume,
+            type="volume",
+            read_only=read_only,
+            no_copy=target in declared and declared[target].no_copy,
+        )
         for target, (volume, read_only) in anonymous.items()
     ]
     return mounts, binds

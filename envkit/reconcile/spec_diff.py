@@ -70,7 +70,9 @@ class FieldDiff:
 
 
 # Canonical-spec fields that are lists of (key, value) pairs: diffed like mappings.
-_PAIR_FIELDS = frozenset({"labels", "extra_hosts", "build.args"})
+_PAIR_FIELDS = frozenset(
+    {"labels", "extra_hosts", "build.args", "build.labels", "build.extra_hosts"}
+)
 _SIZE_FIELDS = frozenset({"mem_limit"})
 _SIZE_UNITS = (("t", 1024**4), ("g", 1024**3), ("m", 1024**2), ("k", 1024))
 

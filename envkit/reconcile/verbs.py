@@ -205,19 +205,21 @@ def _renew_lease(
 
 
 def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) -> None:
-    """Pull every image whose service has ``pull_policy: always``, before planning: the
+    """Pull every image whose service has ``pull_policy: always`` (or a refresh policy,
+    daily, weekly, every_<duration>, whose window has passed), before planning: the
     planner (pure) then sees the registry's current image as the local image id, so an
     image updated under the same tag shows as a change (and recreates only its services).
     ``plan`` and ``up`` both do it; a registry that cannot be reached fails here, before
     anything changes."""
-    from envkit.model import PullPolicy
+    from envkit.model import PullPolicy, pull_policy_text
 
     seen: set[str] = set()
     for spec in desired.services:
-        if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
+        wanted = spec.pull_policy in (PullPolicy.ALWAYS, PullPolicy.REFRESH)
+        if wanted and spec.image not in seen and engine.pull_due(spec):
             seen.add(spec.image)
             image = Subject(Kind.IMAGE, spec.image)
-            reporter.step(image, "pulling (pull_policy: always)")
+            reporter.step(image, f"pulling (pull_policy: {pull_policy_text(spec)})")
             with failing(reporter, [image]):
                 engine.refresh_image(spec, on_output=partial(reporter.output, image))
             reporter.step(image, "pulled", Outcome.PULLED)

@@ -7,6 +7,7 @@ listed in :mod:`envkit.stackfile.normalize`'s docstring.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
@@ -240,6 +241,12 @@ def extra_hosts(reader: TreeReader, value: Any, path: DocPath) -> tuple[tuple[st
     return tuple(sorted((h, ip.strip("[]")) for h, ip in pairs.items()))
 
 
+# What `docker tag` takes: [HOST[:PORT]/]PATH[:TAG], path components in lowercase.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG_REF = re.compile(
+    rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+)
+
 # Compose build keys that need BuildKit, which the engine's classic builder is not.
 _BUILDKIT_ONLY = ("platforms", "ssh", "secrets", "additional_contexts", "cache_to")
 
@@ -272,6 +279,16 @@ def build(reader: TreeReader, value: Any, path: DocPath) -> BuildSpec | None:
             (*path, "dockerfile_inline"),
             hint="keep one: dockerfile names a file, dockerfile_inline is its text",
         )
+    tags = reader.strings(spec.get("tags"), (*path, "tags"))
+    for i, tag in enumerate(tags):
+        if not _TAG_REF.fullmatch(tag):
+            reader.fail(
+                "invalid-build",
+                "{value} is not an image name to tag the build with",
+                (*path, "tags", i),
+                value=tag,
+                hint="write [REGISTRY/]NAME[:TAG] in lowercase, e.g. shop/app:1.2",
+            )
     shm = spec.get("shm_size")
     return BuildSpec(
         context=context,
@@ -279,7 +296,7 @@ def build(reader: TreeReader, value: Any, path: DocPath) -> BuildSpec | None:
         args=tuple(sorted((k, v) for k, v in resolved.items() if v is not None)),
         target=reader.string(spec.get("target"), (*path, "target")),
         dockerfile_inline=inline,
-        tags=reader.strings(spec.get("tags"), (*path, "tags")),
+        tags=tags,
         labels=tuple(sorted((k, v or "") for k, v in labels.items())),
         network=reader.string(spec.get("network"), (*path, "network")),
         shm_size=reader.optional("invalid-size", parse_size, shm, (*path, "shm_size")),

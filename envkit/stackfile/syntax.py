@@ -237,6 +237,10 @@ def _checked(mount: Mount) -> Mount:
         raise Invalid(_NOT_MOUNT, "propagation and create_host_path are for bind mounts")
     if mount.type is MountType.TMPFS and mount.selinux:
         raise Invalid(_NOT_MOUNT, "z and Z relabel bind mounts and volumes, not a tmpfs")
+    if (mount.selinux or mount.create_host_path) and ":" in mount.source + mount.target:
+        # these go to the engine as a SOURCE:TARGET:MODES string: a ':' would move the split
+        raise Invalid(_NOT_MOUNT, "a path with ':' cannot take z, Z or create_host_path "
+                      "(the engine reads those from a SOURCE:TARGET:MODES string)")  # fmt: skip
     if mount.type is MountType.VOLUME and not mount.source and mount.selinux:
         raise Invalid(_NOT_MOUNT, "z and Z relabel a bind mount or a named volume: "
                       "name the volume (NAME:/path:z) or drop the z")  # fmt: skip

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from envkit.model import LABEL
@@ -104,6 +105,16 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
             "  - {type: tmpfs, target: /t, tmpfs: {size: 1048576}}",
         )
         + "volumes:\n  Data: {}\n",
+    ),
+    # build: keys docker-compose 1.29.2 knows, on the classic builder; the built image's
+    # labels show on the container (image: names a tag of this test only)
+    "build-options": (
+        {"ctx/Dockerfile": f"FROM {IMAGE}\nRUN grep myhost /etc/hosts > /hosts.txt\n"},
+        "services:\n  web:\n    image: envkit-test/built-{hex}:1\n"
+        '    command: [sh, -c, "sleep 3600"]\n    init: true\n    stop_grace_period: 1s\n'
+        "    build:\n      context: ./ctx\n      labels: {team: shop}\n      network: host\n"
+        "      shm_size: 64m\n      extra_hosts: ['myhost:10.1.2.3']\n"
+        f"      cache_from: [{IMAGE}]\n",
     ),
     "networks-aliases": (
         {},
@@ -229,6 +240,11 @@ def folder(docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         remove_labelled(
             docker_client, f"{LABEL.STACK}={f.stack}", f"{COMPOSE_PROJECT}={f.compose_project}"
         )
+        for image in docker_client.images.list():  # what a build case tagged, only that
+            for tag in image.tags:
+                if f"-{f.hex}:" in tag:
+                    with contextlib.suppress(docker.errors.APIError):
+                        docker_client.images.remove(tag, force=True)
 
 
 def _compose(f: Folder, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import docker.errors
 import pytest
 
+from envkit.engine.docker_json import image_tagged_at
+
 from .conftest import StackFile, busybox
+from .images_support import local_registry
 
 pytestmark = pytest.mark.engine
 
@@ -117,6 +124,12 @@ services:
         assert out.endswith("hi\n")
         again = stack.cli("plan", "default", "--detailed-exitcode")
         assert again.code == 0, again.text  # the built image is reused: nothing to do
+        # a tag removed since the build is put back when the image is next used
+        docker_client.images.remove(f"{repo}:extra")
+        assert stack.cli("down", "default").code == 0
+        assert stack.cli("up", "default").code == 0
+        assert f"{repo}:extra" in docker_client.images.get(f"{repo}:1").tags
+        assert docker_client.images.get(f"{repo}:1").id == image.id  # not built again
         stack.edit("team=shop", "team=ops")
         changed = stack.cli("plan", "default", "--detailed-exitcode")
         assert changed.code == 2, changed.text  # a build key changed: rebuild, recreate
@@ -125,3 +138,72 @@ services:
         for tag in (f"{repo}:1", f"{repo}:extra"):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[str]:
+    with local_registry() as address:
+        yield address
+
+
+def _push(client: Any, source: str, ref: str) -> str:
+    repo, tag = ref.rsplit(":", 1)
+    client.images.get(source).tag(repo, tag)
+    for event in client.api.push(repo, tag=tag, stream=True, decode=True):
+        assert "error" not in event, event
+    return str(client.images.get(ref).id)
+
+
+def _app_action(stack: StackFile) -> str:
+    plan = stack.cli("plan", "default", "--json")
+    assert plan.code == 0, plan.text
+    changes = json.loads(plan.out)["changes"]
+    (app,) = [c for c in changes if c["kind"] == "container"]
+    return str(app["action"])
+
+
+def test_pull_every_pulls_once_the_window_has_passed(
+    stack: StackFile, registry: str, docker_client: Any
+) -> None:
+    from .conftest import IMAGE
+
+    ref = f"{registry}/{stack.name}/app:1"
+    try:
+        old_id = _push(docker_client, IMAGE, ref)
+        stack.write(
+            "services:\n"
+            + busybox("app", extra=f"image: {ref}\npull_policy: every_1h").replace(
+                f"    image: {IMAGE}\n", ""
+            )
+        )
+        up = stack.cli("up", "default")
+        assert up.code == 0, up.text
+        assert "pulling" not in up.text  # tagged a moment ago: within the hour
+        # a new image under the same tag in the registry; the local tag back to the old one
+        new = docker_client.images.build(
+            fileobj=io.BytesIO(f"FROM {IMAGE}\nLABEL v={stack.name}\n".encode()),
+            tag=f"envkit-test/{stack.name}-v2:latest",
+            rm=True,
+        )[0]
+        new_id = _push(docker_client, new.id, ref)
+        docker_client.images.get(old_id).tag(*ref.rsplit(":", 1))
+        assert _app_action(stack) == "noop"  # within the window: the local image is used
+        stack.edit("every_1h", "every_1s")
+        time.sleep(1.1)
+        assert _app_action(stack) == "recreate"  # the window passed: pulled before planning
+        up = stack.cli("up", "default")
+        assert up.code == 0, up.text
+        (app,) = stack.containers("default").values()
+        assert app.image.id == new_id
+        # the pull is recorded where the next run reads it: the image's LastTagTime
+        tagged = image_tagged_at(docker_client.api.inspect_image(ref))
+        assert tagged is not None and time.time() - tagged < 30
+        stack.edit("every_1s", "daily")
+        assert stack.cli("plan", "default", "--detailed-exitcode").code == 0
+    finally:
+        stack.cleanup()
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if stack.name in tag:
+                    with contextlib.suppress(docker.errors.APIError):
+                        docker_client.images.remove(tag, force=True)

@@ -139,3 +139,36 @@ def test_dockerfile_and_inline_together_are_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError) as caught:
         _desired(tmp_path, text)
     assert [p.code for p in caught.value.diagnostics] == ["invalid-build"]
+
+
+@pytest.mark.parametrize("tag", ["Shop:1", "shop/app:", "shop/app@sha256:abc", "a b"])
+def test_a_tag_docker_cannot_take_is_refused_where_it_is(tmp_path: Path, tag: str) -> None:
+    text = f"services:\n  app:\n    build:\n      context: ctx\n      tags: ['{tag}']\n"
+    with pytest.raises(StackError) as caught:
+        _desired(tmp_path, text)
+    (problem,) = caught.value.diagnostics
+    assert (problem.code, str(problem.origin)) == (
+        "invalid-build",
+        f"{tmp_path / 'compose.yaml'}:5:14",
+    )
+
+
+@pytest.mark.parametrize("tag", ["shop/app:1.2", "127.0.0.1:5000/shop/app", "a__b/c-d.e:x_1"])
+def test_tags_docker_takes_are_read(tmp_path: Path, tag: str) -> None:
+    text = (
+        "services:\n  app:\n    build:\n      context: ctx\n"
+        f"      dockerfile_inline: FROM scratch\n      tags: ['{tag}']\n"
+    )
+    build = _desired(tmp_path, text).build
+    assert build is not None and build.tags == (tag,)
+
+
+def test_build_labels_merge_by_name_across_files(tmp_path: Path) -> None:
+    """As build.args: a later file's label replaces the earlier one of the same name, in
+    list and mapping form (Compose's merge of unique resources)."""
+    base = tmp_path / "compose.yaml"
+    base.write_text("services:\n  app:\n    build: {context: ., labels: [a=1, b=2]}\n")
+    over = tmp_path / "compose.override.yaml"
+    over.write_text("services:\n  app:\n    build: {labels: {b: '20', c: '3'}}\n")
+    doc = read([str(base), str(over)])
+    assert doc.data["services"]["app"]["build"]["labels"] == ["a=1", "b=20", "c=3"]

@@ -73,6 +73,13 @@ def test_mount_options(value: Any, expected: Mount) -> None:
         ({"type": "volume", "target": "/d", "volume": {"nocopy": "yes"}},
          "nocopy must be true or false"),
         ({"type": "volume", "target": "/d", "volume": "x"}, "volume is a mapping of options"),
+        # a ':' in a path would move the split of the engine's SOURCE:TARGET:MODES string
+        ({"type": "bind", "source": "/a:/etc", "target": "/c", "bind": {"selinux": "z"}},
+         "a path with ':' cannot take z, Z or create_host_path (the engine reads those from"
+         " a SOURCE:TARGET:MODES string)"),
+        ({"type": "bind", "source": "/h", "target": "/c:ro", "bind": {"create_host_path": True}},
+         "a path with ':' cannot take z, Z or create_host_path (the engine reads those from"
+         " a SOURCE:TARGET:MODES string)"),
     ],
 )  # fmt: skip
 def test_bad_mount_options_say_why(value: Any, hint: str) -> None:
@@ -165,3 +172,25 @@ def test_plan_shows_the_options_that_changed() -> None:
         "tmpfs /t:size=1024,mode=0o700"
     )
     assert mount_text(Mount(V, "/anon")) == "volume (anonymous):/anon"
+
+
+def test_an_anonymous_volume_keeps_nocopy() -> None:
+    desired = DesiredState("s", "dev", None, (ServiceSpec("web", "x"),))
+    spec = ServiceSpec("web", "x", mounts=(Mount(V, "/anon", no_copy=True),))
+    (mount,), binds = container_mounts("1.41", desired, spec, {"/anon": ("web-1_anon", False)})
+    assert (mount["Source"], mount["VolumeOptions"], binds) == ("web-1_anon", {"NoCopy": True}, [])
+
+
+def test_a_swarm_service_gets_the_options_its_mount_can_say() -> None:
+    from envkit.reconcile.swarm_spec import _mount as swarm_mount
+
+    tmpfs = swarm_mount(None, Mount(T, "/t", tmpfs_size=1024, tmpfs_mode=0o700))  # type: ignore[arg-type]
+    assert tmpfs == {
+        "Type": "tmpfs",
+        "Target": "/t",
+        "TmpfsOptions": {"SizeBytes": 1024, "Mode": 0o700},
+    }
+    bind = swarm_mount(None, Mount(B, "/c", "/h", propagation=Propagation.RSLAVE))  # type: ignore[arg-type]
+    assert bind["BindOptions"] == {"Propagation": "rslave"}
+    plain = swarm_mount(None, Mount(B, "/c", "/h"))  # type: ignore[arg-type]
+    assert plain == {"Type": "bind", "Source": "/h", "Target": "/c"}  # unchanged for old stacks

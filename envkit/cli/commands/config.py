@@ -30,6 +30,7 @@ from envkit.model import (
     PullPolicy,
     ServiceSpec,
     VolumeSpec,
+    pull_policy_text,
 )
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _service(svc: ServiceSpec, files: _FileNames, show_secrets: bool) -> dict[st
         build.update(_build_extras(svc.build))
         out["build"] = build
     if svc.pull_policy is not PullPolicy.MISSING:
-        out["pull_policy"] = svc.pull_policy.value
+        out["pull_policy"] = pull_policy_text(svc)
     if svc.container_name:
         out["container_name"] = svc.container_name
     if svc.command is not None:
