@@ -69,9 +69,9 @@ def swarm_up(
                 continue  # NOOP: converged when observed just now
             _send(engine, stack, change, svc, ids, deadline)
             report(change.describe())
-            sent.append(svc)
-        for svc in sent:
-            _converge(engine, stack, svc, deadline, report)
+            sent.append((svc, change.action is not ServiceAction.ROLLING))
+        for svc, watch in sent:
+            _converge(engine, stack, svc, deadline, report, watch_window=watch)
     for obj in plan.objects:
         if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
@@ -159,7 +159,15 @@ def _converge(
     svc: SwarmService,
     deadline: float,
     report: Report,
+    *,
+    watch_window: bool = False,
 ) -> None:
+    """Wait until ``svc`` converged. A rolling update's monitor window is Swarm's: it says
+    ``completed`` only after the new tasks ran that long (measured on the test cluster: a
+    10 s window, ``completed`` 10 s after the task ran), and a task failing inside it
+    pauses or rolls the update back, which raises here. Swarm watches no window after a
+    create, a recreate or a scale: with ``watch_window`` and an ``update_config.monitor``,
+    envkit watches it itself, and a task failing inside it raises."""
     name = f"{stack.project}_{svc.name}"
     state: dict[str, ObservedService | None] = {"s": None}
 
@@ -197,9 +205,30 @@ def _converge(
 
     _wait(done, deadline, f"service {svc.name} to converge")
     monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
-    if monitor and state["s"] is not None and state["s"].update_state == "completed":
-        pass  # Swarm's own update already waited out the monitor window before "completed"
+    if watch_window and monitor and not svc.deploy.mode.is_job:
+        report(f"  {svc.name}: watching its tasks for the monitor window ({monitor:g} s)")
+        _watch_window(engine, svc.name, name, monitor, set(seen))
     report(f"  {svc.name}: converged")
+
+
+def _watch_window(
+    engine: ServiceOrchestrator, service: str, name: str, monitor: float, known: set[str]
+) -> None:
+    """Fail when a task of the service fails (or a running one goes) within ``monitor`` s."""
+    end = time.monotonic() + monitor
+    while True:
+        s = engine.service(name)
+        if s is None:
+            raise ApplyError(f"service {service} disappeared inside its monitor window",
+                             hint="another client removed it: run `envkit up` again")  # fmt: skip
+        failed = {t.id: t for t in s.tasks if t.state in _FAILED and t.id not in known}
+        if failed:
+            raise _update_failed(
+                engine, service, s, failed, what=f"failed inside its monitor window ({monitor:g} s)"
+            )
+        if time.monotonic() >= end:
+            return
+        time.sleep(min(0.5, max(0.0, end - time.monotonic())))
 
 
 def _fail_fast(engine: ServiceOrchestrator, svc: SwarmService, s: ObservedService) -> None:
@@ -215,6 +244,8 @@ def _update_failed(
     service: str,
     s: ObservedService,
     seen: dict[str, ObservedTask] | None = None,
+    *,
+    what: str | None = None,
 ) -> ApplyError:
     failed = list(
         {**(seen or {}), **{t.id: t for t in s.tasks if t.state in _FAILED}}.values()
@@ -223,8 +254,8 @@ def _update_failed(
     for t in failed[:3]:
         lines.append(f"  task {t.id[:12]} on {t.node or '?'}: {t.state}: {t.error or t.message}")
         lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
-    what = {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
-            "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
+    what = what or {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
+                    "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
     why = failed[0].error if failed else ""
     reason = "; ".join(x for x in (s.update_message, why) if x)
     return ApplyError(

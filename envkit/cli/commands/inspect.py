@@ -112,6 +112,13 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     something that does not run is an error (``ps ENV``: exit 1, ``not-running``); a listing
     that finds nothing is not (``ps`` without ENV: exit 0)."""
     instance_id(args)
+    if args.env is not None and not getattr(args, "engine", None):
+        from envkit.cli.commands.swarm import swarm_endpoint
+
+        if (swarm := swarm_endpoint(args)) is not None:
+            from envkit.cli.commands.swarm_read import swarm_ps
+
+            return swarm_ps(args, console, swarm)
     listing = _listing(args, console)
     eng, selector = listing[0]
     by_project: dict[str, list[ObservedContainer]] = {}

@@ -48,7 +48,14 @@ def use_colour(stream: object) -> bool:
 
 def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     """Exit codes follow the read commands' rule: naming something that does not run is
-    ``not-running`` (1)."""
+    ``not-running`` (1). An environment on a Swarm reads its services' logs
+    (``envkit.cli.commands.swarm_read``)."""
+    from envkit.cli.commands.swarm import swarm_endpoint
+
+    if (swarm := swarm_endpoint(args)) is not None:
+        from envkit.cli.commands.swarm_read import swarm_logs
+
+        return swarm_logs(args, console, swarm)
     sel = select(args, console, args.services, index=args.index)
     containers = sel.containers
     eng = sel.engine

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import read_stack, resolve_env
+from envkit.errors import UsageError
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -25,8 +26,15 @@ def _env_def(doc: Document, env: str) -> dict[str, Any]:
 
 
 def swarm_endpoint(args: argparse.Namespace) -> str | None:
-    """The Swarm manager the environment names, or None for a container engine."""
-    engine = _env_def(read_stack(args), args.env).get("engine")
+    """The Swarm manager the environment names, or None for a container engine. Without
+    ENV (or with a service named where ENV goes), a stack's only environment."""
+    from envkit.stackfile.pipeline import environments
+
+    doc = read_stack(args)
+    env, names = args.env, environments(doc)
+    if (env is None or env not in names) and len(names) == 1:
+        env = names[0]
+    engine = _env_def(doc, env).get("engine") if env is not None else None
     if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
         return str(engine["swarm"])
     return None
@@ -81,6 +89,13 @@ def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile.swarm_warnings import swarm_warnings
 
     stack, registry = _load(args, console)
+    if getattr(args, "ttl", None) is not None:
+        raise UsageError(
+            f"--ttl does not apply to environment {args.env}, which is on a Swarm: "
+            "`envkit gc` reaps expired instances on one engine, not Swarm stacks",
+            hint=f"take the stack down with 'envkit down {args.env}' when it is no longer "
+            "needed, or give the environment a container engine to use --ttl",
+        )
     for w in swarm_warnings(stack, registry=registry):
         console.err(w.render())
     eng = _engine(endpoint)
@@ -116,7 +131,6 @@ def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
-    from envkit.errors import UsageError
     from envkit.reconcile.lock import instance_lock
     from envkit.reconcile.swarm_rollback import swarm_rollback
 
