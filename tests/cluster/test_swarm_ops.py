@@ -158,3 +158,40 @@ def test_a_created_service_failing_inside_its_monitor_window_is_reported(
     err = caught.value
     assert "web failed inside its monitor window (15 s)" in err.message, err.render()
     assert "exit (3)" in (err.detail or "") and "died" in (err.detail or ""), err.detail
+
+
+def test_the_python_api_deploys_reads_and_removes_a_swarm_environment(stack: Stack) -> None:
+    import envkit
+    from envkit.swarm_env import SwarmEnvironment
+
+    o = stack.owner
+    stack.services = {
+        "web": _service("web", o, "  replicas: 2\n", '[sh, -c, "echo api hello; sleep 3600"]')
+    }
+    stack.write()
+    loaded = envkit.load(stack.file)
+    with loaded.ephemeral("dev", ttl=None) as env:
+        assert isinstance(env, SwarmEnvironment) and env.plan is not None
+        assert env.project.startswith(f"{o}-dev-")  # its own instance: its own services
+        doc = env.status()
+        assert doc["engine"] == "swarm" and doc["instance"] == env.instance
+        assert doc["services"]["web"]["replicas"] == {"desired": 2, "running": 2}
+        text = env.logs("web")
+        lines = sorted(text.splitlines())
+        assert len(lines) == 2 and all(line.endswith(" | api hello") for line in lines), text
+        assert lines[0].startswith("web.1@envkit-n") and lines[1].startswith("web.2@envkit-n")
+        again = loaded.attach("dev", instance=env.instance)
+        assert again.status()["services"]["web"]["state"] == "running"
+        project = env.project
+    assert stack.engine.observe_swarm(project).services == ()  # the with block removed it
+    assert stack.engine.observe_swarm(project).objects == ()
+
+    up = loaded.up("dev")
+    try:
+        assert up.status()["services"]["web"]["state"] == "running"
+    finally:
+        gone = up.down()
+    assert gone.services == (f"{stack.project}_web",) and gone.networks == (
+        f"{stack.project}_back",
+    )
+    assert up.down().services == ()  # a second down finds nothing and succeeds
