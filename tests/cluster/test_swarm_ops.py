@@ -15,6 +15,7 @@ import pytest
 
 from envkit.errors import ApplyError
 
+from .harness import Cluster
 from .test_swarm_stack import Stack, _service
 from .test_swarm_stack import stack as stack  # the fixture, re-exported
 
@@ -195,3 +196,19 @@ def test_the_python_api_deploys_reads_and_removes_a_swarm_environment(stack: Sta
         f"{stack.project}_back",
     )
     assert up.down().services == ()  # a second down finds nothing and succeeds
+
+
+def test_gc_on_a_swarm_node_leaves_the_stack_to_swarm_and_says_so(
+    stack: Stack, cluster: Cluster
+) -> None:
+    stack.services = {"web": _service("web", stack.owner, "  mode: global\n")}
+    stack.up()
+    for node in cluster.nodes:  # a task's container on every node; the manager sees them all
+        # --dry-run: the cluster is shared, and a real gc would reap others' old instances
+        gc = _envkit(stack, "gc", "--engine", node.host, "--older-than", "1s",
+                     "--include-unexpiring", "--dry-run", "--json")  # fmt: skip
+        assert gc.returncode == 0, gc.stderr
+        doc = json.loads(gc.stdout)
+        assert {"project": stack.project, "reason": "swarm"} in doc["skipped"], doc
+        assert stack.project not in [r["project"] for r in doc["removed"]]
+        assert f"{stack.project}: a Swarm stack" in gc.stderr

@@ -10,7 +10,7 @@ or with ``--json``::
      "removed": [{"project", "stack", "env", "instance", "reason": "expired"|"older-than",
                   "expires", "created", "containers": [...], "networks": [...],
                   "volumes": [...]}],
-     "skipped": [{"project", "reason"}],
+     "skipped": [{"project", "reason": "renewed"|"locked"|"swarm"}],
      "failed": [{"project", "error", "containers": [...], "networks": [...],
                  "volumes": [...]}]}
 
@@ -99,6 +99,11 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
             _print_objects(console, args, outcome.removed)
         elif outcome.reason is SkipReason.RENEWED:
             console.err(f"{project}: renewed meanwhile; kept")
+        elif outcome.reason is SkipReason.SWARM:
+            console.err(
+                f"{project}: a Swarm stack (its tasks' containers are Swarm's); kept: "
+                "remove it with `envkit down ENV` on its Swarm environment"
+            )
         else:
             console.err(f"{project}: another envkit is working on it; skipped")
 
