@@ -182,36 +182,21 @@ def plan(
 
     conflicts: list[Conflict] = []
     infra: list[Change] = []
-    network_names = {n.name for n in observed.networks}
-    for net in desired.network_specs():
-        name = desired.network_name(net.name)
-        if net.external:
-            if name not in network_names and name not in observed.foreign_names:
-                conflicts.append(
-                    Conflict(
-                        "network-missing",
-                        f"external network {name} (networks.{net.name}) does not exist",
-                        hint=f"create it (docker network create {name}) or drop 'external: true'",
-                    )
-                )
-        elif name not in network_names:
-            infra.append(Change(ResourceKind.NETWORK, name, Action.CREATE, network=net.name))
-            conflicts.extend(_name_taken(observed, name, "network"))
-    volume_names = {v.name for v in observed.volumes}
-    for vol in desired.volumes:
-        name = desired.volume_name(vol.name)
-        if vol.external:
-            if name not in volume_names and name not in observed.foreign_names:
-                conflicts.append(
-                    Conflict(
-                        "volume-missing",
-                        f"external volume {name} (volumes.{vol.name}) does not exist",
-                        hint=f"create it (docker volume create {name}) or drop 'external: true'",
-                    )
-                )
-        elif name not in volume_names:
-            infra.append(Change(ResourceKind.VOLUME, name, Action.CREATE, volume=vol.name))
-            conflicts.extend(_name_taken(observed, name, "volume"))
+    networks = [(n.name, desired.network_name(n.name), n.external) for n in desired.network_specs()]
+    volumes = [(v.name, desired.volume_name(v.name), v.external) for v in desired.volumes]
+    for kind, declared, present in (
+        (ResourceKind.NETWORK, networks, {n.name for n in observed.networks}),
+        (ResourceKind.VOLUME, volumes, {v.name for v in observed.volumes}),
+    ):
+        for key, name, external in declared:
+            if name in present:
+                continue
+            if not external:
+                net, vol = (key, None) if kind is ResourceKind.NETWORK else (None, key)
+                infra.append(Change(kind, name, Action.CREATE, network=net, volume=vol))
+                conflicts.extend(_name_taken(observed, name, kind.value))
+            elif name not in observed.foreign_names:
+                conflicts.append(_external_missing(kind, key, name))
 
     containers: list[Change] = []
     recreated: set[str] = set()
@@ -372,6 +357,16 @@ def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
 def _short_id(image_id: str) -> str:
     algo, _, digest = image_id.partition(":")
     return f"{algo}:{digest[:12]}" if digest else image_id[:12]
+
+
+def _external_missing(kind: ResourceKind, key: str, name: str) -> Conflict:
+    """An ``external: true`` network or volume the engine does not have."""
+    what = kind.value
+    return Conflict(
+        f"{what}-missing",
+        f"external {what} {name} ({what}s.{key}) does not exist",
+        hint=f"create it (docker {what} create {name}) or drop 'external: true'",
+    )
 
 
 def _name_taken(
