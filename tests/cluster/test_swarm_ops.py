@@ -90,6 +90,8 @@ def test_ps_of_a_swarm_environment_with_nothing_deployed_is_not_running(stack: S
     assert "envkit up dev" in ps.stderr
     logs = _envkit(stack, "logs", "dev")
     assert logs.returncode == 1 and "error[not-running]" in logs.stderr, logs
+    listing = _envkit(stack, "ps")  # the stack's container engines, and a word on the Swarm
+    assert "note: environment dev is on a Swarm: list it with 'envkit ps dev'" in listing.stderr
 
 
 def test_ttl_is_refused_on_a_swarm_environment(stack: Stack) -> None:

@@ -40,6 +40,7 @@ def _listing(
         if getattr(args, "all", False) or implicit:
             return [(engine(address=address), {LABEL.PROJECT: None})]
         doc = read_stack(args)
+        _note_swarm_environments(doc, console)
         labels: dict[str, str | None] = {LABEL.STACK: doc.stack_name}
         if address:
             return [(engine(address=address), labels)]
@@ -51,6 +52,16 @@ def _listing(
         )
     desired = resolve_env(args, console).desired
     return [(engine(desired), {LABEL.PROJECT: desired.project})]
+
+
+def _note_swarm_environments(doc: Document, console: Console) -> None:
+    """``ps`` without ENV lists container engines; a Swarm environment is listed by name."""
+    from envkit.stackfile.enginesetting import swarm_manager
+    from envkit.stackfile.pipeline import environments
+
+    for name in environments(doc):
+        if swarm_manager(doc, name) is not None:
+            console.err(f"note: environment {name} is on a Swarm: list it with 'envkit ps {name}'")
 
 
 def _stack_engines(doc: Document) -> list[Engine]:
