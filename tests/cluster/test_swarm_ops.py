@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import select
 import subprocess
 import sys
 import time
@@ -58,6 +59,11 @@ def test_ps_and_logs_read_the_services_and_tasks_through_the_manager(stack: Stac
     assert agent["mode"] == "global" and agent["replicas"] == {"desired": 3, "running": 3}
     assert sorted(t["node"] for t in agent["tasks"]) == ["envkit-n1", "envkit-n2", "envkit-n3"]
 
+    up = _envkit(stack, "up", "dev", "--json")  # a no-op up prints the same document
+    assert up.returncode == 0, up.stderr
+    again = json.loads(up.stdout)
+    assert again["engine"] == "swarm" and again["services"]["web"]["replicas"] == web["replicas"]
+
     text = _envkit(stack, "ps", "dev")
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
@@ -80,6 +86,24 @@ def test_ps_and_logs_read_the_services_and_tasks_through_the_manager(stack: Stac
     assert "agent up" in every.stdout and "hello web" in every.stdout
     until = _envkit(stack, "logs", "dev", "--until", "1m")
     assert until.returncode == 2 and "--until is not available on a Swarm" in until.stderr
+
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "envkit", "-f", str(stack.file), "logs", "-f", "dev", "agent"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        ready, _, _ = select.select([follow.stdout], [], [], 60)
+        assert ready, "logs -f printed nothing within 60 s"
+        first = follow.stdout.readline()  # the old lines come first, then it keeps following
+        assert first.rstrip().endswith("| agent up"), first
+        time.sleep(1)
+        assert follow.poll() is None  # still following
+    finally:
+        follow.kill()
+        follow.wait(10)
 
 
 def test_ps_of_a_swarm_environment_with_nothing_deployed_is_not_running(stack: Stack) -> None:

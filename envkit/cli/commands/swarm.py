@@ -61,6 +61,7 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
     from envkit.reconcile.swarm_warnings import swarm_warnings
 
     stack, registry = _load(args, console)
+    _refuse(args, "plan")
     eng = _engine(endpoint)
     try:
         p = swarm_verbs.plan(eng, stack)
@@ -89,13 +90,7 @@ def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile.swarm_warnings import swarm_warnings
 
     stack, registry = _load(args, console)
-    if getattr(args, "ttl", None) is not None:
-        raise UsageError(
-            f"--ttl does not apply to environment {args.env}, which is on a Swarm: "
-            "`envkit gc` reaps expired instances on one engine, not Swarm stacks",
-            hint=f"take the stack down with 'envkit down {args.env}' when it is no longer "
-            "needed, or give the environment a container engine to use --ttl",
-        )
+    _refuse(args, "up")
     for w in swarm_warnings(stack, registry=registry):
         console.err(w.render())
     eng = _engine(endpoint)
@@ -112,13 +107,54 @@ def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     finally:
         eng.close()
     console.err(p.render())
+    if args.json:
+        from envkit.reconcile.swarm_status import swarm_status_json
+
+        eng = _engine(endpoint)
+        try:
+            observed = eng.observe_swarm(stack.project)
+        finally:
+            eng.close()
+        console.out_json(swarm_status_json(observed, stack.desired.instance))
     return 0
+
+
+def _refuse(args: argparse.Namespace, verb: str) -> None:
+    """What ``up``/``down`` take on one engine and has no meaning on a Swarm: refused, never
+    ignored (``down dev web`` must not take the whole stack down)."""
+    env = args.env
+    refused = [
+        (getattr(args, "ttl", None) is not None, "--ttl",
+         "`envkit gc` reaps expired instances on one engine, not Swarm stacks",
+         f"take the stack down with 'envkit down {env}' when it is no longer needed"),
+        (bool(getattr(args, "ephemeral", False)), "--ephemeral",
+         "an ephemeral instance relies on --ttl and gc, which a Swarm stack has not",
+         f"name an instance: 'envkit up {env} --instance ID', and 'envkit down {env} "
+         "--instance ID' after"),
+        (getattr(args, "plan", None) is not None, "--plan",
+         "a saved plan is of containers on one engine",
+         f"run 'envkit plan {env}' and then 'envkit up {env}'"),
+        (bool(getattr(args, "services", None)), "SERVICE...",
+         f"a Swarm {verb} takes the whole stack",
+         f"'envkit {verb} {env}' without services"
+         + ("; to remove one service, delete it from the stack file and run 'envkit up "
+            f"{env}'" if verb == "down" else "")),
+        (getattr(args, "out", None) is not None, "-o/--out",
+         "a saved plan is of containers on one engine", f"run 'envkit plan {env}' without it"),
+    ]  # fmt: skip
+    for bad, what, why, hint in refused:
+        if bad:
+            raise UsageError(
+                f"{what} does not apply to environment {env}, which is on a Swarm: {why}",
+                hint=hint,
+            )
 
 
 def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile import swarm_verbs
 
     desired = resolve_env(args, console).desired
+    _refuse(args, "down")
     eng = _engine(endpoint)
     try:
         n = swarm_verbs.down(
