@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from envkit.engine.swarm_base import ObservedService, ObservedTask, ServiceOrchestrator
 from envkit.errors import ApplyError, EngineError
@@ -70,8 +71,13 @@ def swarm_up(
             _send(engine, stack, change, svc, ids, deadline)
             report(change.describe())
             sent.append((svc, change.action is not ServiceAction.ROLLING))
+        windows: list[_Window] = []
         for svc, watch in sent:
-            _converge(engine, stack, svc, deadline, report, watch_window=watch)
+            known = _converge(engine, stack, svc, deadline, report)
+            monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
+            if watch and monitor and not svc.deploy.mode.is_job:
+                windows.append(_Window(svc.name, f"{stack.project}_{svc.name}", monitor, known))
+        _watch_windows(engine, windows, report)  # the wave's windows run together
     for obj in plan.objects:
         if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
@@ -159,15 +165,13 @@ def _converge(
     svc: SwarmService,
     deadline: float,
     report: Report,
-    *,
-    watch_window: bool = False,
-) -> None:
-    """Wait until ``svc`` converged. A rolling update's monitor window is Swarm's: it says
-    ``completed`` only after the new tasks ran that long (measured on the test cluster: a
-    10 s window, ``completed`` 10 s after the task ran), and a task failing inside it
-    pauses or rolls the update back, which raises here. Swarm watches no window after a
-    create, a recreate or a scale: with ``watch_window`` and an ``update_config.monitor``,
-    envkit watches it itself, and a task failing inside it raises."""
+) -> frozenset[str]:
+    """Wait until ``svc`` converged; return the ids of the failed tasks seen meanwhile.
+    A rolling update's monitor window is Swarm's: it says ``completed`` only after the new
+    tasks ran that long (measured on the test cluster: a 10 s window, ``completed`` 10 s
+    after the task ran), and a task failing inside it pauses or rolls the update back,
+    which raises here. Swarm watches no window after a create, a recreate or a scale:
+    :func:`_watch_windows` does."""
     name = f"{stack.project}_{svc.name}"
     state: dict[str, ObservedService | None] = {"s": None}
 
@@ -204,31 +208,41 @@ def _converge(
         return s.update_state in ("", "completed")
 
     _wait(done, deadline, f"service {svc.name} to converge")
-    monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
-    if watch_window and monitor and not svc.deploy.mode.is_job:
-        report(f"  {svc.name}: watching its tasks for the monitor window ({monitor:g} s)")
-        _watch_window(engine, svc.name, name, monitor, set(seen))
     report(f"  {svc.name}: converged")
+    return frozenset(seen)
 
 
-def _watch_window(
-    engine: ServiceOrchestrator, service: str, name: str, monitor: float, known: set[str]
-) -> None:
-    """Fail when a task of the service fails (or a running one goes) within ``monitor`` s."""
-    end = time.monotonic() + monitor
-    while True:
-        s = engine.service(name)
-        if s is None:
-            raise ApplyError(f"service {service} disappeared inside its monitor window",
-                             hint="another client removed it: run `envkit up` again")  # fmt: skip
-        failed = {t.id: t for t in s.tasks if t.state in _FAILED and t.id not in known}
-        if failed:
-            raise _update_failed(
-                engine, service, s, failed, what=f"failed inside its monitor window ({monitor:g} s)"
-            )
-        if time.monotonic() >= end:
-            return
-        time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+@dataclass(frozen=True, slots=True)
+class _Window:
+    service: str
+    name: str  # the engine's service name
+    monitor_s: float
+    known: frozenset[str]  # failed tasks seen before the window: not this window's
+
+
+def _watch_windows(engine: ServiceOrchestrator, windows: list[_Window], report: Report) -> None:
+    """After a create, recreate or scale (Swarm monitors only rolling updates), watch each
+    service's tasks for its ``update_config.monitor``, all at once: a task that fails
+    inside its window raises, naming it."""
+    start = time.monotonic()
+    for w in windows:
+        report(f"  {w.service}: watching its tasks for the monitor window ({w.monitor_s:g} s)")
+    pending = list(windows)
+    while pending:
+        for w in list(pending):
+            s = engine.service(w.name)
+            if s is None:
+                raise ApplyError(f"service {w.service} disappeared inside its monitor window",
+                                 hint="another client removed it: run `envkit up` again")  # fmt: skip
+            failed = {t.id: t for t in s.tasks if t.state in _FAILED and t.id not in w.known}
+            if failed:
+                raise _update_failed(engine, w.service, s, failed,
+                                     what=f"failed inside its monitor window ({w.monitor_s:g} s)")  # fmt: skip
+            if time.monotonic() - start >= w.monitor_s:
+                pending.remove(w)
+        if pending:
+            left = min(w.monitor_s for w in pending) - (time.monotonic() - start)
+            time.sleep(min(0.5, max(0.0, left)))
 
 
 def _fail_fast(engine: ServiceOrchestrator, svc: SwarmService, s: ObservedService) -> None:
