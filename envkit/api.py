@@ -234,12 +234,13 @@ class Stack:
 
         An environment on a Swarm (``engine: {swarm: MANAGER}``) is deployed as Swarm
         services and waited for, like ``envkit up``: the handle is a
-        :class:`envkit.swarm_env.SwarmEnvironment`; ``ttl``, ``watchdog``, ``engine`` and
-        ``wait=False`` do not apply there and are refused."""
+        :class:`envkit.swarm_env.SwarmEnvironment`; ``ttl`` leaves a lease ``envkit gc
+        --swarm MANAGER`` honours; ``watchdog``, ``engine`` and ``wait=False`` do not apply
+        there and are refused."""
         swarm = self._swarm(environment, vars=vars, instance=instance, engine=engine,
-                            ttl=ttl, watchdog=watchdog, wait=wait)  # fmt: skip
+                            watchdog=watchdog, wait=wait)  # fmt: skip
         if swarm is not None:
-            swarm._up(wait=True, expires=None, timeout=timeout, reporter=reporter)
+            swarm._up(wait=True, expires=_expires(ttl), timeout=timeout, reporter=reporter)
             return swarm
         desired = self.render(environment, vars=vars, instance=instance)
         expires = _expires(ttl)
@@ -267,19 +268,18 @@ class Stack:
         down with its volumes on exit however the block ends (an exception, Ctrl-C, or an
         ``up`` that failed half-way). ``watchdog`` (default: on with the Docker engine from
         the environment) also tears it down when this process is killed; ``ttl`` is the
-        last resort, for ``envkit gc``. On a Swarm (no gc, no watchdog there) pass
-        ``ttl=None``: the block's end is what removes the stack."""
+        last resort, for ``envkit gc`` (``envkit gc --swarm MANAGER`` on a Swarm, where
+        there is no watchdog)."""
         from envkit.stackfile.instances import new_instance_id
 
         instance = new_instance_id()
         env: Environment | None = self._swarm(
-            environment, vars=vars, instance=instance, engine=engine, ttl=ttl,
-            watchdog=bool(watchdog), wait=wait, default_ttl=ttl == DEFAULT_TTL,
+            environment, vars=vars, instance=instance, engine=engine,
+            watchdog=bool(watchdog), wait=wait,
         )  # fmt: skip
-        expires = None
+        expires = _expires(ttl)
         if env is None:
             desired = self.render(environment, vars=vars, instance=instance)
-            expires = _expires(ttl)
             use_watchdog = (self._own_engine and engine is None) if watchdog is None else watchdog
             eng = self._engine_for(engine, use_watchdog, desired)
             env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
@@ -303,10 +303,8 @@ class Stack:
         vars: Mapping[str, Any] | None,
         instance: str | None,
         engine: Engine | None,
-        ttl: str | float | None = None,
         watchdog: bool = False,
         wait: bool = True,
-        default_ttl: bool = False,
     ) -> SwarmEnvironment | None:
         """The handle of ``environment`` when it lives on a Swarm, else None; what does not
         apply there is refused, never ignored."""
@@ -317,10 +315,6 @@ class Stack:
             return None
         where = f"environment {environment} is on a Swarm"
         refused = [
-            (ttl is not None, "ttl",
-             "pass ttl=None" + (" (ephemeral's default is 1h)" if default_ttl else "")
-             + ": `envkit gc` reaps instances on one engine, not Swarm stacks; the with "
-             "block or env.down() removes the stack"),
             (watchdog, "watchdog", "a watchdog watches one engine; use the with block"),
             (engine is not None or not self._own_engine, "an engine given to load() or up()",
              "a Swarm environment connects to its manager (engine: {swarm: ...}); leave "

@@ -12,12 +12,11 @@ its nodes, and publishes ports there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from envkit.environment import Environment
 from envkit.errors import EnvkitError, UsageError
-from envkit.reconcile.teardown import DownResult
+from envkit.reconcile.swarm_gc import SwarmDownResult, down_result, lease_expiry
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,18 +29,7 @@ if TYPE_CHECKING:
     from envkit.reconcile.swarm_plan import SwarmPlan
     from envkit.swarm_model import SwarmStack
 
-__all__ = ["SwarmDownResult", "SwarmEnvironment"]
-
-
-@dataclass(frozen=True, slots=True)
-class SwarmDownResult(DownResult):
-    """What ``down`` removed: the services (engine names), and the networks, secrets and
-    configs (in ``networks``, ``secrets``, ``configs``). ``containers`` and ``volumes`` stay
-    empty: Swarm removes the tasks' containers, and named volumes stay on the nodes."""
-
-    services: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
-    configs: tuple[str, ...] = ()
+__all__ = ["SwarmDownResult", "SwarmEnvironment"]  # SwarmDownResult: envkit.reconcile.swarm_gc
 
 
 class SwarmEnvironment(Environment):
@@ -71,8 +59,9 @@ class SwarmEnvironment(Environment):
     ) -> None:
         from envkit.reconcile import swarm_verbs
 
-        if expires is not None or not wait:  # the Stack checks both first; never ignored
-            raise UsageError("a Swarm environment is always waited for, and has no ttl")
+        if not wait:  # the Stack checks it first; never ignored
+            raise UsageError("a Swarm environment is always waited for")
+        self.expires = expires
         manager = self._manager()
         try:
             self.plan = swarm_verbs.up(
@@ -82,6 +71,7 @@ class SwarmEnvironment(Environment):
                 timeout_s=timeout,
                 report=self._report(reporter),
                 object_ids=manager.object_ids,
+                expires=expires,
             )
         finally:
             manager.close()
@@ -104,6 +94,7 @@ class SwarmEnvironment(Environment):
         """The document of ``envkit ps ENV --json`` on a Swarm
         (:mod:`envkit.reconcile.swarm_status`): services with their desired and running
         replicas, tasks (node, state, error) and published ports."""
+        from envkit.reconcile.expiry import format_time
         from envkit.reconcile.swarm_status import swarm_status_json
 
         manager = self._manager()
@@ -111,7 +102,10 @@ class SwarmEnvironment(Environment):
             observed = manager.observe_swarm(self.project)
         finally:
             manager.close()
-        return swarm_status_json(observed, self.instance)
+        expiry = lease_expiry(observed)
+        return swarm_status_json(
+            observed, self.instance, format_time(expiry) if expiry is not None else None
+        )
 
     def logs(self, service: str | None = None, *, tail: int | None = None) -> str:
         """The service logs of ``service`` (or every service) through the manager, each line
@@ -192,7 +186,8 @@ class SwarmEnvironment(Environment):
     def down(self, *, volumes: bool = True, reporter: Reporter | None = None) -> SwarmDownResult:
         """Remove the stack's services, wait until their tasks are gone, then its networks,
         secrets and configs (``envkit down``). Named volumes live on the nodes and stay
-        (``volumes`` has no effect here). A second call finds nothing and succeeds."""
+        (``volumes`` has no effect here), and so does its lease. A second call finds nothing
+        and succeeds."""
         from envkit.reconcile import swarm_verbs
 
         manager = self._manager()
@@ -203,17 +198,7 @@ class SwarmEnvironment(Environment):
             )
         finally:
             manager.close()
-
-        def named(kind: str) -> tuple[str, ...]:
-            return tuple(sorted(o.name for o in observed.objects if o.kind == kind))
-
-        return SwarmDownResult(
-            self.project,
-            networks=named("network"),
-            services=tuple(sorted(s.name for s in observed.services)),
-            secrets=named("secret"),
-            configs=named("config"),
-        )
+        return down_result(observed)
 
     def _refuse(self, what: str, hint: str) -> NoReturn:
         raise UsageError(

@@ -96,7 +96,8 @@ class SwarmEngine:
                 for o in items:
                     spec = o.get("Spec", {})
                     labels = spec.get("Labels") or {}
-                    k = "state" if labels.get("io.envkit.state") else kind
+                    state = labels.get("io.envkit.state")
+                    k = "lease" if state == "lease" else "state" if state else kind
                     objects.append(ObservedSwarmObject(o["ID"], spec.get("Name", ""), k, labels))
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "observe", f"the Swarm stack {project}") from exc
@@ -191,6 +192,7 @@ class SwarmEngine:
             "secret": self.api.remove_secret,
             "config": self.api.remove_config,
             "state": self.api.remove_config,
+            "lease": self.api.remove_config,
         }[kind]
         try:
             remove(object_id)
@@ -198,6 +200,19 @@ class SwarmEngine:
             pass
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "remove", f"{kind} {object_id}") from exc
+
+    def list_leases(self) -> list[ObservedSwarmObject]:
+        """Every stack's lease on the cluster (``envkit.reconcile.swarm_gc``)."""
+        try:
+            found = self.api.configs(filters={"label": "io.envkit.state=lease"})
+        except docker.errors.DockerException as exc:
+            raise self._fail(exc, "list", "the leases of Swarm stacks") from exc
+        return [
+            ObservedSwarmObject(
+                o["ID"], o["Spec"].get("Name", ""), "lease", o["Spec"].get("Labels") or {}
+            )
+            for o in found
+        ]
 
     def config_data(self, config_id: str) -> bytes:
         import base64

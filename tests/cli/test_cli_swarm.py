@@ -30,8 +30,6 @@ def run(*argv: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("argv", "what", "hint"),
     [
-        (["up", "cluster", "--ttl", "1h"], "--ttl", "envkit down cluster"),
-        (["up", "cluster", "--ephemeral"], "--ephemeral", "--instance ID"),
         (["up", "cluster", "--plan", "saved.json"], "--plan", "envkit plan cluster"),
         (["up", "cluster", "web"], "SERVICE...", "without services"),
         (["down", "cluster", "web"], "SERVICE...", "delete it from the stack file"),

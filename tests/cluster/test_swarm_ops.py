@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from envkit.engine.swarm_base import ObservedSwarm
 from envkit.errors import ApplyError
 
 from .harness import Cluster
@@ -118,13 +119,36 @@ def test_ps_of_a_swarm_environment_with_nothing_deployed_is_not_running(stack: S
     assert "note: environment dev is on a Swarm: list it with 'envkit ps dev'" in listing.stderr
 
 
-def test_ttl_is_refused_on_a_swarm_environment(stack: Stack) -> None:
+def test_up_ttl_leaves_a_lease_and_gc_swarm_takes_the_expired_stack_down(
+    stack: Stack, cluster: Cluster
+) -> None:
     stack.services = {"web": _service("web", stack.owner)}
     stack.write()
-    up = _envkit(stack, "up", "dev", "--ttl", "1h")
-    assert up.returncode == 2 and "error[usage]" in up.stderr, up
-    assert "--ttl" in up.stderr and "envkit down dev" in up.stderr
-    assert stack.engine.observe_swarm(stack.project).services == ()  # nothing deployed
+    up = _envkit(stack, "up", "dev", "--ttl", "1h", "--json")
+    assert up.returncode == 0, up.stderr
+    expires = json.loads(up.stdout)["expires"]
+    assert expires is not None and expires.endswith("Z")
+    ps = json.loads(_envkit(stack, "ps", "dev", "--json").stdout)
+    assert ps["expires"] == expires
+    again = _envkit(stack, "up", "dev", "--ttl", "2s")  # shortened: the new lease replaces it
+    assert again.returncode == 0, again.stderr
+    assert "lease" not in again.stderr  # bookkeeping, not a change of the stack
+    assert _envkit(stack, "plan", "dev", "--detailed-exitcode").returncode == 0  # nor a diff
+    leases = [o for o in stack.engine.observe_swarm(stack.project).objects if o.kind == "lease"]
+    assert len(leases) == 1
+    gc = [sys.executable, "-m", "envkit", "gc", "--swarm", cluster.manager_host, "--json"]
+    time.sleep(3)
+    dry = subprocess.run([*gc, "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    [entry] = [r for r in json.loads(dry.stdout)["removed"] if r["project"] == stack.project]
+    assert entry["services"] == [f"{stack.project}_web"] and entry["env"] == "dev"
+    assert stack.engine.observe_swarm(stack.project).services != ()  # a dry run removes nothing
+    real = subprocess.run(gc, capture_output=True, text=True, timeout=300)
+    assert real.returncode == 0, real.stderr
+    assert stack.project in [r["project"] for r in json.loads(real.stdout)["removed"]]
+    assert stack.engine.observe_swarm(stack.project) == ObservedSwarm(stack.project)
+    mixed = subprocess.run([*gc, "--older-than", "1d"], capture_output=True, text=True)
+    assert mixed.returncode == 2 and "--older-than does not go with --swarm" in mixed.stderr
 
 
 def test_a_rolling_update_waits_out_the_monitor_window(stack: Stack) -> None:
@@ -197,11 +221,12 @@ def test_the_python_api_deploys_reads_and_removes_a_swarm_environment(stack: Sta
     }
     stack.write()
     loaded = envkit.load(stack.file)
-    with loaded.ephemeral("dev", ttl=None) as env:
+    with loaded.ephemeral("dev") as env:  # its lease (1 h) is the last resort, for gc --swarm
         assert isinstance(env, SwarmEnvironment) and env.plan is not None
         assert env.project.startswith(f"{o}-dev-")  # its own instance: its own services
         doc = env.status()
         assert doc["engine"] == "swarm" and doc["instance"] == env.instance
+        assert doc["expires"] is not None and doc["expires"] == env.expires
         assert doc["services"]["web"]["replicas"] == {"desired": 2, "running": 2}
         text = env.logs("web")
         lines = sorted(text.splitlines())

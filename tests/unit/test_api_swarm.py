@@ -1,5 +1,5 @@
 """The Python API on an environment whose engine is a Swarm: what does not apply there
-(ttl, watchdog, an engine passed in, wait=False) is refused before anything connects, with a
+(watchdog, an engine passed in, wait=False) is refused before anything connects, with a
 hint; the deploy itself is proved on the cluster (tests/cluster/test_swarm_ops.py)."""
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ services:
 @pytest.mark.parametrize(
     ("call", "named", "hint"),
     [
-        (lambda s: s.up("cluster", ttl="1h"), "ttl does not apply", "ttl=None"),
         (lambda s: s.up("cluster", watchdog=True), "watchdog does not apply", "with block"),
         (lambda s: s.up("cluster", wait=False), "wait=False does not apply", "wait=True"),
         (lambda s: s.up("cluster", engine=FakeEngine()), "an engine given", "leave engine out"),
-        (lambda s: s.ephemeral("cluster").__enter__(), "ttl does not apply", "default is 1h"),
+        (lambda s: s.ephemeral("cluster", watchdog=True).__enter__(), "watchdog", "with block"),
     ],
 )
 def test_what_does_not_apply_on_a_swarm_is_refused(call, named: str, hint: str) -> None:  # type: ignore[no-untyped-def]

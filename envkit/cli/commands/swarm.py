@@ -87,10 +87,24 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
 
 def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile import swarm_verbs
+    from envkit.reconcile.expiry import expires_at
     from envkit.reconcile.swarm_warnings import swarm_warnings
+    from envkit.stackfile.instances import new_instance_id
 
+    expires = expires_at(args.ttl) if args.ttl is not None else None
+    if args.ephemeral:
+        if args.instance is not None:
+            raise UsageError(
+                "--ephemeral and --instance exclude each other",
+                hint="--ephemeral makes a new instance id; --instance ID names one",
+            )
+        args.instance = new_instance_id()
     stack, registry = _load(args, console)
     _refuse(args, "up")
+    if args.ephemeral:
+        console.err(f"instance {stack.desired.instance} (project {stack.project})")
+        if not args.json:
+            console.out(str(stack.desired.instance))
     for w in swarm_warnings(stack, registry=registry):
         console.err(w.render())
     eng = _engine(endpoint)
@@ -103,19 +117,19 @@ def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
             lock_timeout_s=args.lock_timeout,
             report=console.err,
             object_ids=eng.object_ids,
+            expires=expires,
         )
     finally:
         eng.close()
     console.err(p.render())
     if args.json:
-        from envkit.reconcile.swarm_status import swarm_status_json
+        from envkit.cli.commands.swarm_read import status_document
 
         eng = _engine(endpoint)
         try:
-            observed = eng.observe_swarm(stack.project)
+            console.out_json(status_document(eng, stack.project, stack.desired.instance))
         finally:
             eng.close()
-        console.out_json(swarm_status_json(observed, stack.desired.instance))
     return 0
 
 
@@ -124,13 +138,6 @@ def _refuse(args: argparse.Namespace, verb: str) -> None:
     ignored (``down dev web`` must not take the whole stack down)."""
     env = args.env
     refused = [
-        (getattr(args, "ttl", None) is not None, "--ttl",
-         "`envkit gc` reaps expired instances on one engine, not Swarm stacks",
-         f"take the stack down with 'envkit down {env}' when it is no longer needed"),
-        (bool(getattr(args, "ephemeral", False)), "--ephemeral",
-         "an ephemeral instance relies on --ttl and gc, which a Swarm stack has not",
-         f"name an instance: 'envkit up {env} --instance ID', and 'envkit down {env} "
-         "--instance ID' after"),
         (getattr(args, "plan", None) is not None, "--plan",
          "a saved plan is of containers on one engine",
          f"run 'envkit plan {env}' and then 'envkit up {env}'"),

@@ -5,7 +5,7 @@ published ports; and what ``envkit logs`` (``envkit.cli.commands.logs``) shares 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import resolve_env
 from envkit.errors import EnvkitError
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from envkit.engine.swarm_base import ObservedService, ObservedSwarm
     from envkit.model import DesiredState
 
-__all__ = ["nothing_runs", "observe", "swarm_ps", "task_names"]
+__all__ = ["nothing_runs", "observe", "status_document", "swarm_ps", "task_names"]
 
 
 def observe(
@@ -42,6 +42,19 @@ def nothing_runs(args: argparse.Namespace, what: str) -> EnvkitError:
     )
 
 
+def status_document(eng: SwarmEngine, project: str, instance: str | None) -> dict[str, Any]:
+    """The status document of ``ps ENV --json`` / ``up --json``, ``expires`` the lease's."""
+    from envkit.reconcile.expiry import format_time
+    from envkit.reconcile.swarm_gc import lease_expiry
+    from envkit.reconcile.swarm_status import swarm_status_json
+
+    observed = eng.observe_swarm(project)
+    expiry = lease_expiry(observed)
+    return swarm_status_json(
+        observed, instance, format_time(expiry) if expiry is not None else None
+    )
+
+
 def swarm_ps(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     """Exit 1 (``not-running``) when the stack has no service, like ``ps ENV`` on one
     engine."""
@@ -52,12 +65,19 @@ def swarm_ps(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     eng.close()
     if not observed.services:
         raise nothing_runs(args, desired.project)
+    from envkit.reconcile.expiry import format_time
+    from envkit.reconcile.swarm_gc import lease_expiry
+
+    expiry = lease_expiry(observed)
+    expires = format_time(expiry) if expiry is not None else None
     if args.json:
-        console.out_json(swarm_status_json(observed, desired.instance))
+        console.out_json(swarm_status_json(observed, desired.instance, expires))
         return 0
     console.out(table(service_rows(observed)))
     console.out("")
     console.out(table(task_rows(observed)))
+    if expires is not None:
+        console.out(f"\nexpires {expires} (envkit gc --swarm MANAGER removes it then)")
     if observed.nodes_down:
         console.err(f"warning: node(s) not ready: {', '.join(observed.nodes_down)}")
     return 0
