@@ -152,6 +152,9 @@ class ObservedState:
     foreign_names: Mapping[str, str] = field(default_factory=dict)
     # Host ports wanted by the desired state that something else holds.
     ports_in_use: tuple[PortUse, ...] = ()
+    # Images missing locally that would be pulled, and cannot be: ref -> why (filled by
+    # envkit.reconcile.pullcheck for plan and up; the observe itself asks no registry).
+    unpullable: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +377,12 @@ class ImageStore(Protocol):
         """Make the service's image present per its pull_policy/build; return its id."""
         ...
 
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the service's pull policy asks for a pull before planning: ``always``,
+        or a refresh policy (daily, weekly, every_<duration>) whose window has passed since
+        the local image was last tagged (or there is none)."""
+        ...
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull the service's image now (pull_policy always: before planning, so the plan
         compares with the registry's current image); return its id."""
@@ -381,6 +390,12 @@ class ImageStore(Protocol):
 
     def image_info(self, ref: str) -> ImageInfo | None:
         """Id, tags and size of a local image, or None when it is not on the engine."""
+        ...
+
+    def pull_problem(self, ref: str) -> str | None:
+        """Why the engine could not pull ``ref`` now (its registry unreachable, the image
+        or tag unknown to it, no credentials), or None when it could: the engine asks the
+        registry for the image's manifest, and pulls nothing."""
         ...
 
     def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:

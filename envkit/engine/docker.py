@@ -255,6 +255,14 @@ class DockerEngine:
         """Make the service's image present per its pull_policy/build; return its id."""
         return self._images.ensure_image(spec, on_output)
 
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the pull policy asks for a pull now (always, or a refresh window passed)."""
+        return self._images.pull_due(spec)
+
+    def pull_problem(self, ref: str) -> str | None:
+        """Why ``ref`` cannot be pulled now, or None (the registry has its manifest)."""
+        return self._images.pull_problem(ref)
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (pull_policy always, before planning); return its id."""
         return self._images.refresh_image(spec, on_output)

@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from envkit.engine.base import (
@@ -119,6 +120,9 @@ class FakeState:
         self.endpoint: EngineEndpoint = parse_endpoint(endpoint)
         self.images: dict[str, str] = dict(images or {})
         self.registry: dict[str, str] = dict(registry or {})
+        # ref -> when it was last tagged here (added, pulled): what refresh policies read
+        self.tagged_at: dict[str, float] = {ref: time.time() for ref in self.images}
+        self.clock: Callable[[], float] = time.time
         self.outcomes: dict[str, Outcome] = {}  # service name -> what starting leads to
         # service name -> what `exec` in its containers returns (default: exit 0, no output)
         self.exec_results: dict[str, ExecResult] = {}
@@ -141,6 +145,7 @@ class FakeState:
         """Make ``ref`` present locally (a new id, unless given); return its id."""
         with self._lock:
             self.images[ref] = image_id or digest(f"{ref}#{next(self._ids)}")
+            self.tagged_at[ref] = self.clock()
             return self.images[ref]
 
     def add_foreign_container(

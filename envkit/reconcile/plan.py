@@ -25,8 +25,9 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
   envkit recreates nothing;
 - a spec whose sensitive values were hashed under another key (``secret_key_id``) ->
   RECREATE with the reason :data:`OTHER_KEY`: whether a secret changed cannot be told. An image that is not present locally is compared with nothing (it will be
-  pulled or built at apply, or it is an ``image-missing`` conflict under pull_policy never
-  when a container must be created from it).
+  pulled or built at apply, or, when a container must be created from it, an
+  ``image-missing`` conflict under pull_policy never and an ``image-unavailable`` one when
+  ``observed.unpullable`` says its registry cannot give it: :mod:`envkit.reconcile.pullcheck`).
 
 Containers of the project that the stack no longer has (service removed, replica above
 the desired count, a second container claiming the same service and replica) -> REMOVE.
@@ -40,7 +41,8 @@ tie-break), replicas ascending. NOOP changes exist only for containers.
 
 Conflicts are found here, never half-way through apply: a name taken by an object envkit
 does not own (``name-taken``), a host port held by something else (``port-in-use``), an
-image missing under pull_policy never (``image-missing``), an external volume that does not
+image missing under pull_policy never (``image-missing``) or missing and not pullable
+(``image-unavailable``), an external volume that does not
 exist (``volume-missing``). An external volume exists when the observer reports it in
 ``observed.volumes`` or in ``observed.foreign_names``.
 """
@@ -67,6 +69,7 @@ from envkit.model import (
 )
 from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
+from envkit.reconcile.initenv import PlanWarning, init_env_warnings
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "Change",
     "Conflict",
     "Plan",
+    "PlanWarning",
     "ResourceKind",
     "Summary",
     "dependency_order",
@@ -133,6 +137,8 @@ class Plan:
     desired: DesiredState
     changes: tuple[Change, ...]
     conflicts: tuple[Conflict, ...] = ()
+    # Things it will do that may not have the effect one expects (never a stop).
+    warnings: tuple[PlanWarning, ...] = ()
 
     @property
     def project(self) -> str:
@@ -207,7 +213,16 @@ def plan(
             before = current.get(name)
             expected = _expected_networks(desired, spec, observed)
             drift = network_drift(expected, before) if before else None
-            change = _container_change(name, spec, n, before, image_id, desired.secrets, drift)
+            change = _container_change(
+                name,
+                spec,
+                n,
+                before,
+                image_id,
+                desired.secrets,
+                drift,
+                pullable=spec.image not in observed.unpullable,
+            )
             change = _restarted_with(change, spec, recreated)
             if change.action is Action.RECREATE:
                 recreated.add(spec.name)
@@ -217,10 +232,22 @@ def plan(
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
-        conflicts.extend(_image_conflicts(spec, image_id, containers))
+        conflicts.extend(
+            _image_conflicts(spec, image_id, containers, observed.unpullable.get(spec.image))
+        )
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
-    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+    warnings = [
+        w
+        for spec in desired.services
+        for w in init_env_warnings(
+            desired,
+            spec,
+            (d for c in containers if c.service == spec.name for d in c.diffs),
+            {v.name for v in observed.volumes} | set(observed.foreign_names),
+        )
+    ]
+    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts), tuple(warnings))
 
 
 def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
@@ -309,13 +336,14 @@ def _container_change(
     image_id: str | None,
     secrets: Secrets,
     network: FieldDiff | None = None,
+    pullable: bool = True,
 ) -> Change:
     def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
         return Change(
             ResourceKind.CONTAINER, name, action, spec.name, n, before, spec, reasons, diffs=diffs
         )
 
-    obtain = _obtain_reason(spec, image_id)
+    obtain = _obtain_reason(spec, image_id, pullable)
     if before is None:
         return change(Action.CREATE, *obtain)
     diffs: tuple[FieldDiff, ...] = ()
@@ -346,11 +374,13 @@ def _container_change(
     return change(Action.RECREATE, f"container is {before.state}", *obtain)
 
 
-def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
+def _obtain_reason(spec: ServiceSpec, image_id: str | None, pullable: bool) -> tuple[str, ...]:
     if image_id is not None or spec.pull_policy is PullPolicy.NEVER:
         return ()
     if spec.build is not None or spec.pull_policy is PullPolicy.BUILD:
         return (f"image {spec.image} will be built",)
+    if not pullable:
+        return (f"image {spec.image} is missing locally, not pullable here",)
     return (f"image {spec.image} will be pulled",)
 
 
@@ -387,22 +417,38 @@ def _name_taken(
 
 
 def _image_conflicts(
-    spec: ServiceSpec, image_id: str | None, changes: list[Change]
+    spec: ServiceSpec, image_id: str | None, changes: list[Change], unpullable: str | None
 ) -> list[Conflict]:
-    if image_id is not None or spec.pull_policy is not PullPolicy.NEVER:
+    """An image that a container to create needs, missing locally and not to be had:
+    pull_policy never, or (``unpullable``: why) a registry that cannot give it."""
+    if image_id is not None:
+        return []
+    if spec.pull_policy is not PullPolicy.NEVER and (unpullable is None or spec.build):
         return []
     needs_image = any(
         c.service == spec.name and c.action in (Action.CREATE, Action.RECREATE) for c in changes
     )
     if not needs_image:
         return []
+    if spec.pull_policy is PullPolicy.NEVER:
+        return [
+            Conflict(
+                "image-missing",
+                f"image {spec.image} of service {spec.name} is not present on the engine "
+                "and pull_policy is never",
+                hint="load it (envkit bundle load FILE, or docker load) or build it, "
+                "or set pull_policy: missing",
+                service=spec.name,
+            )
+        ]
     return [
         Conflict(
-            "image-missing",
-            f"image {spec.image} of service {spec.name} is not present on the engine "
-            "and pull_policy is never",
-            hint="load it (envkit bundle load FILE, or docker load) or build it, "
-            "or set pull_policy: missing",
+            "image-unavailable",
+            f"image {spec.image} of service {spec.name} is missing locally, not pullable "
+            f"here: {unpullable}",
+            hint="bring it in as a bundle (envkit bundle save ENV where it is, envkit bundle "
+            "load FILE here) or docker load it, build it (build: in the stack), or make its "
+            "registry reachable",
             service=spec.name,
         )
     ]

@@ -22,10 +22,13 @@ if TYPE_CHECKING:
 
 __all__ = ["check_document", "check_services", "host_ports"]
 
-SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+# Compose's service and volume names (compose-spec: ^[a-zA-Z0-9._-]+$, first character a
+# letter or digit as the engine wants for container and volume names). Their case is kept,
+# as docker-compose does: service Web is container {project}-Web-1, volume Data {project}_Data.
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 
-_NAME_HINT = "use lowercase letters, digits, '_', '-'{dot}, starting with a letter or digit"
+_NAME_HINT = "use {case}letters, digits, '_', '-'{dot}, starting with a letter or digit"
 
 
 def check_document(doc: Document) -> list[Diagnostic]:
@@ -33,12 +36,12 @@ def check_document(doc: Document) -> list[Diagnostic]:
     tree = doc.data
     out: list[Diagnostic] = []
     services = _mapping(tree.get("services"))
-    kinds: tuple[tuple[str, re.Pattern[str], str], ...] = (
-        ("services", SERVICE_NAME, " and '.'"),
-        ("volumes", SERVICE_NAME, " and '.'"),
-        ("environments", ENVIRONMENT_NAME, ""),
+    kinds: tuple[tuple[str, re.Pattern[str], str, str], ...] = (
+        ("services", SERVICE_NAME, " and '.'", ""),
+        ("volumes", SERVICE_NAME, " and '.'", ""),
+        ("environments", ENVIRONMENT_NAME, "", "lowercase "),
     )
-    for kind, pattern, dot in kinds:
+    for kind, pattern, dot, case in kinds:
         for name in _mapping(tree.get(kind)):
             if not pattern.match(str(name)):
                 path = (kind, name)
@@ -48,7 +51,7 @@ def check_document(doc: Document) -> list[Diagnostic]:
                         f"'{name}' is not a valid {kind[:-1]} name",
                         path,
                         doc.key_origin(path),
-                        _NAME_HINT.format(dot=dot),
+                        _NAME_HINT.format(dot=dot, case=case),
                     )
                 )
     for env, body in _mapping(tree.get("environments")).items():

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from envkit.model import LABEL
@@ -75,6 +76,31 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
             "  - {type: volume, source: data, target: /long, read_only: true}",
         )
         + "volumes:\n  data: {labels: {team: shop}}\n",
+    ),
+    # Compose keeps the case of service and volume names; the short syntax's modes and the
+    # long form's options reach the engine (issue 9, section 3)
+    "mount-options": (
+        {"conf/app.conf": "x=1\n"},
+        "services:\n"
+        + _svc(
+            "Web",
+            "volumes:\n  - Data:/data:nocopy\n  - ./conf:/etc/conf:ro,z\n"
+            "  - ./conf:/etc/c2:rprivate\n"
+            "  - {type: volume, source: Data, target: /long, volume: {nocopy: true}}\n"
+            "  - {type: bind, source: ./conf, target: /c3, bind: {propagation: private}}\n"
+            "  - {type: tmpfs, target: /t, tmpfs: {size: 1048576}}",
+        )
+        + "volumes:\n  Data: {}\n",
+    ),
+    # build: keys docker-compose 1.29.2 knows, on the classic builder; the built image's
+    # labels show on the container (image: names a tag of this test only)
+    "build-options": (
+        {"ctx/Dockerfile": f"FROM {IMAGE}\nRUN grep myhost /etc/hosts > /hosts.txt\n"},
+        "services:\n  web:\n    image: envkit-test/built-{hex}:1\n"
+        '    command: [sh, -c, "sleep 3600"]\n    init: true\n    stop_grace_period: 1s\n'
+        "    build:\n      context: ./ctx\n      labels: {team: shop}\n      network: host\n"
+        "      shm_size: 64m\n      extra_hosts: ['myhost:10.1.2.3']\n"
+        f"      cache_from: [{IMAGE}]\n",
     ),
     "networks-aliases": (
         {},
@@ -200,6 +226,11 @@ def folder(docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         remove_labelled(
             docker_client, f"{LABEL.STACK}={f.stack}", f"{COMPOSE_PROJECT}={f.compose_project}"
         )
+        for image in docker_client.images.list():  # what a build case tagged, only that
+            for tag in image.tags:
+                if f"-{f.hex}:" in tag:
+                    with contextlib.suppress(docker.errors.APIError):
+                        docker_client.images.remove(tag, force=True)
 
 
 def _compose(f: Folder, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -267,6 +298,11 @@ def facts(data: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:
         "stdin": config["OpenStdin"],
         "labels": labels,
         "mounts": mounts,
+        "tmpfs_options": sorted(
+            (m["Target"], json.dumps(m.get("TmpfsOptions"), sort_keys=True))
+            for m in host.get("Mounts") or ()
+            if m["Type"] == "tmpfs"
+        ),
         "networks": networks,
         **{  # unset and empty are the same to the engine
             key: host.get(key) or None

@@ -42,16 +42,16 @@ DOCUMENT_CASES = [
     ),
     (
         "service-name",
-        "stack: s\nservices:\n  My_DB: {image: x}\n",
-        "stack.yaml:3:3: error[invalid-name]: services.My_DB: 'My_DB' is not a valid service"
+        "stack: s\nservices:\n  _DB: {image: x}\n",
+        "stack.yaml:3:3: error[invalid-name]: services._DB: '_DB' is not a valid service"
         " name\n"
-        "  hint: use lowercase letters, digits, '_', '-' and '.', starting with a letter or digit",
+        "  hint: use letters, digits, '_', '-' and '.', starting with a letter or digit",
     ),
     (
         "volume-name",
         "stack: s\nvolumes:\n  -data: {}\n",
         "stack.yaml:3:3: error[invalid-name]: volumes.-data: '-data' is not a valid volume name\n"
-        "  hint: use lowercase letters, digits, '_', '-' and '.', starting with a letter or digit",
+        "  hint: use letters, digits, '_', '-' and '.', starting with a letter or digit",
     ),
     (
         "environment-name-no-dots",
@@ -60,6 +60,8 @@ DOCUMENT_CASES = [
         " environment name\n"
         "  hint: use lowercase letters, digits, '_', '-', starting with a letter or digit",
     ),
+    # Compose keeps the case of service and volume names (docker-compose: ck_Web_1, ck_Data)
+    ("uppercase", "stack: s\nservices:\n  My_DB: {image: x}\nvolumes:\n  Data: {}\n", ""),
     ("valid", "stack: s\nenvironments: {dev: {services: {db: {}}}}\nservices: {db: {}}\n", ""),
 ]
 

@@ -163,9 +163,9 @@ def test_home_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("data:rel/path", "the container path 'rel/path' must be absolute"),
         ("relative", "the container path 'relative' must be absolute"),
-        ("data:/p:rx", "unknown mode 'rx': use ro or rw"),
-        ("data:/p:ro,rw", "a mount is either ro or rw"),
-        ("a:b:c:d", "use SOURCE:TARGET[:ro|rw]"),
+        ("data:/p:rx", "unknown mode 'rx': use ro, rw, z, Z, nocopy or a propagation"),
+        ("data:/p:ro,rw", "a mount takes ro or rw, not several"),
+        ("a:b:c:d", "use SOURCE:TARGET[:MODES]"),
         (":/p", "the source before ':' is empty"),
         ("da ta:/p", "'da ta' is neither a volume name nor a path"),
         ({"type": "nfs", "target": "/p"}, "type must be volume, bind or tmpfs"),
@@ -366,7 +366,7 @@ stop_grace_period: 1x
 mem_limit: lots
 cpus: many
 replicas: -1
-pull_policy: daily
+pull_policy: every_0s
 privileged: maybe
 """
 
@@ -399,8 +399,9 @@ def test_every_problem_is_reported_at_once_with_its_location(tmp_path: Path) -> 
             " number\n  hint: write a number from 0.01 to 1024",
             "envkit.yaml:16:15: error[invalid-number]: services.a.replicas: '-1' is out of"
             " range\n  hint: write a whole number from 0 to 1000",
-            "envkit.yaml:17:18: error[invalid-pull-policy]: services.a.pull_policy: 'daily' is"
-            " not a pull policy\n  hint: use always, missing, never or build",
+            "envkit.yaml:17:18: error[invalid-pull-policy]: services.a.pull_policy: 'every_0s' is"
+            " not a pull policy\n  hint: use always, missing, never, build, daily, weekly or"
+            " every_<duration> (every_12h, every_30m)",
             "envkit.yaml:18:17: error[invalid-type]: services.a.privileged: 'maybe' is not a"
             " boolean\n  hint: write true or false",
         ]
