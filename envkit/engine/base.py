@@ -97,6 +97,7 @@ class ObservedNetwork:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339, when the engine says (list_networks)
+    scope: str = "local"  # local | swarm (an overlay network a Swarm manages) | global
 
 
 @dataclass(frozen=True, slots=True)
