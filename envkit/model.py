@@ -46,6 +46,7 @@ __all__ = [
     "Mount",
     "MountType",
     "PortSpec",
+    "Propagation",
     "PullPolicy",
     "ResourceKind",
     "SecretKey",
@@ -60,6 +61,7 @@ __all__ = [
     "envkit_version",
     "is_wildcard",
     "project_labels",
+    "pull_policy_text",
     "service_fields",
     "spec_hash",
     "spec_json",
@@ -71,6 +73,8 @@ __all__ = [
 # 2: fields at their default value left out; every sensitive value, wherever it appears,
 #    replaced by a keyed token (SECRET_TOKEN) and the key's id recorded (SECRET_KEY_FIELD).
 SPEC_HASH_VERSION = 2
+# A dataclass field with this metadata is left out of the spec hash (and the spec label).
+UNHASHED: Mapping[str, bool] = {"hashed": False}
 
 
 PROTOCOLS = ("tcp", "udp", "sctp")  # what a published port can carry
@@ -132,28 +136,78 @@ class PullPolicy(Enum):
     MISSING = "missing"
     NEVER = "never"
     BUILD = "build"
+    # Compose's daily, weekly and every_<duration>: pull when the local image was last
+    # tagged longer ago than ServiceSpec.pull_refresh_s (compose-go calls it "refresh")
+    REFRESH = "refresh"
 
 
 @dataclass(frozen=True, slots=True)
 class PortSpec:
-    """One published port. Ranges are expanded into one PortSpec per port."""
+    """One published port. Ranges are expanded into one PortSpec per port, except a host
+    range for one container port (``"8000-8010:80"``): ``published`` to
+    ``published_last``, of which the engine binds the first free port, as Compose has it."""
 
     target: int  # container port
     protocol: str = "tcp"  # tcp | udp | sctp
     host_ip: str = ""  # "" = all interfaces
     published: int | None = None  # None = the engine picks a free host port
+    published_last: int | None = None  # a host range published..published_last
+
+    @property
+    def host_ports(self) -> range:
+        """The host ports this may bind: one, a range, or none (engine-chosen)."""
+        if self.published is None:
+            return range(0)
+        return range(self.published, (self.published_last or self.published) + 1)
+
+    @property
+    def fixed(self) -> int | None:
+        """The one host port this binds, if it is fixed (not engine-chosen, not a range)."""
+        return self.published if self.published_last is None else None
+
+    def published_text(self) -> str:
+        """``8080``, ``8000-8010`` or ``""`` (engine-chosen), as Compose writes it."""
+        if self.published is None:
+            return ""
+        last = f"-{self.published_last}" if self.published_last is not None else ""
+        return f"{self.published}{last}"
 
     def key(self) -> str:
         """``3306/tcp`` — how Docker names the container side."""
         return f"{self.target}/{self.protocol}"
 
 
+class Propagation(Enum):
+    """A bind mount's mount propagation (Compose's ``bind.propagation``)."""
+
+    PRIVATE = "private"
+    RPRIVATE = "rprivate"
+    SHARED = "shared"
+    RSHARED = "rshared"
+    SLAVE = "slave"
+    RSLAVE = "rslave"
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
+    """One mount. The fields after ``read_only`` are Compose's long-syntax options (and the
+    short syntax's modes); each left at its default is left out of the spec hash, so a
+    stack that does not use them keeps its hash."""
+
     type: MountType
     target: str  # absolute path in the container
     source: str = ""  # volume: stack-level name ("" = anonymous); bind: absolute host path
     read_only: bool = False
+    no_copy: bool = False  # volume: do not copy the image's files into a new volume
+    subpath: str = ""  # volume: mount this folder of the volume (engine API 1.45+)
+    propagation: Propagation | None = None  # bind
+    selinux: str = ""  # bind or named volume: "z" (shared) or "Z" (private) relabel
+    # bind: the engine creates a missing source folder (Compose's short syntax always; the
+    # long one with bind.create_host_path). Not hashed: it decides how a container is made,
+    # not what it is, so a stack written before it existed keeps its hash.
+    create_host_path: bool = field(default=False, metadata=UNHASHED)
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None  # permission bits, e.g. 0o1777
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +233,23 @@ class Dependency:
 
 @dataclass(frozen=True, slots=True)
 class BuildSpec:
+    """Compose's ``build:`` as the engine's classic builder runs it. Fields at their default
+    are left out of the spec hash (a stack that does not use them keeps its hash)."""
+
     context: str  # absolute path
     dockerfile: str = "Dockerfile"
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
     context_hash: str = ""  # content hash of the context (honours .dockerignore)
+    dockerfile_inline: str | None = None  # the Dockerfile's text (then ``dockerfile`` unused)
+    tags: tuple[str, ...] = ()  # more tags of the built image, besides the service's image
+    labels: tuple[tuple[str, str], ...] = ()  # labels of the built image, sorted
+    network: str | None = None  # the network RUN steps use (host, none, a network name)
+    shm_size: int | None = None  # bytes of /dev/shm for RUN steps
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # (host, ip) for RUN steps, sorted
+    cache_from: tuple[str, ...] = ()  # images whose layers the build may reuse
+    no_cache: bool = False  # build every step again
+    pull: bool = False  # pull newer FROM images first
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +323,7 @@ class ServiceSpec:
     cpus: float | None = None
     replicas: int = 1
     pull_policy: PullPolicy = PullPolicy.MISSING
+    pull_refresh_s: float | None = None  # pull_policy refresh: the window, in seconds
     # The networks it joins, the first one first; () means the instance's default network.
     networks: tuple[ServiceNetwork, ...] = ()
     network_mode: str | None = None  # host | none | bridge | container:NAME (no networks)
@@ -271,6 +338,10 @@ class ServiceSpec:
     options: ContainerOptions = ContainerOptions()
     # Names of environment variables whose values are sensitive (masked in output and labels).
     sensitive_env: frozenset[str] = frozenset()
+    # ``init_env:``: variables the image reads only when it initialises an empty volume
+    # (envkit.reconcile.initenv warns when one changes over an existing volume); None:
+    # not said, so every environment change is warned about.
+    init_env: frozenset[str] | None = None
     origin: Origin | None = field(default=None, compare=False)
 
 
@@ -400,6 +471,22 @@ class DesiredState:
         raise KeyError(name)
 
 
+def pull_policy_text(spec: ServiceSpec) -> str:
+    """The pull policy as Compose spells it: ``always``, ``daily``, ``every_12h``..."""
+    if spec.pull_policy is not PullPolicy.REFRESH or spec.pull_refresh_s is None:
+        return spec.pull_policy.value
+    named = {86400.0: "daily", 7 * 86400.0: "weekly"}
+    if spec.pull_refresh_s in named:
+        return named[spec.pull_refresh_s]
+    ms = round(spec.pull_refresh_s * 1000)
+    text = ""
+    for unit, factor in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if ms >= factor:
+            text += f"{ms // factor}{unit}"
+            ms %= factor
+    return f"every_{text or '1ms'}"
+
+
 def is_oneoff(labels: Mapping[str, str]) -> bool:
     """Whether a container is an ``envkit run`` one-off: never a replica, never planned or
     pruned by ``up``, removed by ``down`` and ``gc`` with the instance."""
@@ -413,7 +500,16 @@ def container_name(project: str, service: str, replica: int) -> str:
 # Fields that do not change the container itself (Compose leaves the same ones out of its
 # config hash): how many, in which order, and how the image is obtained.
 _NOT_HASHED = frozenset(
-    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"}
+    {
+        "name",
+        "replicas",
+        "depends_on",
+        "pull_policy",
+        "pull_refresh_s",
+        "origin",
+        "sensitive_env",
+        "init_env",
+    }
 )
 
 
@@ -431,7 +527,13 @@ def _jsonable(value: Any, *, full: bool = False) -> Any:
         out: dict[str, Any] = {}
         for f in fields(value):
             item = getattr(value, f.name)
-            if f.name == "origin" or (not full and _is_default(f.default, f.default_factory, item)):
+            if f.name == "origin" or (
+                not full
+                and (
+                    _is_default(f.default, f.default_factory, item)
+                    or f.metadata.get("hashed") is False
+                )
+            ):
                 continue
             out[f.name] = _jsonable(item, full=full)
         return out

@@ -10,6 +10,8 @@ Configuration (``pytest.ini``/``pyproject.toml``; relative paths are from the ro
     envkit_watchdog = true             # remove instances even when pytest is SIGKILLed
     envkit_log_lines = 20              # last log lines per service attached to a failure
 
+``pytest --envkit-debug`` shows envkit's own traceback when envkit fails (see below).
+
 Fixtures and helpers:
 
 - ``envkit_env``: the instance of the configured environment, or of the one a marker names
@@ -20,8 +22,11 @@ Fixtures and helpers:
 - :func:`envkit_fixture`: a named fixture of its own scope, for a conftest:
   ``db = envkit_fixture("ci", scope="module")``.
 
-When a test fails, the logs of every envkit instance it used are attached to its report
-(section ``envkit logs: PROJECT``): the last lines of an unhealthy or exited service (only
+When an envkit error fails a test (or its setup), its report is that error as the CLI
+prints it (file:line:col, what is wrong, the hint, the logs it carries), then the frames of
+the test's own code; envkit's internal frames and the Docker SDK's chained exceptions are
+left out unless ``--envkit-debug`` is given. When a test fails, the logs of every envkit
+instance it used are attached to its report (section ``envkit logs: PROJECT``): the last lines of an unhealthy or exited service (only
 those when one is in trouble), else the last lines of each. Every instance gets a watchdog (:mod:`envkit.watchdog`), so a
 killed pytest leaves nothing behind; whatever a crash leaves anyway expires by its ttl.
 
@@ -57,6 +62,12 @@ MARKER = (
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--envkit-debug",
+        action="store_true",
+        default=False,
+        help="envkit: on an envkit error, show envkit's own traceback too",
+    )
     parser.addini("envkit_stack_file", "envkit: the stack file", default="envkit.yaml")
     parser.addini("envkit_environment", "envkit: the environment envkit_env brings up")
     parser.addini("envkit_ttl", "envkit: expiry of every instance (e.g. 1h)", default="1h")
@@ -294,7 +305,10 @@ def _attach(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
 
     excinfo = call.excinfo
     if excinfo is not None and isinstance(excinfo.value, EnvkitError):
-        report.sections.append(("envkit error", excinfo.value.render()))
+        if item.config.getoption("envkit_debug", False):
+            report.sections.append(("envkit error", excinfo.value.render()))
+        else:
+            report.longrepr = short_failure(excinfo, item.config.rootpath)
     funcargs: Mapping[str, Any] = getattr(item, "funcargs", {})
     seen: set[str] = set()
     lines = _int(item.config.getini("envkit_log_lines"), 20)
@@ -302,6 +316,37 @@ def _attach(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
         if isinstance(value, Environment) and value.project not in seen:
             seen.add(value.project)
             report.sections.append((f"envkit logs: {value.project}", failure_logs(value, lines)))
+
+
+def short_failure(excinfo: pytest.ExceptionInfo[BaseException], rootdir: Path) -> str:
+    """An envkit error as a report: the error as the CLI renders it (where, what, hint,
+    the logs it carries), then the frames of the user's code under ``rootdir`` (the test,
+    its conftest). envkit's frames, pytest's, the standard library's and the Docker SDK's
+    (its chained exceptions) are left out: they explain envkit, not the test."""
+    import envkit
+    from envkit.errors import EnvkitError
+
+    package = Path(envkit.__file__).resolve().parent
+    root = rootdir.resolve()
+    frames: list[str] = []
+    for entry in excinfo.traceback:
+        path = Path(str(entry.path)).resolve()
+        if not path.is_relative_to(root) or path.is_relative_to(package):
+            continue
+        if "site-packages" in path.parts:  # a virtualenv inside the project
+            continue
+        try:
+            source = str(entry.statement).strip()
+        except Exception:
+            source = ""
+        frames.append(f"  {path}:{entry.lineno + 1}: in {entry.name}")
+        if source:
+            frames.append(f"    {source}")
+    error = excinfo.value
+    rendered = error.render() if isinstance(error, EnvkitError) else str(error)
+    where = ["raised in:", *frames] if frames else []
+    tail = "(envkit's own traceback is left out: pytest --envkit-debug shows it)"
+    return "\n".join([rendered, *where, tail])
 
 
 def _int(value: object, default: int) -> int:

@@ -27,6 +27,7 @@ from typing import IO, Any, Protocol
 from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
+    "BindSource",
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
@@ -96,6 +97,7 @@ class ObservedNetwork:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339, when the engine says (list_networks)
+    scope: str = "local"  # local | swarm (an overlay network a Swarm manages) | global
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,15 @@ class NetworkEndpoint:
     key: str  # the container id, or the engine's key for a stale endpoint
     name: str  # the container's name, as the endpoint records it
     live: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BindSource:
+    """A bind mount's host path that does not exist, on an engine on this host: whether
+    the engine may create it (``blocked`` empty), or why envkit will not let it."""
+
+    path: str
+    blocked: str = ""  # "" = creatable; else why not, for people ("/a/b is a symbolic link")
 
 
 class PortHolder(Enum):
@@ -151,6 +162,12 @@ class ObservedState:
     foreign_names: Mapping[str, str] = field(default_factory=dict)
     # Host ports wanted by the desired state that something else holds.
     ports_in_use: tuple[PortUse, ...] = ()
+    # The bind mount sources of the desired state that do not exist: path -> BindSource.
+    # Only for an engine on this host (a remote engine's files are not ours to look at).
+    missing_binds: Mapping[str, BindSource] = field(default_factory=dict)
+    # Images missing locally that would be pulled, and cannot be: ref -> why (filled by
+    # envkit.reconcile.pullcheck for plan and up; the observe itself asks no registry).
+    unpullable: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +390,12 @@ class ImageStore(Protocol):
         """Make the service's image present per its pull_policy/build; return its id."""
         ...
 
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the service's pull policy asks for a pull before planning: ``always``,
+        or a refresh policy (daily, weekly, every_<duration>) whose window has passed since
+        the local image was last tagged (or there is none)."""
+        ...
+
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull the service's image now (pull_policy always: before planning, so the plan
         compares with the registry's current image); return its id."""
@@ -380,6 +403,12 @@ class ImageStore(Protocol):
 
     def image_info(self, ref: str) -> ImageInfo | None:
         """Id, tags and size of a local image, or None when it is not on the engine."""
+        ...
+
+    def pull_problem(self, ref: str) -> str | None:
+        """Why the engine could not pull ``ref`` now (its registry unreachable, the image
+        or tag unknown to it, no credentials), or None when it could: the engine asks the
+        registry for the image's manifest, and pulls nothing."""
         ...
 
     def save_images(self, refs: list[str], chunk_size: int = 1 << 20) -> Iterator[bytes]:

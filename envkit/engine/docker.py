@@ -40,6 +40,7 @@ from envkit.engine.base import (
     PathStat,
     Processes,
 )
+from envkit.engine.bindsources import probe_bind_source
 from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
 from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_create import (
@@ -222,6 +223,7 @@ class DockerEngine:
             [parse_volume(v) for v in raw_volumes],
             self._image_ids({s.image for s in desired.services}),
             bound_on_host if self.is_local else None,
+            probe_bind_source if self.is_local else None,
         )
 
     def _image_ids(self, refs: set[str]) -> dict[str, str | None]:
@@ -261,6 +263,14 @@ class DockerEngine:
     def ensure_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Make the service's image present per its pull_policy/build; return its id."""
         return self._images.ensure_image(spec, on_output)
+
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether the pull policy asks for a pull now (always, or a refresh window passed)."""
+        return self._images.pull_due(spec)
+
+    def pull_problem(self, ref: str) -> str | None:
+        """Why ``ref`` cannot be pulled now, or None (the registry has its manifest)."""
+        return self._images.pull_problem(ref)
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (pull_policy always, before planning); return its id."""

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 from envkit.engine.base import ImageInfo
-from envkit.engine.docker_json import Json, labels_of, parse_image_info, split_tag
+from envkit.engine.docker_json import (
+    Json,
+    image_tagged_at,
+    labels_of,
+    parse_image_info,
+    split_tag,
+)
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
 from envkit.imagename import registry_of
 from envkit.model import BuildSpec, PullPolicy, ServiceSpec
@@ -35,13 +44,27 @@ BUILD_LABEL = "io.envkit.build"
 
 def build_fingerprint(build: BuildSpec) -> str:
     """What a built image is labelled with (``io.envkit.build``): context hash, Dockerfile,
-    args and target. The engine reuses a local image only when it was built from the same."""
-    data = {
+    args and target, and the options that make another image (inline Dockerfile, tags,
+    labels, network, shm_size, extra_hosts). The engine reuses a local image only when it
+    was built from the same."""
+    data: dict[str, Any] = {
         "context_hash": build.context_hash,
         "dockerfile": build.dockerfile,
         "args": [list(a) for a in build.args],
         "target": build.target,
     }
+    # What else makes the image (or its tags) differ, only when set: an image built before
+    # these options existed keeps its fingerprint and is not rebuilt. no_cache, pull and
+    # cache_from change how a build runs, not what it is asked to make.
+    extra: dict[str, Any] = {
+        "dockerfile_inline": build.dockerfile_inline,
+        "tags": list(build.tags) or None,
+        "labels": [list(kv) for kv in build.labels] or None,
+        "network": build.network,
+        "shm_size": build.shm_size,
+        "extra_hosts": [list(kv) for kv in build.extra_hosts] or None,
+    }
+    data.update({k: v for k, v in extra.items() if v is not None})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -85,6 +108,19 @@ class DockerImages:
                 return None
             raise
 
+    def pull_problem(self, ref: str) -> str | None:
+        """Why the engine cannot pull ``ref`` now, or None when its registry has the image:
+        the engine fetches the manifest (``GET /distribution/REF/json``, credentials as for
+        a pull, from the engine user's Docker config) and pulls nothing."""
+        try:
+            with self._boundary("look up image", f"{ref} in {registry_of(ref)}"):
+                self._api().inspect_distribution(ref)
+        except EngineUnavailable:
+            raise
+        except EngineError as exc:
+            return exc.message
+        return None
+
     def image_id(self, ref: str) -> str | None:
         """The local id of an image reference, or None when it is not on the engine."""
         info = self._inspect(ref)
@@ -106,11 +142,18 @@ class DockerImages:
           has ``build:``, else pull. With ``build:``, a local image counts only when it was
           built from the same context, Dockerfile, args and target (its ``io.envkit.build``
           label), so a changed context rebuilds;
-        - ``never``: the local image or an error; ``build``: always build.
+        - ``never``: the local image or an error; ``build``: always build;
+        - ``daily``, ``weekly``, ``every_<duration>`` (``refresh``): the local image while
+          it was last tagged less than that long ago (:meth:`pull_due`), else pull.
         """
 
         ref = spec.image
         policy = spec.pull_policy
+        if policy is PullPolicy.REFRESH:
+            local = self._inspect(ref)
+            if local is not None and not self._due(spec, local):
+                return str(local["Id"])
+            return self._pull(spec, on_output, missing_locally=local is None)
         if policy is PullPolicy.ALWAYS:
             pulled = self._pulled.get(ref)
             if pulled is not None and self.image_id(ref) == pulled:
@@ -128,6 +171,9 @@ class DockerImages:
         if spec.build is not None and policy is PullPolicy.MISSING:
             built = labels_of(local.get("Config") or {}) if local is not None else {}
             if local is not None and built.get(BUILD_LABEL) == build_fingerprint(spec.build):
+                for tag in spec.build.tags:  # a tag removed since the build is put back
+                    if self.image_id(tag) != local["Id"]:
+                        self.tag_image(str(local["Id"]), tag)
                 return str(local["Id"])
             return self._build(spec, on_output)
         if local is not None:
@@ -140,6 +186,23 @@ class DockerImages:
                 origin=spec.origin,
             )
         return self._pull(spec, on_output, missing_locally=True)
+
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """Whether ``spec``'s pull policy asks for a pull now: ``always``; or ``daily``,
+        ``weekly``, ``every_<duration>`` when the local image is missing or was last tagged
+        longer ago than that (as docker/compose decides, from ``LastTagTime``)."""
+        if spec.pull_policy is PullPolicy.ALWAYS:
+            return True
+        if spec.pull_policy is not PullPolicy.REFRESH:
+            return False
+        local = self._inspect(spec.image)
+        return local is None or self._due(spec, local)
+
+    @staticmethod
+    def _due(spec: ServiceSpec, local: Json) -> bool:
+        tagged = image_tagged_at(local)
+        window = spec.pull_refresh_s or 0.0
+        return tagged is None or time.time() - tagged >= window
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` now (for pull_policy always, before planning), so the
@@ -184,25 +247,58 @@ class DockerImages:
                 hint=IMAGE_HINT,
                 origin=spec.origin,
             )
+        if spec.pull_policy is PullPolicy.REFRESH:
+            # The engine sets LastTagTime when it tags an image, and a pull of an image
+            # it already has may set nothing: tagging it with its own reference records
+            # this pull where the next `up` (any user's, or docker compose's) reads it.
+            self.tag_image(found, ref)
         self._pulled[ref] = found
         return found
 
     def _build(self, spec: ServiceSpec, on_output: OutputCallback | None) -> str:
-        """Build with the engine's (legacy) builder, labelled with the build fingerprint.
-        Output lines go to ``on_output``; a failure names the failing step and its output."""
-
+        """Build with the engine's (legacy) builder, labelled with the build fingerprint,
+        then tag it with ``build.tags``. A ``dockerfile_inline`` is written to a private
+        temporary file outside the context, which the SDK sends inside the context's tar
+        (as it does for any Dockerfile outside the context). Output lines go to
+        ``on_output``; a failure names the failing step and its output."""
         build = spec.build
         assert build is not None
+        if build.dockerfile_inline is None:
+            found = self._run_build(spec, build, build.dockerfile, on_output)
+        else:
+            with tempfile.TemporaryDirectory(prefix="envkit-build-") as folder:
+                path = os.path.join(folder, "Dockerfile")
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(build.dockerfile_inline)
+                found = self._run_build(spec, build, path, on_output)
+        for tag in build.tags:
+            self.tag_image(found, tag)
+        return found
+
+    def _run_build(
+        self,
+        spec: ServiceSpec,
+        build: BuildSpec,
+        dockerfile: str,
+        on_output: OutputCallback | None,
+    ) -> str:
+        shown = build.dockerfile if build.dockerfile_inline is None else "dockerfile_inline"
         step = ""  # the last "Step N/M : ..." line
         step_output: list[str] = []
         with self._boundary("build image", f"{spec.image} for service {spec.name}"):
             stream = self._api().build(
                 path=build.context,
-                dockerfile=build.dockerfile,
+                dockerfile=dockerfile,
                 tag=spec.image,
                 buildargs=dict(build.args) or None,
                 target=build.target,
-                labels={BUILD_LABEL: build_fingerprint(build)},
+                labels={**dict(build.labels), BUILD_LABEL: build_fingerprint(build)},
+                network_mode=build.network,
+                shmsize=build.shm_size,
+                extra_hosts=dict(build.extra_hosts) or None,
+                cache_from=list(build.cache_from) or None,
+                nocache=build.no_cache,
+                pull=build.pull,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -215,7 +311,7 @@ class DockerImages:
                         code="build-failed",
                         origin=spec.origin,
                         detail=_failing_step(step, step_output),
-                        hint=f"fix that step of {build.dockerfile} or the context {build.context}",
+                        hint=f"fix that step of {shown} or the context {build.context}",
                     )
                 text = event.get("stream")
                 if not text:

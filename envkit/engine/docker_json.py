@@ -32,6 +32,7 @@ __all__ = [
     "exit_code_from_status",
     "health_from_status",
     "image_ids",
+    "image_tagged_at",
     "label_filters",
     "labels_of",
     "normalize_ref",
@@ -164,6 +165,7 @@ def parse_network(raw: Json) -> ObservedNetwork:
         name=str(raw.get("Name", "")),
         labels=labels_of(raw),
         created=str(raw.get("Created") or ""),
+        scope=str(raw.get("Scope") or "local"),
     )
 
 
@@ -201,6 +203,22 @@ def parse_image_info(inspect: Json) -> ImageInfo:
         tags=tuple(inspect.get("RepoTags") or ()),
         size=int(inspect.get("Size") or 0),
     )
+
+
+_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def image_tagged_at(inspect: Json) -> float | None:
+    """When the engine last tagged the image (``Metadata.LastTagTime``: a pull that
+    tags it, ``docker tag``, a build), as epoch seconds; None when it has never recorded
+    one (the zero time ``0001-01-01T00:00:00Z``) or the value does not parse."""
+    text = str((inspect.get("Metadata") or {}).get("LastTagTime") or "")
+    match = _GO_TIME.fullmatch(text)
+    if match is None or text.startswith("0001-"):
+        return None
+    base, fraction, zone = match.groups()
+    stamp = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone))
+    return stamp.timestamp() + float(f"0.{fraction}" if fraction else 0)
 
 
 def image_ids(images: Iterable[Json], refs: Iterable[str]) -> dict[str, str | None]:

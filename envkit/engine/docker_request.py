@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from envkit.engine.docker_create import exposed, host_options, links, network_mode
-from envkit.model import DesiredState, MountType, ServiceNetwork, ServiceSpec
+from envkit.engine.docker_mounts import container_mounts
+from envkit.model import DesiredState, ServiceNetwork, ServiceSpec
 
 __all__ = [
     "create_request",
@@ -39,35 +40,17 @@ def create_request(
     mounts (the ``anonymous`` volumes, target -> (name, read-only), at their paths), the
     first network it joins, and the service's options. A ``oneoff`` (``envkit run``) has
     stdin open, is attached to, and gets no service alias."""
-    from docker.types import Mount as SdkMount
-
-    bindings: dict[str, list[tuple[str, int] | tuple[str]]] = {}
-    for p in spec.ports:
+    bindings: dict[str, list[tuple[str, str] | tuple[str]]] = {}
+    for p in spec.ports:  # a range "8000-8010" as docker-compose sends it: the engine picks
         ip = p.host_ip or ""
         bindings.setdefault(p.key(), []).append(
-            (ip, p.published) if p.published is not None else (ip,)
+            (ip, p.published_text()) if p.published is not None else (ip,)
         )
-    mounts = [
-        SdkMount(
-            target=m.target,
-            source=(
-                desired.volume_name(m.source)
-                if m.type is MountType.VOLUME and m.source
-                else m.source or None
-            ),
-            type=m.type.value,
-            read_only=m.read_only,
-        )
-        for m in spec.mounts
-        if m.target not in anonymous
-    ]
-    mounts += [
-        SdkMount(target=target, source=volume, type="volume", read_only=read_only)
-        for target, (volume, read_only) in anonymous.items()
-    ]
+    mounts, binds = container_mounts(str(api.api_version), desired, spec, anonymous)
     host_config = api.create_host_config(
         port_bindings=bindings or None,
         mounts=mounts or None,
+        binds=binds or None,
         restart_policy=restart_policy(spec.restart),
         extra_hosts=dict(spec.extra_hosts) or None,
         cap_add=list(spec.cap_add) or None,

@@ -75,6 +75,7 @@ class FakeEngine(FakeContainerOps):
                 self._volumes(),
                 {s.image: self.images.get(s.image) for s in desired.services},
                 self._host_holds,
+                self.bind_probe,
             )
 
     # -- Inventory ---------------------------------------------------------------------------
@@ -103,6 +104,10 @@ class FakeEngine(FakeContainerOps):
             local = self.images.get(ref)
             if local is not None and policy in (PullPolicy.MISSING, PullPolicy.NEVER):
                 return local
+            if local is not None and policy is PullPolicy.REFRESH:
+                tagged = self.tagged_at.get(ref)
+                if tagged is not None and self.clock() - tagged < (spec.pull_refresh_s or 0.0):
+                    return local
             if spec.build is not None and policy in (PullPolicy.MISSING, PullPolicy.BUILD):
                 self.calls.append(("build", ref))
                 self.images[ref] = digest(f"build:{ref}:{spec.build.context_hash}")
@@ -119,7 +124,24 @@ class FakeEngine(FakeContainerOps):
             if on_output is not None:
                 on_output(f"pulled {ref}")
             self.images[ref] = self.registry[ref]
+            self.tagged_at[ref] = self.clock()
             return self.images[ref]
+
+    def pull_due(self, spec: ServiceSpec) -> bool:
+        """``always``; a refresh policy when the image is missing or was last tagged (added,
+        pulled: :attr:`tagged_at`) longer ago than its window."""
+        if spec.pull_policy is PullPolicy.ALWAYS:
+            return True
+        if spec.pull_policy is not PullPolicy.REFRESH:
+            return False
+        with self._lock:
+            tagged = self.tagged_at.get(spec.image)
+        return tagged is None or self.clock() - tagged >= (spec.pull_refresh_s or 0.0)
+
+    def pull_problem(self, ref: str) -> str | None:
+        """None when the fake registry has ``ref``, else why not."""
+        with self._lock:
+            return None if ref in self.registry else f"{ref} is not in the fake registry"
 
     def refresh_image(self, spec: ServiceSpec, on_output: OutputCallback | None = None) -> str:
         """Pull ``spec.image`` from the fake registry now (pull_policy always, before plan)."""
@@ -131,6 +153,7 @@ class FakeEngine(FakeContainerOps):
                 )
             self.calls.append(("pull", spec.image))
             self.images[spec.image] = self.registry[spec.image]
+            self.tagged_at[spec.image] = self.clock()
             return self.images[spec.image]
 
     def image_info(self, ref: str) -> ImageInfo | None:

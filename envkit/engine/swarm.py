@@ -10,17 +10,19 @@ into :class:`~envkit.errors.EngineError`, naming the object and the operation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
 import docker.errors
 
+from envkit.engine.base import LogOptions
 from envkit.engine.swarm_base import (
     ObservedService,
     ObservedSwarm,
     ObservedSwarmObject,
     ObservedTask,
+    PublishedPort,
 )
 from envkit.errors import EngineError, EngineUnavailable
 from envkit.model import LABEL
@@ -94,7 +96,8 @@ class SwarmEngine:
                 for o in items:
                     spec = o.get("Spec", {})
                     labels = spec.get("Labels") or {}
-                    k = "state" if labels.get("io.envkit.state") else kind
+                    state = labels.get("io.envkit.state")
+                    k = "lease" if state == "lease" else "state" if state else kind
                     objects.append(ObservedSwarmObject(o["ID"], spec.get("Name", ""), k, labels))
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "observe", f"the Swarm stack {project}") from exc
@@ -123,6 +126,9 @@ class SwarmEngine:
                     container_id=cstatus.get("ContainerID", ""),
                     exit_code=cstatus.get("ExitCode"),
                     node_ready=node not in down,
+                    slot=t.get("Slot") if isinstance(t.get("Slot"), int) else None,
+                    ports=_ports((status.get("PortStatus") or {}).get("Ports")),
+                    created=str(t.get("CreatedAt", "")),
                 )
             )
         upd = s.get("UpdateStatus") or {}
@@ -138,6 +144,7 @@ class SwarmEngine:
             tasks=tuple(tasks),
             engine_spec=spec,
             previous_spec=s.get("PreviousSpec"),
+            ports=_ports((s.get("Endpoint") or {}).get("Ports")),
         )
 
     def service(self, name: str) -> ObservedService | None:
@@ -185,6 +192,7 @@ class SwarmEngine:
             "secret": self.api.remove_secret,
             "config": self.api.remove_config,
             "state": self.api.remove_config,
+            "lease": self.api.remove_config,
         }[kind]
         try:
             remove(object_id)
@@ -192,6 +200,19 @@ class SwarmEngine:
             pass
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "remove", f"{kind} {object_id}") from exc
+
+    def list_leases(self) -> list[ObservedSwarmObject]:
+        """Every stack's lease on the cluster (``envkit.reconcile.swarm_gc``)."""
+        try:
+            found = self.api.configs(filters={"label": "io.envkit.state=lease"})
+        except docker.errors.DockerException as exc:
+            raise self._fail(exc, "list", "the leases of Swarm stacks") from exc
+        return [
+            ObservedSwarmObject(
+                o["ID"], o["Spec"].get("Name", ""), "lease", o["Spec"].get("Labels") or {}
+            )
+            for o in found
+        ]
 
     def config_data(self, config_id: str) -> bytes:
         import base64
@@ -266,6 +287,27 @@ class SwarmEngine:
             return []
         return _demux(raw)[-lines:]
 
+    def service_logs(
+        self, service_id: str, options: LogOptions, *, follow: bool = False
+    ) -> Iterator[bytes]:
+        """``/services/{id}/logs`` with details (which task wrote each line); the engine
+        has no ``until`` there, so ``options.until`` is refused before this is called."""
+        try:
+            chunks = self.api.service_logs(
+                service_id,
+                details=True,
+                follow=follow,
+                stdout=True,
+                stderr=True,
+                since=options.since,
+                timestamps=options.timestamps,
+                tail="all" if options.tail is None else options.tail,
+                is_tty=False,
+            )
+            yield from chunks
+        except docker.errors.DockerException as exc:
+            raise self._fail(exc, "read the logs of", f"service {service_id}") from exc
+
     def containers_left(self, service_names: list[str]) -> int:
         """Tasks of these services that still hold a container (Swarm removes asynchronously)."""
         if not service_names:
@@ -282,6 +324,22 @@ class SwarmEngine:
             return 0
         except docker.errors.DockerException as exc:
             raise self._fail(exc, "list", "tasks") from exc
+
+
+def _ports(raw: Any) -> tuple[PublishedPort, ...]:
+    """Endpoint.Ports or a task's PortStatus.Ports, without repeats (the engine lists a
+    host-mode port once per address family)."""
+    out: dict[PublishedPort, None] = {}
+    for p in raw if isinstance(raw, list) else ():
+        if isinstance(p, dict) and p.get("TargetPort"):
+            port = PublishedPort(
+                int(p["TargetPort"]),
+                int(p.get("PublishedPort") or 0),
+                str(p.get("Protocol") or "tcp"),
+                str(p.get("PublishMode") or "ingress"),
+            )
+            out[port] = None
+    return tuple(out)
 
 
 def _task_version(t: Mapping[str, Any]) -> int | None:

@@ -43,7 +43,7 @@ from functools import partial
 from typing import Any
 
 from envkit.engine.base import Engine, ObservedContainer
-from envkit.errors import EngineError, EnvkitError, PlanConflict
+from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound, PlanConflict
 from envkit.model import (
     LABEL,
     PullPolicy,
@@ -127,7 +127,8 @@ class _Run(Waits):
         self.present_images = present_images
         self.done: list[tuple[str, Action]] = []
         self.released: set[str] = set()  # recreates whose old container went early
-        self.images: dict[tuple[Any, ...], Future[str]] = {}
+        # (image, policy, build) -> the one pull/build of it, and the service that asked first
+        self.images: dict[tuple[Any, ...], tuple[Future[str], str]] = {}
 
     def remember(self, name: str, container_id: str) -> None:
         with self.lock:
@@ -149,10 +150,11 @@ class _Run(Waits):
             return
         key = (spec.image, spec.pull_policy, spec.build)
         with self.lock:
-            fut = self.images.get(key)
+            fut, first = self.images.get(key) or (None, spec.name)
             owner = fut is None
             if fut is None:
-                fut = self.images[key] = Future()
+                fut = Future()
+                self.images[key] = (fut, first)
         if owner:
             try:
                 fut.set_result(
@@ -165,7 +167,19 @@ class _Run(Waits):
                 )
             except BaseException as exc:
                 fut.set_exception(exc)
-        fut.result()
+        try:
+            fut.result()
+        except EngineError as exc:
+            if owner or isinstance(exc, EngineUnavailable):
+                raise
+            # The failure is the first asker's and is reported against it; this service
+            # fails because of it, said once and in its own name.
+            raise ImageNotFound(
+                f"service {spec.name}: image {spec.image!r} is not available: getting it "
+                f"failed for service {first}",
+                origin=spec.origin,
+                code="shared-image-failed",
+            ) from exc
 
 
 def apply(
@@ -276,11 +290,11 @@ def _port_holders(changes: list[Change]) -> list[Change]:
     cannot wait for their turn in dependency order: the other service may start first, or
     each may wait for the other's port. So their old containers go with the removals."""
     wanted = [
-        (c.name, p.host_ip, p.published, p.protocol)
+        (c.name, p.host_ip, port, p.protocol)
         for c in changes
         if c.action in (Action.CREATE, Action.RECREATE) and c.after is not None
         for p in c.after.ports
-        if p.published is not None
+        for port in p.host_ports
     ]
     return [
         c

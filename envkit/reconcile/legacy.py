@@ -42,8 +42,9 @@ _V1_FIELDS = {
     "Mount": ("type", "target", "source", "read_only"),
     "Healthcheck": ("test", "interval_s", "timeout_s", "start_period_s", "retries"),
 }  # fmt: skip
+# pull_refresh_s came later, but is part of pull_policy, which version 1 left out too.
 _NOT_HASHED = frozenset(
-    {"name", "replicas", "depends_on", "pull_policy", "origin", "sensitive_env"}
+    {"name", "replicas", "depends_on", "pull_policy", "pull_refresh_s", "origin", "sensitive_env"}
 )
 
 # Top-level fields whose recorded text may hold a secret in clear under version 1.

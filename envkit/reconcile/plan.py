@@ -25,8 +25,9 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
   envkit recreates nothing;
 - a spec whose sensitive values were hashed under another key (``secret_key_id``) ->
   RECREATE with the reason :data:`OTHER_KEY`: whether a secret changed cannot be told. An image that is not present locally is compared with nothing (it will be
-  pulled or built at apply, or it is an ``image-missing`` conflict under pull_policy never
-  when a container must be created from it).
+  pulled or built at apply, or, when a container must be created from it, an
+  ``image-missing`` conflict under pull_policy never and an ``image-unavailable`` one when
+  ``observed.unpullable`` says its registry cannot give it: :mod:`envkit.reconcile.pullcheck`).
 
 Containers of the project that the stack no longer has (service removed, replica above
 the desired count, a second container claiming the same service and replica) -> REMOVE.
@@ -40,7 +41,8 @@ tie-break), replicas ascending. NOOP changes exist only for containers.
 
 Conflicts are found here, never half-way through apply: a name taken by an object envkit
 does not own (``name-taken``), a host port held by something else (``port-in-use``), an
-image missing under pull_policy never (``image-missing``), an external volume that does not
+image missing under pull_policy never (``image-missing``) or missing and not pullable
+(``image-unavailable``), an external volume that does not
 exist (``volume-missing``). An external volume exists when the observer reports it in
 ``observed.volumes`` or in ``observed.foreign_names``.
 """
@@ -51,22 +53,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
+from envkit.engine.base import ObservedContainer, ObservedState
 from envkit.model import (
     DEFAULT_NETWORK,
     DesiredState,
-    PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
     ServiceNetwork,
     ServiceSpec,
-    addresses_overlap,
     is_oneoff,
     spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
+from envkit.reconcile.bindcheck import bind_notes, bind_problems
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
+from envkit.reconcile.initenv import PlanWarning, init_env_warnings
+from envkit.reconcile.portcheck import Publisher, port_problems
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "Change",
     "Conflict",
     "Plan",
+    "PlanWarning",
     "ResourceKind",
     "Summary",
     "dependency_order",
@@ -133,6 +137,8 @@ class Plan:
     desired: DesiredState
     changes: tuple[Change, ...]
     conflicts: tuple[Conflict, ...] = ()
+    # Things it will do that may not have the effect one expects (never a stop).
+    warnings: tuple[PlanWarning, ...] = ()
 
     @property
     def project(self) -> str:
@@ -207,20 +213,50 @@ def plan(
             before = current.get(name)
             expected = _expected_networks(desired, spec, observed)
             drift = network_drift(expected, before) if before else None
-            change = _container_change(name, spec, n, before, image_id, desired.secrets, drift)
+            change = _container_change(
+                name,
+                spec,
+                n,
+                before,
+                image_id,
+                desired.secrets,
+                drift,
+                pullable=spec.image not in observed.unpullable,
+            )
             change = _restarted_with(change, spec, recreated)
             if change.action is Action.RECREATE:
                 recreated.add(spec.name)
             if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
                 carried = carried_volumes(desired, change.before, spec)
                 change = replace(change, carried=carried)
+            if change.action is not Action.NOOP:
+                change = replace(
+                    change, reasons=(*change.reasons, *bind_notes(spec, observed.missing_binds))
+                )
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
-        conflicts.extend(_image_conflicts(spec, image_id, containers))
+        conflicts.extend(
+            _image_conflicts(spec, image_id, containers, observed.unpullable.get(spec.image))
+        )
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
-    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts))
+    starting = {c.service: c.after for c in containers if c.action is not Action.NOOP and c.after}
+    conflicts.extend(
+        Conflict(p.code, p.message, p.hint, p.service)
+        for p in bind_problems(starting.values(), observed.missing_binds)
+    )
+    warnings = [
+        w
+        for spec in desired.services
+        for w in init_env_warnings(
+            desired,
+            spec,
+            (d for c in containers if c.service == spec.name for d in c.diffs),
+            {v.name for v in observed.volumes} | set(observed.foreign_names),
+        )
+    ]
+    return Plan(desired, (*removals, *infra, *containers), tuple(conflicts), tuple(warnings))
 
 
 def _restarted_with(change: Change, spec: ServiceSpec, recreated: set[str]) -> Change:
@@ -309,13 +345,14 @@ def _container_change(
     image_id: str | None,
     secrets: Secrets,
     network: FieldDiff | None = None,
+    pullable: bool = True,
 ) -> Change:
     def change(action: Action, *reasons: str, diffs: tuple[FieldDiff, ...] = ()) -> Change:
         return Change(
             ResourceKind.CONTAINER, name, action, spec.name, n, before, spec, reasons, diffs=diffs
         )
 
-    obtain = _obtain_reason(spec, image_id)
+    obtain = _obtain_reason(spec, image_id, pullable)
     if before is None:
         return change(Action.CREATE, *obtain)
     diffs: tuple[FieldDiff, ...] = ()
@@ -346,11 +383,13 @@ def _container_change(
     return change(Action.RECREATE, f"container is {before.state}", *obtain)
 
 
-def _obtain_reason(spec: ServiceSpec, image_id: str | None) -> tuple[str, ...]:
+def _obtain_reason(spec: ServiceSpec, image_id: str | None, pullable: bool) -> tuple[str, ...]:
     if image_id is not None or spec.pull_policy is PullPolicy.NEVER:
         return ()
     if spec.build is not None or spec.pull_policy is PullPolicy.BUILD:
         return (f"image {spec.image} will be built",)
+    if not pullable:
+        return (f"image {spec.image} is missing locally, not pullable here",)
     return (f"image {spec.image} will be pulled",)
 
 
@@ -387,22 +426,38 @@ def _name_taken(
 
 
 def _image_conflicts(
-    spec: ServiceSpec, image_id: str | None, changes: list[Change]
+    spec: ServiceSpec, image_id: str | None, changes: list[Change], unpullable: str | None
 ) -> list[Conflict]:
-    if image_id is not None or spec.pull_policy is not PullPolicy.NEVER:
+    """An image that a container to create needs, missing locally and not to be had:
+    pull_policy never, or (``unpullable``: why) a registry that cannot give it."""
+    if image_id is not None:
+        return []
+    if spec.pull_policy is not PullPolicy.NEVER and (unpullable is None or spec.build):
         return []
     needs_image = any(
         c.service == spec.name and c.action in (Action.CREATE, Action.RECREATE) for c in changes
     )
     if not needs_image:
         return []
+    if spec.pull_policy is PullPolicy.NEVER:
+        return [
+            Conflict(
+                "image-missing",
+                f"image {spec.image} of service {spec.name} is not present on the engine "
+                "and pull_policy is never",
+                hint="load it (envkit bundle load FILE, or docker load) or build it, "
+                "or set pull_policy: missing",
+                service=spec.name,
+            )
+        ]
     return [
         Conflict(
-            "image-missing",
-            f"image {spec.image} of service {spec.name} is not present on the engine "
-            "and pull_policy is never",
-            hint="load it (envkit bundle load FILE, or docker load) or build it, "
-            "or set pull_policy: missing",
+            "image-unavailable",
+            f"image {spec.image} of service {spec.name} is missing locally, not pullable "
+            f"here: {unpullable}",
+            hint="bring it in as a bundle (envkit bundle save ENV where it is, envkit bundle "
+            "load FILE here) or docker load it, build it (build: in the stack), or make its "
+            "registry reachable",
             service=spec.name,
         )
     ]
@@ -411,55 +466,12 @@ def _image_conflicts(
 def _port_conflicts(
     desired: DesiredState, observed: ObservedState, changes: list[Change]
 ) -> list[Conflict]:
-    ours = {c.name for c in observed.containers if c.project == desired.project}
-    foreign = [
-        use
-        for use in observed.ports_in_use
-        if use.holder is PortHolder.HOST_PROCESS
-        or (use.project != desired.project and use.container not in ours)
+    publishers = [
+        Publisher(c.name, c.service or "", c.after.ports, c.action is Action.NOOP)
+        for c in changes
+        if c.after is not None
     ]
-    out: list[Conflict] = []
-    claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
-    for change in changes:
-        spec = change.after
-        if spec is None:
-            continue
-        for port in spec.ports:
-            if port.published is None:
-                continue
-            key = (port.published, port.protocol)
-            for ip, other in claimed.get(key, []):
-                if addresses_overlap(ip, port.host_ip):
-                    out.append(_port_conflict(change, port, f"container {other} of this stack"))
-            claimed.setdefault(key, []).append((port.host_ip, change.name))
-            if change.action is Action.NOOP:
-                continue
-            for use in foreign:
-                if (use.host_port, use.protocol) == key and addresses_overlap(
-                    use.host_ip, port.host_ip
-                ):
-                    out.append(_port_conflict(change, port, _holder_text(use), use))
-    return out
-
-
-def _holder_text(use: PortUse) -> str:
-    """Who holds a port, as the conflict message names it."""
-    if use.holder is PortHolder.HOST_PROCESS:
-        return "a process on the host"
-    owner = f"project {use.project}" if use.project else "not managed by envkit"
-    return f"container {use.container} ({owner})"
-
-
-def _port_conflict(
-    change: Change, port: PortSpec, owner: str, use: PortUse | None = None
-) -> Conflict:
-    ip = use.host_ip if use is not None and use.host_ip else port.host_ip
-    where = f"{ip}:{port.published}" if ip else str(port.published)
-    return Conflict(
-        "port-in-use",
-        f"host port {where}/{port.protocol} for {change.service} "
-        f"({change.name}, container port {port.key()}) is held by {owner}",
-        hint="stop or remove what holds it, publish another host port for this environment, "
-        "or leave the host port out so the engine picks a free one",
-        service=change.service,
-    )
+    return [
+        Conflict("port-in-use", p.message, hint=p.hint, service=p.service)
+        for p in port_problems(desired.project, observed, publishers)
+    ]

@@ -24,6 +24,9 @@ Text (:func:`plan_text`, no trailing newline; ``--detailed-exitcode`` does not c
     error[port-in-use]: host port 127.0.0.1:3308/tcp for web (...) is held by ...
       hint: ...
 
+    warning[init-env-changed]: service web: environment MYSQL_ROOT_PASSWORD changes, but ...
+      hint: ...
+
     Plan: 2 to create, 1 to recreate, 1 to start, 1 to remove, 3 unchanged.
 
 Changes appear in plan order; unchanged containers are only counted. The changed fields of a
@@ -60,6 +63,9 @@ never removed or renamed::
         {"code": "port-in-use" | "name-taken" | "image-missing" | "volume-missing",
          "message": "...", "hint": "..." | null, "service": "web" | null}
       ],
+      "warnings": [                     # never a stop (envkit.reconcile.initenv)
+        {"code": "init-env-changed", "message": "...", "hint": "..." | null, "service": "web"}
+      ],
       "summary": {"create": 2, "recreate": 1, "start": 1, "remove": 1, "unchanged": 3}
     }
 
@@ -74,7 +80,7 @@ from typing import Any
 
 from envkit.errors import SENSITIVE, redact
 from envkit.model import ServiceSpec
-from envkit.reconcile.plan import Action, Change, Conflict, Plan
+from envkit.reconcile.plan import Action, Change, Conflict, Plan, PlanWarning
 from envkit.reconcile.spec_diff import FieldDiff, format_port, mount_text, show_value
 
 __all__ = ["FORMAT_VERSION", "LEGEND", "plan_json", "plan_text", "summary_line"]
@@ -163,6 +169,13 @@ def _conflict_lines(conflict: Conflict, color: bool) -> list[str]:
     return lines
 
 
+def _warning_lines(warning: PlanWarning, color: bool) -> list[str]:
+    lines = [f"{_paint(f'warning[{warning.code}]', '1;33', color)}: {warning.message}"]
+    if warning.hint:
+        lines.append(f"  hint: {warning.hint}")
+    return lines
+
+
 def plan_text(
     plan: Plan, *, color: bool = False, conflicts: bool = True, verbose: bool = False
 ) -> str:
@@ -181,6 +194,8 @@ def plan_text(
         blocks.append(lines)
     if conflicts and plan.conflicts:
         blocks.append([line for c in plan.conflicts for line in _conflict_lines(c, color)])
+    if plan.warnings:
+        blocks.append([line for w in plan.warnings for line in _warning_lines(w, color)])
     blocks.append([_paint(summary_line(plan), "1", color)])
     return redact("\n\n".join("\n".join(block) for block in blocks), secrets)
 
@@ -239,6 +254,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "conflicts": [
             {"code": c.code, "message": c.message, "hint": c.hint, "service": c.service}
             for c in plan.conflicts
+        ],
+        "warnings": [
+            {"code": w.code, "message": w.message, "hint": w.hint, "service": w.service}
+            for w in plan.warnings
         ],
         "summary": {
             "create": s.create,

@@ -99,10 +99,14 @@ def run_jobs(
     return first + [e for e in failed.values() if e.code == "dependency-failed"]
 
 
+# Codes of failures that follow from another one (listed after it).
+_FOLLOWS = ("shared-image-failed", "dependency-failed")
+
+
 def combine(failures: list[EnvkitError]) -> EnvkitError:
     """One failure is raised as itself (an ApplyError with logs, or e.g. ImageNotFound),
     with the services it kept from starting added to its detail; several failures become
-    one ApplyError listing them all."""
+    one ApplyError listing each once (with its own logs), and their distinct hints."""
     real = [f for f in failures if f.code != "dependency-failed"] or failures
     skipped = [f.message for f in failures if f not in real]
     if len(real) == 1:
@@ -110,11 +114,11 @@ def combine(failures: list[EnvkitError]) -> EnvkitError:
         if skipped:
             err.detail = "\n".join([*filter(None, [(err.detail or "").rstrip("\n")]), *skipped])
         return err
+    # Each failure once: the message counts them, the detail says each (with its logs),
+    # the causes before the failures that follow from them (a shared image's).
+    ordered = sorted(failures, key=lambda f: _FOLLOWS.index(f.code) if f.code in _FOLLOWS else -1)
     detail = "\n".join(
-        f.message + ("\n" + f.detail.rstrip("\n") if f.detail else "") for f in failures
+        f.message + ("\n" + f.detail.rstrip("\n") if f.detail else "") for f in ordered
     )
-    return ApplyError(
-        f"{len(real)} services failed: " + "; ".join(f.message for f in real),
-        hint=real[0].hint,
-        detail=detail,
-    )
+    hints = list(dict.fromkeys(f.hint for f in real if f.hint))
+    return ApplyError(f"{len(real)} services failed:", hint="; ".join(hints) or None, detail=detail)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from envkit.engine.base import ObservedContainer
@@ -70,7 +70,9 @@ class FieldDiff:
 
 
 # Canonical-spec fields that are lists of (key, value) pairs: diffed like mappings.
-_PAIR_FIELDS = frozenset({"labels", "extra_hosts", "build.args"})
+_PAIR_FIELDS = frozenset(
+    {"labels", "extra_hosts", "build.args", "build.labels", "build.extra_hosts"}
+)
 _SIZE_FIELDS = frozenset({"mem_limit"})
 _SIZE_UNITS = (("t", 1024**4), ("g", 1024**3), ("m", 1024**2), ("k", 1024))
 
@@ -275,6 +277,9 @@ def _item(path: str, value: Any) -> Any:
                         published=None
                         if value.get("published") is None
                         else int(value["published"]),
+                        published_last=None
+                        if value.get("published_last") is None
+                        else int(value["published_last"]),
                     )
                 )
             if path == "mounts":
@@ -308,8 +313,9 @@ def _duration(value: Shown) -> Shown:
 
 
 def format_port(port: PortSpec) -> str:
-    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port."""
-    host = "*" if port.published is None else str(port.published)
+    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port, one
+    it picks from a range the range (``8000-8010->80/tcp``)."""
+    host = port.published_text() or "*"
     if port.host_ip:
         host = f"{port.host_ip}:{host}"
     return f"{host}->{port.target}/{port.protocol}"
@@ -317,19 +323,27 @@ def format_port(port: PortSpec) -> str:
 
 def mount_text(mount: Mount) -> str:
     """``volume data:/var/lib/mysql:ro``, ``bind /srv/conf:/etc/conf``, ``tmpfs /run``."""
-    return _format_mount(
-        {
-            "type": mount.type.value,
-            "source": mount.source,
-            "target": mount.target,
-            "read_only": mount.read_only,
-        }
-    )
+    data = {f.name: getattr(mount, f.name) for f in fields(mount)}
+    data["type"] = mount.type.value
+    data["propagation"] = mount.propagation.value if mount.propagation else None
+    return _format_mount(data)
 
 
 def _format_mount(m: Mapping[str, Any]) -> str:
+    """A mount as the canonical spec holds it (options at their default left out), with its
+    options after the path: ``bind /h:/c:ro,z,rslave``, ``tmpfs /t:size=1024,mode=0o700``."""
     kind, source, target = m["type"], str(m.get("source") or ""), str(m["target"])
-    suffix = ":ro" if m.get("read_only") else ""
+    modes = [
+        *(["ro"] if m.get("read_only") else []),
+        *([str(m["selinux"])] if m.get("selinux") else []),
+        *([str(m["propagation"])] if m.get("propagation") else []),
+        *(["nocopy"] if m.get("no_copy") else []),
+        *([f"subpath={m['subpath']}"] if m.get("subpath") else []),
+        *(["create_host_path"] if m.get("create_host_path") else []),
+        *([f"size={m['tmpfs_size']}"] if m.get("tmpfs_size") is not None else []),
+        *([f"mode={int(m['tmpfs_mode']):#o}"] if m.get("tmpfs_mode") is not None else []),
+    ]
+    suffix = f":{','.join(modes)}" if modes else ""
     if kind == MountType.TMPFS.value:
         return f"tmpfs {target}{suffix}"
     if kind == MountType.VOLUME.value and not source:

@@ -309,11 +309,17 @@ def _mount(stack: SwarmStack, m: Any) -> dict[str, Any]:
     source = m.source
     if kind == "volume" and source:
         source = stack.desired.volume_name(source)
+    # Compose's mount options, as a service's Mount takes them (z/Z and create_host_path
+    # have no field there: a task's container gets them from no Binds string).
+    tmpfs = _drop_none({"SizeBytes": m.tmpfs_size, "Mode": m.tmpfs_mode})
     return _drop_none(
         {
             "Type": kind,
             "Source": source or None,
             "Target": m.target,
             "ReadOnly": m.read_only or None,
+            "VolumeOptions": {"NoCopy": True} if m.no_copy else None,
+            "BindOptions": {"Propagation": m.propagation.value} if m.propagation else None,
+            "TmpfsOptions": tmpfs or None,
         }
     )

@@ -22,6 +22,7 @@ from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
 from envkit.reconcile.plan import Action, Plan, plan
 from envkit.reconcile.portlock import fixed_ports, port_locks
+from envkit.reconcile.pullcheck import with_pull_check
 from envkit.reconcile.scope import scope_desired, scope_observed
 from envkit.reconcile.teardown import DownResult, remove_instance
 from envkit.secretkey import with_secret_key
@@ -184,7 +185,7 @@ def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: E
 def _observe(
     engine: Engine, desired: DesiredState, services: frozenset[str] | None
 ) -> ObservedState:
-    observed = engine.observe(desired)
+    observed = with_pull_check(desired, engine, engine.observe(desired))
     return observed if services is None else scope_observed(observed, services)
 
 
@@ -204,19 +205,21 @@ def _renew_lease(
 
 
 def refresh_images(desired: DesiredState, engine: Engine, reporter: Reporter) -> None:
-    """Pull every image whose service has ``pull_policy: always``, before planning: the
+    """Pull every image whose service has ``pull_policy: always`` (or a refresh policy,
+    daily, weekly, every_<duration>, whose window has passed), before planning: the
     planner (pure) then sees the registry's current image as the local image id, so an
     image updated under the same tag shows as a change (and recreates only its services).
     ``plan`` and ``up`` both do it; a registry that cannot be reached fails here, before
     anything changes."""
-    from envkit.model import PullPolicy
+    from envkit.model import PullPolicy, pull_policy_text
 
     seen: set[str] = set()
     for spec in desired.services:
-        if spec.pull_policy is PullPolicy.ALWAYS and spec.image not in seen:
+        wanted = spec.pull_policy in (PullPolicy.ALWAYS, PullPolicy.REFRESH)
+        if wanted and spec.image not in seen and engine.pull_due(spec):
             seen.add(spec.image)
             image = Subject(Kind.IMAGE, spec.image)
-            reporter.step(image, "pulling (pull_policy: always)")
+            reporter.step(image, f"pulling (pull_policy: {pull_policy_text(spec)})")
             with failing(reporter, [image]):
                 engine.refresh_image(spec, on_output=partial(reporter.output, image))
             reporter.step(image, "pulled", Outcome.PULLED)

@@ -11,7 +11,8 @@ stack has a local build): the hash covers exactly the files the
 SDK sends to the engine when it builds — not a gitignore look-alike, whose rules differ
 (``foo`` in a ``.dockerignore`` matches only at the root). Contents, the executable bit,
 symlink targets and folder names count; timestamps and owners do not, so ``touch`` does not
-rebuild. The Dockerfile always counts, also when it lies outside the context.
+rebuild. The Dockerfile always counts, also when it lies outside the context; a
+``dockerfile_inline`` counts by its text.
 
 """
 
@@ -96,7 +97,7 @@ def context_hash(build: BuildSpec) -> str:
             "create it, or fix build.context (relative to the stack file)",
         )
     dockerfile = _dockerfile_path(build)
-    if not os.path.isfile(dockerfile):
+    if build.dockerfile_inline is None and not os.path.isfile(dockerfile):
         raise ContextProblem(
             "missing-dockerfile",
             f"the Dockerfile {dockerfile} does not exist",
@@ -117,7 +118,11 @@ def context_hash(build: BuildSpec) -> str:
             else:
                 continue  # sockets, fifos: never part of a build context
             digest.update(entry.encode("utf-8", "surrogateescape") + b"\n")
-        digest.update(b"Dockerfile\0" + _file_digest(dockerfile).encode())
+        if build.dockerfile_inline is not None:  # the text is in the spec; hashed anyway
+            inline = hashlib.sha256(build.dockerfile_inline.encode("utf-8", "surrogateescape"))
+            digest.update(b"Dockerfile-inline\0" + inline.hexdigest().encode())
+        else:
+            digest.update(b"Dockerfile\0" + _file_digest(dockerfile).encode())
     except OSError as exc:
         raise ContextProblem(
             "unreadable-build-context",

@@ -9,7 +9,8 @@ The rules are the Compose Specification's ("Merge and override") as compose-go a
   - the *unique resources*: a later entry replaces an earlier one with the same key, in
     place: ``volumes`` (the target path), ``ports`` (host ip, published port, target
     port, protocol), ``secrets`` and ``configs`` (the target), ``environment``, ``labels``,
-    ``build.args``, ``sysctls`` and ``annotations`` (the name, in ``K=V`` or mapping form);
+    ``build.args``, ``build.labels``, ``sysctls`` and ``annotations`` (the name, in ``K=V``
+    or mapping form);
   - every other sequence of plain values (``dns``, ``expose``, ``cap_add``, ``profiles``,
     ``extra_hosts`` ...) drops an entry equal to one it already has;
 - ``depends_on`` and a service's ``networks`` in list form merge with the mapping form
@@ -126,7 +127,10 @@ class _Merger:
         if in_service and key in _AS_MAPPING:
             base, over = _as_mapping(base), _as_mapping(over)
         both_mappings = isinstance(base, dict) and isinstance(over, dict)
-        keyed = (in_service and key in _KEYED) or path[-2:] == ("build", "args")
+        keyed = (in_service and key in _KEYED) or path[-2:] in (
+            ("build", "args"),
+            ("build", "labels"),
+        )
         if keyed and not both_mappings:
             return self._keyed(base, over, path, source)
         if in_service and key == "logging" and both_mappings:

@@ -26,7 +26,7 @@ from envkit.model import Dependency, DesiredState, Mount, PullPolicy, ServiceSpe
 from envkit.stackfile import deployfields, networkfields, optionfields, secretfields
 from envkit.stackfile import servicefields as fields
 from envkit.stackfile.render import Rendered
-from envkit.stackfile.syntax import parse_duration, parse_size
+from envkit.stackfile.syntax import Invalid, parse_duration, parse_size
 from envkit.stackfile.treereader import TreeReader
 
 __all__ = ["to_desired"]
@@ -146,13 +146,15 @@ class _Normalizer(TreeReader):
                 hint=f"use no, always, unless-stopped or on-failure[:N] (N up to {MAX_RETRIES})",
             )
         pull = self.string(*get("pull_policy")) or "missing"
-        if pull not in _PULL:
+        refresh_s = _refresh_window(pull)
+        if pull not in _PULL and refresh_s is None:
             self.fail(
                 "invalid-pull-policy",
                 "{value} is not a pull policy",
                 (*at, "pull_policy"),
                 value=pull,
-                hint="use always, missing, never or build",
+                hint="use always, missing, never, build, daily, weekly or every_<duration> "
+                "(every_12h, every_30m)",
             )
         replicas = self.number(*get("replicas"), integer=True, maximum=MAX_REPLICAS)
         networks = networkfields.service_networks(self, *get("networks"), self.declared_networks)
@@ -233,7 +235,8 @@ class _Normalizer(TreeReader):
             mem_limit=mem_limit,
             cpus=cpus,
             replicas=1 if replicas is None else replicas,
-            pull_policy=PullPolicy(_PULL.get(pull, "missing")),
+            pull_policy=PullPolicy.REFRESH if refresh_s else PullPolicy(_PULL.get(pull, "missing")),
+            pull_refresh_s=refresh_s,
             networks=networks,
             network_mode=mode,
             links=links,
@@ -243,6 +246,9 @@ class _Normalizer(TreeReader):
             options=optionfields.container_options(self, svc, at),
             volumes_from=volumes_from,
             sensitive_env=sensitive_env,
+            init_env=(
+                None if svc.get("init_env") is None else frozenset(self.strings(*get("init_env")))
+            ),
             origin=origin,
         )
 
@@ -298,6 +304,21 @@ class _Normalizer(TreeReader):
             external_name=engine_name if is_external and engine_name != name else None,
             origin=self.rendered.key_origin(at) or self.rendered.origin(at),
         )
+
+
+def _refresh_window(policy: str) -> float | None:
+    """Compose's ``daily``, ``weekly`` and ``every_<duration>`` (a Go duration, more than
+    zero) as seconds; None for any other policy, or a duration that does not parse."""
+    fixed = {"daily": 86400.0, "weekly": 7 * 86400.0}
+    if policy in fixed:
+        return fixed[policy]
+    if not policy.startswith("every_"):
+        return None
+    try:
+        seconds = parse_duration(policy.removeprefix("every_"))
+    except Invalid:
+        return None
+    return seconds if seconds > 0 else None
 
 
 def _position(diagnostic: Diagnostic) -> tuple[int, int]:

@@ -7,6 +7,7 @@ listed in :mod:`envkit.stackfile.normalize`'s docstring.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
@@ -21,6 +22,7 @@ from envkit.stackfile.syntax import (
     parse_mount,
     parse_port,
     parse_port_long,
+    parse_size,
     parse_tmpfs,
 )
 from envkit.stackfile.treereader import TreeReader
@@ -92,7 +94,19 @@ def environment(
 
 
 def env_file(reader: TreeReader, value: Any, path: DocPath) -> dict[str, str]:
-    files = read_env_files(value, path, reader.rendered.directory)
+    """The variables of a service's env files. Written in a Compose file, they are read
+    with Compose's rules: ``${VAR}`` in unquoted and double-quoted values is interpolated
+    from the project's variables (then the files' own), a bare ``NAME`` line takes the
+    project's value (:mod:`envkit.stackfile.composeenv`); in an envkit file, literally."""
+    rendered = reader.rendered
+    origin = rendered.origin(path)
+    written_in_compose = (
+        rendered.document is not None
+        and origin is not None
+        and origin.file in rendered.document.compose_files
+    )
+    lookup = rendered.compose_variables if written_in_compose else None
+    files = read_env_files(value, path, rendered.directory, compose_lookup=lookup)
     for problem in files.problems:
         reader.fail(problem.code, problem.message, problem.path, hint=problem.hint)
     return {name: found.value for name, found in files.values.items()}
@@ -227,18 +241,67 @@ def extra_hosts(reader: TreeReader, value: Any, path: DocPath) -> tuple[tuple[st
     return tuple(sorted((h, ip.strip("[]")) for h, ip in pairs.items()))
 
 
+# What `docker tag` takes: [HOST[:PORT]/]PATH[:TAG], path components in lowercase.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG_REF = re.compile(
+    rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+)
+
+# Compose build keys that need BuildKit, which the engine's classic builder is not.
+_BUILDKIT_ONLY = ("platforms", "ssh", "secrets", "additional_contexts", "cache_to")
+
+
 def build(reader: TreeReader, value: Any, path: DocPath) -> BuildSpec | None:
     if value is None:
         return None
     spec = {"context": value} if isinstance(value, str) else reader.mapping(value, path)
+    for key in _BUILDKIT_ONLY:
+        if spec.get(key) not in (None, [], {}):
+            reader.fail(
+                "needs-buildkit",
+                f"build.{key} needs BuildKit, and envkit builds with the engine's classic "
+                "builder (the Docker API's /build)",
+                (*path, key),
+                hint=f"build the image with `docker buildx build` and name it in image: "
+                f"(with pull_policy: never), or remove build.{key}",
+            )
     context = reader.string(spec.get("context", "."), (*path, "context")) or "."
     if "://" not in context and not context.startswith("git@"):
         context = bind_source(context, reader.rendered.directory)
     args = reader.pairs(spec.get("args"), (*path, "args"), sep="=", what="build-arg")
     resolved = {k: v if v is not None else reader.rendered.env.get(k) for k, v in args.items()}
+    labels = reader.pairs(spec.get("labels"), (*path, "labels"), sep="=", what="label")
+    inline = reader.string(spec.get("dockerfile_inline"), (*path, "dockerfile_inline"))
+    if inline is not None and spec.get("dockerfile") is not None:
+        reader.fail(
+            "invalid-build",
+            "build has both dockerfile and dockerfile_inline",
+            (*path, "dockerfile_inline"),
+            hint="keep one: dockerfile names a file, dockerfile_inline is its text",
+        )
+    tags = reader.strings(spec.get("tags"), (*path, "tags"))
+    for i, tag in enumerate(tags):
+        if not _TAG_REF.fullmatch(tag):
+            reader.fail(
+                "invalid-build",
+                "{value} is not an image name to tag the build with",
+                (*path, "tags", i),
+                value=tag,
+                hint="write [REGISTRY/]NAME[:TAG] in lowercase, e.g. shop/app:1.2",
+            )
+    shm = spec.get("shm_size")
     return BuildSpec(
         context=context,
         dockerfile=reader.string(spec.get("dockerfile"), (*path, "dockerfile")) or "Dockerfile",
         args=tuple(sorted((k, v) for k, v in resolved.items() if v is not None)),
         target=reader.string(spec.get("target"), (*path, "target")),
+        dockerfile_inline=inline,
+        tags=tags,
+        labels=tuple(sorted((k, v or "") for k, v in labels.items())),
+        network=reader.string(spec.get("network"), (*path, "network")),
+        shm_size=reader.optional("invalid-size", parse_size, shm, (*path, "shm_size")),
+        extra_hosts=extra_hosts(reader, spec.get("extra_hosts"), (*path, "extra_hosts")),
+        cache_from=reader.strings(spec.get("cache_from"), (*path, "cache_from")),
+        no_cache=bool(reader.boolean(spec.get("no_cache"), (*path, "no_cache"))),
+        pull=bool(reader.boolean(spec.get("pull"), (*path, "pull"))),
     )

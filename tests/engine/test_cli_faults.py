@@ -94,12 +94,13 @@ def test_missing_image_with_pull_policy_missing_says_what_to_do(stack: StackFile
         + busybox("other")
     )
     stack.edit(f"image: {IMAGE}", f"image: {ref}", 1)
+    # plan asks the registry first: the pull could not succeed, so nothing is begun.
     plan = stack.cli("plan", "e")
-    assert plan.code == 0 and f"image {ref} will be pulled" in plan.out
+    assert plan.code == 1 and f"image {ref} is missing locally, not pullable here" in plan.out
     up = stack.cli("up", "e")
     assert up.code == 1, up.text
-    assert "service app: " in up.err and f"'{ref}'" in up.err
-    assert "it is not on the local engine" in up.err and "connection refused" in up.err
+    assert f"image {ref} of service app is missing locally, not pullable here" in up.err
+    assert "connection refused" in up.err and "nothing was changed" in up.err
     assert "hint:" in up.err and "bundle load" in up.err
     no_traceback(up.err)
     stack.edit(ref, IMAGE)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from envkit.model import LABEL
@@ -56,6 +57,11 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
     ),
     "ipv6-host-address": ({}, "services:\n" + _svc("web", 'ports: ["[::1]:{p1}:80"]')),
     "ipv6-unbracketed": ({}, "services:\n" + _svc("web", 'ports: ["::1:{p1}:80"]')),
+    # a host range for one container port: both send the range, the engine binds one of it
+    "port-range": (
+        {},
+        "services:\n" + _svc("web", 'ports: ["127.0.0.1:{r1}:80", "[::1]:{r2}:81/udp"]'),
+    ),
     "missing-bind-folder": ({}, "services:\n" + _svc("web", "volumes: [./missing:/missing]")),
     "environment-interpolation": (
         {".env": "GREETING=hello\nEMPTY=\n", "app.env": "FROM_FILE=x\nPLAIN=a b\n"},
@@ -66,6 +72,15 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
             "  D: ${EMPTY-unset}\nenv_file: [app.env]",
         ),
     ),
+    # ${VAR} in a service's env_file, where 1.29.2 (python-dotenv) and compose-go agree:
+    # braces, defaults, double quotes, the file's own earlier values, single-quoted text
+    "env-file-interpolation": (
+        {
+            "app.env": 'A=hello\nB="${A} world"\nC=${A}-x\nD=${NOPE_X:-def}\n'
+            "E='plain text'\nF=${A:-unused}\n"
+        },
+        "services:\n" + _svc("web", "env_file: [app.env]"),
+    ),
     "volumes": (
         {"conf/app.conf": "x=1\n"},
         "services:\n"
@@ -75,6 +90,31 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
             "  - {type: volume, source: data, target: /long, read_only: true}",
         )
         + "volumes:\n  data: {labels: {team: shop}}\n",
+    ),
+    # Compose keeps the case of service and volume names; the short syntax's modes and the
+    # long form's options reach the engine (issue 9, section 3)
+    "mount-options": (
+        {"conf/app.conf": "x=1\n"},
+        "services:\n"
+        + _svc(
+            "Web",
+            "volumes:\n  - Data:/data:nocopy\n  - ./conf:/etc/conf:ro,z\n"
+            "  - ./conf:/etc/c2:rprivate\n"
+            "  - {type: volume, source: Data, target: /long, volume: {nocopy: true}}\n"
+            "  - {type: bind, source: ./conf, target: /c3, bind: {propagation: private}}\n"
+            "  - {type: tmpfs, target: /t, tmpfs: {size: 1048576}}",
+        )
+        + "volumes:\n  Data: {}\n",
+    ),
+    # build: keys docker-compose 1.29.2 knows, on the classic builder; the built image's
+    # labels show on the container (image: names a tag of this test only)
+    "build-options": (
+        {"ctx/Dockerfile": f"FROM {IMAGE}\nRUN grep myhost /etc/hosts > /hosts.txt\n"},
+        "services:\n  web:\n    image: envkit-test/built-{hex}:1\n"
+        '    command: [sh, -c, "sleep 3600"]\n    init: true\n    stop_grace_period: 1s\n'
+        "    build:\n      context: ./ctx\n      labels: {team: shop}\n      network: host\n"
+        "      shm_size: 64m\n      extra_hosts: ['myhost:10.1.2.3']\n"
+        f"      cache_from: [{IMAGE}]\n",
     ),
     "networks-aliases": (
         {},
@@ -200,6 +240,11 @@ def folder(docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         remove_labelled(
             docker_client, f"{LABEL.STACK}={f.stack}", f"{COMPOSE_PROJECT}={f.compose_project}"
         )
+        for image in docker_client.images.list():  # what a build case tagged, only that
+            for tag in image.tags:
+                if f"-{f.hex}:" in tag:
+                    with contextlib.suppress(docker.errors.APIError):
+                        docker_client.images.remove(tag, force=True)
 
 
 def _compose(f: Folder, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -267,6 +312,11 @@ def facts(data: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:
         "stdin": config["OpenStdin"],
         "labels": labels,
         "mounts": mounts,
+        "tmpfs_options": sorted(
+            (m["Target"], json.dumps(m.get("TmpfsOptions"), sort_keys=True))
+            for m in host.get("Mounts") or ()
+            if m["Type"] == "tmpfs"
+        ),
         "networks": networks,
         **{  # unset and empty are the same to the engine
             key: host.get(key) or None
@@ -326,6 +376,9 @@ def _write(f: Folder, case: str) -> None:
         (f.path / name).parent.mkdir(parents=True, exist_ok=True)
         (f.path / name).write_text(content)
     text = text.replace("{p1}", str(free_port())).replace("{p2}", str(free_port()))
+    for placeholder in ("{r1}", "{r2}"):
+        first = min(free_port(), 65533)
+        text = text.replace(placeholder, f"{first}-{first + 2}")
     (f.path / "compose.yaml").write_text(text.replace("{hex}", f.hex))
 
 
@@ -355,10 +408,7 @@ def _both(f: Folder, client: Any, case: str) -> tuple[dict[str, Any], dict[str, 
 
 # Divergences envkit has not closed yet (issue 9, section 3): strict, so fixing one fails
 # the test until its mark goes.
-KNOWN = {
-    "ipv6-unbracketed": "envkit refuses the unbracketed IPv6 host address '::1:P:80'",
-    "missing-bind-folder": "envkit does not create a missing short-syntax bind folder",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _deliberate(field: str, theirs: Any, ours: Any) -> bool:
@@ -478,3 +528,26 @@ def test_volume_data_survives_a_recreate_on_both(folder: Folder, docker_client: 
 
     ours = _write_then_recreate(docker_client, LABEL.PROJECT, folder.envkit_project, envkit_up)
     assert theirs == ours == "named\nanon\n"
+
+
+def _made(path: Path) -> tuple[int, int, str]:
+    info = path.stat()
+    return info.st_uid, info.st_gid, oct(info.st_mode)
+
+
+def test_a_missing_bind_folder_is_made_as_compose_makes_it(folder: Folder) -> None:
+    """Both have the engine create it: the same owner and mode, nested folders too."""
+    (folder.path / "compose.yaml").write_text(
+        "services:\n" + _svc("web", "volumes: [./made/deep:/made]")
+    )
+    _compose(folder, "up", "-d")
+    theirs = (_made(folder.path / "made"), _made(folder.path / "made" / "deep"))
+    _compose(folder, "down", "-v", "-t", "1")
+    shutil.rmtree(folder.path / "made")
+    plan = envkit("plan")
+    assert plan.code == 0, plan.err
+    assert f"creates folder {folder.path / 'made' / 'deep'}" in plan.out
+    assert not (folder.path / "made").exists()  # plan changes nothing
+    assert envkit("up").code == 0
+    ours = (_made(folder.path / "made"), _made(folder.path / "made" / "deep"))
+    assert ours == theirs

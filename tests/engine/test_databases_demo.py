@@ -78,7 +78,9 @@ def _rows(port: int) -> list[tuple[Any, ...]] | None:
         conn.close()
 
 
-def test_three_databases_side_by_side(demo: Path, docker_client: Any) -> None:
+def test_three_databases_side_by_side(
+    demo: Path, docker_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     f = str(demo)
     ports = {env: free_port() for env in ("dev", "test", "release")}
 
@@ -132,6 +134,26 @@ def test_three_databases_side_by_side(demo: Path, docker_client: Any) -> None:
             "-f", f, "plan", env, "--var", f"db_port={ports[env]}", "--detailed-exitcode"
         )
         assert check.code == 0, check.out
+
+    # A new root password for test: the server reads it only when it initialises an empty
+    # volume, so the plan warns (naming the variables, never the value) and, indeed, after
+    # the recreate the old password still works and the new one does not.
+    monkeypatch.setenv("DB_ROOT_PASSWORD", "s3cret-new")
+    plan = envkit("-f", f, "plan", "test", "--var", f"db_port={ports['test']}")
+    assert plan.code == 0, plan.err
+    assert (
+        "warning[init-env-changed]: service db: environment MARIADB_ROOT_PASSWORD, "
+        f"MYSQL_ROOT_PASSWORD change, but its volume {demo_stack()}-test_data already exists"
+    ) in plan.out
+    assert "s3cret-new" not in plan.out + plan.err
+    run("up", "--wait", env="test")
+    assert container_id("test") != ids["test"]
+    _connect(ports["test"]).close()  # the old password
+    import pymysql
+
+    with pytest.raises(pymysql.err.OperationalError):
+        pymysql.connect(host="127.0.0.1", port=ports["test"], user="root", password="s3cret-new")
+    monkeypatch.delenv("DB_ROOT_PASSWORD")
 
     # down keeps the named volume; down --volumes removes it
     run("down", env="dev")

@@ -31,6 +31,7 @@ from envkit.model import (
     project_labels,
 )
 from envkit.reconcile.plan import plan
+from envkit.reconcile.pullcheck import with_pull_check
 
 from .conftest import IMAGE, Project, free_port, svc
 
@@ -287,6 +288,10 @@ def test_a_missing_image_is_image_not_found(
     assert o.images == {ref: None}
     if policy is PullPolicy.NEVER:
         assert [c.code for c in plan(desired, o).conflicts] == ["image-missing"]
+    else:  # plan asks first: no registry can give it, so it is a conflict before apply
+        assert harness.engine.pull_problem(ref)
+        checked = with_pull_check(desired, harness.engine, o)
+        assert [c.code for c in plan(desired, checked).conflicts] == ["image-unavailable"]
     with pytest.raises(ImageNotFound):
         harness.engine.ensure_image(spec)
 

@@ -190,6 +190,10 @@ def test_pull_from_a_registry_that_is_down_says_what_to_do(tmp_path: Path, name:
     )
     up = envkit("-f", str(path), "up", "e")
     assert up.code == 1
-    assert f"error[pull-failed]: service app: cannot pull '{ref}'" in up.err
+    assert (
+        f"error[image-unavailable]: image {ref} of service app is missing locally, not "
+        f"pullable here: cannot look up image {ref}"
+    ) in up.err
+    assert "connection refused" in up.err
     assert "envkit bundle load FILE" in up.err
     assert "Traceback" not in up.err

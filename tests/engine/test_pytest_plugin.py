@@ -183,3 +183,73 @@ def test_watchdog_removes_the_instance_when_pytest_is_killed(
     text = log.read_text()
     assert f"tearing down {project}" in text
     assert f"removed {project}: 1 container(s), 1 network(s), 2 volume(s)" in text, text
+
+
+FAILING = """\
+import pytest
+
+def test_asks_for_a_port_it_does_not_publish(envkit_env):
+    envkit_env.port("web", 9999)
+
+MISSING = {
+    "stack": "%s",
+    "services": {"web": {"image": "envkit-test/absent:1", "pull_policy": "never"}},
+}
+
+@pytest.mark.envkit(env="default", stack=MISSING)
+def test_needs_an_image_that_is_not_here(envkit_env):
+    pass
+"""
+
+# What envkit's internals look like in a report: its own modules and the SDK's chained
+# exceptions. None of them belongs in a user's failure report by default.
+INTERNALS = ("envkit/api.py", "envkit/reconcile/", "site-packages/docker/", "direct cause")
+
+
+def run_failing(tmp_path: Path, name: str, *extra: str) -> str:
+    (tmp_path / "test_failing.py").write_text(FAILING % name)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *extra, str(tmp_path)],
+        cwd=tmp_path,
+        env=inner_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_an_envkit_error_is_reported_as_the_error_without_envkits_traceback(
+    suite: tuple[Path, str],
+) -> None:
+    tmp_path, name = suite
+    out = run_failing(tmp_path, name)
+    report = out[out.index("= ERRORS =") : out.index("short test summary info")]
+    # Setup failed in envkit: the error as the CLI prints it, its hint, and nothing else.
+    setup = report[
+        report.index("ERROR at setup of test_needs_an_image") : report.index("= FAILURES")
+    ]
+    assert "error[conflict]:" in setup and "envkit-test/absent:1" in setup
+    assert "hint: " in setup
+    assert "pytest --envkit-debug shows it" in setup
+    assert len(setup.splitlines()) < 12, setup
+    # The test's own call failed in envkit: the test's frame stays, envkit's go.
+    call = report[report.index("_ test_asks_for_a_port_it_does_not_publish _") :]
+    assert "error[no-such-port]:" in call and "does not publish 9999/tcp" in call
+    assert "test_failing.py:4: in test_asks_for_a_port_it_does_not_publish" in call
+    assert 'envkit_env.port("web", 9999)' in call
+    assert f"envkit logs: {name}-ci-" in call  # the logs section stays
+    for internal in INTERNALS:
+        assert internal not in report, internal
+    assert "Traceback" not in report and "raise " not in report
+    # The summary line starts with the error, not with a frame (it is cut to the width).
+    assert "ERROR test_failing.py::test_needs_an_image_that_is_not_here - error[" in out
+
+
+def test_envkit_debug_shows_envkits_own_traceback(suite: tuple[Path, str]) -> None:
+    tmp_path, name = suite
+    out = run_failing(tmp_path, name, "--envkit-debug")
+    assert "envkit/reconcile/" in out or "envkit/api.py" in out
+    assert "envkit error" in out  # the error is still spelled out, as its own section
+    assert "pytest --envkit-debug shows it" not in out

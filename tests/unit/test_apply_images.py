@@ -62,3 +62,24 @@ def test_the_engine_is_asked_when_the_observe_cannot_answer(
     observed = engine.observe(desired)
     apply(plan(desired, observed), engine, NullReporter(), present_images=observed.images)
     assert engine.asked == [IMAGE] * asked
+
+
+def test_a_shared_image_that_cannot_be_had_fails_each_service_once_in_its_own_name() -> None:
+    from envkit.errors import ApplyError
+
+    engine = CountingEngine(images={}, registry={})  # nowhere to pull it from
+    desired = _desired(PullPolicy.MISSING)
+    with pytest.raises(ApplyError) as caught:
+        apply(plan(desired, engine.observe(desired)), engine, NullReporter())
+    err = caught.value
+    assert engine.asked == [IMAGE]  # one pull for three services
+    assert err.message == "3 services failed:"
+    lines = (err.detail or "").splitlines()
+    assert len(lines) == 3, lines
+    first, *rest = lines
+    asked_by = first.split(":")[0]  # "service svcN"; the one that pulled
+    assert asked_by.startswith("service svc") and "not available" not in first
+    others = {f"service svc{i}" for i in range(3)} - {asked_by}
+    assert {line.split(":")[0] for line in rest} == others
+    for line in rest:
+        assert line.endswith(f"is not available: getting it failed for {asked_by}")

@@ -42,16 +42,16 @@ DOCUMENT_CASES = [
     ),
     (
         "service-name",
-        "stack: s\nservices:\n  My_DB: {image: x}\n",
-        "stack.yaml:3:3: error[invalid-name]: services.My_DB: 'My_DB' is not a valid service"
+        "stack: s\nservices:\n  _DB: {image: x}\n",
+        "stack.yaml:3:3: error[invalid-name]: services._DB: '_DB' is not a valid service"
         " name\n"
-        "  hint: use lowercase letters, digits, '_', '-' and '.', starting with a letter or digit",
+        "  hint: use letters, digits, '_', '-' and '.', starting with a letter or digit",
     ),
     (
         "volume-name",
         "stack: s\nvolumes:\n  -data: {}\n",
         "stack.yaml:3:3: error[invalid-name]: volumes.-data: '-data' is not a valid volume name\n"
-        "  hint: use lowercase letters, digits, '_', '-' and '.', starting with a letter or digit",
+        "  hint: use letters, digits, '_', '-' and '.', starting with a letter or digit",
     ),
     (
         "environment-name-no-dots",
@@ -60,6 +60,8 @@ DOCUMENT_CASES = [
         " environment name\n"
         "  hint: use lowercase letters, digits, '_', '-', starting with a letter or digit",
     ),
+    # Compose keeps the case of service and volume names (docker-compose: ck_Web_1, ck_Data)
+    ("uppercase", "stack: s\nservices:\n  My_DB: {image: x}\nvolumes:\n  Data: {}\n", ""),
     ("valid", "stack: s\nenvironments: {dev: {services: {db: {}}}}\nservices: {db: {}}\n", ""),
 ]
 
@@ -172,7 +174,14 @@ def test_service_checks(text: str, expected: str) -> None:
         ("[::1]:53:53/udp", [("::1", 53, "udp")]),
         ("9000-9002:9000-9002", [("", 9000, "tcp"), ("", 9001, "tcp"), ("", 9002, "tcp")]),
         ({"target": 80, "published": 8080, "protocol": "udp"}, [("", 8080, "udp")]),
-        ({"target": 80, "published": "8080-8081"}, [("", 8080, "tcp"), ("", 8081, "tcp")]),
+        ({"target": "80-81", "published": "8080-8081"}, [("", 8080, "tcp"), ("", 8081, "tcp")]),
+        # a host range for one container port: the engine binds any free one, none is fixed
+        ({"target": 80, "published": "8080-8081"}, []),
+        ("8000-8010:80", []),
+        # an unbracketed IPv6 address, split as Compose splits it
+        ("::1:6000:6000", [("::1", 6000, "tcp")]),
+        ("fe80::1:53:53/udp", [("fe80::1", 53, "udp")]),
+        ("::1::80", []),
         ({"target": 80}, []),
         ("{{ port }}:80", []),
         ("garbage:::", []),

@@ -199,6 +199,7 @@ def test_plan_json() -> None:
             },
         ],
         "conflicts": [],
+        "warnings": [],
         "summary": {"create": 3, "recreate": 1, "start": 1, "remove": 1, "unchanged": 1},
     }
     json.dumps(data)  # JSON-able as it is

@@ -50,3 +50,17 @@ def test_the_readme_shows_the_demo_graph_as_envkit_draws_it() -> None:
 
     desired = resolve(read(ROOT / "stacks" / "databases.yaml"), "dev", environ={}).desired
     assert "```mermaid\n" + mermaid(desired) + "```" in README
+
+
+def test_the_plan_example_shows_the_init_env_warning_envkit_gives() -> None:
+    from envkit.reconcile.initenv import init_env_warnings
+    from envkit.reconcile.spec_diff import FieldDiff
+    from envkit.stackfile.pipeline import read, resolve
+
+    desired = resolve(read(ROOT / "stacks" / "databases.yaml"), "dev", environ={}).desired
+    (db,) = desired.services
+    diffs = [
+        FieldDiff(f"environment.{k}", "(sensitive)", "(sensitive)", True) for k, _ in db.environment
+    ]
+    (warning,) = init_env_warnings(desired, db, diffs, [desired.volume_name("data")])
+    assert f"warning[{warning.code}]: {warning.message}\n  hint: {warning.hint}\n" in README

@@ -167,10 +167,18 @@ CASES = [
     ),
     (
         "enum-did-you-mean",
-        service("pull_policy: alway"),
-        "stack.yaml:5:18: error[invalid-value]: services.db.pull_policy: 'alway' is not one of:"
-        " always, missing, never, build, if_not_present\n"
-        "  hint: did you mean 'always'?",
+        service("volumes: [{type: volme, target: /d}]"),
+        "stack.yaml:5:22: error[invalid-value]: services.db.volumes[0].type: 'volme' is not one"
+        " of: volume, bind, tmpfs\n"
+        "  hint: did you mean 'volume'?",
+    ),
+    (
+        "pull-policy",
+        service("pull_policy: every_day"),
+        "stack.yaml:5:18: error[invalid-pull-policy]: services.db.pull_policy: 'every_day' is"
+        " not a pull policy\n"
+        "  hint: use always, missing, never, build, daily, weekly or every_<duration>"
+        " (every_12h, every_30m)",
     ),
     (
         "restart-policy",

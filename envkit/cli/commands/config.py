@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from envkit.cli.commands.common import resolve_env
 from envkit.errors import SENSITIVE, redact
 from envkit.model import (
+    BuildSpec,
     DesiredState,
     Healthcheck,
     Mount,
@@ -29,6 +30,7 @@ from envkit.model import (
     PullPolicy,
     ServiceSpec,
     VolumeSpec,
+    pull_policy_text,
 )
 
 if TYPE_CHECKING:
@@ -111,9 +113,10 @@ def _service(svc: ServiceSpec, files: _FileNames, show_secrets: bool) -> dict[st
             build["args"] = dict(svc.build.args)
         if svc.build.target:
             build["target"] = svc.build.target
+        build.update(_build_extras(svc.build))
         out["build"] = build
     if svc.pull_policy is not PullPolicy.MISSING:
-        out["pull_policy"] = svc.pull_policy.value
+        out["pull_policy"] = pull_policy_text(svc)
     if svc.container_name:
         out["container_name"] = svc.container_name
     if svc.command is not None:
@@ -204,20 +207,69 @@ def _port(port: PortSpec) -> str:
     """The short syntax (1.29.2 knows no ``host_ip`` in the long one); IPv6 in brackets."""
     text = str(port.target) if port.protocol == "tcp" else f"{port.target}/{port.protocol}"
     if port.published is not None:
-        text = f"{port.published}:{text}"
+        text = f"{port.published_text()}:{text}"
     elif port.host_ip:
         text = f":{text}"
     host = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
     return f"{host}:{text}" if host else text
 
 
+def _build_extras(build: BuildSpec) -> dict[str, Any]:
+    """The build keys past context, dockerfile, args and target, those that are set."""
+    values: dict[str, Any] = {
+        "dockerfile_inline": build.dockerfile_inline,
+        "tags": list(build.tags),
+        "labels": dict(build.labels),
+        "network": build.network,
+        "shm_size": None if build.shm_size is None else format_size(build.shm_size),
+        "extra_hosts": [f"{host}:{ip}" for host, ip in build.extra_hosts],
+        "cache_from": list(build.cache_from),
+        "no_cache": build.no_cache,
+        "pull": build.pull,
+    }
+    return {k: v for k, v in values.items() if v not in (None, [], {}, False)}
+
+
 def _mount(mount: Mount) -> str | dict[str, Any]:
-    if mount.type is MountType.TMPFS:
-        return {"type": "tmpfs", "target": mount.target}
-    if mount.type is MountType.VOLUME and not mount.source:
-        return mount.target
-    text = f"{mount.source}:{mount.target}"
-    return f"{text}:ro" if mount.read_only else text
+    """The short syntax where it can say everything (``data:/d:ro,nocopy``), else the long
+    form (a tmpfs, a subpath, a bind that must not create its missing source: the short
+    syntax creates it)."""
+    bind_as_long = mount.type is MountType.BIND and not mount.create_host_path
+    if mount.type is MountType.TMPFS or mount.subpath or bind_as_long:
+        return _long_mount(mount)
+    modes = [
+        *(["ro"] if mount.read_only else []),
+        *([mount.selinux] if mount.selinux else []),
+        *([mount.propagation.value] if mount.propagation else []),
+        *(["nocopy"] if mount.no_copy else []),
+    ]
+    text = (
+        mount.target
+        if mount.type is MountType.VOLUME and not mount.source
+        else (f"{mount.source}:{mount.target}")
+    )
+    return f"{text}:{','.join(modes)}" if modes else text
+
+
+def _long_mount(mount: Mount) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": mount.type.value, "target": mount.target}
+    if mount.source:
+        out["source"] = mount.source
+    if mount.read_only:
+        out["read_only"] = True
+    options: dict[str, Any] = {
+        "nocopy": mount.no_copy or None,
+        "subpath": mount.subpath or None,
+        "create_host_path": mount.create_host_path or None,
+        "propagation": mount.propagation.value if mount.propagation else None,
+        "selinux": mount.selinux or None,
+        "size": mount.tmpfs_size,  # bytes: docker-compose 1.29.2 takes no unit here
+        "mode": mount.tmpfs_mode,
+    }
+    block = {k: v for k, v in options.items() if v is not None}
+    if block:
+        out[mount.type.value] = block
+    return out
 
 
 def _service_network(aliases: tuple[str, ...], ipv4: str | None) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from envkit.cli.display import reporter_for
     from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_json, plan_text
+    from envkit.reconcile.pullcheck import with_pull_check
     from envkit.reconcile.scope import scope_desired, scope_observed
     from envkit.reconcile.verbs import conflict_error, refresh_images
     from envkit.secretkey import with_secret_key
@@ -46,7 +47,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     eng = engine(desired)
     with reporter_for(console.err_stream, frozenset(console.secrets), summary=False) as display:
         refresh_images(desired, eng, display)
-    observed = eng.observe(desired)
+    observed = with_pull_check(desired, eng, eng.observe(desired))
     if services is not None:
         observed = scope_observed(observed, services)
     p = plan(desired, observed)

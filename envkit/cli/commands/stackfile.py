@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
-from envkit.model import DesiredState, service_fields
+from envkit.model import DesiredState, pull_policy_text, service_fields
 from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 
@@ -81,7 +81,7 @@ def desired_json(desired: DesiredState) -> dict[str, Any]:
         }
         spec["replicas"] = svc.replicas
         spec["depends_on"] = {d.service: d.condition.value for d in svc.depends_on}
-        spec["pull_policy"] = svc.pull_policy.value
+        spec["pull_policy"] = pull_policy_text(svc)
         services[svc.name] = spec
     return {
         "format_version": RENDER_FORMAT_VERSION,
