@@ -42,16 +42,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.base import Engine, ObservedContainer
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound, PlanConflict
-from envkit.model import (
-    LABEL,
-    PullPolicy,
-    ServiceSpec,
-    addresses_overlap,
-    container_labels,
-    project_labels,
-)
+from envkit.model import LABEL, PullPolicy, ServiceSpec, addresses_overlap
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (

@@ -18,7 +18,7 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
   RECREATE (a completed one-shot job is left alone: it needs no network any more);
 - spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
   (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
-  :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
+  :func:`~envkit.canonical.canonical_spec`; image id behind the tag changed -> RECREATE, with a
   reason.
 - a container labelled by the previous spec hash version (``v1-``) is compared under that
   version's rules (:mod:`envkit.reconcile.legacy`): still equal -> kept, so an upgrade of
@@ -53,6 +53,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from envkit.canonical import spec_hash
 from envkit.engine.base import ObservedContainer, ObservedState
 from envkit.model import (
     DEFAULT_NETWORK,
@@ -63,7 +64,6 @@ from envkit.model import (
     ServiceNetwork,
     ServiceSpec,
     is_oneoff,
-    spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.bindcheck import bind_notes, bind_problems

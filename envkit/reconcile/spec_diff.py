@@ -1,4 +1,4 @@
-"""Field-level differences of two canonical specs (:func:`envkit.model.canonical_spec`), as
+"""Field-level differences of two canonical specs (:func:`envkit.canonical.canonical_spec`), as
 records (Terraform's ``Change{before, after}`` per attribute)::
 
     FieldDiff("image", "mysql:5.7", "mariadb:10")
@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from envkit.canonical import canonical_defaults, canonical_spec, spec_hash
 from envkit.engine.base import ObservedContainer
 from envkit.errors import SENSITIVE, redact
 from envkit.model import (
@@ -35,9 +36,6 @@ from envkit.model import (
     PortSpec,
     Secrets,
     ServiceSpec,
-    canonical_defaults,
-    canonical_spec,
-    spec_hash,
 )
 from envkit.reconcile import legacy
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import requests
 
+from envkit.canonical import canonical_spec, spec_hash
 from envkit.engine.base import PortHolder
 from envkit.engine.docker import DockerEngine
 from envkit.errors import EngineUnavailable, ImageNotFound
-from envkit.model import LABEL, PortSpec, PullPolicy, ServiceSpec, canonical_spec, spec_hash
+from envkit.model import LABEL, PortSpec, PullPolicy, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.apply import apply
 

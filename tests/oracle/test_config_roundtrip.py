@@ -29,8 +29,9 @@ import pytest
 import yaml
 from compose_oracle import _create_build_contexts, docker_compose
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import compose_document, format_duration, format_size
-from envkit.model import DesiredState, ServiceSpec, spec_hash
+from envkit.model import DesiredState, ServiceSpec
 from envkit.stackfile.pipeline import environments, read, resolve
 from envkit.units import parse_duration, parse_size
 

@@ -6,20 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from envkit.canonical import container_labels, project_labels, spec_hash
 from envkit.engine.base import Engine, PortHolder
 from envkit.engine.fake import FakeEngine, Outcome
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import (
-    DesiredState,
-    Healthcheck,
-    PortSpec,
-    PullPolicy,
-    ServiceSpec,
-    VolumeSpec,
-    container_labels,
-    project_labels,
-    spec_hash,
-)
+from envkit.model import DesiredState, Healthcheck, PortSpec, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.reconcile.plan import Action, plan
 
 DB = ServiceSpec(

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import _mount
 from envkit.engine.docker_mounts import container_mounts
 from envkit.errors import EngineError
-from envkit.model import DesiredState, Mount, MountType, Propagation, ServiceSpec, spec_hash
+from envkit.model import DesiredState, Mount, MountType, Propagation, ServiceSpec
 from envkit.stackfile.syntax import Invalid, parse_mount
 
 DIR = Path("/srv/stack")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.fake import FakeEngine
 from envkit.errors import EngineError
-from envkit.model import DesiredState, ServiceSpec, container_labels, project_labels
+from envkit.model import DesiredState, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.teardown import ENDPOINT_WAITS_S, remove_instance
 
