@@ -198,6 +198,7 @@ class Healthcheck:
     timeout_s: float | None = None
     start_period_s: float | None = None
     retries: int | None = None
+    start_interval_s: float | None = None  # engine API 1.44+ (Docker 25); older ones drop it
 
     @property
     def disabled(self) -> bool:

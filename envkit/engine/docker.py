@@ -57,7 +57,7 @@ from envkit.engine.docker_json import (
     parse_volume,
 )
 from envkit.engine.docker_lists import DockerLists
-from envkit.engine.docker_request import create_request
+from envkit.engine.docker_request import create_request, send_create
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
@@ -405,7 +405,7 @@ class DockerEngine:
             api, desired, spec, name, labels, anonymous, joined, tty=tty, oneoff=oneoff
         )
         with self._boundary("create container", name):
-            created = api.create_container(**request)
+            created = send_create(api, spec, request)
         cid = str(created["Id"])
         for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
             network = desired.network_name(extra.name)

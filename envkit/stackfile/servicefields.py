@@ -201,7 +201,7 @@ def healthcheck(reader: TreeReader, value: Any, path: DocPath) -> Healthcheck | 
         return Healthcheck(words)
     durations = {
         key: reader.optional("invalid-duration", parse_duration, spec.get(key), (*path, key))
-        for key in ("interval", "timeout", "start_period")
+        for key in ("interval", "timeout", "start_period", "start_interval")
     }
     for key, seconds in list(durations.items()):
         if seconds and seconds < MIN_HEALTH_DURATION_S:  # the engine refuses 0 < d < 1ms
@@ -213,6 +213,7 @@ def healthcheck(reader: TreeReader, value: Any, path: DocPath) -> Healthcheck | 
         interval_s=durations["interval"],
         timeout_s=durations["timeout"],
         start_period_s=durations["start_period"],
+        start_interval_s=durations["start_interval"],
         retries=reader.number(
             spec.get("retries"), (*path, "retries"), integer=True, maximum=MAX_RETRIES
         ),

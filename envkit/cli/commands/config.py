@@ -285,7 +285,7 @@ def _healthcheck(check: Healthcheck) -> dict[str, Any]:
     if check.disabled:
         return {"disable": True}
     out: dict[str, Any] = {"test": list(check.test)}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period", "start_interval"):
         seconds = getattr(check, f"{key}_s")
         if seconds is not None:
             out[key] = format_duration(seconds)
