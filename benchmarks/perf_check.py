@@ -32,7 +32,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_reconcile import BENCH_ENV, FLOOR_DOWN, FLOOR_LIST, FLOOR_UP, IMAGE, RUN, envkit_stack
+from bench_reconcile import (
+    BENCH_ENV,
+    FLOOR_DOWN,
+    FLOOR_KILL,
+    FLOOR_LIST,
+    FLOOR_UP,
+    IMAGE,
+    RUN,
+    envkit_stack,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ CHECKS = (
     Check("validate", 7.0, cpu=True),  # today 3.2-4.4x
     Check("no-op up", 2.0, cpu=False),  # today 0.75-0.8x
     Check("cold up", 2.5, cpu=False),  # today 0.75-1.25x
-    Check("down", 3.5, cpu=False),  # today 1.1-1.8x: the floor kills, envkit stops gracefully
+    Check("down", 3.5, cpu=False),  # floor stops within the grace period too (was: kills)
 )
 
 
@@ -97,7 +106,7 @@ def main() -> int:
             samples["down"].append((down, floor_down))
     finally:
         subprocess.run([*ek, "down", "b"], capture_output=True, env=BENCH_ENV)
-        subprocess.run([py, "-c", FLOOR_DOWN, f"{name}f"], capture_output=True, env=BENCH_ENV)
+        subprocess.run([py, "-c", FLOOR_KILL, f"{name}f"], capture_output=True, env=BENCH_ENV)
         stack.unlink()
         tmp.rmdir()
     failed = False

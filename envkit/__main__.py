@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from envkit.cli.main import console_main
 
-from envkit.cli import main
-
-sys.exit(main())
+console_main()

@@ -1,4 +1,4 @@
-"""Lazy re-exports for package ``__init__`` modules (PEP 562).
+"""Lazy re-exports for package ``__init__`` modules (PEP 562), and deferred imports.
 
 A package names its public API once; each name is imported from its module on first use,
 so importing ``envkit.stackfile`` to reach one function does not import the whole package,
@@ -7,11 +7,15 @@ and ``import envkit`` stays cheap.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import threading
+import types
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
-__all__ = ["lazy_exports"]
+__all__ = ["defer_import", "lazy_exports"]
 
 
 def lazy_exports(
@@ -35,3 +39,43 @@ def lazy_exports(
         return sorted(public) if isinstance(public, list | tuple) else sorted(names)
 
     return __getattr__, __dir__
+
+
+_DEFER_LOCK = threading.Lock()
+
+
+class _Deferred(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not yet imported; the first attribute it
+    lacks imports the real module (which then replaces it there) and is read from it.
+    Its ``__spec__`` is a plain attribute, so ``import name`` (which reads it) does not
+    load anything: that is why this is not ``importlib.util.LazyLoader``."""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(_load(self.__name__, self), attr)
+
+
+def _load(name: str, stub: types.ModuleType) -> types.ModuleType:
+    with _DEFER_LOCK:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+        return import_module(name)
+
+
+def defer_import(name: str) -> None:
+    """Make ``import name`` cheap until the module is used: put a stand-in for it in
+    ``sys.modules`` that imports the real one on its first use. Nothing when it is
+    imported already or not installed (then ``import`` fails as it would have).
+
+    For paramiko: the docker SDK imports it at import time for its ssh transport, which
+    costs about as much as the rest of the SDK (with cryptography, nacl and invoke), and
+    only an ``ssh://`` endpoint uses it; the SDK touches it only inside the ssh adapter's
+    methods, so for a local socket or tcp it is never imported."""
+    with _DEFER_LOCK:
+        if name in sys.modules:
+            return
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            return
+        stub = _Deferred(name)
+        stub.__spec__ = spec
+        sys.modules[name] = stub

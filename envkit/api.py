@@ -21,23 +21,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from envkit.errors import EnvkitError, UsageError
-from envkit.model import LABEL, DesiredState, EngineSetting, is_oneoff
-from envkit.reconcile.status import find_binding, parse_port, status_json
+from envkit.environment import Environment
+from envkit.errors import UsageError
+from envkit.model import DesiredState, EngineSetting
 from envkit.stackfile.instances import check_instance_id
 from envkit.stackfile.pipeline import DEFAULT_FILE, environments, read, resolve
 
 if TYPE_CHECKING:
-    from envkit.connection import ConnectionUrl
-    from envkit.engine.base import Engine, ObservedContainer
+    from envkit.engine.base import Engine
     from envkit.progress import Reporter
     from envkit.reconcile.gc import GcResult
-    from envkit.reconcile.teardown import DownResult
-    from envkit.reconcile.verbs import UpResult
     from envkit.stackfile.document import Document
+    from envkit.swarm_env import SwarmEnvironment
     from envkit.watchdog import Watchdog
 
 __all__ = ["DEFAULT_TTL", "Environment", "Stack", "from_dict", "gc", "load", "loads"]
@@ -55,7 +52,7 @@ def load(
     located problem). ``engine``: the engine every instance of this stack uses (default:
     ``envkit.engine.factory.engine_from_env()``, connected on first use). ``environ``: the process
     environment templates see as ``env`` (default: ``os.environ``)."""
-    return Stack(read(path), engine=engine, environ=environ)
+    return Stack(read(path, environ=environ), engine=engine, environ=environ)
 
 
 def loads(
@@ -209,6 +206,9 @@ class Stack:
         engine: Engine | None = None,
     ) -> Environment:
         """A handle on an instance that is (or may be) up already, without changing it."""
+        swarm = self._swarm(environment, vars=vars, instance=instance, engine=engine)
+        if swarm is not None:
+            return swarm
         desired = self.render(environment, vars=vars, instance=instance)
         return Environment(desired, engine or self.engine_of(desired))
 
@@ -230,7 +230,18 @@ class Stack:
         started), within ``timeout`` seconds. ``ttl``: stamp an expiry ``envkit gc`` honours.
         ``watchdog``: remove the instance when this process exits without having called
         :meth:`Environment.down`, however it exits, SIGKILL included (see
-        :mod:`envkit.watchdog`). Use the handle as a context manager to ``down`` on exit."""
+        :mod:`envkit.watchdog`). Use the handle as a context manager to ``down`` on exit.
+
+        An environment on a Swarm (``engine: {swarm: MANAGER}``) is deployed as Swarm
+        services and waited for, like ``envkit up``: the handle is a
+        :class:`envkit.swarm_env.SwarmEnvironment`; ``ttl`` leaves a lease ``envkit gc
+        --swarm MANAGER`` honours; ``watchdog``, ``engine`` and ``wait=False`` do not apply
+        there and are refused."""
+        swarm = self._swarm(environment, vars=vars, instance=instance, engine=engine,
+                            watchdog=watchdog, wait=wait)  # fmt: skip
+        if swarm is not None:
+            swarm._up(wait=True, expires=_expires(ttl), timeout=timeout, reporter=reporter)
+            return swarm
         desired = self.render(environment, vars=vars, instance=instance)
         expires = _expires(ttl)
         eng = self._engine_for(engine, watchdog, desired)
@@ -257,14 +268,21 @@ class Stack:
         down with its volumes on exit however the block ends (an exception, Ctrl-C, or an
         ``up`` that failed half-way). ``watchdog`` (default: on with the Docker engine from
         the environment) also tears it down when this process is killed; ``ttl`` is the
-        last resort, for ``envkit gc``."""
+        last resort, for ``envkit gc`` (``envkit gc --swarm MANAGER`` on a Swarm, where
+        there is no watchdog)."""
         from envkit.stackfile.instances import new_instance_id
 
-        desired = self.render(environment, vars=vars, instance=new_instance_id())
+        instance = new_instance_id()
+        env: Environment | None = self._swarm(
+            environment, vars=vars, instance=instance, engine=engine,
+            watchdog=bool(watchdog), wait=wait,
+        )  # fmt: skip
         expires = _expires(ttl)
-        use_watchdog = (self._own_engine and engine is None) if watchdog is None else watchdog
-        eng = self._engine_for(engine, use_watchdog, desired)
-        env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
+        if env is None:
+            desired = self.render(environment, vars=vars, instance=instance)
+            use_watchdog = (self._own_engine and engine is None) if watchdog is None else watchdog
+            eng = self._engine_for(engine, use_watchdog, desired)
+            env = Environment(desired, eng, watchdog=self._watch(desired, use_watchdog))
         try:
             env._up(wait=wait, expires=expires, timeout=timeout, reporter=reporter)
             yield env
@@ -277,6 +295,46 @@ class Stack:
         env.down(volumes=True, reporter=reporter)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _swarm(
+        self,
+        environment: str,
+        *,
+        vars: Mapping[str, Any] | None,
+        instance: str | None,
+        engine: Engine | None,
+        watchdog: bool = False,
+        wait: bool = True,
+    ) -> SwarmEnvironment | None:
+        """The handle of ``environment`` when it lives on a Swarm, else None; what does not
+        apply there is refused, never ignored."""
+        from envkit.stackfile.enginesetting import swarm_manager
+
+        endpoint = swarm_manager(self.document, environment)
+        if endpoint is None:
+            return None
+        where = f"environment {environment} is on a Swarm"
+        refused = [
+            (watchdog, "watchdog", "a watchdog watches one engine; use the with block"),
+            (engine is not None or not self._own_engine, "an engine given to load() or up()",
+             "a Swarm environment connects to its manager (engine: {swarm: ...}); leave "
+             "engine out"),
+            (not wait, "wait=False", "a Swarm deploy is always waited for: leave wait=True"),
+        ]  # fmt: skip
+        for bad, what, hint in refused:
+            if bad:
+                raise UsageError(f"{what} does not apply: {where}", hint=hint,
+                                 code="swarm-environment")  # fmt: skip
+        from envkit.stackfile.swarmkeys import to_swarm
+        from envkit.swarm_env import SwarmEnvironment
+
+        if instance is not None:
+            check_instance_id(instance)
+        cli_vars = {str(k): str(v) for k, v in (vars or {}).items()}
+        r = resolve(
+            self.document, environment, cli_vars=cli_vars, environ=self._environ, instance=instance
+        )
+        return SwarmEnvironment(r.desired, endpoint, to_swarm(r.rendered, r.desired))
 
     def engine_of(self, desired: DesiredState) -> Engine:
         """The engine ``desired``'s environment lives on: the one given to :func:`load`,
@@ -307,198 +365,3 @@ class Stack:
         from envkit.watchdog import Watchdog
 
         return Watchdog.spawn(desired.project, environ=self._environ, engine=desired.engine)
-
-
-class Environment:
-    """A handle on one instance (project ``{stack}-{env}[-{instance}]``). Reads re-query
-    the engine each time; :meth:`down` removes the instance. As a context manager it
-    removes the instance and its volumes on exit."""
-
-    def __init__(
-        self, desired: DesiredState, engine: Engine, *, watchdog: Watchdog | None = None
-    ) -> None:
-        self.desired = desired
-        self.engine = engine
-        self.expires: str | None = None  # RFC 3339 UTC, when up was given a ttl
-        self.up_result: UpResult | None = None
-        self._watchdog = watchdog
-
-    def __repr__(self) -> str:
-        return f"<envkit.Environment {self.project}>"
-
-    @property
-    def project(self) -> str:
-        return self.desired.project
-
-    @property
-    def stack(self) -> str:
-        return self.desired.stack
-
-    @property
-    def environment(self) -> str:
-        return self.desired.environment
-
-    @property
-    def instance(self) -> str | None:
-        return self.desired.instance
-
-    @property
-    def services(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.desired.services)
-
-    @property
-    def watchdog(self) -> Watchdog | None:
-        return self._watchdog
-
-    def _up(
-        self, *, wait: bool, expires: str | None, timeout: float, reporter: Reporter | None
-    ) -> None:
-        from envkit.reconcile.verbs import up
-
-        self.expires = expires
-        self.up_result = up(
-            self.desired,
-            self.engine,
-            reporter=reporter,
-            wait=wait,
-            timeout_s=timeout,
-            expires=self.expires,
-        )
-
-    # -- reading ----------------------------------------------------------------------------
-
-    def containers(self, service: str | None = None) -> list[ObservedContainer]:
-        """The instance's containers (of one service), sorted by service and replica."""
-        labels: dict[str, str | None] = {LABEL.PROJECT: self.project}
-        if service is not None:
-            labels[LABEL.SERVICE] = self._check_service(service)
-        found = [c for c in self.engine.list_containers(labels) if not is_oneoff(c.labels)]
-        return sorted(found, key=lambda c: (c.service, c.replica))
-
-    def status(self) -> dict[str, Any]:
-        """The instance's entry of ``envkit ps --json``: ``{format_version, project,
-        instance, services: {name: {containers, state, health, ports}}}``."""
-        return status_json(self.project, self.instance, self.containers())
-
-    def port(self, service: str, port: int | str, *, replica: int = 1) -> tuple[str, int]:
-        """Where ``port`` (``3306``, ``"3306"``, ``"53/udp"``) of ``service`` is published:
-        ``(host, host_port)``, with a wildcard host address given as one to connect to
-        (``0.0.0.0`` -> ``127.0.0.1``, or the engine's host when it is remote)."""
-        target, proto = parse_port(port)
-        containers = [c for c in self.containers(service) if c.replica == replica]
-        if not containers:
-            raise EnvkitError(
-                f"no container for replica {replica} of service {service!r} of {self.project}",
-                code="not-running",
-                hint="bring the instance up first (stack.up(...))",
-            )
-        binding = find_binding(containers[0], target, proto)
-        if binding is None:
-            raise EnvkitError(
-                f"{containers[0].name} does not publish {target}/{proto}",
-                code="no-such-port",
-                hint="publish it under the service's ports:, and check env.status()",
-            )
-        return self.engine.connect_host(binding.host_ip), binding.host_port
-
-    def url(
-        self,
-        service: str,
-        port: int | str,
-        *,
-        scheme: str = "http",
-        path: str = "",
-        user: str | None = None,
-        password: str | None = None,
-        replica: int = 1,
-    ) -> ConnectionUrl:
-        """``http://127.0.0.1:49153/path`` for ``port`` of ``service``; with credentials
-        a database URL, ``env.url("db", 3306, scheme="mysql", user="root",
-        password=pw, path="shop")`` -> ``mysql://root:...@127.0.0.1:49153/shop``. The
-        result is a ``str`` whose ``repr`` masks the password (see
-        :mod:`envkit.connection`)."""
-        from envkit.connection import connection_url
-
-        host, host_port = self.port(service, port, replica=replica)
-        return connection_url(scheme, host, host_port, user=user, password=password, path=path)
-
-    def exec(
-        self,
-        service: str,
-        command: list[str] | str,
-        *,
-        replica: int = 1,
-        environment: Mapping[str, str] | None = None,
-        user: str | None = None,
-        workdir: str | None = None,
-    ) -> tuple[int, str]:
-        """Run ``command`` (a list, or a string run by ``sh -c``) in the running container
-        of ``service``: ``(exit_code, output)``, stdout and stderr interleaved, like
-        testcontainers' ``exec``. A non-zero exit is returned, not raised."""
-        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        found = [c for c in self.containers(service) if c.replica == replica]
-        if not found or found[0].state != "running":
-            raise EnvkitError(
-                f"{service} replica {replica} of {self.project} is not running",
-                code="not-running",
-                hint="check env.status(); bring it up with up(wait=True)",
-            )
-        done = self.engine.exec_in(
-            found[0].id, argv, environment=environment, user=user, workdir=workdir
-        )
-        return done.exit_code, done.output.decode("utf-8", "replace")
-
-    def logs(self, service: str | None = None, *, tail: int | None = None) -> str:
-        """The logs of ``service`` (or every service), stdout and stderr interleaved. With
-        several containers each line is prefixed ``name | ``, like ``envkit logs``."""
-        containers = self.containers(service)
-        prefix = len(containers) > 1
-        out: list[str] = []
-        for c in containers:
-            text = self.engine.logs(c.id, tail=tail)
-            if not prefix:
-                out.append(text)
-                continue
-            out.extend(f"{c.name} | {line}\n" for line in text.splitlines())
-        return "".join(out)
-
-    # -- tearing down -----------------------------------------------------------------------
-
-    def down(self, *, volumes: bool = True, reporter: Reporter | None = None) -> DownResult:
-        """Remove the instance (with its named volumes unless ``volumes=False``), like
-        ``envkit down``; a second call finds nothing left and succeeds."""
-        from envkit.reconcile.verbs import down
-
-        result = down(self.desired, self.engine, volumes=volumes, reporter=reporter)
-        if self._watchdog is not None:  # only once down succeeded: else it still guards
-            self._watchdog.stand_down()
-            self._watchdog = None
-        return result
-
-    def __enter__(self) -> Environment:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            self.down(volumes=True)
-            return
-        try:
-            self.down(volumes=True)
-        except Exception as teardown:
-            exc.add_note(f"envkit: tearing down {self.project} also failed: {teardown}")
-
-    # -- internals --------------------------------------------------------------------------
-
-    def _check_service(self, service: str) -> str:
-        if service not in self.services:
-            raise UsageError(
-                f"{self.project} has no service {service!r}",
-                hint=f"the services are: {', '.join(self.services)}",
-                code="no-such-service",
-            )
-        return service

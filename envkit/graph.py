@@ -44,7 +44,7 @@ def _id(prefix: str, name: str) -> str:
 def _host(port: PortSpec) -> str:
     ip = port.host_ip or "0.0.0.0"
     ip = f"[{ip}]" if ":" in ip else ip
-    published = str(port.published) if port.published is not None else "random"
+    published = port.published_text() or "random"
     return f"{ip}:{published}/{port.protocol}"
 
 

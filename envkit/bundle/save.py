@@ -33,8 +33,9 @@ from envkit.bundle.format import (
 )
 from envkit.bundle.secretfiles import SecretMarkers, declared_secret_files
 from envkit.bundle.streams import Progress, compressed_writer
+from envkit.canonical import envkit_version
 from envkit.engine.base import ImageStore
-from envkit.model import MountType, ServiceSpec, envkit_version
+from envkit.model import MountType, ServiceSpec
 from envkit.outputfile import check_output
 from envkit.stackfile.pipeline import Resolved
 

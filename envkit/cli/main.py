@@ -18,14 +18,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from envkit import __version__
 from envkit.cli.console import Console
 from envkit.errors import EnvkitError, UsageError
 from envkit.hints import did_you_mean
 
-__all__ = ["main"]
+__all__ = ["console_main", "leave", "main"]
 
 ERROR_FORMAT_VERSION = 1
 
@@ -209,3 +209,33 @@ def main(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def console_main() -> NoReturn:
+    """The process entry (``python -m envkit``, the ``envkit`` console script): :func:`main`,
+    then :func:`leave`."""
+    leave(main())
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with ``code`` without tearing the interpreter down: atexit handlers
+    run and the standard streams are flushed, as at a normal exit, then ``os._exit`` skips
+    freeing every module and object one by one, which cost 30 ms of ``validate``'s start-up
+    budget and up to 0.3 s after a ``down`` on a busy machine. A normal exit instead when
+    anything might need it: another thread still alive, a profiler or tracer (coverage,
+    ``-m cProfile``) that reports at exit, or a stream that cannot be flushed (a closed
+    pipe, handled as Python handles it)."""
+    threading = sys.modules.get("threading")  # not imported: no other thread
+    others = threading is not None and threading.active_count() > 1
+    if others or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)

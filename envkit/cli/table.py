@@ -260,6 +260,12 @@ def _gc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
     add_engine(p, "the engine to collect on")
     p.add_argument(
+        "--swarm",
+        metavar="MANAGER",
+        help="collect the Swarm stacks whose lease (up --ttl) expired, through this manager "
+        "(unix:///PATH, tcp://HOST:2376, ssh://USER@HOST)",
+    )
+    p.add_argument(
         "--lock-timeout",
         type=non_negative_duration,
         default=10.0,

@@ -27,6 +27,7 @@ from typing import IO, Any, Protocol
 from envkit.model import DesiredState, NetworkSpec, ServiceSpec
 
 __all__ = [
+    "BindSource",
     "ContainerRuntime",
     "ContainerStatus",
     "Engine",
@@ -96,6 +97,7 @@ class ObservedNetwork:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # RFC 3339, when the engine says (list_networks)
+    scope: str = "local"  # local | swarm (an overlay network a Swarm manages) | global
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,15 @@ class NetworkEndpoint:
     key: str  # the container id, or the engine's key for a stale endpoint
     name: str  # the container's name, as the endpoint records it
     live: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BindSource:
+    """A bind mount's host path that does not exist, on an engine on this host: whether
+    the engine may create it (``blocked`` empty), or why envkit will not let it."""
+
+    path: str
+    blocked: str = ""  # "" = creatable; else why not, for people ("/a/b is a symbolic link")
 
 
 class PortHolder(Enum):
@@ -151,6 +162,9 @@ class ObservedState:
     foreign_names: Mapping[str, str] = field(default_factory=dict)
     # Host ports wanted by the desired state that something else holds.
     ports_in_use: tuple[PortUse, ...] = ()
+    # The bind mount sources of the desired state that do not exist: path -> BindSource.
+    # Only for an engine on this host (a remote engine's files are not ours to look at).
+    missing_binds: Mapping[str, BindSource] = field(default_factory=dict)
     # Images missing locally that would be pulled, and cannot be: ref -> why (filled by
     # envkit.reconcile.pullcheck for plan and up; the observe itself asks no registry).
     unpullable: Mapping[str, str] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
@@ -39,12 +40,14 @@ from envkit.engine.base import (
     PathStat,
     Processes,
 )
-from envkit.engine.docker_connect import make_client, remote_failure, unreachable_hint
+from envkit.engine.bindsources import probe_bind_source
+from envkit.engine.docker_connect import make_client
 from envkit.engine.docker_containers import DockerContainers
 from envkit.engine.docker_create import (
     anonymous_targets,
     links,
 )
+from envkit.engine.docker_errors import START_HINT, translate
 from envkit.engine.docker_images import IMAGE_HINT, PULL_HINT, DockerImages, OutputCallback
 from envkit.engine.docker_json import (
     image_ids,
@@ -55,7 +58,7 @@ from envkit.engine.docker_json import (
     parse_volume,
 )
 from envkit.engine.docker_lists import DockerLists
-from envkit.engine.docker_request import create_request
+from envkit.engine.docker_request import create_request, send_create
 from envkit.engine.endpoint import (
     DEFAULT_SOCKET,
     EngineEndpoint,
@@ -63,7 +66,7 @@ from envkit.engine.endpoint import (
     parse_endpoint,
 )
 from envkit.engine.occupied import bound_on_host, observed_state
-from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound
+from envkit.errors import EngineError, EnvkitError, ImageNotFound
 from envkit.model import (
     DEFAULT_NETWORK,
     LABEL,
@@ -83,10 +86,6 @@ __all__ = [
 ]
 
 _REMOVAL_WAIT_S = 60.0  # for a removal another client started to finish
-START_HINT = (
-    "start the engine (as root: `scripts/engine-up.sh`, `systemctl start docker`, or "
-    "`nohup dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER_HOST at one that runs"
-)
 
 
 class DockerEngine:
@@ -109,6 +108,7 @@ class DockerEngine:
         self._version = version or "auto"
         self._timeout_s = timeout_s
         self._client: Any = None
+        self._client_lock = threading.Lock()
         self._images = DockerImages(self._api, self._boundary, self.endpoint)
         self._lists = DockerLists(
             endpoint, self._version, timeout_s, self._api, lambda: self._client is not None
@@ -145,9 +145,14 @@ class DockerEngine:
     # -- the boundary ---------------------------------------------------------------
 
     def _api(self) -> Any:
+        """The one SDK client, made on first use. Under a lock: when the first SDK call is
+        made by a worker pool (down's stops), every worker would otherwise build a client
+        of its own, each with a ``GET /version`` and a connection pool."""
         if self._client is None:
-            with self._boundary("connect to", "the Docker engine"):
-                self._client = make_client(self._endpoint, self._version, self._timeout_s)
+            with self._client_lock:
+                if self._client is None:
+                    with self._boundary("connect to", "the Docker engine"):
+                        self._client = make_client(self._endpoint, self._version, self._timeout_s)
         return self._client
 
     @contextlib.contextmanager
@@ -158,45 +163,7 @@ class DockerEngine:
         except EnvkitError:
             raise
         except Exception as exc:
-            raise self._translate(exc, operation, subject) from exc
-
-    def _translate(self, exc: Exception, operation: str, subject: str) -> EnvkitError:
-        chain = _exception_chain(exc)
-        if any(isinstance(e, PermissionError) for e in chain):
-            return EngineUnavailable(
-                f"permission denied on {self.endpoint} (while trying to {operation} {subject})",
-                hint="add your user to the docker group (`sudo usermod -aG docker $USER`, "
-                "then log in again) or run envkit as root",
-                code="engine-permission-denied",
-            )
-        names = {type(e).__name__ for e in chain}
-        remote = remote_failure(self._endpoint, chain, names)
-        if remote is not None:
-            return remote
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status is None and (
-            names & {"ConnectionError", "NewConnectionError", "ProtocolError", "ConnectTimeout"}
-            or any(isinstance(e, ConnectionRefusedError | FileNotFoundError) for e in chain)
-        ):
-            return EngineUnavailable(
-                f"no Docker engine answers at {self.endpoint} (while trying to "
-                f"{operation} {subject})",
-                hint=START_HINT if self._endpoint.is_local else unreachable_hint(self._endpoint),
-            )
-        if names & {"ReadTimeout", "Timeout", "ConnectTimeout"} or any(
-            isinstance(e, TimeoutError) for e in chain
-        ):
-            return EngineError(
-                f"the Docker engine at {self.endpoint} did not answer in time "
-                f"({self._timeout_s:g}s) to {operation} {subject}",
-                hint="the engine is overloaded or stuck; check `docker info` and its log",
-                code="engine-timeout",
-            )
-        explanation = str(getattr(exc, "explanation", None) or exc)
-        if type(exc).__name__ == "ImageNotFound":
-            return ImageNotFound(f"cannot {operation} {subject}: {explanation}", hint=IMAGE_HINT)
-        code = {404: "engine-not-found", 409: "engine-conflict"}.get(status or 0, "engine-error")
-        return EngineError(f"cannot {operation} {subject}: {explanation}", code=code)
+            raise translate(exc, self._endpoint, self._timeout_s, f"{operation} {subject}") from exc
 
     # -- observe ----------------------------------------------------------------------
 
@@ -215,6 +182,7 @@ class DockerEngine:
             [parse_volume(v) for v in raw_volumes],
             self._image_ids({s.image for s in desired.services}),
             bound_on_host if self.is_local else None,
+            probe_bind_source if self.is_local else None,
         )
 
     def _image_ids(self, refs: set[str]) -> dict[str, str | None]:
@@ -396,7 +364,7 @@ class DockerEngine:
             api, desired, spec, name, labels, anonymous, joined, tty=tty, oneoff=oneoff
         )
         with self._boundary("create container", name):
-            created = api.create_container(**request)
+            created = send_create(api, spec, request)
         cid = str(created["Id"])
         for extra in joined[1:]:  # the engine takes one network at create (API < 1.44)
             network = desired.network_name(extra.name)
@@ -542,19 +510,6 @@ class DockerEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or any(e is seen for seen in out):
-            continue
-        out.append(e)
-        todo.extend([e.__cause__, e.__context__])
-        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-    return out
 
 
 def _is_an_engine(engine: DockerEngine) -> Engine:

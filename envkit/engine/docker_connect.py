@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from envkit._lazy import defer_import
 from envkit.engine.endpoint import EngineEndpoint, Scheme
 from envkit.errors import EngineUnavailable, EnvkitError
 
@@ -33,6 +34,9 @@ def _client_class() -> Any:
     after construction: ``version="auto"`` already talks to the engine in ``__init__``."""
     global _CLIENT_CLASS
     if _CLIENT_CLASS is None:
+        # paramiko is the SDK's ssh transport and half its import time; an ssh:// endpoint
+        # imports it on first use (see defer_import), a local socket or tcp never does.
+        defer_import("paramiko")
         from docker import APIClient
 
         class _Client(APIClient):

@@ -165,6 +165,7 @@ def parse_network(raw: Json) -> ObservedNetwork:
         name=str(raw.get("Name", "")),
         labels=labels_of(raw),
         created=str(raw.get("Created") or ""),
+        scope=str(raw.get("Scope") or "local"),
     )
 
 

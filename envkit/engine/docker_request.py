@@ -18,6 +18,8 @@ __all__ = [
     "endpoint_config",
     "healthcheck_options",
     "restart_policy",
+    "send_create",
+    "start_interval_ns",
     "tmpfs_options",
 ]
 
@@ -40,11 +42,11 @@ def create_request(
     mounts (the ``anonymous`` volumes, target -> (name, read-only), at their paths), the
     first network it joins, and the service's options. A ``oneoff`` (``envkit run``) has
     stdin open, is attached to, and gets no service alias."""
-    bindings: dict[str, list[tuple[str, int] | tuple[str]]] = {}
-    for p in spec.ports:
+    bindings: dict[str, list[tuple[str, str] | tuple[str]]] = {}
+    for p in spec.ports:  # a range "8000-8010" as docker-compose sends it: the engine picks
         ip = p.host_ip or ""
         bindings.setdefault(p.key(), []).append(
-            (ip, p.published) if p.published is not None else (ip,)
+            (ip, p.published_text()) if p.published is not None else (ip,)
         )
     mounts, binds = container_mounts(str(api.api_version), desired, spec, anonymous)
     host_config = api.create_host_config(
@@ -135,6 +137,37 @@ def tmpfs_options(entries: tuple[str, ...]) -> dict[str, str]:
         path, _, options = entry.partition(":")
         out[path] = options
     return out
+
+
+START_INTERVAL_API = (1, 44)  # Docker 25: HealthConfig.StartInterval
+
+
+def start_interval_ns(api_version: str, spec: ServiceSpec) -> int | None:
+    """``healthcheck.start_interval`` in nanoseconds, for an engine that takes it (API
+    1.44+); None otherwise. An older engine runs the healthcheck at its ``interval`` from
+    the start, as it would ignore the field: envkit leaves it out rather than refuse the
+    stack, as docker compose v2 does ("can't set healthcheck.start_interval")."""
+    hc = spec.healthcheck
+    if hc is None or not hc.start_interval_s:
+        return None
+    try:
+        version = tuple(int(part) for part in api_version.split("."))
+    except ValueError:
+        return None
+    return int(hc.start_interval_s * _NS) if version >= START_INTERVAL_API else None
+
+
+def send_create(api: Any, spec: ServiceSpec, request: Mapping[str, Any]) -> Any:
+    """``api.create_container(**request)``; through the SDK's two steps when the container
+    has a ``start_interval`` for this engine, which the SDK's Healthcheck type drops."""
+    ns = start_interval_ns(str(api.api_version), spec)
+    if ns is None:
+        return api.create_container(**request)
+    args = {k: v for k, v in request.items() if k not in ("name", "platform", "use_config_proxy")}
+    args.setdefault("command", None)  # a keyword with a default only in create_container
+    config = api.create_container_config(**args)
+    config["Healthcheck"]["StartInterval"] = ns
+    return api.create_container_from_config(config, request.get("name"), request.get("platform"))
 
 
 def healthcheck_options(spec: ServiceSpec) -> dict[str, Any] | None:

@@ -75,6 +75,7 @@ class FakeEngine(FakeContainerOps):
                 self._volumes(),
                 {s.image: self.images.get(s.image) for s in desired.services},
                 self._host_holds,
+                self.bind_probe,
             )
 
     # -- Inventory ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from envkit.engine.base import (
     ObservedVolume,
     PortBinding,
 )
+from envkit.engine.bindsources import BindProbe
 from envkit.engine.endpoint import EngineEndpoint, parse_endpoint
 from envkit.errors import EngineError
 from envkit.model import LABEL, PortSpec, addresses_overlap
@@ -131,6 +132,9 @@ class FakeState:
         self.networks: dict[str, dict[str, str]] = {}  # name -> labels
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
         self.host_ports: set[tuple[str, int, str]] = set()  # held by host processes
+        # How observe finds the bind sources that do not exist: None (the fake has no files
+        # of its own: none is missing), or envkit.engine.bindsources.probe_bind_source.
+        self.bind_probe: BindProbe | None = None
         # network -> endpoint name -> live: endpoints a test attached (a foreign container,
         # live) or that the engine kept after their container went (stale, not live)
         self.endpoints: dict[str, dict[str, bool]] = {}
@@ -290,14 +294,19 @@ class FakeState:
         } | self.host_ports
         bindings = []
         for p in c.ports:
-            port = p.published if p.published is not None else next(self._ephemeral)
-            if any(
-                (q, t) == (port, p.protocol) and addresses_overlap(i, p.host_ip)
-                for i, q, t in taken
-            ):
+            choices = p.host_ports if p.published is not None else [next(self._ephemeral)]
+            port = next(  # a range: the first free one, as the engine picks
+                (q for q in choices if not _held(taken, p.host_ip, q, p.protocol)), None
+            )
+            if port is None:
                 raise EngineError(
-                    f"cannot start container {c.name}: port {port}/{p.protocol} is already "
-                    "allocated",
+                    f"cannot start container {c.name}: port {p.published_text() or choices[0]}"
+                    f"/{p.protocol} is already allocated",
                 )
             bindings.append(PortBinding(p.target, p.protocol, p.host_ip or "0.0.0.0", port))
+            taken.add((p.host_ip or "0.0.0.0", port, p.protocol))
         c.bindings = tuple(bindings)
+
+
+def _held(taken: set[tuple[str, int, str]], host_ip: str, port: int, protocol: str) -> bool:
+    return any((q, t) == (port, protocol) and addresses_overlap(i, host_ip) for i, q, t in taken)

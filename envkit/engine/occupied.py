@@ -22,6 +22,7 @@ from envkit.engine.base import (
     PortHolder,
     PortUse,
 )
+from envkit.engine.bindsources import BindProbe, missing_binds
 from envkit.model import LABEL, DesiredState, addresses_overlap
 
 __all__ = [
@@ -43,11 +44,13 @@ def observed_state(
     volumes: Iterable[ObservedVolume],
     images: Mapping[str, str | None],
     host_probe: HostProbe | None,
+    bind_probe: BindProbe | None = None,
 ) -> ObservedState:
     """What ``observe`` reports for ``desired``'s project, from everything the engine
     lists: the project's objects by their ``io.envkit.project`` label (and the external
     volumes it names, which exist when listed), the names it wants that someone else holds,
-    and its fixed host ports that someone else holds. ``images``: ref -> local id."""
+    and its fixed host ports that someone else holds. ``images``: ref -> local id.
+    ``bind_probe`` (an engine on this host): the bind sources that do not exist."""
     project = desired.project
     containers = sorted(containers, key=lambda c: c.name)
     networks = sorted(networks, key=lambda n: n.name)
@@ -65,6 +68,7 @@ def observed_state(
         images=dict(images),
         foreign_names=foreign_names(desired, others, networks, volumes),
         ports_in_use=ports_in_use(desired, own, others, host_probe),
+        missing_binds=missing_binds(desired, bind_probe),
     )
 
 
@@ -104,31 +108,49 @@ def ports_in_use(
 ) -> tuple[PortUse, ...]:
     """The fixed host ports ``desired`` publishes that someone else holds: a container of
     ``others`` or, when ``host_probe`` is given (the engine runs on this host), a process.
-    A port the project's own containers (``own``) publish is its own, not in use."""
-    wanted = sorted(
+    A port the project's own containers (``own``) publish is its own, not in use. Of a host
+    range (``8000-8010:80``, the engine binds the first free one) the held ports are reported
+    up to the first free one: the range is in use only when all of it is."""
+    fixed = {
+        (p.host_ip, p.fixed, p.protocol)
+        for s in desired.services
+        for p in s.ports
+        if p.fixed is not None
+    }
+    ranges = sorted(
         {
-            (p.host_ip, p.published, p.protocol)
+            (p.host_ip, p.host_ports, p.protocol)
             for s in desired.services
             for p in s.ports
-            if p.published is not None
-        }
+            if p.published_last is not None
+        },
+        key=lambda r: (r[0], r[1].start, r[1].stop, r[2]),
     )
-    if not wanted:
+    if not fixed and not ranges:
         return ()
     others = list(others)
     claimed = {(b.host_ip, b.host_port, b.protocol) for c in own for b in c.ports}
-    found: list[PortUse] = []
-    for host_ip, port, proto in wanted:
+
+    def use(host_ip: str, port: int, proto: str) -> PortUse | None:
         holder = _port_holder(others, host_ip, port, proto)
         if holder is not None:
-            found.append(
-                PortUse(host_ip, port, proto, PortHolder.CONTAINER, holder.name, holder.project)
-            )
-            continue
+            return PortUse(host_ip, port, proto, PortHolder.CONTAINER, holder.name, holder.project)
         if any(addresses_overlap(ip, host_ip) and (q, t) == (port, proto) for ip, q, t in claimed):
-            continue
+            return None
         if host_probe is not None and host_probe(host_ip, port, proto):
-            found.append(PortUse(host_ip, port, proto, PortHolder.HOST_PROCESS))
+            return PortUse(host_ip, port, proto, PortHolder.HOST_PROCESS)
+        return None
+
+    found = [u for ip, port, proto in sorted(fixed) if (u := use(ip, port, proto)) is not None]
+    seen = {(u.host_ip, u.host_port, u.protocol) for u in found}
+    for host_ip, ports, proto in ranges:
+        for port in ports:
+            held = use(host_ip, port, proto)
+            if held is None:
+                break
+            if (host_ip, port, proto) not in seen:
+                seen.add((host_ip, port, proto))
+                found.append(held)
     return tuple(found)
 
 

@@ -20,16 +20,18 @@ from __future__ import annotations
 import http.client
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from envkit.engine.base import LogOptions
 from envkit.engine.endpoint import Scheme, parse_endpoint
 from envkit.engine.swarm_base import (
     ObservedService,
     ObservedSwarm,
     ObservedSwarmObject,
     ObservedTask,
+    PublishedPort,
 )
 from envkit.engine.unix_http import EngineHttpError, UnixHttpClient
 from envkit.errors import EngineError, EngineUnavailable
@@ -180,7 +182,8 @@ class SwarmEngine:
                 for o in items:
                     spec = o.get("Spec", {})
                     labels = spec.get("Labels") or {}
-                    k = "state" if labels.get("io.envkit.state") else kind
+                    state = labels.get("io.envkit.state")
+                    k = "lease" if state == "lease" else "state" if state else kind
                     objects.append(ObservedSwarmObject(o["ID"], spec.get("Name", ""), k, labels))
         except self._errors as exc:
             raise self._fail(exc, "observe", f"the Swarm stack {project}") from exc
@@ -209,6 +212,9 @@ class SwarmEngine:
                     container_id=cstatus.get("ContainerID", ""),
                     exit_code=cstatus.get("ExitCode"),
                     node_ready=node not in down,
+                    slot=t.get("Slot") if isinstance(t.get("Slot"), int) else None,
+                    ports=_ports((status.get("PortStatus") or {}).get("Ports")),
+                    created=str(t.get("CreatedAt", "")),
                 )
             )
         upd = s.get("UpdateStatus") or {}
@@ -224,6 +230,7 @@ class SwarmEngine:
             tasks=tuple(tasks),
             engine_spec=spec,
             previous_spec=s.get("PreviousSpec"),
+            ports=_ports((s.get("Endpoint") or {}).get("Ports")),
         )
 
     def service(self, name: str) -> ObservedService | None:
@@ -289,13 +296,26 @@ class SwarmEngine:
 
     def remove_object(self, kind: str, object_id: str) -> None:
         path = {"network": "networks", "secret": "secrets", "config": "configs",
-                "state": "configs"}[kind]  # fmt: skip
+                "state": "configs", "lease": "configs"}[kind]  # fmt: skip
         try:
             self._call("DELETE", f"/{path}/{quote(object_id, safe='')}")
         except self._errors as exc:
             if _not_found(exc):
                 return
             raise self._fail(exc, "remove", f"{kind} {object_id}") from exc
+
+    def list_leases(self) -> list[ObservedSwarmObject]:
+        """Every stack's lease on the cluster (``envkit.reconcile.swarm_gc``)."""
+        try:
+            found = self._list("/configs", {"label": ["io.envkit.state=lease"]})
+        except self._errors as exc:
+            raise self._fail(exc, "list", "the leases of Swarm stacks") from exc
+        return [
+            ObservedSwarmObject(
+                o["ID"], o["Spec"].get("Name", ""), "lease", o["Spec"].get("Labels") or {}
+            )
+            for o in found
+        ]
 
     def config_data(self, config_id: str) -> bytes:
         import base64
@@ -367,6 +387,27 @@ class SwarmEngine:
             return []
         return _demux(raw)[-lines:]
 
+    def service_logs(
+        self, service_id: str, options: LogOptions, *, follow: bool = False
+    ) -> Iterator[bytes]:
+        """``/services/{id}/logs`` with details (which task wrote each line); the engine
+        has no ``until`` there, so ``options.until`` is refused before this is called."""
+        try:
+            chunks = self.api.service_logs(
+                service_id,
+                details=True,
+                follow=follow,
+                stdout=True,
+                stderr=True,
+                since=options.since,
+                timestamps=options.timestamps,
+                tail="all" if options.tail is None else options.tail,
+                is_tty=False,
+            )
+            yield from chunks
+        except self._errors as exc:
+            raise self._fail(exc, "read the logs of", f"service {service_id}") from exc
+
     def containers_left(self, service_names: list[str]) -> int:
         """Tasks of these services that still hold a container (Swarm removes asynchronously)."""
         if not service_names:
@@ -387,6 +428,22 @@ class SwarmEngine:
 def _not_found(exc: Exception) -> bool:
     """An SDK ``NotFound`` or a raw 404."""
     return getattr(getattr(exc, "response", None), "status_code", None) == 404
+
+
+def _ports(raw: Any) -> tuple[PublishedPort, ...]:
+    """Endpoint.Ports or a task's PortStatus.Ports, without repeats (the engine lists a
+    host-mode port once per address family)."""
+    out: dict[PublishedPort, None] = {}
+    for p in raw if isinstance(raw, list) else ():
+        if isinstance(p, dict) and p.get("TargetPort"):
+            port = PublishedPort(
+                int(p["TargetPort"]),
+                int(p.get("PublishedPort") or 0),
+                str(p.get("Protocol") or "tcp"),
+                str(p.get("PublishMode") or "ingress"),
+            )
+            out[port] = None
+    return tuple(out)
 
 
 def _task_version(t: Mapping[str, Any], service: Mapping[str, Any]) -> int | None:

@@ -7,17 +7,28 @@ consumes them and tests build them by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from envkit.engine.base import LogOptions
 
 __all__ = [
     "ObservedService",
     "ObservedSwarm",
     "ObservedSwarmObject",
     "ObservedTask",
+    "PublishedPort",
     "ServiceOrchestrator",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPort:
+    target: int
+    published: int
+    protocol: str = "tcp"
+    mode: str = "ingress"  # ingress | host
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,9 @@ class ObservedTask:
     container_id: str = ""
     exit_code: int | None = None
     node_ready: bool = True  # the node is up and reachable (Status.State == ready)
+    slot: int | None = None  # a replicated service's replica number (None: global, job)
+    ports: tuple[PublishedPort, ...] = ()  # host-mode ports this task published
+    created: str = ""  # RFC 3339 (CreatedAt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,7 @@ class ObservedService:
     tasks: tuple[ObservedTask, ...] = ()
     engine_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)  # Spec as read
     previous_spec: Mapping[str, Any] | None = field(default=None, repr=False)
+    ports: tuple[PublishedPort, ...] = ()  # Endpoint.Ports: what the service published
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,13 @@ class ServiceOrchestrator(Protocol):
     def remove_service(self, service_id: str) -> None: ...
 
     def task_logs(self, task_id: str, lines: int) -> list[str]: ...
+
+    def service_logs(
+        self, service_id: str, options: LogOptions, *, follow: bool = False
+    ) -> Iterator[bytes]:
+        """The service's log lines, each ``[TIMESTAMP ]DETAILS TEXT`` (DETAILS: the
+        engine's ``com.docker.swarm.task.id=...`` list), as they come when ``follow``."""
+        ...
 
     def containers_left(self, service_names: list[str]) -> int: ...
 

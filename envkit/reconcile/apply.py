@@ -42,16 +42,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.base import Engine, ObservedContainer
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound, PlanConflict
-from envkit.model import (
-    LABEL,
-    PullPolicy,
-    ServiceSpec,
-    addresses_overlap,
-    container_labels,
-    project_labels,
-)
+from envkit.model import LABEL, PullPolicy, ServiceSpec, addresses_overlap
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
 from envkit.reconcile.readiness import (
@@ -290,11 +284,11 @@ def _port_holders(changes: list[Change]) -> list[Change]:
     cannot wait for their turn in dependency order: the other service may start first, or
     each may wait for the other's port. So their old containers go with the removals."""
     wanted = [
-        (c.name, p.host_ip, p.published, p.protocol)
+        (c.name, p.host_ip, port, p.protocol)
         for c in changes
         if c.action in (Action.CREATE, Action.RECREATE) and c.after is not None
         for p in c.after.ports
-        if p.published is not None
+        for port in p.host_ports
     ]
     return [
         c

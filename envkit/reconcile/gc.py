@@ -5,7 +5,10 @@ object that carries ``io.envkit.project``; nothing else on the engine is ever lo
 Each instance is then removed completely (containers, network, volumes and lease, like
 ``down --volumes``) under its instance lock, after reading it again: an ``up --ttl`` that
 extended it meanwhile wins, and an instance some envkit is working on right now is skipped
-(``lock_timeout_s``) and left for the next gc.
+(``lock_timeout_s``) and left for the next gc. A Swarm stack's objects seen on one of its
+nodes (its tasks' containers, its overlay networks) are never removed: the stack is skipped
+(``swarm``), since Swarm would start the tasks again; ``envkit down ENV`` removes it
+through its manager (Swarm environments take no ``--ttl``).
 
 :func:`collect_garbage` returns one outcome per instance — :class:`Reaped`,
 :class:`Skipped` or :class:`Failed` — and never prints; ``envkit gc``, the Python API
@@ -49,6 +52,7 @@ class GcEngine(ContainerRuntime, Inventory, Protocol):
 class SkipReason(Enum):
     RENEWED = "renewed"  # an `up --ttl` extended it since gc listed it
     LOCKED = "locked"  # another envkit held its lock for lock_timeout_s
+    SWARM = "swarm"  # a Swarm stack: its tasks' containers and overlay networks are Swarm's
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +114,32 @@ def observe_volumes(engine: Inventory, selector: dict[str, str | None]) -> list[
 
 def observe_all(engine: Inventory, project: str | None = None) -> list[EnvkitObject]:
     """Every container, network and volume carrying ``io.envkit.project`` (= ``project``)."""
+    return _observe(engine, project)[0]
+
+
+SWARM_TASK_LABEL = "com.docker.swarm.service.id"  # on every Swarm task's container
+
+
+def _observe(
+    engine: Inventory, project: str | None = None
+) -> tuple[list[EnvkitObject], frozenset[str]]:
+    """:func:`observe_all`, and the projects among them that are Swarm stacks (a task's
+    container, or a swarm-scoped network): removing their objects from one engine would
+    fight the Swarm, which starts the tasks again."""
     selector: dict[str, str | None] = {LABEL.PROJECT: project}
+    containers = engine.list_containers(selector)
+    networks = engine.list_networks(selector)
+    swarm = {c.labels.get(LABEL.PROJECT, "") for c in containers if SWARM_TASK_LABEL in c.labels}
+    swarm |= {n.labels.get(LABEL.PROJECT, "") for n in networks if n.scope == "swarm"}
     objects = [
         EnvkitObject(ResourceKind.CONTAINER, c.name, c.labels, parse_time(c.created))
-        for c in engine.list_containers(selector)
+        for c in containers
     ]
     objects += [
         EnvkitObject(ResourceKind.NETWORK, n.name, n.labels, parse_time(n.created))
-        for n in engine.list_networks(selector)
+        for n in networks
     ]
-    return objects + observe_volumes(engine, selector)
+    return objects + observe_volumes(engine, selector), frozenset(swarm - {""})
 
 
 def _listed(c: Candidate) -> DownResult:
@@ -162,13 +182,17 @@ def collect_garbage(
         if on_outcome is not None:
             on_outcome(outcome)
 
+    objects, swarm = _observe(engine)
     candidates = reapable(
-        observe_all(engine),
+        objects,
         now,
         older_than_s=older_than_s,
         include_unexpiring=include_unexpiring,
     )
     for cand in candidates:
+        if cand.project in swarm:  # a Swarm stack's: `envkit down ENV` through its manager
+            done(Skipped(cand, SkipReason.SWARM))
+            continue
         if dry_run:
             done(Reaped(cand, _listed(cand)))
             continue

@@ -18,7 +18,7 @@ Rules, per desired container ``{project}-{service}-{n}`` (n = 1..replicas):
   RECREATE (a completed one-shot job is left alone: it needs no network any more);
 - spec hash changed -> RECREATE, with :attr:`Change.diffs` = the field-level differences
   (records, :class:`~envkit.reconcile.spec_diff.FieldDiff`) of the recorded spec label and
-  :func:`~envkit.model.canonical_spec`; image id behind the tag changed -> RECREATE, with a
+  :func:`~envkit.canonical.canonical_spec`; image id behind the tag changed -> RECREATE, with a
   reason.
 - a container labelled by the previous spec hash version (``v1-``) is compared under that
   version's rules (:mod:`envkit.reconcile.legacy`): still equal -> kept, so an upgrade of
@@ -53,23 +53,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from envkit.engine.base import ObservedContainer, ObservedState, PortHolder, PortUse
+from envkit.canonical import spec_hash
+from envkit.engine.base import ObservedContainer, ObservedState
 from envkit.model import (
     DEFAULT_NETWORK,
     DesiredState,
-    PortSpec,
     PullPolicy,
     ResourceKind,
     Secrets,
     ServiceNetwork,
     ServiceSpec,
-    addresses_overlap,
     is_oneoff,
-    spec_hash,
 )
 from envkit.reconcile.anonymous import carried_volumes
+from envkit.reconcile.bindcheck import bind_notes, bind_problems
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.initenv import PlanWarning, init_env_warnings
+from envkit.reconcile.portcheck import Publisher, port_problems
 from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
@@ -229,6 +229,10 @@ def plan(
             if change.action is Action.RECREATE and change.before and not renew_anon_volumes:
                 carried = carried_volumes(desired, change.before, spec)
                 change = replace(change, carried=carried)
+            if change.action is not Action.NOOP:
+                change = replace(
+                    change, reasons=(*change.reasons, *bind_notes(spec, observed.missing_binds))
+                )
             containers.append(change)
             if change.action is Action.CREATE:
                 conflicts.extend(_name_taken(observed, name, "container", spec.name))
@@ -237,6 +241,11 @@ def plan(
         )
 
     conflicts.extend(_port_conflicts(desired, observed, containers))
+    starting = {c.service: c.after for c in containers if c.action is not Action.NOOP and c.after}
+    conflicts.extend(
+        Conflict(p.code, p.message, p.hint, p.service)
+        for p in bind_problems(starting.values(), observed.missing_binds)
+    )
     warnings = [
         w
         for spec in desired.services
@@ -457,55 +466,12 @@ def _image_conflicts(
 def _port_conflicts(
     desired: DesiredState, observed: ObservedState, changes: list[Change]
 ) -> list[Conflict]:
-    ours = {c.name for c in observed.containers if c.project == desired.project}
-    foreign = [
-        use
-        for use in observed.ports_in_use
-        if use.holder is PortHolder.HOST_PROCESS
-        or (use.project != desired.project and use.container not in ours)
+    publishers = [
+        Publisher(c.name, c.service or "", c.after.ports, c.action is Action.NOOP)
+        for c in changes
+        if c.after is not None
     ]
-    out: list[Conflict] = []
-    claimed: dict[tuple[int, str], list[tuple[str, str]]] = {}  # (port, proto) -> (ip, name)
-    for change in changes:
-        spec = change.after
-        if spec is None:
-            continue
-        for port in spec.ports:
-            if port.published is None:
-                continue
-            key = (port.published, port.protocol)
-            for ip, other in claimed.get(key, []):
-                if addresses_overlap(ip, port.host_ip):
-                    out.append(_port_conflict(change, port, f"container {other} of this stack"))
-            claimed.setdefault(key, []).append((port.host_ip, change.name))
-            if change.action is Action.NOOP:
-                continue
-            for use in foreign:
-                if (use.host_port, use.protocol) == key and addresses_overlap(
-                    use.host_ip, port.host_ip
-                ):
-                    out.append(_port_conflict(change, port, _holder_text(use), use))
-    return out
-
-
-def _holder_text(use: PortUse) -> str:
-    """Who holds a port, as the conflict message names it."""
-    if use.holder is PortHolder.HOST_PROCESS:
-        return "a process on the host"
-    owner = f"project {use.project}" if use.project else "not managed by envkit"
-    return f"container {use.container} ({owner})"
-
-
-def _port_conflict(
-    change: Change, port: PortSpec, owner: str, use: PortUse | None = None
-) -> Conflict:
-    ip = use.host_ip if use is not None and use.host_ip else port.host_ip
-    where = f"{ip}:{port.published}" if ip else str(port.published)
-    return Conflict(
-        "port-in-use",
-        f"host port {where}/{port.protocol} for {change.service} "
-        f"({change.name}, container port {port.key()}) is held by {owner}",
-        hint="stop or remove what holds it, publish another host port for this environment, "
-        "or leave the host port out so the engine picks a free one",
-        service=change.service,
-    )
+    return [
+        Conflict("port-in-use", p.message, hint=p.hint, service=p.service)
+        for p in port_problems(desired.project, observed, publishers)
+    ]

@@ -31,13 +31,26 @@ from envkit.model import DesiredState
 from envkit.reconcile.lock import acquire
 from envkit.statedir import open_private, private_dir
 
-__all__ = ["fixed_ports", "port_locks"]
+__all__ = ["MAX_RANGE_LOCKS", "fixed_ports", "port_locks"]
+
+
+# A host range (``8000-8010:80``) is reserved port by port, so that the port the engine
+# picks from it is not one a parallel envkit is about to publish; a wider range than this
+# is not (one open file per port), and for it the engine's own refusal remains.
+MAX_RANGE_LOCKS = 64
 
 
 def fixed_ports(desired: DesiredState) -> list[tuple[int, str]]:
-    """The (host port, protocol) pairs ``desired`` publishes on a fixed host port, sorted."""
+    """The (host port, protocol) pairs ``desired`` publishes on a fixed host port, or may
+    publish from a host range of at most :data:`MAX_RANGE_LOCKS` ports, sorted."""
     return sorted(
-        {(p.published, p.protocol) for s in desired.services for p in s.ports if p.published}
+        {
+            (port, p.protocol)
+            for s in desired.services
+            for p in s.ports
+            if len(p.host_ports) <= MAX_RANGE_LOCKS
+            for port in p.host_ports
+        }
     )
 
 

@@ -1,4 +1,4 @@
-"""Field-level differences of two canonical specs (:func:`envkit.model.canonical_spec`), as
+"""Field-level differences of two canonical specs (:func:`envkit.canonical.canonical_spec`), as
 records (Terraform's ``Change{before, after}`` per attribute)::
 
     FieldDiff("image", "mysql:5.7", "mariadb:10")
@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from envkit.canonical import canonical_defaults, canonical_spec, spec_hash
 from envkit.engine.base import ObservedContainer
 from envkit.errors import SENSITIVE, redact
 from envkit.model import (
@@ -35,9 +36,6 @@ from envkit.model import (
     PortSpec,
     Secrets,
     ServiceSpec,
-    canonical_defaults,
-    canonical_spec,
-    spec_hash,
 )
 from envkit.reconcile import legacy
 
@@ -277,6 +275,9 @@ def _item(path: str, value: Any) -> Any:
                         published=None
                         if value.get("published") is None
                         else int(value["published"]),
+                        published_last=None
+                        if value.get("published_last") is None
+                        else int(value["published_last"]),
                     )
                 )
             if path == "mounts":
@@ -310,8 +311,9 @@ def _duration(value: Shown) -> Shown:
 
 
 def format_port(port: PortSpec) -> str:
-    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port."""
-    host = "*" if port.published is None else str(port.published)
+    """``127.0.0.1:3307->3306/tcp``; a port the engine picks shows ``*`` as host port, one
+    it picks from a range the range (``8000-8010->80/tcp``)."""
+    host = port.published_text() or "*"
     if port.host_ip:
         host = f"{port.host_ip}:{host}"
     return f"{host}->{port.target}/{port.protocol}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from envkit.engine.swarm_base import ObservedService, ObservedTask, ServiceOrchestrator
 from envkit.errors import ApplyError, EngineError
@@ -77,10 +78,15 @@ def swarm_up(
                 continue  # NOOP: converged when observed just now
             _send(engine, stack, change, svc, ids, deadline)
             report(change.describe())
-            sent.append(svc)
+            sent.append((svc, change.action is not ServiceAction.ROLLING))
+        windows: list[_Window] = []
         look = _shared_look(engine, stack.project)  # made after the sends: nothing stale
-        for svc in sent:
-            _converge(engine, stack, svc, deadline, report, look=look)
+        for svc, watch in sent:
+            known = _converge(engine, stack, svc, deadline, report, look=look)
+            monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
+            if watch and monitor and not svc.deploy.mode.is_job:
+                windows.append(_Window(svc.name, f"{stack.project}_{svc.name}", monitor, known))
+        _watch_windows(engine, windows, report)  # the wave's windows run together
     for obj in plan.objects:
         if not obj.create:
             engine.remove_object(obj.kind, obj.object_id)
@@ -191,7 +197,13 @@ def _converge(
     report: Report,
     *,
     look: Callable[[str], ObservedService | None] | None = None,
-) -> None:
+) -> frozenset[str]:
+    """Wait until ``svc`` converged; return the ids of the failed tasks seen meanwhile.
+    A rolling update's monitor window is Swarm's: it says ``completed`` only after the new
+    tasks ran that long (measured on the test cluster: a 10 s window, ``completed`` 10 s
+    after the task ran), and a task failing inside it pauses or rolls the update back,
+    which raises here. Swarm watches no window after a create, a recreate or a scale:
+    :func:`_watch_windows` does."""
     name = f"{stack.project}_{svc.name}"
     state: dict[str, ObservedService | None] = {"s": None}
     look = look or engine.service
@@ -229,10 +241,41 @@ def _converge(
         return s.update_state in ("", "completed")
 
     _wait(done, deadline, f"service {svc.name} to converge")
-    monitor = svc.deploy.update_config.monitor_s if svc.deploy.update_config else None
-    if monitor and state["s"] is not None and state["s"].update_state == "completed":
-        pass  # Swarm's own update already waited out the monitor window before "completed"
     report(f"  {svc.name}: converged")
+    return frozenset(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    service: str
+    name: str  # the engine's service name
+    monitor_s: float
+    known: frozenset[str]  # failed tasks seen before the window: not this window's
+
+
+def _watch_windows(engine: ServiceOrchestrator, windows: list[_Window], report: Report) -> None:
+    """After a create, recreate or scale (Swarm monitors only rolling updates), watch each
+    service's tasks for its ``update_config.monitor``, all at once: a task that fails
+    inside its window raises, naming it."""
+    start = time.monotonic()
+    for w in windows:
+        report(f"  {w.service}: watching its tasks for the monitor window ({w.monitor_s:g} s)")
+    pending = list(windows)
+    while pending:
+        for w in list(pending):
+            s = engine.service(w.name)
+            if s is None:
+                raise ApplyError(f"service {w.service} disappeared inside its monitor window",
+                                 hint="another client removed it: run `envkit up` again")  # fmt: skip
+            failed = {t.id: t for t in s.tasks if t.state in _FAILED and t.id not in w.known}
+            if failed:
+                raise _update_failed(engine, w.service, s, failed,
+                                     what=f"failed inside its monitor window ({w.monitor_s:g} s)")  # fmt: skip
+            if time.monotonic() - start >= w.monitor_s:
+                pending.remove(w)
+        if pending:
+            left = min(w.monitor_s for w in pending) - (time.monotonic() - start)
+            time.sleep(min(0.5, max(0.0, left)))
 
 
 def _fail_fast(engine: ServiceOrchestrator, svc: SwarmService, s: ObservedService) -> None:
@@ -248,6 +291,8 @@ def _update_failed(
     service: str,
     s: ObservedService,
     seen: dict[str, ObservedTask] | None = None,
+    *,
+    what: str | None = None,
 ) -> ApplyError:
     failed = list(
         {**(seen or {}), **{t.id: t for t in s.tasks if t.state in _FAILED}}.values()
@@ -256,8 +301,8 @@ def _update_failed(
     for t in failed[:3]:
         lines.append(f"  task {t.id[:12]} on {t.node or '?'}: {t.state}: {t.error or t.message}")
         lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
-    what = {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
-            "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
+    what = what or {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
+                    "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
     why = failed[0].error if failed else ""
     reason = "; ".join(x for x in (s.update_message, why) if x)
     return ApplyError(

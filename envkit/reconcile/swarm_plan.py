@@ -227,7 +227,7 @@ def _objects(
     out += [
         ObjectChange(k, n, False, o.id)
         for (k, n), o in sorted(have.items())
-        if (k, n) not in want and k != "state"
+        if (k, n) not in want and k not in ("state", "lease")  # envkit's own bookkeeping
     ]
     return tuple(out)
 

@@ -3,7 +3,7 @@
 Pure. Two canonical halves per service, each hashed into the service's labels:
 
 - the **task** half: everything that lives in Swarm's task template or endpoint (the
-  container fields of :func:`envkit.model.canonical_spec`, ports with their publish mode,
+  container fields of :func:`envkit.canonical.canonical_spec`, ports with their publish mode,
   placement, resources, restart policy, networks, secrets and configs by content digest).
   A change here is a rolling update: Swarm replaces every task.
 - the **service** half: replicas, service labels, update and rollback configs. A change here
@@ -20,7 +20,8 @@ import hashlib
 import json
 from typing import Any
 
-from envkit.model import LABEL, canonical_spec, envkit_version
+from envkit.canonical import canonical_spec, envkit_version
+from envkit.model import LABEL
 from envkit.swarm_model import (
     DeployMode,
     ObjectRef,

@@ -37,11 +37,24 @@ def up(
     lock_timeout_s: float = 600.0,
     report: Report = lambda _: None,
     object_ids: Callable[[], dict[str, str]] | None = None,
+    expires: str | None = None,
 ) -> SwarmPlan:
+    """``expires`` (RFC 3339): the stack's new lease, for ``envkit gc --swarm``
+    (``envkit.reconcile.swarm_gc``); None keeps the lease it has, if any."""
     with instance_lock(
         stack.project, engine_id=engine_id, timeout_s=lock_timeout_s, on_wait=report
     ):
-        return swarm_up(engine, stack, timeout=timeout_s, report=report, object_ids=object_ids)
+        done = swarm_up(engine, stack, timeout=timeout_s, report=report, object_ids=object_ids)
+        if expires is not None:
+            from envkit.model import LABEL
+            from envkit.reconcile.swarm_gc import write_lease
+
+            d = stack.desired
+            labels = {LABEL.STACK: d.stack, LABEL.ENV: d.environment}
+            if d.instance:
+                labels[LABEL.INSTANCE] = d.instance
+            write_lease(engine, engine.observe_swarm(stack.project), labels, expires)
+        return done
 
 
 def down(

@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from envkit.engine.base import ContainerRuntime, NetworkEndpoint, ObservedContainer
+from envkit.engine.base import ContainerRuntime, Inventory, NetworkEndpoint, ObservedContainer
 from envkit.errors import EngineError
-from envkit.model import DesiredState, ResourceKind
+from envkit.model import LABEL, DesiredState, ResourceKind
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
 
 __all__ = [
@@ -36,6 +36,11 @@ __all__ = [
 
 # Told of each object as soon as it is gone: (kind, name).
 OnRemoved = Callable[[ResourceKind, str], None]
+
+
+class Runtime(ContainerRuntime, Inventory, Protocol):
+    """What a teardown needs: container operations and label-filtered lists."""
+
 
 DEFAULT_STOP_GRACE_S = 10.0
 # Pauses between tries to remove a network whose endpoints the engine has not released yet
@@ -67,12 +72,11 @@ def stop_and_remove(
     runtime.remove_container(container.id, volumes=volumes)
 
 
-def _bare(project: str) -> DesiredState:
-    """A service-less desired state whose ``project`` is ``project`` (for observe)."""
-    stack, sep, env = project.rpartition("-")
-    if not sep:
+def _checked(project: str) -> str:
+    """``project`` when it is an envkit project name (``{stack}-{env}[-{instance}]``)."""
+    if not project.rpartition("-")[1]:
         raise ValueError(f"not an envkit project name: {project!r}")
-    return DesiredState(stack=stack, environment=env, instance=None, services=())
+    return project
 
 
 def _layers(
@@ -103,7 +107,7 @@ def _layers(
 
 def remove_instance(
     target: DesiredState | str,
-    runtime: ContainerRuntime,
+    runtime: Runtime,
     *,
     volumes: bool = False,
     reporter: Reporter,
@@ -117,13 +121,16 @@ def remove_instance(
     stop mostly waits out the container's grace period, not the engine. ``on_removed`` is
     told of each object as it goes, so a caller knows what went even when a later removal
     fails and raises. ``services``: only the containers of these services (one-off ones
-    included); the network and the volumes stay."""
+    included); the network and the volumes stay.
+
+    Only what carries the project's label is listed, by the engine's label filter: a full
+    observe would list every container, network and volume on the engine (to find names
+    and ports others hold, which a removal does not need), and on a shared engine with
+    hundreds of containers that list alone cost more than the removal of ten."""
     desired = target if isinstance(target, DesiredState) else None
-    # A service-less state: observe then lists without image or host-port probes.
-    observed = runtime.observe(
-        _bare(target.project if isinstance(target, DesiredState) else target)
-    )
-    project = observed.project
+    project = target.project if isinstance(target, DesiredState) else _checked(target)
+    own = {LABEL.PROJECT: project}
+    listed = sorted(runtime.list_containers(own), key=lambda c: c.name)
 
     def gone(kind: ResourceKind, name: str) -> None:
         if on_removed is not None:
@@ -138,7 +145,7 @@ def remove_instance(
         reporter.step(it, "removed", Outcome.REMOVED)
         return c.name
 
-    containers = [c for c in observed.containers if services is None or c.service in services]
+    containers = [c for c in listed if services is None or c.service in services]
     removed: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envkit-down") as pool:
         for layer in _layers(containers, desired):
@@ -147,7 +154,7 @@ def remove_instance(
     if services is not None:
         return DownResult(project, tuple(removed))
     networks: list[str] = []
-    for net in observed.networks:
+    for net in sorted(runtime.list_networks(own), key=lambda n: n.name):
         it = Subject(Kind.NETWORK, net.name)
         reporter.step(it, "removing network")
         with failing(reporter, [it]):
@@ -156,7 +163,7 @@ def remove_instance(
         reporter.step(it, "removed", Outcome.REMOVED)
         networks.append(net.name)
     vols: list[str] = []
-    for vol in observed.volumes:
+    for vol in sorted(runtime.list_volumes(own), key=lambda v: v.name):
         it = Subject(Kind.VOLUME, vol.name)
         if not volumes:
             reporter.step(it, "kept (use --volumes to remove)", Outcome.KEPT)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from envkit.canonical import project_labels
 from envkit.engine.base import Engine, ObservedContainer, ObservedState
 from envkit.errors import ApplyError, EnvkitError, PlanConflict
-from envkit.model import LABEL, DesiredState, project_labels
+from envkit.model import LABEL, DesiredState
 from envkit.progress import Kind, NullReporter, Outcome, Reporter, Subject, failing
 from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name

@@ -24,6 +24,7 @@ import os
 import stat
 from collections.abc import Callable
 
+from envkit._lazy import defer_import
 from envkit.errors import Diagnostic, DocPath, Origin, StackError
 from envkit.model import BuildSpec, DesiredState
 
@@ -58,6 +59,7 @@ def build_context_files(context: str, dockerfile: str) -> list[str]:
     """The files and folders (relative, sorted) of a build context that the SDK sends to the
     engine: docker's own ``.dockerignore`` matcher, read the way ``APIClient.build`` reads
     it, so ``envkit.stackfile.buildcontext`` hashes exactly what a build sees."""
+    defer_import("paramiko")  # the SDK's ssh transport, not needed to read a context
     from docker.utils.build import exclude_paths
 
     patterns: list[str] = []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from envkit.errors import Diagnostic, DocPath, format_path
 from envkit.hints import did_you_mean
 from envkit.model import is_wildcard
+from envkit.stackfile.syntax import split_port
 
 if TYPE_CHECKING:
     from envkit.stackfile.document import Document
@@ -131,7 +132,8 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
     """The fixed host ports a ``ports`` entry publishes, as ``(host_ip, port, protocol)``.
 
     ``host_ip`` is ``""`` for all interfaces. Entries without a fixed host port (``80``,
-    ``"127.0.0.1::80"``), templated or malformed ones give ``[]``.
+    ``"127.0.0.1::80"``, a host range for one container port, of which the engine binds any
+    free one), templated or malformed ones give ``[]``.
     """
     if isinstance(entry, Mapping):
         ip = entry.get("host_ip") or ""
@@ -139,22 +141,23 @@ def host_ports(entry: Any) -> list[tuple[str, int, str]]:
         published = entry.get("published")
         if isinstance(published, bool) or not isinstance(ip, str) or not isinstance(proto, str):
             return []
+        if _range_to_one(str(published), str(entry.get("target"))):
+            return []
         return _expand(published, _all(ip), proto)
     if not isinstance(entry, str) or "{{" in entry or "$" in entry:
         return []
     spec, _, proto = entry.partition("/")
-    ip = ""
-    if spec.startswith("["):  # [::1]:8080:80
-        ip, close, spec = spec[1:].partition("]")
-        if not close or not spec.startswith(":"):
-            return []
-        spec = spec[1:]
-    parts = spec.split(":")
-    if len(parts) == 3 and not ip:
-        ip = parts.pop(0)
-    if len(parts) != 2:
+    split = split_port(spec)
+    if split is None:
         return []
-    return _expand(parts[0], _all(ip), proto or "tcp")
+    ip, published, target = split
+    if _range_to_one(published, target):
+        return []
+    return _expand(published, _all(ip), proto or "tcp")
+
+
+def _range_to_one(published: str, target: str) -> bool:
+    return "-" in published and "-" not in target
 
 
 def _all(ip: str) -> str:

@@ -28,9 +28,10 @@ from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, Origin
 from envkit.stackfile.composeenv import dotenv_environment
+from envkit.stackfile.dialect import normalize_project_name
 from envkit.stackfile.interpolation_tree import interpolate_tree
 
-__all__ = ["ComposeVariables", "interpolate_compose", "project_variables"]
+__all__ = ["ComposeVariables", "interpolate_compose", "interpolate_name", "project_variables"]
 
 MAX_ENV_FILE = 1 << 20  # a .env larger than 1 MiB is not configuration
 
@@ -135,3 +136,14 @@ def interpolate_compose(
         warnings,
         result.values_of(secret_names),
     )
+
+
+def interpolate_name(
+    name: str, origin: Origin | None, variables: ComposeVariables
+) -> tuple[str, tuple[Diagnostic, ...]]:
+    """A Compose file's ``name: ${VAR}`` as compose-go reads it: interpolated, then
+    normalised (lowercased, other characters than ``a-z 0-9 _ -`` dropped, leading ``_``
+    and ``-`` too). ``""`` means "no name": the project is named after its folder."""
+    result = interpolate_tree({"name": name}, variables.values, lambda _path: origin, casts=())
+    problems = (*variables.problems, *result.problems)
+    return normalize_project_name(str(result.root["name"])), problems

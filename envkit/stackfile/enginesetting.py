@@ -28,7 +28,7 @@ from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.model import EngineSetting
 from envkit.stackfile.document import Document
 
-__all__ = ["engine_setting"]
+__all__ = ["engine_setting", "swarm_manager"]
 
 _Fail = Callable[[str, str, DocPath, str], None]
 _CONTEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -66,6 +66,17 @@ def engine_setting(doc: Document, environment: str) -> EngineSetting | None:
     if problems:
         raise StackError(problems)
     return setting
+
+
+def swarm_manager(doc: Document, environment: str) -> str | None:
+    """The Swarm manager ``environment`` names (``engine: {swarm: ADDRESS}``), or None when
+    it lives on a container engine."""
+    envs = doc.data.get("environments")
+    env_def = envs.get(environment) if isinstance(envs, dict) else None
+    engine = env_def.get("engine") if isinstance(env_def, dict) else None
+    if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
+        return str(engine["swarm"])
+    return None
 
 
 def _address_or_context(text: str, at: DocPath, fail: _Fail, where: str) -> EngineSetting | None:

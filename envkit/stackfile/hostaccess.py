@@ -134,7 +134,11 @@ def host_access(desired: DesiredState) -> list[HostAccess]:
                 )
             )
         public = sorted(
-            {f"{p.published or 'random'}/{p.protocol}" for p in svc.ports if is_wildcard(p.host_ip)}
+            {
+                f"{p.published_text() or 'random'}/{p.protocol}"
+                for p in svc.ports
+                if is_wildcard(p.host_ip)
+            }
         )
         if public:
             found.append(

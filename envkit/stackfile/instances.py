@@ -66,7 +66,7 @@ def new_instance_id() -> str:
 def random_ports(desired: DesiredState) -> DesiredState:
     """Every published port with an engine-chosen host port; the host IP stays."""
     services = tuple(
-        replace(s, ports=tuple(replace(p, published=None) for p in s.ports))
+        replace(s, ports=tuple(replace(p, published=None, published_last=None) for p in s.ports))
         for s in desired.services
     )
     return replace(desired, services=services)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from envkit.errors import Diagnostic, StackError, redact
 from envkit.model import DesiredState
 from envkit.stackfile.document import Document, load
-from envkit.stackfile.render import Rendered, render
+from envkit.stackfile.render import Rendered, compose_directory, render
 
 __all__ = [
     "DEFAULT_FILE",
@@ -70,16 +70,22 @@ def find_stack_files(directory: str | os.PathLike[str] = ".") -> list[str]:
 
 def read(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = DEFAULT_FILE,
+    *,
+    env_files: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Document:
     """Load and validate a stack file (schema and cross-reference checks). Several files
     are merged in order with Compose's merge rules (``envkit.stackfile.merge``); the first
-    one decides the dialect (``envkit.stackfile.dialect``)."""
+    one decides the dialect (``envkit.stackfile.dialect``). A Compose file's ``name:
+    ${VAR}`` is interpolated from ``environ`` (the process environment) over the project's
+    ``.env``, or the ``env_files`` given instead, as ``render`` does."""
     from envkit.stackfile.extends import with_extends
     from envkit.stackfile.include import with_includes
 
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     docs = [load(p, display=os.fspath(p)) for p in paths]
-    return _validated(with_extends(with_includes(_merged(docs))))
+    named = _named(_merged(docs), os.environ if environ is None else environ, env_files)
+    return _validated(with_extends(with_includes(named)))
 
 
 def read_text(
@@ -108,6 +114,26 @@ def _validated(doc: Document) -> Document:
     if problems:
         raise StackError(problems)
     return doc
+
+
+def _named(doc: Document, environ: Mapping[str, str], env_files: Sequence[str]) -> Document:
+    """``name: ${VAR}`` written in a Compose file, interpolated and normalised as compose-go
+    does; a name that normalises to nothing leaves the folder's name. A literal name is
+    left to the schema, which refuses one that is not already a project name."""
+    from envkit.stackfile.composevars import interpolate_name, project_variables
+
+    name = doc.data.get("name")
+    origin = doc.origin(("name",))
+    if not isinstance(name, str) or "$" not in name or origin is None:
+        return doc
+    if origin.file not in doc.compose_files:
+        return doc
+    variables = project_variables(compose_directory(doc), environ, env_files)
+    value, problems = interpolate_name(name, origin, variables)
+    if problems:
+        raise StackError(problems)
+    data = {k: (value if k == "name" else v) for k, v in doc.data.items() if k != "name" or value}
+    return replace(doc, data=data)
 
 
 def _merged(docs: list[Document]) -> Document:

@@ -56,6 +56,7 @@ __all__ = [
     "Document",
     "Rendered",
     "Variable",
+    "compose_directory",
     "is_secret_name",
     "render",
 ]
@@ -116,6 +117,9 @@ class Rendered:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     document: Document | None = field(default=None, repr=False, compare=False)
     warnings: tuple[Diagnostic, ...] = ()  # shown, never fatal (an unset Compose variable)
+    # The Compose project's variables (process environment over .env or --env-file), which
+    # a service's env_file written in a Compose file is interpolated from; None: no Compose.
+    compose_variables: Mapping[str, str] | None = field(default=None, repr=False)
 
     def origin(self, path: DocPath) -> Origin | None:
         """Position of the value at a merged-tree path (the override's, if overridden)."""
@@ -279,8 +283,10 @@ def render(
     parts: dict[str, Any] = {"services": merged_services}
     parts.update({k: data.get(k) or {} for k in ("volumes", "networks", "secrets", "configs")})
     warnings: tuple[Diagnostic, ...] = ()
+    compose_variables: Mapping[str, str] | None = None
     if doc.compose_files:
-        compose_vars = project_variables(_compose_directory(doc), process, env_files)
+        compose_vars = project_variables(compose_directory(doc), process, env_files)
+        compose_variables = compose_vars.values
         interpolated = interpolate_compose(
             parts, compose_vars, rendered_origin, written_in_compose, secret
         )
@@ -313,6 +319,7 @@ def render(
         env=env,
         document=doc,
         warnings=warnings,
+        compose_variables=compose_variables,
     )
 
 
@@ -438,7 +445,7 @@ def _explained(
     return tuple(explained)
 
 
-def _compose_directory(doc: Document) -> Path:
+def compose_directory(doc: Document) -> Path:
     """The Compose project's folder: that of the first Compose file read (its .env lives
     there), else the stack file's."""
     if not doc.compose_files or doc.display in doc.compose_files:

@@ -94,7 +94,19 @@ def environment(
 
 
 def env_file(reader: TreeReader, value: Any, path: DocPath) -> dict[str, str]:
-    files = read_env_files(value, path, reader.rendered.directory)
+    """The variables of a service's env files. Written in a Compose file, they are read
+    with Compose's rules: ``${VAR}`` in unquoted and double-quoted values is interpolated
+    from the project's variables (then the files' own), a bare ``NAME`` line takes the
+    project's value (:mod:`envkit.stackfile.composeenv`); in an envkit file, literally."""
+    rendered = reader.rendered
+    origin = rendered.origin(path)
+    written_in_compose = (
+        rendered.document is not None
+        and origin is not None
+        and origin.file in rendered.document.compose_files
+    )
+    lookup = rendered.compose_variables if written_in_compose else None
+    files = read_env_files(value, path, rendered.directory, compose_lookup=lookup)
     for problem in files.problems:
         reader.fail(problem.code, problem.message, problem.path, hint=problem.hint)
     return {name: found.value for name, found in files.values.items()}
@@ -189,7 +201,7 @@ def healthcheck(reader: TreeReader, value: Any, path: DocPath) -> Healthcheck | 
         return Healthcheck(words)
     durations = {
         key: reader.optional("invalid-duration", parse_duration, spec.get(key), (*path, key))
-        for key in ("interval", "timeout", "start_period")
+        for key in ("interval", "timeout", "start_period", "start_interval")
     }
     for key, seconds in list(durations.items()):
         if seconds and seconds < MIN_HEALTH_DURATION_S:  # the engine refuses 0 < d < 1ms
@@ -201,6 +213,7 @@ def healthcheck(reader: TreeReader, value: Any, path: DocPath) -> Healthcheck | 
         interval_s=durations["interval"],
         timeout_s=durations["timeout"],
         start_period_s=durations["start_period"],
+        start_interval_s=durations["start_interval"],
         retries=reader.number(
             spec.get("retries"), (*path, "retries"), integer=True, maximum=MAX_RETRIES
         ),

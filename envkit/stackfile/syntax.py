@@ -6,9 +6,14 @@ sensitive. Decisions:
 
 - ports: ``"80"``, ``80``, ``"8080:80"``, ``"127.0.0.1:8080:80"``, ``"127.0.0.1::80"``,
   ``"[::1]:8080:80"``, ``"53:53/udp"``, ranges ``"9000-9002:9000-9002"`` (expanded, one
-  PortSpec per port). A host range must have a container range of the same length;
-  Compose's "any host port of a range for one container port" is refused, because a
-  PortSpec publishes one fixed (or engine-chosen) port.
+  PortSpec per port). An unbracketed IPv6 address is split as Compose splits it
+  (docker/go-connections ``splitParts``; docker-py's ``PORT_SPEC`` agrees on every valid
+  input): the last two ``:`` fields are the host and container ports, everything before
+  them is the address, so ``"::1:6000:6000"`` is ``::1``, 6000, 6000 and ``"::1::80"`` is
+  ``::1`` with an engine-chosen port. ``"::1:6000"`` is the address ``:`` (not one: an
+  error, as in compose-go). A host range for one container port (``"8000-8010:80"``) is
+  one PortSpec with ``published_last``: the engine binds the first free port of it, as
+  docker-compose sends it. Other host ranges need a container range of the same length.
 - volumes: a source starting with ``/``, ``.`` or ``~`` is a bind mount (resolved against
   the stack file's folder, ``~`` expanded), anything else a named volume, a lone path an
   anonymous volume. Modes, comma-separated as in Compose: ``ro``/``rw``, ``z``/``Z``
@@ -44,6 +49,7 @@ __all__ = [
     "parse_port_long",
     "parse_size",
     "parse_tmpfs",
+    "split_port",
 ]
 
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -82,11 +88,16 @@ def _host_ip(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise Invalid(
-            _NOT_PORT,
-            f"'{text}' is not an IP address (write IPv6 in brackets: [::1]:8080:80)",
-            safe_hint="the host IP is not an IP address (write IPv6 in brackets: [::1]:8080:80)",
-        ) from None
+        pass
+    shown = text if len(text) <= 45 else text[:42] + "..."
+    why = "(IPv6 may go in brackets: [::1]:8080:80)"
+    if text.startswith(":") or text.endswith(":"):  # "::1:6000" splits as ':', 1, 6000
+        why = "(after an IPv6 address come HOST:CONTAINER: ::1:8080:80, or ::1::80)"
+    raise Invalid(
+        _NOT_PORT,
+        f"'{shown}' is not an IP address {why}",
+        safe_hint=f"the host IP is not an IP address {why}",
+    )
 
 
 def _expand(host_ip: str, published: str, target: str, protocol: str) -> tuple[PortSpec, ...]:
@@ -94,9 +105,30 @@ def _expand(host_ip: str, published: str, target: str, protocol: str) -> tuple[P
     if not published:
         return tuple(PortSpec(t, protocol, host_ip, None) for t in targets)
     hosts = _port_range(published, "host")
+    if len(targets) == 1 and len(hosts) > 1:  # the engine binds the first free one
+        return (PortSpec(targets[0], protocol, host_ip, hosts[0], hosts[-1]),)
     if len(hosts) != len(targets):
         raise Invalid(_NOT_PORT, "the host and container ranges must have the same number of ports")
     return tuple(PortSpec(t, protocol, host_ip, h) for h, t in zip(hosts, targets, strict=True))
+
+
+def split_port(mapping: str) -> tuple[str, str, str] | None:
+    """``[IP:][HOST:]CONTAINER`` (no ``/protocol``) -> ``(ip, host, container)`` as written,
+    split as Compose splits it; ``None`` for a malformed ``[...]`` or an empty host port
+    before the only ``:``. An IPv6 address may go in brackets, or bare: the last two ``:``
+    fields are then the ports and the rest is the address."""
+    if mapping.startswith("["):
+        address, bracket, rest = mapping[1:].partition("]")
+        parts = rest[1:].split(":")
+        if not bracket or not rest.startswith(":") or len(parts) != 2:
+            return None
+        return address, parts[0], parts[1]
+    parts = mapping.split(":")
+    if len(parts) == 1:
+        return "", "", parts[0]
+    if len(parts) == 2:
+        return ("", parts[0], parts[1]) if parts[0] else None
+    return ":".join(parts[:-2]), parts[-2], parts[-1]
 
 
 def parse_port(value: Any) -> tuple[PortSpec, ...]:
@@ -109,30 +141,13 @@ def parse_port(value: Any) -> tuple[PortSpec, ...]:
         mapping, protocol = text, "tcp"
     if protocol not in PROTOCOLS:
         raise Invalid(_NOT_PORT, "the protocol must be tcp, udp or sctp")
-    host_ip = ""
-    if mapping.startswith("["):
-        address, bracket, rest = mapping[1:].partition("]")
-        if not bracket or not rest.startswith(":"):
+    split = split_port(mapping)
+    if split is None:
+        if mapping.startswith("["):
             raise Invalid(_NOT_PORT, "an IPv6 address is written [::1]:8080:80")
-        host_ip = _host_ip(address)
-        parts = rest[1:].split(":")
-        if len(parts) != 2:
-            raise Invalid(_NOT_PORT, "after the address comes HOST:CONTAINER, e.g. [::1]:8080:80")
-        published, target = parts
-    else:
-        parts = mapping.split(":")
-        if len(parts) == 1:
-            published, target = "", parts[0]
-        elif len(parts) == 2:
-            published, target = parts
-            if not published:
-                raise Invalid(
-                    _NOT_PORT, "write the host port before ':' or only the container port"
-                )
-        elif len(parts) == 3:
-            host_ip, published, target = _host_ip(parts[0]), parts[1], parts[2]
-        else:
-            raise Invalid(_NOT_PORT, "use [IP:]HOST:CONTAINER[/PROTOCOL]; IPv6 goes in brackets")
+        raise Invalid(_NOT_PORT, "write the host port before ':' or only the container port")
+    address, published, target = split
+    host_ip = _host_ip(address) if address or mapping.count(":") >= 2 else ""
     return _expand(host_ip, published, target, protocol)
 
 
@@ -254,7 +269,9 @@ def parse_mount(value: Any, directory: Path) -> Mount:
     if not source:
         raise Invalid(_NOT_MOUNT, "the source before ':' is empty")
     if _is_bind(source):
-        mount = Mount(MountType.BIND, _target(target), bind_source(source, directory), **modes)
+        source = bind_source(source, directory)
+        # the short syntax creates a missing host folder, as Compose has it (legacy Binds)
+        mount = Mount(MountType.BIND, _target(target), source, create_host_path=True, **modes)
         return _checked(mount)
     if not _VOLUME_NAME.fullmatch(source):
         raise Invalid(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from envkit.canonical import spec_hash
 from envkit.cli import main
-from envkit.model import spec_hash
 from envkit.stackfile.pipeline import read, resolve
 
 STACK = """\

@@ -87,7 +87,13 @@ def test_render_json_masks_secrets_everywhere(stack: Path) -> None:
     assert data["project"] == "shop-dev"
     assert db["environment"] == {"MODE": "dev", "MYSQL_ROOT_PASSWORD": "(sensitive)"}
     assert db["ports"] == [
-        {"target": 3306, "protocol": "tcp", "host_ip": "127.0.0.1", "published": 3307}
+        {
+            "target": 3306,
+            "protocol": "tcp",
+            "host_ip": "127.0.0.1",
+            "published": 3307,
+            "published_last": None,
+        }
     ]
     assert "hunter2" not in out + err
 

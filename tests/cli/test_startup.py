@@ -56,3 +56,50 @@ def test_console_script_runs() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("envkit ")
+
+
+EXIT_PROBE = """
+import atexit, sys
+from envkit.cli.main import leave
+
+class Noisy:
+    def __del__(self):
+        print("torn down", flush=True)
+
+kept = Noisy()  # freed only when the interpreter is torn down
+atexit.register(lambda: print("atexit ran"))
+print("output", end="")  # buffered: must reach the pipe
+if sys.argv[1] == "thread":
+    import threading
+    threading.Thread(target=lambda: None, daemon=True).start()
+    threading.Timer(0.2, lambda: None).start()
+leave(int(sys.argv[2]))
+"""
+
+
+def test_the_process_leaves_without_tearing_down_but_runs_atexit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "plain", "3"], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (3, "outputatexit ran\n")
+
+
+def test_a_live_thread_gets_a_normal_exit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "thread", "2"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stdout == "outputatexit ran\ntorn down\n"
+
+
+def test_python_m_envkit_exit_codes_and_output() -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "envkit", "--version"], capture_output=True, text=True
+    )
+    assert (ok.returncode, ok.stdout.startswith("envkit ")) == (0, True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "envkit", "-f", "/nonexistent/envkit.yaml", "validate"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "error" in bad.stderr

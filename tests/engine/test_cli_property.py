@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envkit.model import LABEL, container_name, spec_hash
+from envkit.canonical import spec_hash
+from envkit.model import LABEL, container_name
 from envkit.stackfile.pipeline import read, resolve
 
 from .conftest import StackFile, busybox, free_port

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 import requests
 
+from envkit.canonical import canonical_spec, spec_hash
 from envkit.engine.base import PortHolder
 from envkit.engine.docker import DockerEngine
+from envkit.engine.docker_errors import translate
+from envkit.engine.endpoint import parse_endpoint
 from envkit.errors import EngineUnavailable, ImageNotFound
-from envkit.model import LABEL, PortSpec, PullPolicy, ServiceSpec, canonical_spec, spec_hash
+from envkit.model import LABEL, PortSpec, PullPolicy, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.apply import apply
 
@@ -54,9 +57,9 @@ def test_engine_unreachable_names_docker_host() -> None:
 
 
 def test_permission_denied_is_said_plainly() -> None:
-    eng = DockerEngine("unix:///var/run/docker.sock")
+    endpoint = parse_endpoint("unix:///var/run/docker.sock")
     cause = requests.ConnectionError(PermissionError(13, "Permission denied"))
-    err = eng._translate(cause, "list containers", "of x-y")
+    err = translate(cause, endpoint, 60.0, "list containers of x-y")
     assert isinstance(err, EngineUnavailable)
     assert err.code == "engine-permission-denied"
     assert "permission denied on the socket /var/run/docker.sock" in err.message

@@ -17,19 +17,12 @@ from typing import Any, Protocol
 
 import pytest
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.base import Engine, ExecResult, PortHolder, PortUse
 from envkit.engine.docker import DockerEngine
 from envkit.engine.fake import FakeEngine
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import (
-    LABEL,
-    DesiredState,
-    PortSpec,
-    PullPolicy,
-    VolumeSpec,
-    container_labels,
-    project_labels,
-)
+from envkit.model import LABEL, DesiredState, PortSpec, PullPolicy, VolumeSpec
 from envkit.reconcile.plan import plan
 from envkit.reconcile.pullcheck import with_pull_check
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from compose_oracle import docker_compose
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import compose_document
-from envkit.model import spec_hash
 from envkit.stackfile.pipeline import read, resolve
 
 COMPOSE = """\

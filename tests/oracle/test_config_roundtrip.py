@@ -29,8 +29,9 @@ import pytest
 import yaml
 from compose_oracle import _create_build_contexts, docker_compose
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import compose_document, format_duration, format_size
-from envkit.model import DesiredState, ServiceSpec, spec_hash
+from envkit.model import DesiredState, ServiceSpec
 from envkit.stackfile.pipeline import environments, read, resolve
 from envkit.units import parse_duration, parse_size
 
@@ -118,7 +119,9 @@ def trips() -> dict[str, RoundTrip]:
 
 
 def _comparable(svc: ServiceSpec) -> ServiceSpec:
-    return dataclasses.replace(svc, sensitive_env=frozenset())
+    # envkit's own annotations, which no Compose file carries and no container holds:
+    # which variables are secret, and which are read only on a volume's first start.
+    return dataclasses.replace(svc, sensitive_env=frozenset(), init_env=None)
 
 
 @pytest.mark.parametrize("case", [c[0] for c in CASES])

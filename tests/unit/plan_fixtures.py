@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from envkit.canonical import canonical_spec, spec_hash
 from envkit.engine.base import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from envkit.model import (
     Condition,
@@ -16,8 +17,6 @@ from envkit.model import (
     Secrets,
     ServiceSpec,
     VolumeSpec,
-    canonical_spec,
-    spec_hash,
 )
 from envkit.reconcile.plan import Plan
 from envkit.reconcile.spec_diff import FieldDiff, show_value

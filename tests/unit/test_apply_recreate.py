@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.fake import FakeEngine
 from envkit.errors import EngineError
-from envkit.model import DesiredState, ServiceSpec, container_labels, project_labels
+from envkit.model import DesiredState, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.apply import apply
 from envkit.reconcile.plan import Action, plan

@@ -174,7 +174,14 @@ def test_service_checks(text: str, expected: str) -> None:
         ("[::1]:53:53/udp", [("::1", 53, "udp")]),
         ("9000-9002:9000-9002", [("", 9000, "tcp"), ("", 9001, "tcp"), ("", 9002, "tcp")]),
         ({"target": 80, "published": 8080, "protocol": "udp"}, [("", 8080, "udp")]),
-        ({"target": 80, "published": "8080-8081"}, [("", 8080, "tcp"), ("", 8081, "tcp")]),
+        ({"target": "80-81", "published": "8080-8081"}, [("", 8080, "tcp"), ("", 8081, "tcp")]),
+        # a host range for one container port: the engine binds any free one, none is fixed
+        ({"target": 80, "published": "8080-8081"}, []),
+        ("8000-8010:80", []),
+        # an unbracketed IPv6 address, split as Compose splits it
+        ("::1:6000:6000", [("::1", 6000, "tcp")]),
+        ("fe80::1:53:53/udp", [("fe80::1", 53, "udp")]),
+        ("::1::80", []),
         ({"target": 80}, []),
         ("{{ port }}:80", []),
         ("garbage:::", []),

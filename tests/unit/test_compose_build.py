@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import compose_document
 from envkit.engine.docker_images import build_fingerprint
 from envkit.errors import StackError
-from envkit.model import BuildSpec, ServiceSpec, spec_hash
+from envkit.model import BuildSpec, ServiceSpec
 from envkit.stackfile import read, resolve
 
 BUILD = """\

@@ -369,7 +369,7 @@ def test_swarm_only_deploy_keys_warn_on_one_engine(tmp_path: Path) -> None:
 
 
 def test_container_options_are_read_and_diffed_by_their_compose_names(tmp_path: Path) -> None:
-    from envkit.model import canonical_spec, spec_hash
+    from envkit.canonical import canonical_spec, spec_hash
 
     path = tmp_path / "compose.yaml"
     base = f"services:\n  app:\n    image: {IMAGE}\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envkit.errors import Origin
+import pytest
+
+from envkit.errors import Origin, StackError
 from envkit.stackfile.envfiles import EnvFileProblem, EnvFileValue, read_env_files
 
 TEXT = "BARE\nREF=${FROM_PROJECT}-${A:-d}\nA=1\nDQ=\"$A\"\nSQ='$A'\n"
@@ -61,3 +63,64 @@ def test_without_compose_lookup_nothing_changes(tmp_path: Path) -> None:
         "DQ": "$A",
         "SQ": "$A",
     }
+
+
+def _environment(folder: Path, stack: str, environ: dict[str, str]) -> dict[str, str]:
+    from envkit.stackfile.pipeline import read, resolve
+
+    doc = read(folder / stack, environ=environ)
+    [service] = resolve(doc, "default", environ=environ).desired.services
+    return dict(service.environment)
+
+
+APP_ENV = (
+    "A=${SHELLVAR}\n"
+    'B="${SHELLVAR}-dq"\n'
+    "C='${SHELLVAR}-sq'\n"
+    "D=$SHELLVAR\n"
+    "SHELLVAR\n"
+    "E=${FROM_DOTENV}\n"
+    "F=${A}-f\n"
+    "G=${NOPE:-def}\n"
+    "H=$$x\n"
+)
+
+
+def test_a_compose_services_env_file_is_interpolated_from_the_project(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FROM_DOTENV=dot\n")
+    (tmp_path / "app.env").write_text(APP_ENV)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    env_file: [app.env]\n"
+    )
+    assert _environment(tmp_path, "compose.yaml", {"SHELLVAR": "sv"}) == {
+        "A": "sv",
+        "B": "sv-dq",
+        "C": "${SHELLVAR}-sq",  # single-quoted: literal
+        "D": "sv",
+        "SHELLVAR": "sv",  # a bare name: the project's value
+        "E": "dot",  # the project's .env is a project variable
+        "F": "sv-f",
+        "G": "def",
+        "H": "$x",
+    }
+
+
+def test_an_envkit_stack_files_env_file_stays_literal(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("A=${SHELLVAR}\nSHELLVAR\n")
+    (tmp_path / "envkit.yaml").write_text(
+        "stack: shop\nservices:\n  web:\n    image: busybox\n    env_file: [app.env]\n"
+    )
+    assert _environment(tmp_path, "envkit.yaml", {"SHELLVAR": "sv"}) == {"A": "${SHELLVAR}"}
+
+
+def test_a_missing_required_variable_in_an_env_file_is_located(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("OK=1\nX=${NOPE:?set NOPE}\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    env_file: app.env\n"
+    )
+    with pytest.raises(StackError) as caught:
+        _environment(tmp_path, "compose.yaml", {})
+    [problem] = caught.value.diagnostics
+    assert problem.code == "missing-required-variable"
+    assert "app.env:2:3" in problem.message and "set NOPE" in problem.message
+    assert problem.origin is not None and problem.origin.line == 4

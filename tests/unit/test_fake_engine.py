@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from envkit.canonical import container_labels, project_labels, spec_hash
 from envkit.engine.base import Engine, PortHolder
 from envkit.engine.fake import FakeEngine, Outcome
 from envkit.errors import EngineError, ImageNotFound
-from envkit.model import (
-    DesiredState,
-    Healthcheck,
-    PortSpec,
-    PullPolicy,
-    ServiceSpec,
-    VolumeSpec,
-    container_labels,
-    project_labels,
-    spec_hash,
-)
+from envkit.model import DesiredState, Healthcheck, PortSpec, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.reconcile.plan import Action, plan
 
 DB = ServiceSpec(
@@ -95,6 +88,26 @@ def test_a_host_process_holds_a_port() -> None:
     cid = engine.create_container(TEST, DB, 1, container_labels(TEST, DB, 1))
     with pytest.raises(EngineError, match="already allocated"):
         engine.start_container(cid)
+
+
+def test_a_host_range_binds_its_first_free_port() -> None:
+    engine = FakeEngine({"db:1": "sha256:1"})
+    engine.bind_host_port(15432)
+    ranged = ServiceSpec(
+        "db", "db:1", ports=(PortSpec(5432, published=15432, published_last=15433),)
+    )
+    desired = DesiredState("shop", "test", None, (ranged,))
+    engine.create_network("shop-test", project_labels(desired))
+    cid = engine.create_container(desired, ranged, 1, container_labels(desired, ranged, 1))
+    engine.start_container(cid)
+    [seen] = engine.observe(desired).containers
+    assert [b.host_port for b in seen.ports] == [15433]
+    engine.bind_host_port(15434)
+    engine.bind_host_port(15435)
+    full = replace(ranged, ports=(PortSpec(5432, published=15434, published_last=15435),))
+    again = engine.create_container(desired, full, 2, container_labels(desired, full, 2))
+    with pytest.raises(EngineError, match="port 15434-15435/tcp is already allocated"):
+        engine.start_container(again)
 
 
 def test_images_pull_and_policies() -> None:

@@ -170,3 +170,17 @@ def test_the_cli_reports_what_a_failed_removal_removed(tmp_path: Path) -> None:
     assert failed["project"] == "shop-ci-old" and "active endpoints" in failed["error"]
     assert failed["containers"] == ["shop-ci-old-db-1", "shop-ci-old-web-1"]
     assert failed["networks"] == [] and failed["volumes"] == []
+
+
+def test_a_swarm_stacks_task_containers_are_never_reaped(stack: Stack, engine: FakeEngine) -> None:
+    """On a Swarm node the tasks' containers carry the stack's labels; removing them would
+    fight the Swarm (it starts them again): gc skips the stack and says so."""
+    stack.up("ci", instance="old", ttl="1h")
+    swarm = {LABEL.PROJECT: "shop-cluster", "com.docker.swarm.service.id": "abc"}
+    engine.add_foreign_container("shop-cluster_web.1.xyz", labels=swarm)
+    result = collect_garbage(
+        engine, older_than_s=1, include_unexpiring=True, clock=lambda: later(2)
+    )
+    assert [r.project for r in result.reaped] == ["shop-ci-old"]
+    assert [(s.project, s.reason) for s in result.skipped] == [("shop-cluster", SkipReason.SWARM)]
+    assert "shop-cluster_web.1.xyz" in names(engine)

@@ -110,7 +110,7 @@ def test_the_warning_is_in_the_text_and_json_plans_and_names_no_value() -> None:
 
 
 def test_marking_init_env_recreates_nothing() -> None:
-    from envkit.model import spec_hash
+    from envkit.canonical import spec_hash
 
     spec = _desired(BEFORE).services[0]
     assert spec_hash(spec) == spec_hash(replace(spec, init_env=frozenset({"PASSWORD"})))

@@ -19,6 +19,7 @@ ROOT = Path(envkit.__file__).parent
 BASE = {
     "envkit",
     "envkit._lazy",
+    "envkit.canonical",
     "envkit.errors",
     "envkit.hints",
     "envkit.imagename",

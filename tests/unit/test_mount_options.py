@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import _mount
 from envkit.engine.docker_mounts import container_mounts
 from envkit.errors import EngineError
-from envkit.model import DesiredState, Mount, MountType, Propagation, ServiceSpec, spec_hash
+from envkit.model import DesiredState, Mount, MountType, Propagation, ServiceSpec
 from envkit.stackfile.syntax import Invalid, parse_mount
 
 DIR = Path("/srv/stack")
@@ -22,13 +23,14 @@ V, B, T = MountType.VOLUME, MountType.BIND, MountType.TMPFS
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("./x:/x:ro,z", Mount(B, "/x", "/srv/stack/x", True, selinux="z")),
-        ("./x:/x:Z", Mount(B, "/x", "/srv/stack/x", selinux="Z")),
+        ("./x:/x:ro,z", Mount(B, "/x", "/srv/stack/x", True, selinux="z", create_host_path=True)),
+        ("./x:/x:Z", Mount(B, "/x", "/srv/stack/x", selinux="Z", create_host_path=True)),
         ("data:/d:nocopy", Mount(V, "/d", "data", no_copy=True)),
         ("data:/d:ro,nocopy,z", Mount(V, "/d", "data", True, no_copy=True, selinux="z")),
-        ("/h:/c:rslave", Mount(B, "/c", "/h", propagation=Propagation.RSLAVE)),
+        ("/h:/c:rslave", Mount(B, "/c", "/h", propagation=Propagation.RSLAVE,
+                               create_host_path=True)),
         ("/anon:nocopy", Mount(V, "/anon", no_copy=True)),
-        ("/h:/c:rw,cached", Mount(B, "/c", "/h")),
+        ("/h:/c:rw,cached", Mount(B, "/c", "/h", create_host_path=True)),
         ({"type": "volume", "source": "data", "target": "/d",
           "volume": {"nocopy": True, "subpath": "a/./b"}},
          Mount(V, "/d", "data", no_copy=True, subpath="a/b")),
@@ -147,12 +149,14 @@ def test_subpath_needs_api_1_45() -> None:
     ("mount", "printed"),
     [
         (Mount(V, "/d", "data", True, no_copy=True, selinux="z"), "data:/d:ro,z,nocopy"),
-        (Mount(B, "/c", "/h", propagation=Propagation.RSHARED), "/h:/c:rshared"),
+        (Mount(B, "/c", "/h", propagation=Propagation.RSHARED, create_host_path=True),
+         "/h:/c:rshared"),
+        (Mount(B, "/c", "/h", propagation=Propagation.RSHARED),  # long: it creates no folder
+         {"type": "bind", "target": "/c", "source": "/h", "bind": {"propagation": "rshared"}}),
         (Mount(V, "/anon", read_only=True), "/anon:ro"),
         (Mount(T, "/t", tmpfs_size=4096, tmpfs_mode=0o700),
          {"type": "tmpfs", "target": "/t", "tmpfs": {"size": 4096, "mode": 0o700}}),
-        (Mount(B, "/c", "/h", create_host_path=True),
-         {"type": "bind", "target": "/c", "source": "/h", "bind": {"create_host_path": True}}),
+        (Mount(B, "/c", "/h", create_host_path=True), "/h:/c"),
     ],
 )  # fmt: skip
 def test_config_prints_what_reads_back(mount: Mount, printed: Any) -> None:

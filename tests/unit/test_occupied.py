@@ -81,3 +81,19 @@ def test_foreign_names() -> None:
     }
     own_network = [ObservedNetwork("n1", "s-e", {"io.envkit.project": "s-e"})]
     assert foreign_names(DESIRED, [], own_network, []) == {}
+
+
+def test_a_host_range_is_probed_up_to_its_first_free_port() -> None:
+    ranged = DesiredState(
+        "s", "e", None,
+        (ServiceSpec("web", "busybox", ports=(PortSpec(80, published=9000, published_last=9009),)),),
+    )  # fmt: skip
+    probed: list[int] = []
+
+    def probe(host_ip: str, port: int, proto: str) -> bool:
+        probed.append(port)
+        return port < 9002
+
+    found = ports_in_use(ranged, [], [], probe)
+    assert found == tuple(PortUse("", p, "tcp", PortHolder.HOST_PROCESS) for p in (9000, 9001))
+    assert probed == [9000, 9001, 9002]  # the engine will bind 9002: no need to look further

@@ -309,3 +309,33 @@ def test_dependency_order_uses_declared_order_as_tie_break() -> None:
     x = ServiceSpec("x", "i", depends_on=(Dependency("y"),))
     y = ServiceSpec("y", "i", depends_on=(Dependency("x"),))
     assert [s.name for s in dependency_order([x, y, b])] == ["b", "x", "y"]
+
+
+def test_a_host_range_conflicts_only_when_all_of_it_is_held() -> None:
+    # "8000-8002:80": the engine binds the first free port of the range
+    web = replace(WEB, depends_on=(), replicas=1, ports=(PortSpec(80, published=8000,
+                                                                   published_last=8002),))  # fmt: skip
+    held = tuple(PortUse("", port, "tcp", PortHolder.HOST_PROCESS) for port in (8000, 8001))
+    assert plan(desired(web), world(ports_in_use=held)).conflicts == ()
+    every = (*held, PortUse("", 8002, "tcp", PortHolder.CONTAINER, "other-1", "other"))
+    assert codes(plan(desired(web), world(ports_in_use=every))) == [
+        (
+            "port-in-use",
+            "host port 8000-8002/tcp for web (shop-dev-web-1, container port 80/tcp) "
+            "is held by a process on the host; container other-1 (project other)",
+        )
+    ]
+    # Two replicas share a range: each gets one of its ports, no conflict with itself.
+    assert plan(desired(replace(web, replicas=2)), world()).conflicts == ()
+
+
+def test_a_host_range_held_by_fixed_ports_of_this_stack_conflicts() -> None:
+    fixed = replace(WEB, name="a", depends_on=(), replicas=1, ports=(
+        PortSpec(80, published=8000), PortSpec(81, published=8001)))  # fmt: skip
+    ranged = replace(WEB, name="b", depends_on=(), replicas=1, ports=(
+        PortSpec(80, published=8000, published_last=8001),))  # fmt: skip
+    p = plan(desired(ranged, fixed), world())
+    assert [c.message for c in p.conflicts] == [
+        "host port 8000-8001/tcp for b (shop-dev-b-1, container port 80/tcp) "
+        "is held by container shop-dev-a-1 of this stack"
+    ]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_fixtures import KEY
 
+from envkit.canonical import container_labels, project_labels, spec_hash
 from envkit.engine.fake import FakeEngine
 from envkit.model import (
     Condition,
@@ -19,10 +20,7 @@ from envkit.model import (
     PortSpec,
     ServiceSpec,
     VolumeSpec,
-    container_labels,
     container_name,
-    project_labels,
-    spec_hash,
 )
 from envkit.reconcile.plan import Action, Plan, ResourceKind, plan
 

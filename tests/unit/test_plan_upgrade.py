@@ -9,17 +9,9 @@ from dataclasses import replace
 
 from plan_fixtures import DB, IMG, KEY, WEB, P, world
 
+from envkit.canonical import canonical_spec, spec_hash
 from envkit.engine.base import ObservedContainer
-from envkit.model import (
-    DesiredState,
-    Healthcheck,
-    PortSpec,
-    SecretKey,
-    Secrets,
-    ServiceSpec,
-    canonical_spec,
-    spec_hash,
-)
+from envkit.model import DesiredState, Healthcheck, PortSpec, SecretKey, Secrets, ServiceSpec
 from envkit.reconcile import legacy
 from envkit.reconcile.plan import OTHER_KEY, plan
 from envkit.reconcile.present import plan_json, plan_text

@@ -9,7 +9,7 @@ import pytest
 
 from envkit.errors import LockTimeout
 from envkit.model import DesiredState, PortSpec, ServiceSpec
-from envkit.reconcile.portlock import fixed_ports, port_locks
+from envkit.reconcile.portlock import MAX_RANGE_LOCKS, fixed_ports, port_locks
 
 
 def test_fixed_ports_are_the_published_ones_sorted() -> None:
@@ -53,3 +53,17 @@ def test_a_held_port_makes_another_run_wait_and_names_the_holder(tmp_path: Path)
     # released at the end of the block
     with port_locks([(8080, "tcp")], project="s-e-b", engine_id="E", environment=env, timeout_s=0):
         pass
+
+
+def test_a_host_range_reserves_each_of_its_ports_up_to_a_bound() -> None:
+    web = ServiceSpec(
+        "web",
+        "web:1",
+        ports=(
+            PortSpec(80, published=8000, published_last=8002),
+            PortSpec(81, published=10000, published_last=10000 + MAX_RANGE_LOCKS),  # too wide
+        ),
+    )
+    assert fixed_ports(DesiredState("s", "e", None, (web,))) == [
+        (8000, "tcp"), (8001, "tcp"), (8002, "tcp")
+    ]  # fmt: skip

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from envkit.canonical import spec_hash
 from envkit.cli.commands.config import compose_document
 from envkit.engine.docker_json import image_tagged_at
 from envkit.engine.fake import FakeEngine
-from envkit.model import DesiredState, PullPolicy, ServiceSpec, pull_policy_text, spec_hash
+from envkit.model import DesiredState, PullPolicy, ServiceSpec, pull_policy_text
 from envkit.progress import NullReporter
 from envkit.reconcile.verbs import refresh_images
 from envkit.stackfile import read, resolve

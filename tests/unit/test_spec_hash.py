@@ -11,10 +11,10 @@ from dataclasses import field, fields, make_dataclass, replace
 
 import pytest
 
+from envkit.canonical import SPEC_HASH_VERSION, canonical_spec, spec_hash
 from envkit.errors import Origin
 from envkit.model import (
     SECRET_KEY_FIELD,
-    SPEC_HASH_VERSION,
     Condition,
     Dependency,
     Healthcheck,
@@ -26,8 +26,6 @@ from envkit.model import (
     SecretKey,
     Secrets,
     ServiceSpec,
-    canonical_spec,
-    spec_hash,
 )
 from envkit.reconcile import legacy
 

@@ -126,3 +126,52 @@ def test_a_host_address_on_a_port_is_said_to_be_ignored(tmp_path: Path) -> None:
     ))  # fmt: skip
     [warning] = swarm_warnings(stack)
     assert warning.code == "ignored-by-swarm" and "127.0.0.1" in warning.message
+
+
+def test_a_host_range_for_one_port_is_said_to_publish_its_first_port(tmp_path: Path) -> None:
+    stack = _load(tmp_path, HEAD + (
+        "services:\n  a:\n    image: 10.0.0.1:5000/busybox\n"
+        "    ports: ['8000-8010:80']\n"
+    ))  # fmt: skip
+    [warning] = swarm_warnings(stack)
+    assert warning.code == "ignored-by-swarm"
+    assert warning.message == (
+        "port 80/tcp has the host range 8000-8010: Swarm publishes one port, 8000"
+    )
+
+
+def test_keys_no_swarm_task_gets_are_warned_with_a_hint(tmp_path: Path) -> None:
+    stack = _load(tmp_path, HEAD + """\
+services:
+  db:
+    image: 10.0.0.1:5000/busybox
+    container_name: the-db
+    labels: {team: a}
+    tmpfs: [/run]
+    sysctls: {net.core.somaxconn: "1024"}
+    devices: [/dev/fuse]
+  web:
+    image: 10.0.0.1:5000/busybox
+    links: [db]
+    volumes_from: [db]
+  tool:
+    image: 10.0.0.1:5000/busybox
+    network_mode: host
+  plain:
+    image: 10.0.0.1:5000/busybox
+""")  # fmt: skip
+    found = [w for w in swarm_warnings(stack) if w.code != "depends-on-ordering"]
+    assert all(w.code == "ignored-by-swarm" and w.hint for w in found)  # links imply depends_on
+    keys = sorted((w.service, w.message.split(":")[0]) for w in found)
+    assert keys == [
+        ("db", "container_name"),
+        ("db", "devices"),
+        ("db", "labels"),
+        ("db", "sysctls"),
+        ("db", "tmpfs"),
+        ("tool", "network_mode"),
+        ("web", "links"),
+        ("web", "volumes_from"),
+    ]
+    [name] = [w for w in found if w.message.startswith("container_name")]
+    assert "the-db" in name.message and "envkit ps" in name.hint

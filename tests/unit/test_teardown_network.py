@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from envkit.canonical import container_labels, project_labels
 from envkit.engine.fake import FakeEngine
 from envkit.errors import EngineError
-from envkit.model import DesiredState, ServiceSpec, container_labels, project_labels
+from envkit.model import DesiredState, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.teardown import ENDPOINT_WAITS_S, remove_instance
 
@@ -75,3 +76,20 @@ def test_a_live_foreign_container_is_never_disconnected_and_the_error_says_what_
     # once it is disconnected, a second down finishes
     engine.endpoints[DEV.network].clear()
     assert remove_instance(DEV, engine, reporter=NullReporter()).networks == (DEV.network,)
+
+
+def test_down_lists_only_the_instance_by_its_label() -> None:
+    """No full observe (every container, network and volume on the engine): the engine's
+    label filter lists the instance's objects; another instance's stay untouched."""
+    engine = provisioned()
+    other = DesiredState("shop", "prod", None, (WEB,))
+    engine.create_network(other.network, project_labels(other))
+    kept = engine.create_container(other, WEB, 1, container_labels(other, WEB, 1))
+    engine.calls.clear()
+    result = remove_instance(DEV.project, engine, reporter=NullReporter())
+    assert result.containers == ("shop-dev-web-1",)
+    assert result.networks == (DEV.network,)
+    assert kept in engine.containers and other.network in engine.networks
+    lists = [c for c in engine.calls if c[0].startswith(("observe", "list_"))]
+    only = '{"io.envkit.project": "shop-dev"}'
+    assert lists == [("list_containers", only), ("list_networks", only), ("list_volumes", only)]

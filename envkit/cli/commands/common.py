@@ -45,7 +45,7 @@ def stack_path(args: argparse.Namespace) -> str:
 
 
 def read_stack(args: argparse.Namespace) -> Document:
-    return read(stack_files(args))
+    return read(stack_files(args), env_files=getattr(args, "env_file", None) or ())
 
 
 def only_environment(doc: Document, command: str) -> str:

@@ -207,7 +207,7 @@ def _port(port: PortSpec) -> str:
     """The short syntax (1.29.2 knows no ``host_ip`` in the long one); IPv6 in brackets."""
     text = str(port.target) if port.protocol == "tcp" else f"{port.target}/{port.protocol}"
     if port.published is not None:
-        text = f"{port.published}:{text}"
+        text = f"{port.published_text()}:{text}"
     elif port.host_ip:
         text = f":{text}"
     host = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
@@ -232,8 +232,10 @@ def _build_extras(build: BuildSpec) -> dict[str, Any]:
 
 def _mount(mount: Mount) -> str | dict[str, Any]:
     """The short syntax where it can say everything (``data:/d:ro,nocopy``), else the long
-    form (a tmpfs, a subpath, create_host_path)."""
-    if mount.type is MountType.TMPFS or mount.subpath or mount.create_host_path:
+    form (a tmpfs, a subpath, a bind that must not create its missing source: the short
+    syntax creates it)."""
+    bind_as_long = mount.type is MountType.BIND and not mount.create_host_path
+    if mount.type is MountType.TMPFS or mount.subpath or bind_as_long:
         return _long_mount(mount)
     modes = [
         *(["ro"] if mount.read_only else []),
@@ -283,7 +285,7 @@ def _healthcheck(check: Healthcheck) -> dict[str, Any]:
     if check.disabled:
         return {"disable": True}
     out: dict[str, Any] = {"test": list(check.test)}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period", "start_interval"):
         seconds = getattr(check, f"{key}_s")
         if seconds is not None:
             out[key] = format_duration(seconds)

@@ -10,11 +10,17 @@ or with ``--json``::
      "removed": [{"project", "stack", "env", "instance", "reason": "expired"|"older-than",
                   "expires", "created", "containers": [...], "networks": [...],
                   "volumes": [...]}],
-     "skipped": [{"project", "reason"}],
+     "skipped": [{"project", "reason": "renewed"|"locked"|"swarm"}],
      "failed": [{"project", "error", "containers": [...], "networks": [...],
                  "volumes": [...]}]}
 
 A failed instance lists what was removed before it failed, on stdout too.
+
+``--swarm MANAGER`` collects the Swarm stacks whose lease (``up --ttl``) expired instead
+(``envkit.reconcile.swarm_gc``); their entries also list ``services``, ``secrets`` and
+``configs`` (``containers`` and ``volumes`` stay empty: Swarm removes the tasks' containers,
+and named volumes stay on the nodes). A Swarm stack seen on one engine (``--engine NODE``) is
+never reaped there: it is ``skipped``, reason ``swarm``.
 
 Why each instance goes, and a summary, are on stderr. Exit 1 when an instance could not be
 removed, else 0 (nothing to do is not an error).
@@ -23,6 +29,7 @@ removed, else 0 (nothing to do is not an error).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +63,20 @@ def _ago(now: datetime, then: datetime) -> str:
 
 
 def _objects(removed: DownResult) -> dict[str, list[str]]:
-    return {
+    from envkit.reconcile.swarm_gc import SwarmDownResult
+
+    out = {
         "containers": list(removed.containers),
         "networks": list(removed.networks),
         "volumes": list(removed.volumes),
     }
+    if isinstance(removed, SwarmDownResult):  # gc --swarm: a stack's services and objects
+        out |= {
+            "services": list(removed.services),
+            "secrets": list(removed.secrets),
+            "configs": list(removed.configs),
+        }
+    return out
 
 
 def _entry(c: Candidate, removed: DownResult) -> dict[str, Any]:
@@ -99,10 +115,21 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
             _print_objects(console, args, outcome.removed)
         elif outcome.reason is SkipReason.RENEWED:
             console.err(f"{project}: renewed meanwhile; kept")
+        elif outcome.reason is SkipReason.SWARM:
+            console.err(
+                f"{project}: a Swarm stack (its tasks' containers are Swarm's); kept: "
+                "remove it with `envkit down ENV` on its Swarm environment"
+            )
         else:
             console.err(f"{project}: another envkit is working on it; skipped")
 
     now = datetime.now(UTC)
+    if args.swarm is not None:
+        result = _swarm_gc(args, say)
+        if args.json:
+            console.out_json(gc_json(result))
+        console.err(_summary(result))
+        return 1 if result.failed else 0
     result = collect_garbage(
         engine(address=args.engine),
         older_than_s=older_than,
@@ -115,6 +142,33 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
         console.out_json(gc_json(result))
     console.err(_summary(result))
     return 1 if result.failed else 0
+
+
+def _swarm_gc(args: argparse.Namespace, say: Callable[[Outcome], None]) -> GcResult:
+    """``gc --swarm MANAGER``: the stacks whose lease expired (``envkit.reconcile.swarm_gc``)."""
+    from envkit.engine.swarm import SwarmEngine
+    from envkit.reconcile.swarm_gc import collect_swarm_garbage
+
+    given = [o for o, v in (("--engine", args.engine), ("--older-than", args.older_than),
+                            ("--include-unexpiring", args.include_unexpiring)) if v]  # fmt: skip
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} does not go with --swarm",
+            hint="a Swarm stack goes when its lease (up --ttl) expires; collect one engine's "
+            "instances with a separate 'envkit gc --engine E'",
+        )
+    eng = SwarmEngine(args.swarm)
+    try:
+        return collect_swarm_garbage(
+            eng,
+            eng.list_leases,
+            engine_id=eng.identity,
+            dry_run=bool(args.dry_run),
+            lock_timeout_s=args.lock_timeout,
+            on_outcome=say,
+        )
+    finally:
+        eng.close()
 
 
 def gc_json(result: GcResult) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def _listing(
         if getattr(args, "all", False) or implicit:
             return [(engine(address=address), {LABEL.PROJECT: None})]
         doc = read_stack(args)
+        _note_swarm_environments(doc, console)
         labels: dict[str, str | None] = {LABEL.STACK: doc.stack_name}
         if address:
             return [(engine(address=address), labels)]
@@ -51,6 +52,16 @@ def _listing(
         )
     desired = resolve_env(args, console).desired
     return [(engine(desired), {LABEL.PROJECT: desired.project})]
+
+
+def _note_swarm_environments(doc: Document, console: Console) -> None:
+    """``ps`` without ENV lists container engines; a Swarm environment is listed by name."""
+    from envkit.stackfile.enginesetting import swarm_manager
+    from envkit.stackfile.pipeline import environments
+
+    for name in environments(doc):
+        if swarm_manager(doc, name) is not None:
+            console.err(f"note: environment {name} is on a Swarm: list it with 'envkit ps {name}'")
 
 
 def _stack_engines(doc: Document) -> list[Engine]:
@@ -112,6 +123,13 @@ def cmd_ps(args: argparse.Namespace, console: Console) -> int:
     something that does not run is an error (``ps ENV``: exit 1, ``not-running``); a listing
     that finds nothing is not (``ps`` without ENV: exit 0)."""
     instance_id(args)
+    if args.env is not None and not getattr(args, "engine", None):
+        from envkit.cli.commands.swarm import swarm_endpoint
+
+        if (swarm := swarm_endpoint(args)) is not None:
+            from envkit.cli.commands.swarm_read import swarm_ps
+
+            return swarm_ps(args, console, swarm)
     listing = _listing(args, console)
     eng, selector = listing[0]
     by_project: dict[str, list[ObservedContainer]] = {}

@@ -16,6 +16,7 @@ from envkit.engine.base import LogOptions
 if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import ObservedContainer
+    from envkit.engine.swarm_base import ObservedService
 
 __all__ = ["Prefixer", "cmd_logs"]
 
@@ -48,7 +49,12 @@ def use_colour(stream: object) -> bool:
 
 def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     """Exit codes follow the read commands' rule: naming something that does not run is
-    ``not-running`` (1)."""
+    ``not-running`` (1). An environment on a Swarm reads its services' logs
+    (``envkit.cli.commands.swarm_read``)."""
+    from envkit.cli.commands.swarm import swarm_endpoint
+
+    if (swarm := swarm_endpoint(args)) is not None:
+        return _swarm_logs(args, console, swarm)
     sel = select(args, console, args.services, index=args.index)
     containers = sel.containers
     eng = sel.engine
@@ -92,3 +98,84 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
         return 130
     sys.stdout.flush()
     return 0
+
+
+def _swarm_logs(args: argparse.Namespace, console: Console, endpoint: str) -> int:
+    """The same options as on one engine, but ``--until`` (the engine's service logs have
+    none); ``--index N`` keeps the lines of replica N's tasks (Swarm's slot N)."""
+    from envkit.cli.commands.containers import check_services
+    from envkit.cli.commands.swarm_read import nothing_runs, observe, task_names
+    from envkit.errors import EnvkitError, UsageError
+    from envkit.reconcile.plan import dependency_order
+    from envkit.reconcile.swarm_status import split_details
+
+    if args.until is not None:
+        raise UsageError(
+            "--until is not available on a Swarm: the engine's service logs have no end time",
+            hint="use --since and --tail to choose the lines",
+        )
+    desired, eng, observed = observe(args, console, endpoint)
+    try:
+        check_services(desired, args.services)
+        order = {s.name: i for i, s in enumerate(dependency_order(desired.services))}
+        chosen = sorted(
+            (s for s in observed.services if not args.services or s.service in args.services),
+            key=lambda s: (order.get(s.service, len(order)), s.service),
+        )
+        if not chosen:
+            what = f"service {', '.join(args.services)} of " if args.services else ""
+            raise nothing_runs(args, what + desired.project)
+        names = task_names(chosen)
+        if args.index is not None:
+            names = {t.id: names[t.id] for s in chosen for t in s.tasks if t.slot == args.index}
+            if not names:
+                raise EnvkitError(
+                    f"no task of {desired.project} has replica {args.index}",
+                    code="not-running",
+                    hint="list the tasks and their replicas with 'envkit ps " + args.env + "'",
+                )
+        shown = sorted(set(names.values()))
+        prefix = Prefixer(
+            shown,
+            enabled=len(shown) > 1 and not args.no_log_prefix,
+            colour=use_colour(console.out_stream),
+        )
+        options = LogOptions(tail=args.tail, since=args.since, timestamps=args.timestamps)
+        lock = threading.Lock()
+
+        def emit(service: ObservedService, raw: bytes) -> None:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            task, text = split_details(line, timestamps=args.timestamps)
+            if args.index is not None and task not in names:
+                return
+            name = names.get(task) or f"{service.service}.{task[:12] or '?'}"
+            with lock:
+                console.out(prefix.line(name, text))
+
+        def pump(service: ObservedService) -> None:
+            buf = b""
+            for chunk in eng.service_logs(service.id, options, follow=args.follow):
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for raw in lines:
+                    emit(service, raw)
+            if buf:
+                emit(service, buf)
+
+        if not args.follow:
+            for s in chosen:
+                pump(s)
+            return 0
+        threads = [threading.Thread(target=pump, args=(s,), daemon=True) for s in chosen]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.5)
+        except KeyboardInterrupt:
+            return 130  # how a follow ends; the pump threads are daemons
+        sys.stdout.flush()
+        return 0
+    finally:
+        eng.close()

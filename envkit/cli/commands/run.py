@@ -21,10 +21,11 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from envkit.canonical import project_labels
 from envkit.cli.commands.common import engine, resolve_env
 from envkit.cli.commands.containers import check_services, docker_cli
 from envkit.errors import EngineError, EnvkitError
-from envkit.model import LABEL, ResourceKind, project_labels
+from envkit.model import LABEL, ResourceKind
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console

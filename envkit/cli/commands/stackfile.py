@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from envkit.canonical import service_fields
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
-from envkit.model import DesiredState, pull_policy_text, service_fields
+from envkit.model import DesiredState, pull_policy_text
 from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 

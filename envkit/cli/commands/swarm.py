@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from envkit.cli.commands.common import read_stack, resolve_env
+from envkit.errors import UsageError
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -34,8 +35,15 @@ def _stack(args: argparse.Namespace) -> Document:
 
 
 def swarm_endpoint(args: argparse.Namespace) -> str | None:
-    """The Swarm manager the environment names, or None for a container engine."""
-    engine = _env_def(_stack(args), args.env).get("engine")
+    """The Swarm manager the environment names, or None for a container engine. Without
+    ENV (or with a service named where ENV goes), a stack's only environment."""
+    from envkit.stackfile.pipeline import environments
+
+    doc = _stack(args)
+    env, names = args.env, environments(doc)
+    if (env is None or env not in names) and len(names) == 1:
+        env = names[0]
+    engine = _env_def(doc, env).get("engine") if env is not None else None
     if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
         return str(engine["swarm"])
     return None
@@ -62,6 +70,7 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
     from envkit.reconcile.swarm_warnings import swarm_warnings
 
     stack, registry = _load(args, console)
+    _refuse(args, "plan")
     eng = _engine(endpoint)
     try:
         p = swarm_verbs.plan(eng, stack, report=console.err)
@@ -87,9 +96,24 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
 
 def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile import swarm_verbs
+    from envkit.reconcile.expiry import expires_at
     from envkit.reconcile.swarm_warnings import swarm_warnings
+    from envkit.stackfile.instances import new_instance_id
 
+    expires = expires_at(args.ttl) if args.ttl is not None else None
+    if args.ephemeral:
+        if args.instance is not None:
+            raise UsageError(
+                "--ephemeral and --instance exclude each other",
+                hint="--ephemeral makes a new instance id; --instance ID names one",
+            )
+        args.instance = new_instance_id()
     stack, registry = _load(args, console)
+    _refuse(args, "up")
+    if args.ephemeral:
+        console.err(f"instance {stack.desired.instance} (project {stack.project})")
+        if not args.json:
+            console.out(str(stack.desired.instance))
     for w in swarm_warnings(stack, registry=registry):
         console.err(w.render())
     eng = _engine(endpoint)
@@ -102,17 +126,51 @@ def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
             lock_timeout_s=args.lock_timeout,
             report=console.err,
             object_ids=eng.object_ids,
+            expires=expires,
         )
     finally:
         eng.close()
     console.err(p.render())
+    if args.json:
+        from envkit.cli.commands.swarm_read import status_document
+
+        eng = _engine(endpoint)
+        try:
+            console.out_json(status_document(eng, stack.project, stack.desired.instance))
+        finally:
+            eng.close()
     return 0
+
+
+def _refuse(args: argparse.Namespace, verb: str) -> None:
+    """What ``up``/``down`` take on one engine and has no meaning on a Swarm: refused, never
+    ignored (``down dev web`` must not take the whole stack down)."""
+    env = args.env
+    refused = [
+        (getattr(args, "plan", None) is not None, "--plan",
+         "a saved plan is of containers on one engine",
+         f"run 'envkit plan {env}' and then 'envkit up {env}'"),
+        (bool(getattr(args, "services", None)), "SERVICE...",
+         f"a Swarm {verb} takes the whole stack",
+         f"'envkit {verb} {env}' without services"
+         + ("; to remove one service, delete it from the stack file and run 'envkit up "
+            f"{env}'" if verb == "down" else "")),
+        (getattr(args, "out", None) is not None, "-o/--out",
+         "a saved plan is of containers on one engine", f"run 'envkit plan {env}' without it"),
+    ]  # fmt: skip
+    for bad, what, why, hint in refused:
+        if bad:
+            raise UsageError(
+                f"{what} does not apply to environment {env}, which is on a Swarm: {why}",
+                hint=hint,
+            )
 
 
 def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int:
     from envkit.reconcile import swarm_verbs
 
     desired = resolve_env(args, console).desired
+    _refuse(args, "down")
     eng = _engine(endpoint)
     try:
         n = swarm_verbs.down(
@@ -125,7 +183,6 @@ def swarm_down(args: argparse.Namespace, console: Console, endpoint: str) -> int
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
-    from envkit.errors import UsageError
     from envkit.reconcile.lock import instance_lock
     from envkit.reconcile.swarm_rollback import swarm_rollback
 

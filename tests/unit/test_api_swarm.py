@@ -1,0 +1,61 @@
+"""The Python API on an environment whose engine is a Swarm: what does not apply there
+(watchdog, an engine passed in, wait=False) is refused before anything connects, with a
+hint; the deploy itself is proved on the cluster (tests/cluster/test_swarm_ops.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+import envkit
+from envkit.engine.fake import FakeEngine
+from envkit.errors import UsageError
+
+STACK = """\
+stack: s
+environments:
+  dev: {}
+  cluster: {engine: {swarm: "unix:///nonexistent/manager.sock"}}
+services:
+  web: {image: busybox}
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "named", "hint"),
+    [
+        (lambda s: s.up("cluster", watchdog=True), "watchdog does not apply", "with block"),
+        (lambda s: s.up("cluster", wait=False), "wait=False does not apply", "wait=True"),
+        (lambda s: s.up("cluster", engine=FakeEngine()), "an engine given", "leave engine out"),
+        (lambda s: s.ephemeral("cluster", watchdog=True).__enter__(), "watchdog", "with block"),
+    ],
+)
+def test_what_does_not_apply_on_a_swarm_is_refused(call, named: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+    stack = envkit.loads(STACK)
+    with pytest.raises(UsageError) as caught:
+        call(stack)
+    assert caught.value.code == "swarm-environment"
+    assert (
+        named in caught.value.message
+        and "environment cluster is on a Swarm" in caught.value.message
+    )
+    assert hint in (caught.value.hint or "")
+
+
+def test_a_stack_loaded_with_an_engine_refuses_its_swarm_environment() -> None:
+    engine = FakeEngine()
+    engine.add_image("busybox")
+    stack = envkit.loads(STACK, engine=engine)
+    stack.up("dev")  # the container environment uses the engine given
+    with pytest.raises(UsageError, match="an engine given to load"):
+        stack.attach("cluster")
+
+
+def test_attach_names_the_manager_without_connecting() -> None:
+    env = envkit.loads(STACK).attach("cluster")
+    assert repr(env) == "<envkit.SwarmEnvironment s-cluster on unix:///nonexistent/manager.sock>"
+    assert isinstance(env, envkit.Environment) and env.services == ("web",)
+    for refused in (lambda: env.engine, lambda: env.port("web", 80), lambda: env.containers(),
+                    lambda: env.exec("web", "true"), lambda: env.url("web", 80)):  # fmt: skip
+        with pytest.raises(UsageError) as caught:
+            refused()
+        assert caught.value.code == "swarm-environment" and caught.value.hint
