@@ -229,9 +229,12 @@ def _converge(
             ) or s.update_state == "completed"
         live = [t for t in s.tasks if t.desired_state == "running"]
         running = [t for t in live if t.state == "running" and t.node_ready]
-        if len(running) < len(live) or (
-            svc.deploy.mode.has_replicas and len(running) != svc.replicas
-        ):
+        # A global service's count is the nodes Swarm found eligible, which envkit does not
+        # know; the orchestrator creates the tasks of every eligible node at once, so (as
+        # docker/cli's global progress does) the tasks it made are the count, and none yet
+        # means not converged, not "0 of 0".
+        wanted = svc.replicas if svc.deploy.mode.has_replicas else max(len(live), 1)
+        if len(running) < len(live) or len(running) != wanted:
             _fail_fast(engine, svc, s)
             return False
         if any(t.spec_version is not None and t.spec_version != s.version for t in running):

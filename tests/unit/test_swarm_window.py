@@ -66,3 +66,30 @@ def test_a_task_failing_inside_the_window_raises_with_its_error_and_logs() -> No
     )
     assert "last words of new1" in (err.detail or "") and err.code == "swarm-update-failed"
     assert manager.calls["p_a"] == 3  # it was seen on the third look, well inside 5 s
+
+
+def _global_service() -> Any:
+    from envkit.model import ServiceSpec
+    from envkit.swarm_model import Deploy, DeployMode, SwarmService
+
+    return SwarmService(ServiceSpec("agent", "busybox"), Deploy(mode=DeployMode.GLOBAL))
+
+
+def test_a_global_service_with_no_task_yet_has_not_converged() -> None:
+    """Right after a create the orchestrator may not have made the tasks of a global
+    service yet: 0 running of 0 is not converged (it returned at once before)."""
+    from types import SimpleNamespace
+
+    from envkit.reconcile.swarm_apply import _converge
+
+    on_two = (
+        ObservedTask("g1", "sid", "n1", "running", "running", 4),
+        ObservedTask("g2", "sid", "n2", "starting", "running", 4),
+    )
+    both = (on_two[0], ObservedTask("g2", "sid", "n2", "running", "running", 4))
+    manager = Manager({"p_agent": [(), (), on_two, both]})
+    stack = SimpleNamespace(project="p")
+    said: list[str] = []
+    _converge(manager, stack, _global_service(), time.monotonic() + 10, said.append)  # type: ignore[arg-type]
+    assert manager.calls["p_agent"] == 4  # empty, empty, one starting, both running
+    assert said == ["  agent: converged"]
