@@ -45,6 +45,12 @@ EXCLUDED = {
     "(scripts/cluster-setup.sh), which tests/cluster covers",
 }
 EXCLUDED_BLOCKS = {
+    "envkit bundle save dev -o shop.envkit.tar.gz": "images onto a Swarm through a registry: "
+    "needs the prod Swarm it names; tests/cluster/test_swarm_images.py runs each step on the "
+    "offline test cluster",
+    "envkit bundle load shop.envkit.tar.gz --engine ssh://root@node1 --engine ssh://root@node2 "
+    "--engine ssh://root@node3": "images onto every node of a Swarm: needs the nodes it names; "
+    "tests/cluster/test_swarm_images.py loads onto the test cluster's three engines",
     "envkit -f stack.yaml bundle save release": "the bundle walk-through: placeholders "
     "(FILE, stack.yaml, a registry at 10.0.0.5); tests/engine/test_bundle.py runs each step",
 }
@@ -66,16 +72,17 @@ def shell_blocks(text: str) -> list[Block]:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        fence = re.fullmatch(r"```(sh|bash|console|text)\s*", lines[i])
+        fence = re.fullmatch(r"( *)```(sh|bash|console|text)\s*", lines[i])
         if not fence:
             i += 1
             continue
         start, body = i + 1, []
+        indent = len(fence.group(1))  # a block inside a list item is indented with it
         i += 1
         while i < len(lines) and lines[i].strip() != "```":
-            body.append(lines[i])
+            body.append(lines[i][indent:] if lines[i][:indent].isspace() else lines[i])
             i += 1
-        lang = fence.group(1)
+        lang = fence.group(2)
         commands = tuple(_commands(lang, body))
         if lang != "text" or commands:  # a text block is a shell session when it has a $
             blocks.append(Block(lang, start, commands, tuple(body)))
