@@ -7,7 +7,15 @@ import argparse
 
 from envkit.errors import UsageError
 
-__all__ = ["Parser", "add_engine", "add_env", "add_profile", "add_render_options", "var"]
+__all__ = [
+    "Parser",
+    "add_engine",
+    "add_env",
+    "add_profile",
+    "add_render_options",
+    "expiry_and_instance",
+    "var",
+]
 
 
 class Parser(argparse.ArgumentParser):
@@ -86,3 +94,19 @@ def add_engine(p: argparse.ArgumentParser, what: str) -> None:
         help=f"{what} (unix:///PATH, tcp://HOST:2376, ssh://USER@HOST or a docker context; "
         "default: DOCKER_HOST, else the local socket)",
     )
+
+
+def expiry_and_instance(args: argparse.Namespace) -> str | None:
+    """``up``'s ``--ttl`` as the RFC 3339 expiry to stamp (None without it); and
+    ``--ephemeral``, which excludes ``--instance``, made into a new ``args.instance``."""
+    from envkit.reconcile.expiry import expires_at
+    from envkit.stackfile.instances import new_instance_id
+
+    if args.ephemeral:
+        if args.instance is not None:
+            raise UsageError(
+                "--ephemeral and --instance exclude each other",
+                hint="--ephemeral makes a new instance id; --instance ID names one",
+            )
+        args.instance = new_instance_id()
+    return expires_at(args.ttl) if args.ttl is not None else None

@@ -103,6 +103,18 @@ class GcResult:
     failed: tuple[Failed, ...] = ()
     outcomes: tuple[Outcome, ...] = field(default=(), repr=False)  # in the order gc went
 
+    @classmethod
+    def of(cls, now: datetime, dry_run: bool, outcomes: list[Outcome]) -> GcResult:
+        """The result of a gc run that had these ``outcomes``, in order."""
+        return cls(
+            now,
+            dry_run,
+            tuple(o for o in outcomes if isinstance(o, Reaped)),
+            tuple(o for o in outcomes if isinstance(o, Skipped)),
+            tuple(o for o in outcomes if isinstance(o, Failed)),
+            tuple(outcomes),
+        )
+
 
 def observe_volumes(engine: Inventory, selector: dict[str, str | None]) -> list[EnvkitObject]:
     """The envkit volumes ``selector`` picks (leases among them), as gc and ps see them."""
@@ -197,14 +209,7 @@ def collect_garbage(
             done(Reaped(cand, _listed(cand)))
             continue
         done(_reap(engine, cand, clock, older_than_s, include_unexpiring, lock_timeout_s, reporter))
-    return GcResult(
-        now,
-        dry_run,
-        tuple(o for o in outcomes if isinstance(o, Reaped)),
-        tuple(o for o in outcomes if isinstance(o, Skipped)),
-        tuple(o for o in outcomes if isinstance(o, Failed)),
-        tuple(outcomes),
-    )
+    return GcResult.of(now, dry_run, outcomes)
 
 
 def _reap(

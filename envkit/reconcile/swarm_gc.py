@@ -161,11 +161,4 @@ def collect_swarm_garbage(
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
-    return GcResult(
-        now,
-        dry_run,
-        tuple(o for o in outcomes if isinstance(o, Reaped)),
-        tuple(o for o in outcomes if isinstance(o, Skipped)),
-        tuple(o for o in outcomes if isinstance(o, Failed)),
-        tuple(outcomes),
-    )
+    return GcResult.of(now, dry_run, outcomes)

@@ -20,7 +20,7 @@ import hashlib
 import json
 from typing import Any
 
-from envkit.canonical import canonical_spec, envkit_version
+from envkit.canonical import canonical_spec, project_labels
 from envkit.model import LABEL
 from envkit.swarm_model import (
     DeployMode,
@@ -135,26 +135,13 @@ def spec_label(stack: SwarmStack, svc: SwarmService) -> str:
 def service_labels(stack: SwarmStack, svc: SwarmService) -> dict[str, str]:
     """The service's labels: the user's deploy.labels, then envkit's (which win)."""
     labels = {k: v for k, v in svc.deploy.labels if not k.startswith(LABEL.PREFIX)}
-    labels.update(_project_labels(stack))
+    labels.update(project_labels(stack.desired))
     labels[LABEL.SERVICE] = svc.name
     labels[TASK_HASH] = task_hash(stack, svc)
     labels[LABEL.SPEC] = spec_label(stack, svc)
     labels[LABEL.SPEC_HASH] = f"s{SWARM_SPEC_HASH_VERSION}-" + _digest(
         [labels[LABEL.SPEC], _secret_part(svc)]
     )
-    return labels
-
-
-def _project_labels(stack: SwarmStack) -> dict[str, str]:
-    desired = stack.desired
-    labels = {
-        LABEL.STACK: desired.stack,
-        LABEL.ENV: desired.environment,
-        LABEL.PROJECT: desired.project,
-        LABEL.VERSION: envkit_version(),
-    }
-    if desired.instance:
-        labels[LABEL.INSTANCE] = desired.instance
     return labels
 
 
@@ -200,7 +187,7 @@ def engine_spec(
         "Command": list(spec.entrypoint) if spec.entrypoint is not None else None,
         "Args": list(spec.command) if spec.command is not None else None,
         "Env": [f"{k}={v}" for k, v in spec.environment],
-        "Labels": {**_project_labels(stack), LABEL.SERVICE: svc.name},
+        "Labels": {**project_labels(stack.desired), LABEL.SERVICE: svc.name},
         "Dir": spec.working_dir,
         "User": spec.user,
         "Hostname": spec.hostname,

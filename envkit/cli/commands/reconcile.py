@@ -80,22 +80,14 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     usual error on stderr."""
     if (swarm := swarm_endpoint(args)) is not None:  # before the container path's imports
         return swarm_up(args, console, swarm)
+    from envkit.cli.arguments import expiry_and_instance
     from envkit.cli.display import reporter_for
-    from envkit.errors import EnvkitError, UsageError
-    from envkit.reconcile.expiry import expires_at
+    from envkit.errors import EnvkitError
     from envkit.reconcile.present import plan_text
     from envkit.reconcile.status import STATUS_FORMAT_VERSION
     from envkit.reconcile.verbs import up
-    from envkit.stackfile.instances import new_instance_id
 
-    expires = expires_at(args.ttl) if args.ttl is not None else None
-    if args.ephemeral:
-        if args.instance is not None:
-            raise UsageError(
-                "--ephemeral and --instance exclude each other",
-                hint="--ephemeral makes a new instance id; --instance ID names one",
-            )
-        args.instance = new_instance_id()
+    expires = expiry_and_instance(args)
     verify = _saved_plan_check(args) if args.plan is not None else None
     desired = resolve_env(args, console).desired
     services = _scope(args, desired)

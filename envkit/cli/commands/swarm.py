@@ -95,19 +95,11 @@ def swarm_plan(args: argparse.Namespace, console: Console, endpoint: str) -> int
 
 
 def swarm_up(args: argparse.Namespace, console: Console, endpoint: str) -> int:
+    from envkit.cli.arguments import expiry_and_instance
     from envkit.reconcile import swarm_verbs
-    from envkit.reconcile.expiry import expires_at
     from envkit.reconcile.swarm_warnings import swarm_warnings
-    from envkit.stackfile.instances import new_instance_id
 
-    expires = expires_at(args.ttl) if args.ttl is not None else None
-    if args.ephemeral:
-        if args.instance is not None:
-            raise UsageError(
-                "--ephemeral and --instance exclude each other",
-                hint="--ephemeral makes a new instance id; --instance ID names one",
-            )
-        args.instance = new_instance_id()
+    expires = expiry_and_instance(args)
     stack, registry = _load(args, console)
     _refuse(args, "up")
     if args.ephemeral:
