@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from envkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from envkit.reconcile.plan import Action, Change, Plan
+    from envkit.reconcile.changes import Action, Change, Plan
     from envkit.reconcile.verbs import UpResult, down, up
 
 __all__ = ["Action", "Change", "Plan", "UpResult", "down", "up"]

@@ -47,7 +47,8 @@ from envkit.engine.base import Engine, ObservedContainer
 from envkit.errors import EngineError, EngineUnavailable, EnvkitError, ImageNotFound, PlanConflict
 from envkit.model import LABEL, PullPolicy, ServiceSpec, addresses_overlap
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
-from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.changes import Action, Change, Plan
+from envkit.reconcile.plan import ResourceKind
 from envkit.reconcile.readiness import (
     Clock,
     Waits,

@@ -50,8 +50,7 @@ exist (``volume-missing``). An external volume exists when the observer reports 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import replace
 
 from envkit.canonical import spec_hash
 from envkit.engine.base import ObservedContainer, ObservedState
@@ -67,6 +66,7 @@ from envkit.model import (
 )
 from envkit.reconcile.anonymous import carried_volumes
 from envkit.reconcile.bindcheck import bind_notes, bind_problems
+from envkit.reconcile.changes import Action, Change, Conflict, Plan
 from envkit.reconcile.drift import COMMAND_CHANGED, command_drift, network_drift
 from envkit.reconcile.initenv import PlanWarning, init_env_warnings
 from envkit.reconcile.portcheck import Publisher, port_problems
@@ -74,92 +74,11 @@ from envkit.reconcile.spec_diff import OTHER_KEY, FieldDiff, spec_changes
 
 __all__ = [
     "OTHER_KEY",
-    "Action",
-    "Change",
-    "Conflict",
-    "Plan",
     "PlanWarning",
     "ResourceKind",
-    "Summary",
     "dependency_order",
     "plan",
 ]
-
-
-class Action(Enum):
-    CREATE = "+"
-    RECREATE = "-/+"
-    START = ">"
-    REMOVE = "-"
-    NOOP = "="
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    kind: ResourceKind
-    name: str  # engine object name: container, network or volume name
-    action: Action
-    service: str | None = None  # containers only
-    replica: int | None = None  # containers only
-    before: ObservedContainer | None = None
-    after: ServiceSpec | None = None
-    reasons: tuple[str, ...] = ()  # for people; apply never branches on them
-    volume: str | None = None  # volumes only: the stack-level name
-    # RECREATE only: the changed fields (before -> after), secrets masked; for people too.
-    diffs: tuple[FieldDiff, ...] = ()
-    network: str | None = None  # networks only: the stack-level name
-    # Recreates: the old container's anonymous volumes the new one mounts, (target, name)
-    # (envkit.reconcile.anonymous).
-    carried: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """Something that makes the plan impossible to apply; found before apply touches anything."""
-
-    code: str  # kebab-case: port-in-use, name-taken, image-missing, volume-missing
-    message: str
-    hint: str | None = None
-    service: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    create: int = 0
-    recreate: int = 0
-    start: int = 0
-    remove: int = 0
-    unchanged: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    desired: DesiredState
-    changes: tuple[Change, ...]
-    conflicts: tuple[Conflict, ...] = ()
-    # Things it will do that may not have the effect one expects (never a stop).
-    warnings: tuple[PlanWarning, ...] = ()
-
-    @property
-    def project(self) -> str:
-        return self.desired.project
-
-    @property
-    def has_changes(self) -> bool:
-        return any(c.action is not Action.NOOP for c in self.changes)
-
-    @property
-    def summary(self) -> Summary:
-        def count(action: Action) -> int:
-            return sum(1 for c in self.changes if c.action is action)
-
-        return Summary(
-            create=count(Action.CREATE),
-            recreate=count(Action.RECREATE),
-            start=count(Action.START),
-            remove=count(Action.REMOVE),
-            unchanged=count(Action.NOOP),
-        )
 
 
 def plan(

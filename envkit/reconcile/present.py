@@ -1,6 +1,6 @@
-"""How a :class:`~envkit.reconcile.plan.Plan` is shown: text for people, JSON for machines. No I/O.
+"""How a :class:`~envkit.reconcile.changes.Plan` is shown: text for people, JSON for machines. No I/O.
 
-Both are rendered from the same records (:class:`~envkit.reconcile.plan.Change` and its
+Both are rendered from the same records (:class:`~envkit.reconcile.changes.Change` and its
 :class:`~envkit.reconcile.spec_diff.FieldDiff` list). Sensitive values are masked in the
 records already, and every value in ``plan.desired.sensitive_values`` is replaced by
 ``(sensitive)`` in both outputs again, as a last guard.
@@ -80,7 +80,8 @@ from typing import Any
 
 from envkit.errors import SENSITIVE, redact
 from envkit.model import ServiceSpec
-from envkit.reconcile.plan import Action, Change, Conflict, Plan, PlanWarning
+from envkit.reconcile.changes import Action, Change, Conflict, Plan
+from envkit.reconcile.plan import PlanWarning
 from envkit.reconcile.spec_diff import FieldDiff, format_port, mount_text, show_value
 
 __all__ = ["FORMAT_VERSION", "LEGEND", "plan_json", "plan_text", "summary_line"]

@@ -37,7 +37,7 @@ from envkit.engine.base import ObservedState
 from envkit.errors import EnvkitError, UsageError
 from envkit.masking import SecretKey
 from envkit.model import DesiredState
-from envkit.reconcile.plan import Plan
+from envkit.reconcile.changes import Plan
 
 __all__ = [
     "SAVED_PLAN_VERSION",

@@ -19,9 +19,10 @@ from envkit.errors import ApplyError, EnvkitError, PlanConflict
 from envkit.model import LABEL, DesiredState
 from envkit.progress import Kind, NullReporter, Outcome, Reporter, Subject, failing
 from envkit.reconcile.apply import ApplyResult, apply, report_unchanged
+from envkit.reconcile.changes import Action, Plan
 from envkit.reconcile.expiry import is_lease, lease_labels, lease_name
 from envkit.reconcile.lock import instance_lock
-from envkit.reconcile.plan import Action, Plan, plan
+from envkit.reconcile.plan import plan
 from envkit.reconcile.portlock import fixed_ports, port_locks
 from envkit.reconcile.pullcheck import with_pull_check
 from envkit.reconcile.scope import scope_desired, scope_observed

@@ -22,7 +22,8 @@ import pytest
 
 from envkit.engine.docker import DockerEngine
 from envkit.model import LABEL, DesiredState, ServiceSpec, VolumeSpec, container_name
-from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.changes import Action, Change, Plan
+from envkit.reconcile.plan import ResourceKind
 
 from .cleanup import remove_labelled
 

@@ -26,7 +26,8 @@ from envkit.model import (
 )
 from envkit.progress import Outcome, Subject
 from envkit.reconcile.apply import apply
-from envkit.reconcile.plan import Action, Change, Plan, ResourceKind
+from envkit.reconcile.changes import Action, Change, Plan
+from envkit.reconcile.plan import ResourceKind
 from envkit.reconcile.teardown import remove_instance
 
 from .conftest import IMAGE, Project, svc

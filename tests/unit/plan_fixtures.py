@@ -18,7 +18,7 @@ from envkit.model import (
     ServiceSpec,
     VolumeSpec,
 )
-from envkit.reconcile.plan import Plan
+from envkit.reconcile.changes import Plan
 from envkit.reconcile.spec_diff import FieldDiff, show_value
 
 P = "shop-dev"

@@ -10,7 +10,8 @@ from envkit.engine.base import ObservedState
 from envkit.engine.fake import FakeEngine
 from envkit.model import Mount, MountType, ServiceSpec, VolumeSpec
 from envkit.reconcile.anonymous import carried_volumes
-from envkit.reconcile.plan import Action, plan
+from envkit.reconcile.changes import Action
+from envkit.reconcile.plan import plan
 from envkit.reconcile.present import plan_json, plan_text
 from envkit.reconcile.verbs import down, up
 

@@ -12,7 +12,8 @@ from envkit.errors import EngineError
 from envkit.model import DesiredState, ServiceSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.apply import apply
-from envkit.reconcile.plan import Action, plan
+from envkit.reconcile.changes import Action
+from envkit.reconcile.plan import plan
 
 WEB = ServiceSpec("web", "web:1", environment=(("REV", "1"),))
 DEV = DesiredState("shop", "dev", None, (WEB,))

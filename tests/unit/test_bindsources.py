@@ -13,7 +13,8 @@ from envkit.engine.bindsources import missing_binds, probe_bind_source
 from envkit.engine.fake import FakeEngine
 from envkit.errors import Origin
 from envkit.model import DesiredState, Mount, MountType, ServiceSpec
-from envkit.reconcile.plan import Action, plan
+from envkit.reconcile.changes import Action
+from envkit.reconcile.plan import plan
 
 
 def test_an_existing_source_is_not_looked_at(tmp_path: Path) -> None:

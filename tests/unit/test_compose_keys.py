@@ -199,7 +199,8 @@ def test_container_name_is_refused_for_instances(tmp_path: Path) -> None:
 
 def test_depends_on_restart_recreates_the_dependent_after_its_dependency(tmp_path: Path) -> None:
     from envkit.engine.fake import FakeEngine
-    from envkit.reconcile.plan import Action, plan
+    from envkit.reconcile.changes import Action
+    from envkit.reconcile.plan import plan
     from envkit.reconcile.verbs import up
 
     path = tmp_path / "compose.yaml"
@@ -241,7 +242,8 @@ configs:
 
 def test_secrets_and_configs_are_read_only_file_mounts(tmp_path: Path) -> None:
     from envkit.engine.fake import FakeEngine
-    from envkit.reconcile.plan import Action, plan
+    from envkit.reconcile.changes import Action
+    from envkit.reconcile.plan import plan
     from envkit.reconcile.present import plan_text
     from envkit.reconcile.verbs import up
 

@@ -9,7 +9,8 @@ import pytest
 from envkit.engine.fake import FakeEngine
 from envkit.errors import StackError
 from envkit.model import ServiceNetwork
-from envkit.reconcile.plan import Action, ResourceKind, plan
+from envkit.reconcile.changes import Action
+from envkit.reconcile.plan import ResourceKind, plan
 from envkit.reconcile.verbs import up
 from envkit.stackfile import read, resolve
 

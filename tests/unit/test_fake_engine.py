@@ -11,7 +11,8 @@ from envkit.engine.base import Engine, PortHolder
 from envkit.engine.fake import FakeEngine, Outcome
 from envkit.errors import EngineError, ImageNotFound
 from envkit.model import DesiredState, Healthcheck, PortSpec, PullPolicy, ServiceSpec, VolumeSpec
-from envkit.reconcile.plan import Action, plan
+from envkit.reconcile.changes import Action
+from envkit.reconcile.plan import plan
 
 DB = ServiceSpec(
     "db",

@@ -12,8 +12,9 @@ from envkit.engine.fake import FakeEngine
 from envkit.model import DesiredState, Mount, MountType, ServiceSpec, VolumeSpec
 from envkit.progress import NullReporter
 from envkit.reconcile.apply import apply
+from envkit.reconcile.changes import Plan
 from envkit.reconcile.initenv import CODE
-from envkit.reconcile.plan import Plan, plan
+from envkit.reconcile.plan import plan
 from envkit.reconcile.present import plan_json, plan_text
 
 IMAGE = "db:1"

@@ -20,7 +20,8 @@ from envkit.model import (
     ServiceSpec,
     VolumeSpec,
 )
-from envkit.reconcile.plan import Action, Plan, ResourceKind, dependency_order, plan
+from envkit.reconcile.changes import Action, Plan
+from envkit.reconcile.plan import ResourceKind, dependency_order, plan
 
 DB2 = replace(
     DB,

@@ -22,7 +22,8 @@ from envkit.model import (
     VolumeSpec,
     container_name,
 )
-from envkit.reconcile.plan import Action, Plan, ResourceKind, plan
+from envkit.reconcile.changes import Action, Plan
+from envkit.reconcile.plan import ResourceKind, plan
 
 NAMES = ("api", "db", "cache", "worker")
 IMAGES = ("app:1", "app:2", "db:1")

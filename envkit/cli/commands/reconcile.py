@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import Inventory, ObservedState
     from envkit.model import DesiredState
-    from envkit.reconcile.plan import Plan
+    from envkit.reconcile.changes import Plan
 
 
 def _scope(args: argparse.Namespace, desired: DesiredState) -> frozenset[str] | None:

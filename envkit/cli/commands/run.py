@@ -69,7 +69,8 @@ def _infrastructure(eng: Engine, desired: DesiredState, spec: ServiceSpec) -> No
     same-named object envkit does not own."""
     from envkit.progress import NullReporter
     from envkit.reconcile.apply import apply
-    from envkit.reconcile.plan import Plan, plan
+    from envkit.reconcile.changes import Plan
+    from envkit.reconcile.plan import plan
     from envkit.reconcile.scope import scope_desired, scope_observed
     from envkit.reconcile.verbs import conflict_error
 
