@@ -12,19 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from envkit.cli.argtypes import (
-    non_negative_duration,
-    positive_duration,
-    positive_int,
-)
-from envkit.cli.arguments import (
-    Parser,
-    add_engine,
-    add_env,
-    add_env_file,
-    add_profile,
-    add_render_options,
-    add_var,
+from envkit.cli.arguments import Parser
+from envkit.cli.command_args import (
+    bundle_arguments,
+    config_arguments,
+    down_arguments,
+    env_arguments,
+    gc_arguments,
+    graph_arguments,
+    plan_arguments,
+    port_arguments,
+    ps_arguments,
+    render_arguments,
+    rollback_arguments,
+    up_arguments,
+    validate_arguments,
 )
 from envkit.cli.lifecycle_args import (
     cp_arguments,
@@ -50,283 +52,6 @@ class CommandInfo:
     description: str = ""
 
 
-def _validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("envs", nargs="*", metavar="ENV", help="environments to check (default: all)")
-    add_var(p)
-    add_profile(p)
-    add_env_file(p)
-    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="refuse host access (binds of system folders, the Docker socket or paths "
-        "outside the stack's folder, privileged, ports on every interface): for CI on "
-        "untrusted branches",
-    )
-
-
-def _render(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    add_render_options(p)
-    p.add_argument("--json", action="store_true", help="JSON instead of YAML")
-    p.add_argument(
-        "--explain", action="store_true", help="show each variable's value, layer and origin"
-    )
-
-
-def _plan(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    p.add_argument(
-        "services",
-        nargs="*",
-        metavar="SERVICE",
-        help="only these services and what they depend on (default: all)",
-    )
-    add_render_options(p)
-    p.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="list the main attributes of each container to create",
-    )
-    p.add_argument(
-        "-o",
-        "--out",
-        metavar="FILE",
-        help="also save the plan (0600), for 'envkit up --plan FILE' to apply exactly it",
-    )
-    p.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when there are no changes, 2 when there are, 1 on error",
-    )
-
-
-def _lock_timeout(p: argparse.ArgumentParser, default: float, what: str) -> None:
-    p.add_argument(
-        "--lock-timeout",
-        type=non_negative_duration,
-        default=default,
-        metavar="S",
-        help=f"seconds to wait for another envkit working on {what} (default {default:g})",
-    )
-
-
-def _up(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    p.add_argument(
-        "--plan",
-        metavar="FILE",
-        help="apply exactly the plan 'envkit plan ENV -o FILE' saved, or refuse if the stack "
-        "or the engine changed since (ENV and -f come from the file)",
-    )
-    p.add_argument(
-        "services",
-        nargs="*",
-        metavar="SERVICE",
-        help="only these services and what they depend on; the others are left as they are (default: all)",
-    )
-    add_render_options(p)
-    p.add_argument(
-        "--wait",
-        action="store_true",
-        help="wait until every service is healthy (or running without a healthcheck)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=positive_duration,
-        default=300.0,
-        metavar="S",
-        help="seconds to wait for each start/health condition (default 300)",
-    )
-    _lock_timeout(p, 600.0, "this instance")
-    p.add_argument("--json", action="store_true", help="print the instance's services as JSON")
-    p.add_argument(
-        "-V",
-        "--renew-anon-volumes",
-        action="store_true",
-        help="recreated containers get new anonymous volumes instead of keeping the old "
-        "ones' (the data in those stays until down --volumes)",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="refuse host access (binds of system folders, the Docker socket or paths "
-        "outside the stack's folder, privileged, ports on every interface): for CI on "
-        "untrusted branches",
-    )
-    p.add_argument(
-        "--ephemeral",
-        action="store_true",
-        help="a new instance with a unique id (printed on stdout, or in the JSON)",
-    )
-    p.add_argument(
-        "--ttl",
-        metavar="D",
-        help="expire the instance D from now (90s, 15m, 2h, 1d); 'envkit gc' removes it "
-        "then. Running up --ttl again extends it",
-    )
-
-
-def _down(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    p.add_argument(
-        "services",
-        nargs="*",
-        metavar="SERVICE",
-        help="only these services' containers (the network and volumes stay) (default: all)",
-    )
-    add_render_options(p)
-    p.add_argument("--volumes", action="store_true", help="also remove its named volumes (data!)")
-    p.add_argument(
-        "-y",
-        "--yes",
-        action="store_true",
-        help="with --volumes: do not ask on a terminal before deleting the data",
-    )
-    _lock_timeout(p, 600.0, "this instance")
-
-
-def _rollback(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    add_render_options(p)
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="wait up to S s")
-    _lock_timeout(p, 600.0, "this instance")
-
-
-def _ps(p: argparse.ArgumentParser) -> None:
-    add_env(p, optional=True)
-    add_render_options(p)
-    p.add_argument("--all", action="store_true", help="every envkit project on the engine")
-    p.add_argument("--json", action="store_true", help="the status documents as JSON on stdout")
-    add_engine(p, "without ENV: the engine to list (ENV uses its own engine: setting)")
-
-
-def _port(p: argparse.ArgumentParser) -> None:
-    add_env(p)
-    p.add_argument("service", metavar="SERVICE", help="the service")
-    p.add_argument("port", metavar="PORT[/PROTO]", help="its container port, e.g. 3306 or 53/udp")
-    add_render_options(p)
-    p.add_argument(
-        "--index", type=positive_int, default=1, metavar="N", help="replica number (default 1)"
-    )
-
-
-def _config(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    add_render_options(p)
-    p.add_argument(
-        "--show-secrets",
-        action="store_true",
-        help="print sensitive values instead of masking them as (sensitive)",
-    )
-
-
-def _env(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    add_render_options(p)
-    p.add_argument(
-        "--format",
-        choices=("shell", "json"),
-        default="shell",
-        help="shell: export lines for eval (default); json: one object",
-    )
-
-
-def _graph(p: argparse.ArgumentParser) -> None:
-    add_env(p, single=True)
-    add_render_options(p)
-    p.add_argument(
-        "--format",
-        choices=("mermaid", "dot"),
-        default="mermaid",
-        help="mermaid (default; renders in READMEs and on code hosts) or dot (Graphviz)",
-    )
-
-
-def _gc(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true", help="print what would be removed")
-    p.add_argument(
-        "--older-than",
-        metavar="D",
-        help="also remove instances (with an expiry) whose newest container is older than D",
-    )
-    p.add_argument(
-        "--include-unexpiring",
-        action="store_true",
-        help="with --older-than: instances without an expiry too",
-    )
-    p.add_argument("--json", action="store_true", help="what was removed, as JSON on stdout")
-    add_engine(p, "the engine to collect on")
-    p.add_argument(
-        "--swarm",
-        metavar="MANAGER",
-        help="collect the Swarm stacks whose lease (up --ttl) expired, through this manager "
-        "(unix:///PATH, tcp://HOST:2376, ssh://USER@HOST)",
-    )
-    p.add_argument(
-        "--lock-timeout",
-        type=non_negative_duration,
-        default=10.0,
-        metavar="S",
-        help="seconds to wait for an envkit working on an instance before skipping it",
-    )
-
-
-def _bundle(p: argparse.ArgumentParser) -> None:
-    bundle = p.add_subparsers(
-        dest="bundle_command", metavar="SUBCOMMAND", parser_class=Parser, help="what to do"
-    )
-    bundle.required = True
-    b = bundle.add_parser("save", help="write every image ENV needs, its stack and a manifest")
-    add_env(b)
-    add_render_options(b)
-    b.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="the bundle to write (default: {stack}-{env}_{YYYYMMDD}.envkit.tar.gz)",
-    )
-    b.add_argument(
-        "--zstd", action="store_true", help="zstd (multi-threaded, faster) instead of gzip"
-    )
-    b.add_argument(
-        "--include-secrets",
-        action="store_true",
-        help="keep the values of the env files (left out by default)",
-    )
-    b = bundle.add_parser("load", help="verify a bundle, then load its images into the engine")
-    b.add_argument("bundle", metavar="FILE", help="the bundle file")
-    b.add_argument("--extract", metavar="DIR", help="also write the bundle's stack files into DIR")
-    b.add_argument("--force", action="store_true", help="with --extract: overwrite files")
-    b.add_argument(
-        "--engine",
-        action="append",
-        metavar="ADDRESS|CONTEXT",
-        help="the engine to load the images into (unix:///PATH, tcp://HOST:2376, "
-        "ssh://USER@HOST or a docker context; default: DOCKER_HOST, else the local socket); "
-        "repeat it to load onto several engines at once, e.g. every node of a Swarm "
-        "without a registry",
-    )
-    b = bundle.add_parser("inspect", help="verify a bundle and list its contents (no loading)")
-    b.add_argument("bundle", metavar="FILE", help="the bundle file")
-    b.add_argument("--json", action="store_true", help="the manifest as JSON on stdout")
-    b = bundle.add_parser("push", help="push a bundle's images into a private registry")
-    b.add_argument("bundle", metavar="FILE", help="the bundle file")
-    b.add_argument(
-        "--registry",
-        metavar="HOST:PORT",
-        help="the registry; set `registry: HOST:PORT` on the environment to pull from it",
-    )
-    b.add_argument(
-        "--env",
-        metavar="ENV",
-        help="push to this environment's `registry:` through its engine (a Swarm's manager)",
-    )
-    add_engine(b, "the engine that tags and pushes the images")
-
-
 _LIFECYCLE = "envkit.cli.commands.lifecycle"
 _STACKFILE = "envkit.cli.commands.stackfile"
 _RECONCILE = "envkit.cli.commands.reconcile"
@@ -337,30 +62,36 @@ COMMANDS: dict[str, CommandInfo] = {
         _STACKFILE,
         "cmd_validate",
         "check the stack file and every (or the named) environment",
-        _validate,
+        validate_arguments,
         "Check the stack file and render every (or each named) environment.",
     ),
     "render": CommandInfo(
-        _STACKFILE, "cmd_render", "print the resolved desired state of an environment", _render
+        _STACKFILE,
+        "cmd_render",
+        "print the resolved desired state of an environment",
+        render_arguments,
     ),
     "config": CommandInfo(
         "envkit.cli.commands.config",
         "cmd_config",
         "print the rendered environment as a Compose file",
-        _config,
+        config_arguments,
     ),
-    "plan": CommandInfo(_RECONCILE, "cmd_plan", "show what 'up' would change", _plan),
+    "plan": CommandInfo(_RECONCILE, "cmd_plan", "show what 'up' would change", plan_arguments),
     "up": CommandInfo(
-        _RECONCILE, "cmd_up", "make the engine match the environment (plan, then apply)", _up
+        _RECONCILE,
+        "cmd_up",
+        "make the engine match the environment (plan, then apply)",
+        up_arguments,
     ),
     "down": CommandInfo(
-        _RECONCILE, "cmd_down", "remove the environment's containers and network", _down
+        _RECONCILE, "cmd_down", "remove the environment's containers and network", down_arguments
     ),
     "rollback": CommandInfo(
         "envkit.cli.commands.swarm",
         "cmd_rollback",
         "return a Swarm environment to its state before the last up",
-        _rollback,
+        rollback_arguments,
     ),
     "exec": CommandInfo(
         _LIFECYCLE, "cmd_exec", "run a command in a service's container", exec_arguments
@@ -381,7 +112,10 @@ COMMANDS: dict[str, CommandInfo] = {
     "unpause": CommandInfo(_LIFECYCLE, "cmd_unpause", "resume paused services", service_arguments),
     "top": CommandInfo(_LIFECYCLE, "cmd_top", "list the processes of services", service_arguments),
     "rm": CommandInfo(
-        _RECONCILE, "cmd_down", "remove services' containers (like 'down SERVICE...')", _down
+        _RECONCILE,
+        "cmd_down",
+        "remove services' containers (like 'down SERVICE...')",
+        down_arguments,
     ),
     "images": CommandInfo(
         "envkit.cli.commands.images",
@@ -419,28 +153,30 @@ COMMANDS: dict[str, CommandInfo] = {
         "list an instance's volumes, or remove them (--rm)",
         volumes_arguments,
     ),
-    "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", _ps),
+    "ps": CommandInfo(_INSPECT, "cmd_ps", "list instances and their services", ps_arguments),
     "logs": CommandInfo(
         "envkit.cli.commands.logs", "cmd_logs", "print the services' logs", logs_arguments
     ),
-    "port": CommandInfo(_INSPECT, "cmd_port", "print the host address of a published port", _port),
+    "port": CommandInfo(
+        _INSPECT, "cmd_port", "print the host address of a published port", port_arguments
+    ),
     "env": CommandInfo(
         "envkit.cli.commands.env",
         "cmd_env",
         "print an instance's addresses as shell variables (ENVKIT_DB_3306=...)",
-        _env,
+        env_arguments,
     ),
     "graph": CommandInfo(
         "envkit.cli.commands.graph",
         "cmd_graph",
         "draw the environment: services, dependencies, network, volumes, ports",
-        _graph,
+        graph_arguments,
     ),
     "gc": CommandInfo(
         "envkit.cli.commands.gc",
         "cmd_gc",
         "remove expired instances of every stack on the engine",
-        _gc,
+        gc_arguments,
         "Remove expired envkit instances (containers, network, volumes) of every stack on the "
         "engine. Never touches anything without envkit's labels, nor an instance without an "
         "expiry unless --older-than with --include-unexpiring says so.",
@@ -449,7 +185,7 @@ COMMANDS: dict[str, CommandInfo] = {
         "envkit.cli.commands.bundle",
         "cmd_bundle",
         "move an environment's images as one verified file (no registry needed)",
-        _bundle,
+        bundle_arguments,
         "Save an environment's images, stack file and env files into one verified, compressed "
         "file; inspect, load or push it where there is no internet.",
     ),
