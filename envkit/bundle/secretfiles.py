@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from envkit.errors import StackError
 
 if TYPE_CHECKING:
-    from envkit.stackfile.render import Document
+    from envkit.stackfile.rendered import Document
 
 __all__ = [
     "SECRET_FILES_KEY",

@@ -23,7 +23,7 @@ from envkit._lazy import lazy_exports
 if TYPE_CHECKING:
     from envkit.stackfile.document import Document
     from envkit.stackfile.pipeline import DEFAULT_FILE, Resolved, environments, read, resolve
-    from envkit.stackfile.render import Rendered
+    from envkit.stackfile.rendered import Rendered
 
 __all__ = ["DEFAULT_FILE", "Document", "Rendered", "Resolved", "environments", "read", "resolve"]
 

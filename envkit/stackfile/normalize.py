@@ -25,7 +25,7 @@ from envkit.limits import MAX_CPUS, MAX_REPLICAS, MAX_RETRIES, MIN_CPUS, MIN_MEM
 from envkit.model import Dependency, DesiredState, Mount, PullPolicy, ServiceSpec, VolumeSpec
 from envkit.stackfile import deployfields, networkfields, optionfields, secretfields
 from envkit.stackfile import servicefields as fields
-from envkit.stackfile.render import Rendered
+from envkit.stackfile.rendered import Rendered
 from envkit.stackfile.syntax import Invalid, parse_duration, parse_size
 from envkit.stackfile.treereader import TreeReader
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from envkit.errors import Diagnostic, StackError, redact
 from envkit.model import DesiredState
 from envkit.stackfile.document import Document, load
-from envkit.stackfile.render import Rendered, compose_directory, render
+from envkit.stackfile.render import compose_directory, render
+from envkit.stackfile.rendered import Rendered
 
 __all__ = [
     "DEFAULT_FILE",

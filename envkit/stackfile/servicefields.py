@@ -15,7 +15,7 @@ from envkit.errors import DocPath
 from envkit.limits import MAX_RETRIES, MIN_HEALTH_DURATION_S
 from envkit.model import BuildSpec, Condition, Dependency, Healthcheck, Mount, PortSpec
 from envkit.stackfile.envfiles import read_env_files
-from envkit.stackfile.render import is_secret_name
+from envkit.stackfile.rendered import is_secret_name
 from envkit.stackfile.syntax import (
     bind_source,
     parse_duration,

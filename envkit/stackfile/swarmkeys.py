@@ -15,7 +15,7 @@ from typing import Any
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.model import DesiredState
 from envkit.secretkey import with_secret_key
-from envkit.stackfile.render import Rendered
+from envkit.stackfile.rendered import Rendered
 from envkit.stackfile.treereader import TreeReader
 from envkit.swarm_model import (
     Deploy,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from envkit.errors import SENSITIVE, Diagnostic, DocPath, redact
 from envkit.hints import kind_of
-from envkit.stackfile.render import Rendered
+from envkit.stackfile.rendered import Rendered
 from envkit.stackfile.syntax import Invalid
 
 __all__ = ["TreeReader"]

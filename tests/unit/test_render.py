@@ -10,7 +10,8 @@ import pytest
 
 from envkit.errors import Origin, StackError
 from envkit.stackfile.document import Document, parse
-from envkit.stackfile.render import Rendered, merge, parse_cli_value, render
+from envkit.stackfile.render import merge, parse_cli_value, render
+from envkit.stackfile.rendered import Rendered
 
 
 def load(tmp_path: Path, text: str) -> Document:
