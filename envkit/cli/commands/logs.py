@@ -8,10 +8,13 @@ import argparse
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from envkit.cli.commands.containers import select
 from envkit.engine.base import LogOptions
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from envkit.cli.console import Console
@@ -74,18 +77,27 @@ def cmd_logs(args: argparse.Namespace, console: Console) -> int:
     lock = threading.Lock()
 
     def pump(c: ObservedContainer) -> None:
-        buf = b""
-        for chunk in eng.follow_logs(c.id, options):
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
+        for raw in _lines(eng.follow_logs(c.id, options)):
             with lock:
-                for raw in lines:
-                    console.out(prefix.line(c.name, raw.decode("utf-8", "replace")))
-        if buf:
-            with lock:
-                console.out(prefix.line(c.name, buf.decode("utf-8", "replace")))
+                console.out(prefix.line(c.name, raw.decode("utf-8", "replace")))
 
-    threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
+    return _follow(containers, pump)
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a log stream, without their newline; the last one even unterminated."""
+    buf = b""
+    for chunk in chunks:
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        yield from lines
+    if buf:
+        yield buf
+
+
+def _follow(targets: Sequence[T], pump: Callable[[T], None]) -> int:
+    """``pump`` every target in a thread of its own until all streams end, or Ctrl-C."""
+    threads = [threading.Thread(target=pump, args=(t,), daemon=True) for t in targets]
     for t in threads:
         t.start()
     try:
@@ -153,29 +165,13 @@ def _swarm_logs(args: argparse.Namespace, console: Console, endpoint: str) -> in
                 console.out(prefix.line(name, text))
 
         def pump(service: ObservedService) -> None:
-            buf = b""
-            for chunk in eng.service_logs(service.id, options, follow=args.follow):
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for raw in lines:
-                    emit(service, raw)
-            if buf:
-                emit(service, buf)
+            for raw in _lines(eng.service_logs(service.id, options, follow=args.follow)):
+                emit(service, raw)
 
         if not args.follow:
             for s in chosen:
                 pump(s)
             return 0
-        threads = [threading.Thread(target=pump, args=(s,), daemon=True) for s in chosen]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.5)
-        except KeyboardInterrupt:
-            return 130  # how a follow ends; the pump threads are daemons
-        sys.stdout.flush()
-        return 0
+        return _follow(chosen, pump)
     finally:
         eng.close()
