@@ -193,32 +193,35 @@ def remove_network(
     names it and says how to finish."""
     endpoints: tuple[NetworkEndpoint, ...] = ()
     for pause in (*ENDPOINT_WAITS_S, None):
-        try:
-            runtime.remove_network(name)
+        if _removed(runtime, name):
             return
-        except EngineError as exc:
-            if exc.code != "network-in-use":
-                raise
-            endpoints = runtime.network_endpoints(name)
-            if pause is None or any(e.live for e in endpoints):
-                break  # waiting will not free a live container's endpoint
-            reporter.step(
-                Subject(Kind.NETWORK, name), "waiting for the engine to release its endpoints"
-            )
-            sleep(pause)
+        endpoints = runtime.network_endpoints(name)
+        if pause is None or any(e.live for e in endpoints):
+            break  # waiting will not free a live container's endpoint
+        reporter.step(
+            Subject(Kind.NETWORK, name), "waiting for the engine to release its endpoints"
+        )
+        sleep(pause)
     stale = [e for e in endpoints if not e.live]
     for e in stale:
         reporter.step(Subject(Kind.NETWORK, name), f"disconnecting stale endpoint {e.name}")
         runtime.disconnect_network(name, e.name)
     if stale:
-        try:
-            runtime.remove_network(name)
+        if _removed(runtime, name):
             return
-        except EngineError as exc:
-            if exc.code != "network-in-use":
-                raise
-            endpoints = runtime.network_endpoints(name)
+        endpoints = runtime.network_endpoints(name)
     raise _still_in_use(name, endpoints)
+
+
+def _removed(runtime: ContainerRuntime, name: str) -> bool:
+    """Remove the network; False when the engine refuses because endpoints remain."""
+    try:
+        runtime.remove_network(name)
+    except EngineError as exc:
+        if exc.code != "network-in-use":
+            raise
+        return False
+    return True
 
 
 def _still_in_use(name: str, endpoints: tuple[NetworkEndpoint, ...]) -> EngineError:
