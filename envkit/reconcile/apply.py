@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -100,6 +100,9 @@ class ApplyResult:
     project: str
     container_ids: Mapping[str, str]  # container name -> id, every container of the plan
     done: tuple[tuple[str, Action], ...]  # what was carried out, in completion order
+    # The project's containers as the start check listed them once the settle time was
+    # over (None when it made no list: nothing started, ``wait``, or a failure before).
+    settled: tuple[ObservedContainer, ...] | None = None
 
 
 class _Run(Waits):
@@ -124,6 +127,7 @@ class _Run(Waits):
         self.released: set[str] = set()  # recreates whose old container went early
         # (image, policy, build) -> the one pull/build of it, and the service that asked first
         self.images: dict[tuple[Any, ...], tuple[Future[str], str]] = {}
+        self.settled: list[ObservedContainer] | None = None  # the start check's list
 
     def remember(self, name: str, container_id: str) -> None:
         with self.lock:
@@ -188,23 +192,35 @@ def apply(
     expires: str | None = None,
     now: Clock = time.monotonic,
     present_images: Mapping[str, str | None] | None = None,
+    while_settling: Callable[[], None] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
     is healthy (when it has no healthcheck: running, and for SETTLE_S after its start).
     ``expires``: RFC 3339 expiry label for throwaway instances. ``present_images``: image
     ref -> local id as the observe ``plan`` came from listed them (a present one needs no
-    inspect). Raises ApplyError (with logs) when a service fails, PlanConflict when the
-    plan has conflicts, EngineError when the engine refuses an operation."""
+    inspect). ``while_settling`` (without ``wait``): called once every change is made,
+    before the start check waits out its settle time, which it shortens by its own length
+    (``up`` reads the engine back for its convergence check there). Raises ApplyError
+    (with logs) when a service fails, PlanConflict when the plan has conflicts,
+    EngineError when the engine refuses an operation."""
     if plan.conflicts:
         first = plan.conflicts[0]
         more = f" (and {len(plan.conflicts) - 1} more)" if len(plan.conflicts) > 1 else ""
         raise PlanConflict(first.message + more, hint=first.hint, code=first.code)
     run = _Run(plan, engine, reporter, timeout_s, expires, now, present_images or {})
-    in_pool(workers, run.cancel, partial(_carry_out, run, wait=wait))
-    return ApplyResult(plan.project, dict(run.ids), tuple(run.done))
+    body = partial(_carry_out, run, wait=wait, while_settling=while_settling)
+    in_pool(workers, run.cancel, body)
+    settled = None if run.settled is None else tuple(run.settled)
+    return ApplyResult(plan.project, dict(run.ids), tuple(run.done), settled)
 
 
-def _carry_out(run: _Run, pool: ThreadPoolExecutor, *, wait: bool) -> list[EnvkitError]:
+def _carry_out(
+    run: _Run,
+    pool: ThreadPoolExecutor,
+    *,
+    wait: bool,
+    while_settling: Callable[[], None] | None,
+) -> list[EnvkitError]:
     """Infra, removals, services in dependency order, then the start check or the waits;
     each step only when the one before had no failures."""
     containers = [c for c in run.plan.changes if c.kind is ResourceKind.CONTAINER]
@@ -220,7 +236,9 @@ def _carry_out(run: _Run, pool: ThreadPoolExecutor, *, wait: bool) -> list[Envki
     if not failures:
         failures = _apply_services(run, pool, [c for c in containers if c not in removals])
     if not wait and not failures:
-        failures = exited_after_start(run)
+        if while_settling is not None:
+            while_settling()
+        failures, run.settled = exited_after_start(run)
     if wait and not failures:
         failures = wait_all_ready(run, pool)
     return failures

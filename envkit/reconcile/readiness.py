@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 
-from envkit.engine.base import ContainerStatus, Engine
+from envkit.engine.base import ContainerStatus, Engine, ObservedContainer
 from envkit.errors import ApplyError, EngineError, EnvkitError
 from envkit.model import LABEL, Condition, DesiredState, ServiceSpec, is_oneoff
 from envkit.progress import Kind, Outcome, Reporter, Subject, failing
@@ -258,15 +258,18 @@ def _poll(
         run.sleep(pause)
 
 
-def exited_after_start(run: Waits) -> list[EnvkitError]:
+def exited_after_start(
+    run: Waits,
+) -> tuple[list[EnvkitError], list[ObservedContainer] | None]:
     """The containers this run started that exited with a non-zero code within
     START_SETTLE_S of their start: wait out the settle time of the last one, then one list
     call (the engine reports the exit a few hundred ms after the start returned, so a
-    check right after each start would race with it)."""
+    check right after each start would race with it). Also returns that list, the
+    project's containers after the settle time (None when this run started nothing)."""
     with run.lock:
         started = dict(run.started)
     if not started:
-        return []
+        return [], None
     remaining = max(started.values()) + START_SETTLE_S - run.now()
     if remaining > 0:
         run.sleep(remaining)
@@ -279,7 +282,7 @@ def exited_after_start(run: Waits) -> list[EnvkitError]:
             failures.append(
                 failure(run, c.name, c.id, f"exited with code {code} right after start", status)
             )
-    return failures
+    return failures, listed
 
 
 def failure(

@@ -10,7 +10,7 @@ Neither prints: the plan is handed to ``on_plan`` and progress goes to the repor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from envkit.canonical import project_labels
@@ -110,6 +110,7 @@ def up(
         if expires is not None:
             _renew_lease(engine, desired, observed, expires)
         applied = None
+        read_back: list[ObservedState] = []  # the engine after the apply, read while settling
         if p.has_changes or wait:
             try:
                 applied = apply(
@@ -120,6 +121,7 @@ def up(
                     timeout_s=timeout_s,
                     expires=expires,
                     present_images=observed.images,
+                    while_settling=partial(_read_back, engine, desired, read_back),
                 )
             except EnvkitError as exc:
                 if _lost_a_port_race(exc, observed):
@@ -131,7 +133,13 @@ def up(
         containers = observed.containers  # read under the lock just now: no second list
         if p.has_changes:
             # What runs must be what was planned: read the engine again and plan again.
-            observed_after = _observe(engine, desired, services)
+            # Without ``wait`` that read overlapped the start check's settle time, and the
+            # containers' states are the start check's list, made once it was over.
+            after_all = read_back[0] if read_back else _read_back(engine, desired, [])
+            if applied is not None and applied.settled is not None:
+                listed = sorted(applied.settled, key=lambda c: c.name)
+                after_all = replace(after_all, containers=tuple(listed))
+            observed_after = after_all if services is None else scope_observed(after_all, services)
             containers = observed_after.containers
             after = plan(desired, observed_after)
             drift = [c for c in after.changes if c.action not in (Action.NOOP, Action.START)]
@@ -189,6 +197,14 @@ def _observe(
 ) -> ObservedState:
     observed = with_pull_check(desired, engine, engine.observe(desired))
     return observed if services is None else scope_observed(observed, services)
+
+
+def _read_back(engine: Engine, desired: DesiredState, into: list[ObservedState]) -> ObservedState:
+    """The whole instance as the engine has it now (``up``'s convergence check), also
+    appended to ``into``."""
+    observed = with_pull_check(desired, engine, engine.observe(desired))
+    into.append(observed)
+    return observed
 
 
 def _renew_lease(
