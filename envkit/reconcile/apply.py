@@ -192,7 +192,7 @@ def apply(
     expires: str | None = None,
     now: Clock = time.monotonic,
     present_images: Mapping[str, str | None] | None = None,
-    while_settling: Callable[[], None] | None = None,
+    while_settling: Callable[[], object] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on ``engine``. ``wait``: at the end, wait until every container
     is healthy (when it has no healthcheck: running, and for SETTLE_S after its start).
@@ -219,7 +219,7 @@ def _carry_out(
     pool: ThreadPoolExecutor,
     *,
     wait: bool,
-    while_settling: Callable[[], None] | None,
+    while_settling: Callable[[], object] | None,
 ) -> list[EnvkitError]:
     """Infra, removals, services in dependency order, then the start check or the waits;
     each step only when the one before had no failures."""
