@@ -3,7 +3,6 @@ closest known name. Kept apart so each stage words these the same way."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +11,9 @@ __all__ = ["did_you_mean", "kind_of"]
 
 def did_you_mean(word: object, choices: Iterable[object], *, prefix: str = "") -> str | None:
     """``did you mean 'test'?`` for the closest of ``choices`` (difflib, cutoff 0.6), or
-    None when nothing is close."""
+    None when nothing is close. difflib is imported here: only a mistake needs it."""
+    import difflib
+
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean '{prefix}{close[0]}'?" if close else None
 

@@ -41,17 +41,9 @@ from dataclasses import dataclass
 
 from envkit.errors import Origin, StackError
 from envkit.stackfile.interpolation import InterpolationError, Problem, interpolate
+from envkit.stackfile.rendered import EnvFileValue
 
 __all__ = ["EnvFileValue", "ProjectEnvironment", "dotenv_environment", "parse_compose_env"]
-
-
-@dataclass(frozen=True, slots=True)
-class EnvFileValue:
-    """One variable read from an env file, and where its winning assignment stands."""
-
-    value: str
-    origin: Origin  # the file as named in messages; the line of the last assignment
-
 
 _SPACE = "\t\v\f\r \x85\xa0"  # compose-go's isSpace: white space but not a line break
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from envkit.errors import DocPath, Origin, StackError
-from envkit.stackfile.composeenv import EnvFileValue, parse_compose_env
+from envkit.stackfile.rendered import EnvFileValue
 
 __all__ = ["EnvFileProblem", "EnvFileValue", "EnvFiles", "read_env_files"]
 
@@ -123,6 +123,8 @@ def read_env_files(
             continue
         if compose_lookup is not None:
             try:
+                from envkit.stackfile.composeenv import parse_compose_env
+
                 parse_compose_env(text, shown, compose_lookup, found)
             except StackError as exc:
                 first = exc.diagnostics[0]

@@ -121,14 +121,14 @@ def _named(doc: Document, environ: Mapping[str, str], env_files: Sequence[str]) 
     """``name: ${VAR}`` written in a Compose file, interpolated and normalised as compose-go
     does; a name that normalises to nothing leaves the folder's name. A literal name is
     left to the schema, which refuses one that is not already a project name."""
-    from envkit.stackfile.composevars import interpolate_name, project_variables
-
     name = doc.data.get("name")
     origin = doc.origin(("name",))
     if not isinstance(name, str) or "$" not in name or origin is None:
         return doc
     if origin.file not in doc.compose_files:
         return doc
+    from envkit.stackfile.composevars import interpolate_name, project_variables
+
     variables = project_variables(compose_directory(doc), environ, env_files)
     value, problems = interpolate_name(name, origin, variables)
     if problems:

@@ -44,14 +44,13 @@ from typing import Any
 
 from envkit.errors import Diagnostic, DocPath, Origin, StackError
 from envkit.hints import did_you_mean, kind_of
-from envkit.stackfile.composeenv import EnvFileValue
-from envkit.stackfile.composevars import interpolate_compose, project_variables
 from envkit.stackfile.dialect import environments_of, stack_name
 from envkit.stackfile.envfiles import read_env_files
 from envkit.stackfile.profiles import active_profiles, enabled_services
 from envkit.stackfile.rendered import (
     MISSING,
     Document,
+    EnvFileValue,
     Rendered,
     Variable,
     get_path,
@@ -184,7 +183,9 @@ def render(
     parts.update({k: data.get(k) or {} for k in ("volumes", "networks", "secrets", "configs")})
     warnings: tuple[Diagnostic, ...] = ()
     compose_variables: Mapping[str, str] | None = None
-    if doc.compose_files:
+    if doc.compose_files:  # Compose's interpolation, imported for Compose files only
+        from envkit.stackfile.composevars import interpolate_compose, project_variables
+
         compose_vars = project_variables(compose_directory(doc), process, env_files)
         compose_variables = compose_vars.values
         interpolated = interpolate_compose(

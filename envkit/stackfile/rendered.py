@@ -15,6 +15,7 @@ from envkit.errors import SENSITIVE, Diagnostic, DocPath, Origin
 __all__ = [
     "MISSING",
     "Document",
+    "EnvFileValue",
     "Rendered",
     "Variable",
     "get_path",
@@ -46,6 +47,14 @@ class Document(Protocol):
     def sources(self) -> tuple[Path, ...]: ...
     def origin(self, path: DocPath) -> Origin | None: ...
     def key_origin(self, path: DocPath) -> Origin | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EnvFileValue:
+    """One variable read from an env file, and where its winning assignment stands."""
+
+    value: str
+    origin: Origin  # the file as named in messages; the line of the last assignment
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from envkit.canonical import service_fields
 from envkit.cli.commands.common import read_stack, resolve_env, stack_path
 from envkit.errors import SENSITIVE, Diagnostic, StackError
 from envkit.model import DesiredState, pull_policy_text
-from envkit.stackfile.hostaccess import strict_diagnostics
 from envkit.stackfile.pipeline import environments, resolve
 
 if TYPE_CHECKING:
@@ -45,6 +44,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
                 for warning in resolved.rendered.warnings:
                     console.err(warning.render("warning"))
                 if args.strict:
+                    from envkit.stackfile.hostaccess import strict_diagnostics
+
                     strict = strict_diagnostics(resolved.desired, resolved.rendered.origin)
                     problems.extend(d for d in strict if d not in problems)
                     if strict:
