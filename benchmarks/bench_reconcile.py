@@ -18,7 +18,9 @@ each take under 2 s and that down leaves nothing of the instance (at 300 service
 once kept a stale endpoint on the network and ``down`` failed).
 
 The floor is a script that creates and starts the same N containers with the docker SDK
-in a thread pool (no planning, no labels to read); for down, one that stops each within
+in a thread pool (no planning, no labels to read; a second cold-up row compares with the
+same floor plus envkit's start check written by hand: 0.3 s after the last start, one
+list); for down, one that stops each within
 its 1 s grace period and removes it, as the stack asks (a second row compares with a floor
 that kills at once); for the no-op case and ps, a fresh interpreter that imports docker
 and makes one label-filtered container list. Needs a running engine and the
@@ -78,6 +80,22 @@ def one(i):
 with ThreadPoolExecutor(8) as pool:
     list(pool.map(one, range(n)))
 """
+
+# The same floor with envkit's start check written by hand: 0.3 s after the last start
+# (envkit.reconcile.readiness.START_SETTLE_S) one label-filtered list, and a container that
+# exited with a non-zero code fails it. A second reference for cold up: envkit keeps that
+# promise, the plain floor does not, and at 10 services the wait alone is ~0.13x.
+FLOOR_UP_CHECKED = (
+    FLOOR_UP.replace("    c.start()\n", "    c.start()\n    return time.monotonic()\n")
+    .replace("import sys, docker", "import sys, time, docker")
+    .replace(
+        "    list(pool.map(one, range(n)))\n",
+        "    last = max(pool.map(one, range(n)))\n"
+        "time.sleep(max(0.0, last + 0.3 - time.monotonic()))\n"
+        "listed = client.api.containers(all=True, filters={'label': f'bench={project}'})\n"
+        "assert not [c for c in listed if c['State'] == 'exited' and ' (0) ' not in c['Status']]\n",
+    )
+)
 
 # The down floor does what the stack asks of a down: stop each container within its grace
 # period (``stop_grace_period: 1s``; busybox ``sleep`` as PID 1 ignores SIGTERM, so each stop
@@ -163,13 +181,17 @@ def compose_cycle(compose: str, cdir: Path) -> tuple[float, ...]:
     return cold, noop, float("nan"), ps, change, down
 
 
-def floor_cycle(py: str, n: int) -> tuple[float, ...]:
-    """The floor's up, its graceful down, and (after a second up) its kill-down."""
-    up = timed([py, "-c", FLOOR_UP, str(n), f"{RUN}f", IMAGE])
-    down = timed([py, "-c", FLOOR_DOWN, f"{RUN}f"])
-    timed([py, "-c", FLOOR_UP, str(n), f"{RUN}f", IMAGE])
-    kill = timed([py, "-c", FLOOR_KILL, f"{RUN}f"])
-    return up, down, kill
+def floor_cycle(py: str, n: int, swap: bool = False) -> tuple[float, ...]:
+    """The floor's up and its graceful down, its up with the start check and its
+    kill-down; ``swap``: the checked up first (alternated between rounds, so that neither
+    up always follows the same kind of down)."""
+    ups = [FLOOR_UP, FLOOR_UP_CHECKED]
+    downs = [FLOOR_DOWN, FLOOR_KILL]
+    took: dict[str, float] = {}
+    for up, down in zip(ups[::-1] if swap else ups, downs, strict=True):
+        took[up] = timed([py, "-c", up, str(n), f"{RUN}f", IMAGE])
+        took[down] = timed([py, "-c", down, f"{RUN}f"])
+    return took[FLOOR_UP], took[FLOOR_DOWN], took[FLOOR_KILL], took[FLOOR_UP_CHECKED]
 
 
 def leftovers(project: str, py: str) -> str:
@@ -201,7 +223,7 @@ def at_scale(envkit: list[str], py: str, tmp: Path, n: int) -> list[tuple[str, .
     left = leftovers(f"{RUN}-b", py)
     if left:
         raise SystemExit(f"down of {n} services left: {left}")
-    f_up, f_down, f_kill = floor_cycle(py, n)
+    f_up, f_down, f_kill, _ = floor_cycle(py, n)
     floors = {"cold up": f_up, "no-op up": list_floor, "ps": list_floor, "down": f_down}
     rows = []
     for what in ("cold up", "no-op up", "plan", "ps", "down"):
@@ -261,11 +283,11 @@ def main() -> None:
         # Warm-up, not timed: bytecode caches, the engine's image and network state.
         envkit_cycle(ek)
         timed([py, "-c", FLOOR_LIST, f"{RUN}-b"])
-        for _ in range(opts.repeat):
+        for round_ in range(opts.repeat):
             results["envkit"].append(envkit_cycle(ek))
             if compose:
                 results["compose"].append(compose_cycle(compose, cdir))
-            results["floor"].append(floor_cycle(py, n))
+            results["floor"].append(floor_cycle(py, n, swap=round_ % 2 == 1))
         # The no-op floor: a fresh interpreter, import docker, one filtered list.
         timed([*ek, "up", "b"])
         list_floor = median(lambda: timed([py, "-c", FLOOR_LIST, f"{RUN}-b"]), opts.repeat * 2)
@@ -275,6 +297,7 @@ def main() -> None:
             return statistics.median(r[i] for r in results[tool])
 
         f_up, f_down, f_kill = med("floor", 0), med("floor", 1), med("floor", 2)
+        f_checked = med("floor", 3)
         for i, what in enumerate(OPERATIONS):
             e = med("envkit", i)
             c = med("compose", i) if compose else float("nan")
@@ -290,6 +313,18 @@ def main() -> None:
                     f"{c / e:.1f}x" if c == c else "-",
                 )
             )
+            if i == 0:
+                rows.append(
+                    (
+                        str(n),
+                        "cold up, floor checks starts",
+                        f"{e:.2f} s",
+                        "n/a",
+                        f"{f_checked:.2f} s",
+                        f"{e / f_checked:.2f}x",
+                        "-",
+                    )
+                )
         e_down = med("envkit", 5)
         rows.append(
             (
