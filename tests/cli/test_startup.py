@@ -1,5 +1,6 @@
 """`envkit --help` and `envkit validate` must not pay for the docker SDK (start-up budget),
-and nothing pays for rich (the live display) unless stderr is a terminal."""
+an envkit stack file not for Compose's interpolation, a valid one not for difflib's
+suggestions, and nothing pays for rich (the live display) unless stderr is a terminal."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from envkit.cli import main
 code = main(sys.argv[1:], stdout=io.StringIO(), stderr=io.StringIO())
 heavy = sorted(m for m in ("docker", "requests", "urllib3", "rich") if m in sys.modules)
 print(code, ",".join(heavy) or "-")
+optional = ("envkit.stackfile.composevars", "envkit.stackfile.composeenv",
+            "envkit.stackfile.interpolation_tree", "difflib", "envkit.stackfile.hostaccess")
+print(",".join(m for m in optional if m in sys.modules) or "-")
 """
 
 
@@ -20,7 +24,15 @@ def probe(*argv: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
     )
-    return done.stdout.strip()
+    return done.stdout.strip().splitlines()[0]
+
+
+def loaded_on_demand(*argv: str) -> str:
+    """Which of the modules only some inputs need ``envkit ARGV`` imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip().splitlines()[1]
 
 
 def test_help_does_not_import_docker() -> None:
@@ -33,6 +45,19 @@ def test_validate_does_not_import_docker(tmp_path: Path) -> None:
         "stack: s\nenvironments: {dev: {}}\nservices:\n  web: {image: 'busybox:latest'}\n"
     )
     assert probe("-f", str(stack), "validate") == "0 -"
+
+
+def test_validate_of_an_envkit_stack_loads_no_compose_module(tmp_path: Path) -> None:
+    stack = tmp_path / "envkit.yaml"
+    stack.write_text(
+        "stack: s\nvars: {tag: '1'}\nenvironments: {dev: {}}\n"
+        "services:\n  web: {image: 'busybox:{{ tag }}'}\n"
+    )
+    assert loaded_on_demand("-f", str(stack), "validate") == "-"
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  web: {image: 'busybox:${TAG:-1}'}\n")
+    assert "envkit.stackfile.composevars" in loaded_on_demand("-f", str(compose), "validate")
+    assert "difflib" in loaded_on_demand("-f", str(stack), "validate", "nope")
 
 
 def test_progress_off_a_terminal_does_not_import_rich() -> None:
