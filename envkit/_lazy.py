@@ -8,6 +8,7 @@ and ``import envkit`` stays cheap.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 import types
@@ -61,10 +62,16 @@ def _load(name: str, stub: types.ModuleType) -> types.ModuleType:
         return import_module(name)
 
 
-def defer_import(name: str) -> None:
+def defer_import(name: str, *, version_file: str | None = None) -> None:
     """Make ``import name`` cheap until the module is used: put a stand-in for it in
     ``sys.modules`` that imports the real one on its first use. Nothing when it is
-    imported already or not installed (then ``import`` fails as it would have).
+    imported already or not installed (then ``import`` fails as it would have). A package's
+    stand-in has the package's ``__path__``, so ``from name import x`` reads ``x`` from it
+    (loading the real package unless the stand-in answers ``x`` itself).
+
+    ``version_file``: the stand-in answers ``__version__`` itself, read (not imported) from
+    this file of the package, for an importer that checks the version at import time; a
+    file that does not say it as a plain string literal means nothing is deferred.
 
     For paramiko: the docker SDK imports it at import time for its ssh transport, which
     costs about as much as the rest of the SDK (with cryptography, nacl and invoke), and
@@ -78,4 +85,26 @@ def defer_import(name: str) -> None:
             return
         stub = _Deferred(name)
         stub.__spec__ = spec
+        if spec.submodule_search_locations is not None:
+            stub.__path__ = list(spec.submodule_search_locations)
+        if version_file is not None:
+            version = _version_in(stub, version_file)
+            if version is None:
+                return
+            setattr(stub, "__version__", version)  # noqa: B010 (a module attribute mypy cannot see)
         sys.modules[name] = stub
+
+
+def _version_in(package: types.ModuleType, filename: str) -> str | None:
+    """``__version__ = "1.2.3"`` as written in ``filename`` of ``package``, or None."""
+    import re
+
+    for folder in getattr(package, "__path__", ()):
+        try:
+            with open(os.path.join(folder, filename), encoding="utf-8") as f:
+                text = f.read(64 * 1024)
+        except OSError:
+            continue
+        found = re.search(r"^__version__\s*=\s*([\"'])([\w.+-]+)\1\s*$", text, re.MULTILINE)
+        return found.group(2) if found else None
+    return None

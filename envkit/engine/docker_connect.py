@@ -37,6 +37,10 @@ def _client_class() -> Any:
         # paramiko is the SDK's ssh transport and half its import time; an ssh:// endpoint
         # imports it on first use (see defer_import), a local socket or tcp never does.
         defer_import("paramiko")
+        # requests imports charset_normalizer (~25 ms: unicodedata, codec tables) to guess
+        # the encoding of a response that names none, and reads only its __version__ at
+        # import; the engine's answers are JSON, which requests decodes without it.
+        defer_import("charset_normalizer", version_file="version.py")
         from docker import APIClient
 
         class _Client(APIClient):

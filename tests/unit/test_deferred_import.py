@@ -1,7 +1,9 @@
 """The docker SDK without paramiko (its ssh transport) until an ssh endpoint needs it: a
 local-socket client must not pay for paramiko, cryptography and nacl, and an ssh client
-must still get the real paramiko (each case in a fresh interpreter: sys.modules). And one
-SDK client per engine, however many threads make the first call."""
+must still get the real paramiko (each case in a fresh interpreter: sys.modules). The same
+for charset_normalizer, which requests imports to guess undeclared encodings and of which
+it reads only the version at import. And one SDK client per engine, however many threads
+make the first call."""
 
 from __future__ import annotations
 
@@ -29,6 +31,46 @@ def test_local_socket_client_does_not_import_paramiko() -> None:
         " if type(sys.modules.get(m)).__name__ == 'module'))\n"
     )
     assert run(code) == "APIClient []"
+
+
+def test_the_sdk_client_does_not_load_charset_detection_until_a_guess_is_needed() -> None:
+    code = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('error')\n"  # requests' version check must stay quiet
+        "from envkit.engine.docker_connect import make_client\n"
+        "from envkit.engine.endpoint import parse_endpoint\n"
+        "make_client(parse_endpoint('unix:///nonexistent.sock'), '1.41', 5)\n"
+        "import requests, charset_normalizer\n"
+        "from importlib.metadata import version\n"
+        "print(type(sys.modules['charset_normalizer']).__name__, 'charset_normalizer.api' in sys.modules,"
+        " charset_normalizer.__version__ == version('charset-normalizer'))\n"
+        "r = requests.models.Response()\n"
+        "r._content = 'déjà vu, encore'.encode('latin-1')\n"  # no charset declared: a guess
+        "print(r.apparent_encoding is not None, type(sys.modules['charset_normalizer']).__name__)\n"
+    )
+    assert run(code).splitlines() == ["_Deferred False True", "True module"]
+
+
+def test_a_version_the_file_does_not_state_plainly_defers_nothing(tmp_path: Any) -> None:
+    package = tmp_path / "pkg_envkit_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .version import __version__\nLOADED = True\n")
+    (package / "version.py").write_text("__version__ = '.'.join(['1', '2'])\n")
+    plain = tmp_path / "plain_envkit_probe"
+    plain.mkdir()
+    (plain / "__init__.py").write_text("__version__ = '3.4'\nLOADED = True\n")
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from envkit._lazy import defer_import\n"
+        "defer_import('pkg_envkit_probe', version_file='version.py')\n"
+        "defer_import('plain_envkit_probe', version_file='__init__.py')\n"
+        "print('pkg_envkit_probe' in sys.modules)\n"
+        "from plain_envkit_probe import __version__\n"  # answered by the stand-in
+        "print(__version__, type(sys.modules['plain_envkit_probe']).__name__)\n"
+        "from plain_envkit_probe import LOADED\n"  # anything else loads the package
+        "print(LOADED, type(sys.modules['plain_envkit_probe']).__name__)\n"
+    )
+    assert run(code).splitlines() == ["False", "3.4 _Deferred", "True module"]
 
 
 def test_first_use_imports_the_real_module() -> None:
