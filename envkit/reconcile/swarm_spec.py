@@ -297,8 +297,8 @@ def _mount(stack: SwarmStack, m: Any) -> dict[str, Any]:
     source = m.source
     if kind == "volume" and source:
         source = stack.desired.volume_name(source)
-    # Compose's mount options, as a service's Mount takes them (z/Z and create_host_path
-    # have no field there: a task's container gets them from no Binds string).
+    # Compose's mount options, as a service's Mount takes them (z/Z, create_host_path and
+    # subpath have no field there at API 1.41: the plan warns, envkit.reconcile.swarm_warnings).
     tmpfs = _drop_none({"SizeBytes": m.tmpfs_size, "Mode": m.tmpfs_mode})
     return _drop_none(
         {

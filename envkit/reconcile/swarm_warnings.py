@@ -39,11 +39,30 @@ def swarm_warnings(stack: SwarmStack, *, registry: str | None = None) -> list[Sw
                     "[node.hostname == NAME]) or use a volume driver shared by the nodes",
                 ))  # fmt: skip
             elif m.type is MountType.BIND:
+                # Compose's short syntax (and bind.create_host_path) makes a missing folder
+                # on one engine; a Swarm task whose node lacks it fails instead.
+                made = " (Swarm does not create a missing one)" if m.create_host_path else ""
                 out.append(SwarmWarning(
                     svc.name, "per-node-bind",
-                    f"bind mount {m.source} must exist on every node a task can run on",
+                    f"bind mount {m.source} must exist on every node a task can run on{made}",
                     "pin the service with a placement constraint, or use a config/secret "
                     "for files",
+                ))  # fmt: skip
+            if m.selinux:
+                out.append(SwarmWarning(
+                    svc.name, "ignored-by-swarm",
+                    f"the :{m.selinux} relabel of mount {m.target} is not sent: a Swarm "
+                    "service's mount has no SELinux option",
+                    "label the folder on each node (chcon -Rt container_file_t PATH), or "
+                    "keep the service on one engine",
+                ))  # fmt: skip
+            if m.subpath:
+                out.append(SwarmWarning(
+                    svc.name, "ignored-by-swarm",
+                    f"volume.subpath {m.subpath} of mount {m.target} is not sent to Swarm "
+                    "services: the task would mount the whole volume",
+                    "mount the whole volume and point the service at the folder, or keep "
+                    "the service on one engine",
                 ))  # fmt: skip
         if spec.build is not None and not registry:
             out.append(SwarmWarning(

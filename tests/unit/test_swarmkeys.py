@@ -119,6 +119,32 @@ volumes:
     assert "image-per-node" not in with_registry and "build-without-registry" not in with_registry
 
 
+def test_mount_options_swarm_has_no_field_for_are_said(tmp_path: Path) -> None:
+    """z/Z, a missing bind folder Compose would create, and volume.subpath: a task gets
+    none of them, so the plan says so (each with a hint)."""
+    stack = _load(tmp_path, HEAD + """\
+services:
+  a:
+    image: 10.0.0.1:5000/busybox
+    volumes:
+      - ./short:/short:z
+      - {type: bind, source: ./long, target: /long}
+      - {type: volume, source: data, target: /sub, volume: {subpath: part}}
+volumes:
+  data: {}
+""")  # fmt: skip
+    said = [w for w in swarm_warnings(stack) if w.code in ("per-node-bind", "ignored-by-swarm")]
+    messages = [w.message for w in said]
+    assert any(
+        "short must exist" in m and "Swarm does not create a missing one" in m for m in messages
+    )
+    long_bind = next(m for m in messages if "long must exist" in m)
+    assert "create" not in long_bind  # long syntax without create_host_path: nothing to say
+    assert any(":z relabel of mount /short is not sent" in m for m in messages)
+    assert any("volume.subpath part of mount /sub is not sent" in m for m in messages)
+    assert all(w.hint for w in said)
+
+
 def test_a_host_address_on_a_port_is_said_to_be_ignored(tmp_path: Path) -> None:
     stack = _load(tmp_path, HEAD + (
         "services:\n  a:\n    image: 10.0.0.1:5000/busybox\n"
