@@ -12,7 +12,7 @@ import pytest
 from envkit.cli import main
 from envkit.cli.commands.env import env_name, instance_variables, shell_lines
 from envkit.engine.base import ObservedContainer, PortBinding
-from envkit.errors import StackError
+from envkit.errors import EnvkitError, StackError
 from envkit.model import DesiredState, PortSpec, ServiceSpec
 from envkit.stackfile.instances import INSTANCE_ID, new_instance_id, random_ports
 from envkit.stackfile.pipeline import read, resolve
@@ -183,6 +183,26 @@ def test_instance_variables() -> None:
         "ENVKIT_V6_ONLY_80_HOST": "::1",
         "ENVKIT_V6_ONLY_80_PORT": "40080",
     }
+
+
+def test_services_whose_names_give_one_variable_are_an_error_naming_both() -> None:
+    """Compose allows services ``Web`` and ``web``: one address must not silently stand
+    for the other."""
+    clashing = [
+        container("Web", 1, PortBinding(80, "tcp", "127.0.0.1", 40080)),
+        container("web", 1, PortBinding(80, "tcp", "127.0.0.1", 40081)),
+        container("db-main", 1, PortBinding(5432, "tcp", "127.0.0.1", 40432)),
+        container("db_main", 1, PortBinding(5433, "tcp", "127.0.0.1", 40433)),  # no clash
+    ]
+    with pytest.raises(EnvkitError) as caught:
+        instance_variables("p", "s", "dev", None, clashing)
+    assert caught.value.code == "env-name-clash"
+    assert caught.value.detail == "  ENVKIT_WEB_80: services 'Web' and 'web'"
+    assert "rename one" in (caught.value.hint or "")
+    # Different ports of look-alike names give different variables: nothing to refuse.
+    got = instance_variables("p", "s", "dev", None, clashing[2:])
+    assert got["ENVKIT_DB_MAIN_5432"] == "127.0.0.1:40432"
+    assert got["ENVKIT_DB_MAIN_5433"] == "127.0.0.1:40433"
 
 
 def test_shell_lines_survive_eval_whatever_the_value() -> None:

@@ -12,7 +12,9 @@ a udp or sctp port gets ``_UDP``/``_SCTP`` after the port number)::
 One address per published port: the first replica's (the lowest replica number), IPv4
 first when the engine published a port on both families. ``shell`` prints
 ``export NAME=VALUE`` lines, each value quoted with :func:`shlex.quote`; ``json`` prints
-one object of the same names and values.
+one object of the same names and values. Two services whose names give the same variable
+(``Web`` and ``web``, ``db-main`` and ``db_main``; Compose allows both) are an error that
+names them, never one address silently standing for the other.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def instance_variables(
     first: dict[str, ObservedContainer] = {}
     for c in sorted(containers, key=lambda c: (c.service, c.replica)):
         first.setdefault(c.service, c)
+    owner: dict[str, str] = {}  # variable -> the service it stands for
+    clashes: list[str] = []
     for service, c in first.items():
         keys = sorted({(b.target, b.protocol) for b in c.ports})
         for target, protocol in keys:
@@ -70,12 +74,26 @@ def instance_variables(
                 continue
             port = str(target) if protocol == "tcp" else f"{target}_{protocol}"
             name = env_name(service, port)
+            if owner.setdefault(name, service) != service:
+                clashes.append(f"{name}: services {owner[name]!r} and {service!r}")
+                continue
             host = binding.host_ip or "0.0.0.0"
             if remote_host and is_wildcard(host):
                 host = remote_host
             out[name] = address(host, binding.host_port)
             out[name + "_HOST"] = host
             out[name + "_PORT"] = str(binding.host_port)
+    if clashes:
+        from envkit.errors import EnvkitError
+
+        raise EnvkitError(
+            "two services give the same variable name (names are upper-cased, and every "
+            "character other than A-Z and 0-9 becomes _)",
+            code="env-name-clash",
+            detail="\n".join(f"  {line}" for line in clashes),
+            hint="rename one of the services; 'envkit port ENV SERVICE PORT' gives each "
+            "address by the service's exact name",
+        )
     return out
 
 
