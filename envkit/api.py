@@ -103,14 +103,31 @@ def gc(
     engine: Engine | None = None,
     environ: Mapping[str, str] | None = None,
     reporter: Reporter | None = None,
+    swarm: str | None = None,
 ) -> GcResult:
     """Remove expired envkit instances, across every stack on the engine, like ``envkit
     gc`` (``older_than``: also those created longer ago, e.g. ``"1d"``; with
     ``include_unexpiring``, those without an expiry too). Returns what was removed,
     skipped and failed (:class:`envkit.reconcile.gc.GcResult`); raises nothing for an
-    instance that could not be removed: it is in ``result.failed``."""
+    instance that could not be removed: it is in ``result.failed``. ``swarm``: a Swarm
+    manager's address instead; the stacks whose lease (``up(ttl=...)``) expired are taken
+    down, like ``envkit gc --swarm MANAGER`` (``older_than``, ``include_unexpiring`` and
+    ``engine`` do not go with it)."""
     from envkit.reconcile.expiry import parse_ttl
     from envkit.reconcile.gc import collect_garbage
+
+    if swarm is not None:
+        given = [name for name, value in (("older_than", older_than), ("engine", engine),
+                                          ("include_unexpiring", include_unexpiring)) if value]  # fmt: skip
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} does not go with swarm",
+                hint="a Swarm stack goes when its lease (up(ttl=...)) expires; collect one "
+                "engine's instances with a separate envkit.gc(engine=...)",
+            )
+        from envkit.reconcile.swarm_gc import collect_on_manager
+
+        return collect_on_manager(swarm, dry_run=dry_run, lock_timeout_s=lock_timeout)
 
     older_than_s = parse_ttl(older_than, what="older_than") if older_than is not None else None
     if include_unexpiring and older_than_s is None:

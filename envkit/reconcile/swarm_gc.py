@@ -1,5 +1,6 @@
 """Expiry of Swarm stacks: ``envkit up ENV --ttl D`` on a Swarm environment leaves a lease,
-and ``envkit gc --swarm MANAGER`` removes every stack whose lease expired.
+and ``envkit gc --swarm MANAGER`` (``envkit.gc(swarm=MANAGER)``) removes every stack whose
+lease expired.
 
 The lease is a Swarm config ``{project}_envkit-lease-{digest}`` labelled
 ``io.envkit.state=lease`` and ``io.envkit.expires=RFC 3339`` (with the stack, environment and
@@ -162,3 +163,28 @@ def collect_swarm_garbage(
         if on_outcome is not None:
             on_outcome(outcome)
     return GcResult.of(now, dry_run, outcomes)
+
+
+def collect_on_manager(
+    manager: str,
+    *,
+    dry_run: bool = False,
+    lock_timeout_s: float = 10.0,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> GcResult:
+    """:func:`collect_swarm_garbage` through the manager at ``manager`` (an engine address):
+    ``envkit gc --swarm MANAGER`` and ``envkit.gc(swarm=MANAGER)``."""
+    from envkit.engine.swarm import SwarmEngine
+
+    engine = SwarmEngine(manager)
+    try:
+        return collect_swarm_garbage(
+            engine,
+            engine.list_leases,
+            engine_id=engine.identity,
+            dry_run=dry_run,
+            lock_timeout_s=lock_timeout_s,
+            on_outcome=on_outcome,
+        )
+    finally:
+        engine.close()

@@ -14,8 +14,10 @@ import time
 
 import pytest
 
+import envkit
 from envkit.engine.swarm_base import ObservedSwarm
 from envkit.errors import ApplyError
+from envkit.reconcile.swarm_gc import SwarmDownResult
 
 from .harness import Cluster
 from .test_swarm_stack import Stack, _service
@@ -143,6 +145,12 @@ def test_up_ttl_leaves_a_lease_and_gc_swarm_takes_the_expired_stack_down(
     [entry] = [r for r in json.loads(dry.stdout)["removed"] if r["project"] == stack.project]
     assert entry["services"] == [f"{stack.project}_web"] and entry["env"] == "dev"
     assert stack.engine.observe_swarm(stack.project).services != ()  # a dry run removes nothing
+    # The Python API says the same as the CLI (envkit.gc(swarm=MANAGER)).
+    api = envkit.gc(swarm=cluster.manager_host, dry_run=True)
+    [reaped] = [r for r in api.reaped if r.candidate.project == stack.project]
+    assert isinstance(reaped.removed, SwarmDownResult)
+    assert reaped.removed.services == (f"{stack.project}_web",)
+    assert stack.engine.observe_swarm(stack.project).services != ()
     real = subprocess.run(gc, capture_output=True, text=True, timeout=300)
     assert real.returncode == 0, real.stderr
     assert stack.project in [r["project"] for r in json.loads(real.stdout)["removed"]]

@@ -154,6 +154,9 @@ def test_the_python_api(stack: Stack, engine: FakeEngine) -> None:
         envkit.gc(engine=engine, include_unexpiring=True)
     with pytest.raises(UsageError, match="older_than"):
         envkit.gc(engine=engine, older_than="soon")
+    # A Swarm goes by its leases only (tests/cluster/test_swarm_ops.py runs it for real).
+    with pytest.raises(UsageError, match="older_than, engine does not go with swarm"):
+        envkit.gc(swarm="unix:///nonexistent.sock", older_than="1d", engine=engine)
 
 
 def test_the_cli_reports_what_a_failed_removal_removed(tmp_path: Path) -> None:

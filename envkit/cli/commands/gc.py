@@ -146,8 +146,7 @@ def cmd_gc(args: argparse.Namespace, console: Console) -> int:
 
 def _swarm_gc(args: argparse.Namespace, say: Callable[[Outcome], None]) -> GcResult:
     """``gc --swarm MANAGER``: the stacks whose lease expired (``envkit.reconcile.swarm_gc``)."""
-    from envkit.engine.swarm import SwarmEngine
-    from envkit.reconcile.swarm_gc import collect_swarm_garbage
+    from envkit.reconcile.swarm_gc import collect_on_manager
 
     given = [o for o, v in (("--engine", args.engine), ("--older-than", args.older_than),
                             ("--include-unexpiring", args.include_unexpiring)) if v]  # fmt: skip
@@ -157,18 +156,9 @@ def _swarm_gc(args: argparse.Namespace, say: Callable[[Outcome], None]) -> GcRes
             hint="a Swarm stack goes when its lease (up --ttl) expires; collect one engine's "
             "instances with a separate 'envkit gc --engine E'",
         )
-    eng = SwarmEngine(args.swarm)
-    try:
-        return collect_swarm_garbage(
-            eng,
-            eng.list_leases,
-            engine_id=eng.identity,
-            dry_run=bool(args.dry_run),
-            lock_timeout_s=args.lock_timeout,
-            on_outcome=say,
-        )
-    finally:
-        eng.close()
+    return collect_on_manager(
+        args.swarm, dry_run=bool(args.dry_run), lock_timeout_s=args.lock_timeout, on_outcome=say
+    )
 
 
 def gc_json(result: GcResult) -> dict[str, Any]:
