@@ -3,7 +3,8 @@
 ``up``: under the instance's lock and the reservations of its fixed host ports
 (``envkit.reconcile.portlock``), observe -> plan -> (refuse on conflicts) -> renew the
 lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and check that
-what runs is what was planned. ``down``: under the same lock, remove the instance.
+what runs is what was planned (that read overlaps the start check's settle time; the
+containers' states come from the start check's list, made after it). ``down``: under the same lock, remove the instance.
 Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
 """
 
