@@ -2,10 +2,10 @@
 
 ``up``: under the instance's lock and the reservations of its fixed host ports
 (``envkit.reconcile.portlock``), observe -> plan -> (refuse on conflicts) -> renew the
-lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and check that
-what runs is what was planned (that read overlaps the start check's settle time; the
-containers' states come from the start check's list, made after it). ``down``: under the same lock, remove the instance.
-Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
+lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and
+check that what runs is what was planned (that read overlaps the start check's settle
+time; the containers' states come from the start check's list, made after it). ``down``:
+under the same lock, remove the instance. Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def up(
                     timeout_s=timeout_s,
                     expires=expires,
                     present_images=observed.images,
-                    while_settling=partial(_read_back, engine, desired, read_back),
+                    while_settling=lambda: read_back.append(_observe_all(engine, desired)),
                 )
             except EnvkitError as exc:
                 if _lost_a_port_race(exc, observed):
@@ -136,7 +136,7 @@ def up(
             # What runs must be what was planned: read the engine again and plan again.
             # Without ``wait`` that read overlapped the start check's settle time, and the
             # containers' states are the start check's list, made once it was over.
-            after_all = read_back[0] if read_back else _read_back(engine, desired, [])
+            after_all = read_back[0] if read_back else _observe_all(engine, desired)
             if applied is not None and applied.settled is not None:
                 listed = sorted(applied.settled, key=lambda c: c.name)
                 after_all = replace(after_all, containers=tuple(listed))
@@ -193,19 +193,16 @@ def _roll_back(desired: DesiredState, engine: Engine, reporter: Reporter, exc: E
     exc.hint = "publish another host port for this environment, or free this one and retry"
 
 
+def _observe_all(engine: Engine, desired: DesiredState) -> ObservedState:
+    """The whole instance as the engine has it now, with what pulls would fail."""
+    return with_pull_check(desired, engine, engine.observe(desired))
+
+
 def _observe(
     engine: Engine, desired: DesiredState, services: frozenset[str] | None
 ) -> ObservedState:
-    observed = with_pull_check(desired, engine, engine.observe(desired))
+    observed = _observe_all(engine, desired)
     return observed if services is None else scope_observed(observed, services)
-
-
-def _read_back(engine: Engine, desired: DesiredState, into: list[ObservedState]) -> ObservedState:
-    """The whole instance as the engine has it now (``up``'s convergence check), also
-    appended to ``into``."""
-    observed = with_pull_check(desired, engine, engine.observe(desired))
-    into.append(observed)
-    return observed
 
 
 def _renew_lease(
