@@ -81,20 +81,33 @@ with ThreadPoolExecutor(8) as pool:
     list(pool.map(one, range(n)))
 """
 
+
+def variant(script: str, *edits: tuple[str, str]) -> str:
+    """``script`` with each (old, new) edit made; an ``old`` that is not there exactly once
+    stops the benchmark, so an edit of the base script cannot leave a variant silently
+    equal to it."""
+    for old, new in edits:
+        if script.count(old) != 1:
+            raise SystemExit(f"benchmark floor variant: {old!r} is not in the script once")
+        script = script.replace(old, new)
+    return script
+
+
 # The same floor with envkit's start check written by hand: 0.3 s after the last start
 # (envkit.reconcile.readiness.START_SETTLE_S) one label-filtered list, and a container that
 # exited with a non-zero code fails it. A second reference for cold up: envkit keeps that
 # promise, the plain floor does not, and at 10 services the wait alone is ~0.13x.
-FLOOR_UP_CHECKED = (
-    FLOOR_UP.replace("    c.start()\n", "    c.start()\n    return time.monotonic()\n")
-    .replace("import sys, docker", "import sys, time, docker")
-    .replace(
+FLOOR_UP_CHECKED = variant(
+    FLOOR_UP,
+    ("    c.start()\n", "    c.start()\n    return time.monotonic()\n"),
+    ("import sys, docker", "import sys, time, docker"),
+    (
         "    list(pool.map(one, range(n)))\n",
         "    last = max(pool.map(one, range(n)))\n"
         "time.sleep(max(0.0, last + 0.3 - time.monotonic()))\n"
         "listed = client.api.containers(all=True, filters={'label': f'bench={project}'})\n"
         "assert not [c for c in listed if c['State'] == 'exited' and ' (0) ' not in c['Status']]\n",
-    )
+    ),
 )
 
 # The down floor does what the stack asks of a down: stop each container within its grace
@@ -117,8 +130,8 @@ for net in client.networks.list(filters={"label": f"bench={project}"}):
 
 # What the down floor was until 2026-12-01: kill and remove at once, no grace period. No
 # tool that honours ``stop_grace_period`` can reach it; it stays as a second reference.
-FLOOR_KILL = FLOOR_DOWN.replace(
-    "    c.stop(timeout=1)\n    c.remove(force=True)", "    c.remove(force=True)"
+FLOOR_KILL = variant(
+    FLOOR_DOWN, ("    c.stop(timeout=1)\n    c.remove(force=True)", "    c.remove(force=True)")
 )
 
 FLOOR_LEFT = """
