@@ -38,6 +38,7 @@ __all__ = [
     "load_remote",
     "read_env_file",
     "remove_owned_services",
+    "restore_node_logs",
     "wait_until",
 ]
 
@@ -94,10 +95,11 @@ def in_netns(path: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def link_down(node: ClusterNode, switch_netns: str) -> Iterator[None]:
-    """Cut ``node`` off the switch for the block (its veth end on the switch goes down), and
-    put it back afterwards even when the block fails."""
-    switch = Path(switch_netns).name
+def link_down(cluster: Cluster, node: ClusterNode) -> Iterator[None]:
+    """Cut ``node`` off the switch for the block (its veth end on the switch goes down),
+    and afterwards put it back as it was, even when the block fails: the link up, the node
+    Ready, and its logs readable through the manager (see :func:`restore_node_logs`)."""
+    switch = Path(cluster.client_netns).name
 
     def link(state: str) -> None:
         subprocess.run(
@@ -109,6 +111,101 @@ def link_down(node: ClusterNode, switch_netns: str) -> Iterator[None]:
         yield
     finally:
         link("up")
+        restore_node_logs(cluster, node)
+
+
+def _node_state(manager: Any, node: ClusterNode) -> str:
+    for n in manager.api.nodes():
+        if (n.get("Description") or {}).get("Hostname") == node.hostname:
+            return str((n.get("Status") or {}).get("State", ""))
+    return ""
+
+
+def _logs_readable(cluster: Cluster, manager: Any, node: ClusterNode) -> bool:
+    """A one-shot task on ``node`` writes a line; the manager's service log must give it
+    back with no word of its own (stream 3: "node ... is not available")."""
+    api = manager.api
+    service = api.create_service(
+        docker.types.TaskTemplate(
+            docker.types.ContainerSpec(cluster.image, ["echo", "envkit-log-probe"]),
+            restart_policy=docker.types.RestartPolicy(condition="none"),
+            placement=docker.types.Placement(constraints=[f"node.hostname=={node.hostname}"]),
+        ),
+        name=f"envkit-log-probe-{node.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}",
+        labels={OWNER: "log-probe"},
+    )["ID"]
+    try:
+        wait_until(
+            f"the log probe to run on {node.hostname}",
+            lambda: any(
+                t["Status"]["State"] == "complete" for t in api.tasks({"service": service})
+            ),
+            timeout=30,
+        )
+        raw = api._get(
+            api._url("/services/{0}/logs", service),
+            params={"stdout": 1, "stderr": 1},
+            stream=False,
+            timeout=10,
+        ).content
+        frames, i = [], 0
+        while i + 8 <= len(raw):
+            size = int.from_bytes(raw[i + 4 : i + 8], "big")
+            frames.append((raw[i], raw[i + 8 : i + 8 + size]))
+            i += 8 + size
+        return any(b"envkit-log-probe" in d for _, d in frames) and all(s != 3 for s, _ in frames)
+    except (AssertionError, docker.errors.DockerException, OSError):
+        return False
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            api.remove_service(service)
+
+
+def restore_node_logs(
+    cluster: Cluster, node: ClusterNode, timeout: float = 60.0, *, restart: bool = False
+) -> None:
+    """Wait until ``node`` is Ready and the manager reads its logs again. A node that was
+    cut off sometimes comes back Ready while the manager's log broker has lost it for good
+    (moby/moby#35011: every later service log with a task there says "node ... is not
+    available"); the remedy is a restart of that node's engine, done here through the
+    idempotent ``scripts/cluster-up.sh``, so one test's cut does not break the next test's
+    logs. ``restart``: restart the engine without asking the log broker first (its test)."""
+    manager = docker.DockerClient(base_url=cluster.manager_host, timeout=30)
+    try:
+        wait_until(f"{node.hostname} to be ready", lambda: _node_state(manager, node) == "ready",
+                   timeout=timeout)  # fmt: skip
+        deadline = time.monotonic() + (0 if restart else 20)
+        while time.monotonic() < deadline:
+            if _logs_readable(cluster, manager, node):
+                return
+            time.sleep(1)
+        pid = int((RUN_DIR / node.name / "dockerd.pid").read_text(encoding="utf-8"))
+        os.kill(pid, 15)
+        wait_until(f"the engine of {node.hostname} to stop", lambda: not _alive(pid), timeout=60)
+        subprocess.run(
+            ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "cluster-up.sh")],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+        wait_until(f"{node.hostname} to be ready", lambda: _node_state(manager, node) == "ready",
+                   timeout=timeout)  # fmt: skip
+        wait_until(
+            f"the manager to read the logs of {node.hostname} after its engine restarted",
+            lambda: _logs_readable(cluster, manager, node),
+            timeout=timeout,
+            interval=1,
+        )
+    finally:
+        manager.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _require(values: dict[str, str], path: Path, *keys: str) -> None:

@@ -222,7 +222,7 @@ def test_a_node_cut_off_shows_in_the_plan_and_up_converges_when_it_is_back(
     assert stack.running_nodes("app") == ["envkit-n1", "envkit-n2", "envkit-n3"]
     version = stack.versions()["app"]
     n3 = cluster.nodes[2]
-    with link_down(n3, cluster.client_netns):
+    with link_down(cluster, n3):
         plan = wait_until(
             "the plan to show tasks rescheduled off envkit-n3",
             lambda: "node down" in (p := stack.plan()).render() and p,
