@@ -111,7 +111,7 @@ class SwarmEnvironment(Environment):
         """The service logs of ``service`` (or every service) through the manager, each line
         prefixed ``service.replica@node | `` when there are several tasks."""
         from envkit.engine.base import LogOptions
-        from envkit.reconcile.swarm_status import split_details
+        from envkit.reconcile.swarm_status import incomplete_logs, log_sources, split_details
 
         wanted = self._check_service(service) if service is not None else None
         manager = self._manager()
@@ -134,12 +134,20 @@ class SwarmEnvironment(Environment):
             }
             prefix = len(set(names.values())) > 1
             out: list[str] = []
-            for s in services:
-                raw = b"".join(manager.service_logs(s.id, LogOptions(tail=tail)))
-                for line in raw.decode("utf-8", "replace").splitlines():
+            said: list[str] = []
+            sources, unread = log_sources(services)
+            for source in sources:
+                chunks = manager.read_logs(
+                    source.kind, source.id, LogOptions(tail=tail), engine_said=said.append
+                )
+                for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
                     task, text = split_details(line, timestamps=False)
-                    name = names.get(task, f"{s.service}.{task[:12]}")
+                    name = names.get(task, f"{source.service.service}.{task[:12]}")
                     out.append(f"{name} | {text}\n" if prefix else f"{text}\n")
+            if said or unread:
+                raise incomplete_logs(
+                    list(dict.fromkeys(said)), [names.get(t.id, t.id[:12]) for t in unread]
+                )
             return "".join(out)
         finally:
             manager.close()

@@ -20,8 +20,9 @@ from __future__ import annotations
 import http.client
 import json
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal
 from urllib.parse import quote
 
 from envkit.engine.base import LogOptions
@@ -375,38 +376,90 @@ class SwarmEngine:
             raise self._fail(exc, "remove", f"service {service_id}") from exc
 
     def task_logs(self, task_id: str, lines: int) -> list[str]:
-        try:
-            res = self.api._get(
-                self.api._url("/tasks/{0}/logs", task_id),
-                params={"stdout": 1, "stderr": 1, "tail": lines},
-                stream=False,
-            )
-            self.api._raise_for_status(res)
-            raw = res.content
-        except self._errors:
-            return []
-        return _demux(raw)[-lines:]
+        """The last ``lines`` lines a task wrote, for a failure's detail. When the manager
+        says it could not read them (the node's log session is down, as for a few seconds
+        after the node reconnects), ask again, twice, then end with what it said instead."""
+        said: list[str] = []
+        for attempt in range(3):
+            if attempt:
+                time.sleep(0.5 * attempt)
+            try:
+                res = self.api._get(
+                    self.api._url("/tasks/{0}/logs", task_id),
+                    params={"stdout": 1, "stderr": 1, "tail": lines},
+                    stream=False,
+                )
+                self.api._raise_for_status(res)
+                raw = res.content
+            except self._errors:
+                return []
+            text, said = demux_log_frames(raw)
+            if not said:
+                return text[-lines:]
+        notes = [f"(the manager could not read these logs: {m})" for m in self._named(said)]
+        return text[-lines:] + notes
 
-    def service_logs(
-        self, service_id: str, options: LogOptions, *, follow: bool = False
+    def read_logs(
+        self,
+        kind: Literal["service", "task"],
+        object_id: str,
+        options: LogOptions,
+        *,
+        follow: bool = False,
+        engine_said: Callable[[str], None],
     ) -> Iterator[bytes]:
-        """``/services/{id}/logs`` with details (which task wrote each line); the engine
-        has no ``until`` there, so ``options.until`` is refused before this is called."""
+        """``/services/{id}/logs`` or ``/tasks/{id}/logs`` with details (which task wrote
+        each line); the engine has no ``until`` there, so ``options.until`` is refused
+        before this is called. What the manager says about the stream itself (stream 3 of
+        the multiplexed format, e.g. that a node's logs cannot be read) goes to
+        ``engine_said``, node ids followed by hostnames, never into the log lines. The
+        SDK's own reader drops the stream number, so the frames are read here."""
+        params = {
+            "details": True,
+            "follow": follow,
+            "stdout": True,
+            "stderr": True,
+            "since": options.since,
+            "timestamps": options.timestamps,
+            "tail": "all" if options.tail is None else options.tail,
+        }
         try:
-            chunks = self.api.service_logs(
-                service_id,
-                details=True,
-                follow=follow,
-                stdout=True,
-                stderr=True,
-                since=options.since,
-                timestamps=options.timestamps,
-                tail="all" if options.tail is None else options.tail,
-                is_tty=False,
+            api = self.api
+            res = api._get(
+                api._url(f"/{kind}s/{{0}}/logs", object_id),
+                params={k: v for k, v in params.items() if v is not None},
+                stream=True,
             )
-            yield from chunks
+            api._raise_for_status(res)
+            if follow:
+                api._disable_socket_timeout(api._get_raw_response_socket(res))
+            for stream, data in read_log_frames(res.raw.read):
+                if stream == SYSTEM_ERR:
+                    for message in self._named([data.decode("utf-8", "replace")]):
+                        engine_said(message)
+                else:
+                    yield data
         except self._errors as exc:
-            raise self._fail(exc, "read the logs of", f"service {service_id}") from exc
+            raise self._fail(exc, "read the logs of", f"{kind} {object_id}") from exc
+
+    def _named(self, messages: list[str]) -> list[str]:
+        """The manager's log-stream messages without the gRPC wrapping, each node id
+        followed by the node's hostname."""
+        out = [_clean_stream_message(m) for m in messages]
+        ids = {i for m in out for i in _NODE_ID.findall(m)}
+        if not ids:
+            return out
+        try:
+            names = {
+                str(n.get("ID")): str((n.get("Description") or {}).get("Hostname") or "")
+                for n in self._list("/nodes")
+            }
+        except self._errors:
+            return out
+        return [
+            _NODE_ID.sub(lambda g: f"{g[0]} ({names[g[0]]})" if names.get(g[0]) else g[0], m)
+            for m in out
+        ]
 
     def containers_left(self, service_names: list[str]) -> int:
         """Tasks of these services that still hold a container (Swarm removes asynchronously)."""
@@ -466,16 +519,70 @@ def _task_version(t: Mapping[str, Any], service: Mapping[str, Any]) -> int | Non
     return int((service.get("Version") or {}).get("Index", 0)) if same else 0
 
 
-def _demux(raw: bytes) -> list[str]:
-    """Docker's multiplexed log stream (8-byte frame headers) or plain text, as lines."""
-    out: list[bytes] = []
-    i = 0
-    if raw[:1] in (b"\x00", b"\x01", b"\x02") and len(raw) >= 8:
-        while i + 8 <= len(raw):
-            size = int.from_bytes(raw[i + 4 : i + 8], "big")
-            out.append(raw[i + 8 : i + 8 + size])
-            i += 8 + size
-        text = b"".join(out)
-    else:
-        text = raw
-    return text.decode("utf-8", "replace").splitlines()
+SYSTEM_ERR = 3  # the multiplexed stream's fourth stream: the engine's own messages
+_NODE_ID = re.compile(r"(?<=node )[a-z0-9]{25}\b")
+_RPC_WRAPPING = re.compile(r"^(?:Error grabbing logs: )?(?:rpc error: code = \w+ desc = )?")
+
+
+def read_log_frames(read: Callable[[int], bytes]) -> Iterator[tuple[int, bytes]]:
+    """The frames of Docker's multiplexed stream, ``(stream, payload)``, from ``read(n)``
+    (a socket's or a response's read): an 8-byte header (stream 0-3, three zero bytes,
+    a big-endian length) before each payload. Ends at the end of the input, or at a
+    header that is not one (the rest is then yielded as stream 1: a TTY's raw stream)."""
+    while True:
+        header = _read_exactly(read, 8)
+        if not header:
+            return
+        if len(header) < 8 or header[0] > SYSTEM_ERR or header[1:4] != b"\0\0\0":
+            rest = header + b"".join(iter(lambda: read(65536), b""))
+            yield 1, rest
+            return
+        size = int.from_bytes(header[4:8], "big")
+        if size:
+            yield header[0], _read_exactly(read, size)
+
+
+def _read_exactly(read: Callable[[int], bytes], n: int) -> bytes:
+    parts: list[bytes] = []
+    while n > 0:
+        part = read(n)
+        if not part:
+            break
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def demux_log_frames(raw: bytes) -> tuple[list[str], list[str]]:
+    """A whole multiplexed log answer (or a TTY's plain text): its lines (stdout and
+    stderr in order) and what the engine said about the stream (stream 3)."""
+    view = memoryview(raw)
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = bytes(view[pos : pos + n])
+        pos += len(chunk)
+        return chunk
+
+    text: list[bytes] = []
+    said: list[str] = []
+    for stream, data in read_log_frames(read):
+        if stream == SYSTEM_ERR:
+            said.append(data.decode("utf-8", "replace").strip())
+        else:
+            text.append(data)
+    return b"".join(text).decode("utf-8", "replace").splitlines(), said
+
+
+def _clean_stream_message(message: str) -> str:
+    """``Error grabbing logs: rpc error: code = Unknown desc = warning: incomplete log
+    stream. some logs could not be retrieved for the following reasons: node X is not
+    available`` -> ``incomplete log stream: node X is not available``."""
+    text = _RPC_WRAPPING.sub("", message.strip())
+    head, sep, reasons = text.partition(
+        ". some logs could not be retrieved for the following reasons: "
+    )
+    if sep:
+        text = head.removeprefix("warning: ") + ": " + reasons
+    return text

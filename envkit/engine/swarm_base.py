@@ -7,9 +7,9 @@ consumes them and tests build them by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from envkit.engine.base import LogOptions
 
@@ -109,11 +109,19 @@ class ServiceOrchestrator(Protocol):
 
     def task_logs(self, task_id: str, lines: int) -> list[str]: ...
 
-    def service_logs(
-        self, service_id: str, options: LogOptions, *, follow: bool = False
+    def read_logs(
+        self,
+        kind: Literal["service", "task"],
+        object_id: str,
+        options: LogOptions,
+        *,
+        follow: bool = False,
+        engine_said: Callable[[str], None],
     ) -> Iterator[bytes]:
-        """The service's log lines, each ``[TIMESTAMP ]DETAILS TEXT`` (DETAILS: the
-        engine's ``com.docker.swarm.task.id=...`` list), as they come when ``follow``."""
+        """A service's (or one task's) log lines, each ``[TIMESTAMP ]DETAILS TEXT``
+        (DETAILS: the engine's ``com.docker.swarm.task.id=...`` list), as they come when
+        ``follow``; what the manager says about the stream (logs it could not read) goes
+        to ``engine_said``."""
         ...
 
     def containers_left(self, service_names: list[str]) -> int: ...

@@ -303,7 +303,10 @@ def _update_failed(
     lines = []
     for t in failed[:3]:
         lines.append(f"  task {t.id[:12]} on {t.node or '?'}: {t.state}: {t.error or t.message}")
-        lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
+        if t.node_ready:
+            lines += [f"    | {line}" for line in engine.task_logs(t.id, 5)]
+        else:  # the read would wait for the node until the socket times out
+            lines.append(f"    | (logs not read: {t.node or 'its node'} is down)")
     what = what or {"rollback_completed": "was rolled back", "rollback_paused": "rollback paused",
                     "paused": "update paused"}.get(s.update_state, "tasks keep failing")  # fmt: skip
     why = failed[0].error if failed else ""

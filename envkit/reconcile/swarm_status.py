@@ -23,14 +23,19 @@ The document keeps the shape family of the one-engine document (``envkit.reconci
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from envkit.engine.swarm_base import ObservedService, ObservedSwarm, ObservedTask
+from envkit.errors import EngineError
 from envkit.reconcile.status import STATUS_FORMAT_VERSION, address
 
 __all__ = [
+    "LogSource",
     "desired_count",
+    "incomplete_logs",
+    "log_sources",
     "service_mode",
     "service_rows",
     "service_state",
@@ -205,3 +210,48 @@ def split_details(line: str, *, timestamps: bool) -> tuple[str, str]:
         return "", line
     text = text if sep else ""
     return task, f"{stamp} {text}" if stamp else text
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    """One log read: a whole service, or one of its tasks."""
+
+    service: ObservedService
+    kind: Literal["service", "task"]
+    id: str
+
+
+def log_sources(
+    services: list[ObservedService],
+) -> tuple[list[LogSource], list[ObservedTask]]:
+    """Where to read the logs of ``services``: one read per service, but a service with a
+    task on a node that is down is read task by task from the nodes that are up. (The
+    manager's service log waits for every node that holds one of the service's tasks, so
+    one node it has lost holds the whole read until the socket times out; a task's own
+    log on a node that is up answers at once.) Also returns the tasks left unread."""
+    sources: list[LogSource] = []
+    unread: list[ObservedTask] = []
+    for s in services:
+        if all(t.node_ready or not t.node for t in s.tasks):
+            sources.append(LogSource(s, "service", s.id))
+            continue
+        for t in s.tasks:
+            if t.node and t.node_ready:
+                sources.append(LogSource(s, "task", t.id))
+            elif t.node:
+                unread.append(t)
+    return sources, unread
+
+
+def incomplete_logs(said: Sequence[str], unread: Sequence[str] = ()) -> EngineError:
+    """The lines shown are not all there are: the tasks on nodes that are down (``unread``,
+    by name), and what the manager said (most often a node whose log session with it is
+    down)."""
+    reasons = [f"{name} is on a node that is down" for name in unread] + list(said)
+    return EngineError(
+        "the Swarm manager could not read every log: " + "; ".join(reasons),
+        code="logs-incomplete",
+        hint="the lines above are what it could read. A node's log session comes back "
+        "seconds after the node reconnects; if it stays down while the node is Ready, "
+        "restart the docker engine on that node (moby/moby#35011)",
+    )

@@ -12,6 +12,7 @@ import contextlib
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,8 @@ def test_a_node_cut_off_shows_in_the_plan_and_up_converges_when_it_is_back(
     cluster: Cluster, stack: Stack
 ) -> None:
     extra = "  replicas: 3\n  placement: {max_replicas_per_node: 2}\n"
-    stack.services = {"app": _service("app", stack.owner, extra)}
+    command = '[sh, -c, "echo app up; exec sleep 3600"]'
+    stack.services = {"app": _service("app", stack.owner, extra, command)}
     stack.up()
     assert stack.running_nodes("app") == ["envkit-n1", "envkit-n2", "envkit-n3"]
     version = stack.versions()["app"]
@@ -230,6 +232,23 @@ def test_a_node_cut_off_shows_in_the_plan_and_up_converges_when_it_is_back(
         )
         assert "tasks rescheduled from envkit-n3 (node down)" in plan.render(), plan.render()
         assert plan.changes[0].action is ServiceAction.CONVERGE
+
+        # The manager's service log would wait for envkit-n3 until the socket times out
+        # (60 s); envkit reads the tasks on the nodes that are up and names the one it could
+        # not read.
+        started = time.monotonic()
+        logs = subprocess.run(
+            [sys.executable, "-m", "envkit", "-f", str(stack.file), "logs", "dev", "app"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert time.monotonic() - started < 30, logs
+        assert logs.returncode == 1 and "error[logs-incomplete]" in logs.stderr, logs
+        assert "@envkit-n3 is on a node that is down" in logs.stderr, logs.stderr
+        shown = [line.split(" | ", 1) for line in logs.stdout.splitlines()]
+        assert len(shown) >= 2 and all(text == "app up" for _, text in shown), logs.stdout
+        assert not any("envkit-n3" in name for name, _ in shown), logs.stdout
     up = stack.up(timeout=180)  # waits until n3 has stopped its old task
     assert [c.action for c in up.services] == [ServiceAction.CONVERGE]
     assert stack.plan().empty

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from envkit.cli.console import Console
     from envkit.engine.base import ObservedContainer
     from envkit.engine.swarm_base import ObservedService
+    from envkit.reconcile.swarm_status import LogSource
 
 __all__ = ["Prefixer", "cmd_logs"]
 
@@ -119,7 +120,7 @@ def _swarm_logs(args: argparse.Namespace, console: Console, endpoint: str) -> in
     from envkit.cli.commands.swarm_read import nothing_runs, observe, task_names
     from envkit.errors import EnvkitError, UsageError
     from envkit.reconcile.plan import dependency_order
-    from envkit.reconcile.swarm_status import split_details
+    from envkit.reconcile.swarm_status import incomplete_logs, log_sources, split_details
 
     if args.until is not None:
         raise UsageError(
@@ -164,14 +165,36 @@ def _swarm_logs(args: argparse.Namespace, console: Console, endpoint: str) -> in
             with lock:
                 console.out(prefix.line(name, text))
 
-        def pump(service: ObservedService) -> None:
-            for raw in _lines(eng.service_logs(service.id, options, follow=args.follow)):
-                emit(service, raw)
+        sources, unread = log_sources(chosen)
+        if args.index is not None:
+            sources = [x for x in sources if x.kind == "service" or x.id in names]
+            unread = [t for t in unread if t.id in names]
+        said: list[str] = []
 
-        if not args.follow:
-            for s in chosen:
-                pump(s)
-            return 0
-        return _follow(chosen, pump)
+        def engine_said(message: str) -> None:
+            # Following, say it at once (the stream goes on); otherwise after the lines.
+            with lock:
+                if message not in said:
+                    said.append(message)
+                    if args.follow:
+                        console.err(f"warning: {message}")
+
+        def pump(source: LogSource) -> None:
+            chunks = eng.read_logs(
+                source.kind, source.id, options, follow=args.follow, engine_said=engine_said
+            )
+            for raw in _lines(chunks):
+                emit(source.service, raw)
+
+        unread_names = [names.get(t.id, t.id[:12]) for t in unread]
+        if args.follow:
+            for name in unread_names:
+                console.err(f"warning: the logs of {name} cannot be read: its node is down")
+            return _follow(sources, pump)
+        for source in sources:
+            pump(source)
+        if said or unread_names:
+            raise incomplete_logs(said, unread_names)
+        return 0
     finally:
         eng.close()
