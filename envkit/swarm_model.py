@@ -166,6 +166,8 @@ class SwarmStack:
     networks: tuple[SwarmNetwork, ...] = ()
     secrets: tuple[SwarmObject, ...] = ()
     configs: tuple[SwarmObject, ...] = ()
+    # engine: {swarm:, resolve_image:}: always | changed | never (envkit.reconcile.swarm_images)
+    resolve_image: str = "always"
 
     @property
     def project(self) -> str:

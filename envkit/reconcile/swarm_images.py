@@ -31,13 +31,20 @@ class Pinned:
     notes: tuple[str, ...] = ()  # one line per image kept at the digest it runs
 
 
-def unpinned_refs(stack: SwarmStack) -> list[str]:
-    """The image references to resolve: each once, those without a digest already."""
+def unpinned_refs(stack: SwarmStack, observed: ObservedSwarm | None = None) -> list[str]:
+    """The image references to resolve: each once, those without a digest already. With
+    ``resolve_image: changed`` (and ``observed``), not those every service using them
+    already runs pinned: their digest is kept without asking the registry."""
     out: list[str] = []
     for svc in stack.services:
         ref = svc.spec.image
-        if ref and "@" not in ref and ref not in out:
-            out.append(ref)
+        if not ref or "@" in ref or ref in out:
+            continue
+        if stack.resolve_image == "changed" and observed is not None:
+            users = [s for s in stack.services if s.spec.image == ref]
+            if all(_running_digest(observed, s, ref) is not None for s in users):
+                continue
+        out.append(ref)
     return out
 
 
@@ -59,7 +66,10 @@ def pin_images(
     stack: SwarmStack, digests: Mapping[str, str | None], observed: ObservedSwarm
 ) -> Pinned:
     """``stack`` with each service's image as ``ref@digest`` where ``digests`` has one for
-    ``ref``, else the digest the running service already has (with a note), else as is."""
+    ``ref``, else the digest the running service already has (with a note, unless
+    ``resolve_image: changed`` chose not to ask), else as is. ``never``: as is."""
+    if stack.resolve_image == "never":
+        return Pinned(stack)
     services: list[SwarmService] = []
     notes: list[str] = []
     for svc in stack.services:
@@ -67,7 +77,7 @@ def pin_images(
         digest = digests.get(ref) if ref and "@" not in ref else None
         if digest is None and ref and "@" not in ref:
             digest = _running_digest(observed, svc, ref)
-            if digest is not None:
+            if digest is not None and ref in digests:  # asked, and no registry answered
                 notes.append(
                     f"{svc.name}: no registry answered for {ref}; keeping the digest it runs "
                     f"({digest[:19]})"
@@ -87,5 +97,7 @@ def pinned(
 ) -> Pinned:
     """Resolve ``stack``'s unpinned images with ``resolve`` (the engine's
     ``image_digests``) and pin them."""
-    refs = unpinned_refs(stack)
+    if stack.resolve_image == "never":
+        return Pinned(stack)
+    refs = unpinned_refs(stack, observed)
     return pin_images(stack, resolve(refs) if refs else {}, observed)

@@ -21,14 +21,16 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.model import EngineSetting
 from envkit.stackfile.document import Document
 
-__all__ = ["engine_setting", "swarm_manager"]
+ResolveImage = Literal["always", "changed", "never"]
+
+__all__ = ["ResolveImage", "engine_setting", "swarm_manager", "swarm_resolve_image"]
 
 _Fail = Callable[[str, str, DocPath, str], None]
 _CONTEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -77,6 +79,18 @@ def swarm_manager(doc: Document, environment: str) -> str | None:
     if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
         return str(engine["swarm"])
     return None
+
+
+def swarm_resolve_image(data: dict[str, Any], environment: str) -> ResolveImage:
+    """How a Swarm environment pins its images (``engine: {swarm: ..., resolve_image:}``,
+    as ``docker stack deploy --resolve-image``): ``always`` (the default) asks the
+    registry at every deploy, ``changed`` only for an image whose reference changed,
+    ``never`` sends the references as written. ``data``: the stack document's data."""
+    envs = data.get("environments")
+    env_def = envs.get(environment) if isinstance(envs, dict) else None
+    engine = env_def.get("engine") if isinstance(env_def, dict) else None
+    mode = engine.get("resolve_image") if isinstance(engine, dict) else None
+    return mode if mode in ("changed", "never") else "always"
 
 
 def _address_or_context(text: str, at: DocPath, fail: _Fail, where: str) -> EngineSetting | None:
@@ -149,7 +163,7 @@ def _mapping(
 ) -> EngineSetting | None:
     host, context, tls = raw.get("host"), raw.get("context"), raw.get("tls")
     if "swarm" in raw:
-        if len(raw) > 1:
+        if set(raw) - {"swarm", "resolve_image"}:
             fail(
                 "invalid-engine",
                 "swarm: names a Swarm manager on its own (no host, context or tls beside it)",
@@ -157,6 +171,14 @@ def _mapping(
                 "engine: {swarm: unix:///PATH | tcp://HOST:2376 | ssh://USER@HOST}",
             )
         return None  # a Swarm environment: envkit.engine.swarm connects to its manager
+    if "resolve_image" in raw:
+        fail(
+            "invalid-engine",
+            "resolve_image: applies to a Swarm environment only (engine: {swarm: ...})",
+            (*at, "resolve_image"),
+            "remove it: a container engine runs the image it pulled, by its id",
+        )
+        return None
     if (host is None) == (context is None):
         fail(
             "invalid-engine",

@@ -74,7 +74,12 @@ def to_swarm(rendered: Rendered, desired: DesiredState) -> SwarmStack:
     )
     # The task hash records sensitive values as keyed tokens (envkit.secretkey).
     keyed = with_secret_key(desired)
-    return SwarmStack(keyed, services, tuple(networks), secrets, configs)
+    resolve = "always"
+    if rendered.document is not None:
+        from envkit.stackfile.enginesetting import swarm_resolve_image
+
+        resolve = swarm_resolve_image(rendered.document.data, rendered.environment)
+    return SwarmStack(keyed, services, tuple(networks), secrets, configs, resolve)
 
 
 class _SwarmReader(TreeReader):

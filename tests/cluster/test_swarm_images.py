@@ -154,6 +154,17 @@ def test_bundle_push_to_the_env_registry_then_up_pins_every_node_to_one_digest(
         images.build(ref, "b")  # the tag moves
         _ok(_envkit(stack, "bundle", "save", "out", "-o", "b.envkit.tar.gz"))
         _ok(_envkit(stack, "bundle", "push", "b.envkit.tar.gz", "--env", "prod"))
+        text = stack.read_text(encoding="utf-8")
+        prod = 'prod: {engine: {swarm: "' + cluster.manager_host + '"}'
+
+        def resolve_image(mode: str) -> None:
+            assert prod in text
+            mode_text = prod[:-1] + f", resolve_image: {mode}}}"
+            stack.write_text(text.replace(prod, mode_text), encoding="utf-8")
+
+        resolve_image("changed")  # the reference did not change: the running digest stays
+        assert _envkit(stack, "plan", "prod", "--detailed-exitcode").returncode == 0
+        stack.write_text(text, encoding="utf-8")  # always (the default): the moved tag shows
         plan = _envkit(stack, "plan", "prod", "--detailed-exitcode")
         assert plan.returncode == 2, plan
         digest_a = image_a.split("@")[1]
@@ -166,6 +177,11 @@ def test_bundle_push_to_the_env_registry_then_up_pins_every_node_to_one_digest(
         running = _running_images(manager, name)
         assert len(running) == 3 and set(running.values()) == {image_b}
         assert _envkit(stack, "plan", "prod", "--detailed-exitcode").returncode == 0
+
+        resolve_image("never")  # the reference as written, as docker stack deploy would send it
+        _ok(_envkit(stack, "up", "prod"))
+        spec = _service(manager, name)["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert spec["Image"] == in_registry
 
 
 def test_bundle_load_onto_every_node_runs_a_registryless_swarm(

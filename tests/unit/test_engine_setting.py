@@ -132,6 +132,9 @@ def test_a_huge_tls_file_is_refused(tmp_path: Path) -> None:
         ("'unix://'", "names no socket"),
         ("'bad context!'", "is neither an engine address nor a context name"),
         ("{host: release-box}", "a context name goes under context:"),
+        ("{host: 'tcp://h', resolve_image: never}", "applies to a Swarm environment only"),
+        ("{swarm: 'unix:///m.sock', resolve_image: sometimes}", "resolve_image"),
+        ("{swarm: 'unix:///m.sock', host: 'tcp://h'}", "names a Swarm manager on its own"),
     ],
 )
 def test_bad_settings_are_located_errors(tmp_path: Path, text: str, message: str) -> None:

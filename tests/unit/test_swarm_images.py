@@ -117,3 +117,66 @@ def test_a_running_digest_of_another_image_is_not_kept(tmp_path: Path) -> None:
     pins = pin_images(changed, {other: None}, observed)
     assert _images(pins.stack)["web"] == other  # 1.3 was never pinned: the tag as written
     assert pins.notes == ()
+
+
+def _with_mode(mode: str) -> str:
+    return TEXT.replace(
+        '{swarm: "unix:///run/m.sock"}', f'{{swarm: "unix:///run/m.sock", resolve_image: {mode}}}'
+    )
+
+
+def test_resolve_image_never_sends_the_references_as_written(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, _with_mode("never"))
+    assert stack.resolve_image == "never"
+
+    def resolve(refs: list[str]) -> dict[str, str | None]:
+        raise AssertionError("never asks the registry")
+
+    deployed = pin_images(_stack(tmp_path), {REF: A}, ObservedSwarm("s-dev")).stack  # always
+    running = _observed(deployed)
+    pins = pinned(resolve, stack, running)
+    assert _images(pins.stack) == _images(stack) and pins.notes == ()
+    # A stack deployed pinned, then set to never: the plan moves the services to the tag.
+    plan = swarm_plan(pins.stack, running)
+    assert {c.service for c in plan.changes} == {"web", "api"}
+
+
+def test_resolve_image_changed_asks_only_for_images_not_running_pinned(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, _with_mode("changed"))
+    asked: list[list[str]] = []
+
+    def resolve(refs: list[str]) -> dict[str, str | None]:
+        asked.append(refs)
+        return dict.fromkeys(refs, B)  # the tag has moved in the registry
+
+    first = pinned(resolve, stack, ObservedSwarm("s-dev"))  # nothing runs: asked
+    assert asked == [[REF]] and _images(first.stack)["web"] == f"{REF}@{B}"
+
+    running = _observed(pin_images(stack, {REF: A}, ObservedSwarm("s-dev")).stack)
+    asked.clear()
+    again = pinned(resolve, stack, running)  # every user runs it pinned: kept, not asked
+    assert asked == [] and again.notes == ()
+    assert _images(again.stack)["web"] == f"{REF}@{A}"
+    assert swarm_plan(again.stack, running).changes == ()
+
+    # Under always (the default) the moved tag is a rolling update.
+    always = pinned(resolve, _stack(tmp_path), running)
+    assert _images(always.stack)["web"] == f"{REF}@{B}"
+    assert swarm_plan(always.stack, running).changes != ()
+
+
+def test_resolve_image_changed_asks_when_a_service_gets_a_new_reference(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, _with_mode("changed"))
+    running = _observed(pin_images(stack, {REF: A}, ObservedSwarm("s-dev")).stack)
+    new = REF.replace(":1.4", ":1.5")
+    changed = _stack(tmp_path, _with_mode("changed").replace(':1.4", deploy', ':1.5", deploy'))
+    assert changed.service("web").spec.image == new
+    asked: list[list[str]] = []
+
+    def resolve(refs: list[str]) -> dict[str, str | None]:
+        asked.append(refs)
+        return dict.fromkeys(refs, B)
+
+    pins = pinned(resolve, changed, running)
+    assert asked == [[new]]  # api still runs 1.4 pinned: not asked
+    assert _images(pins.stack) == {**_images(changed), "web": f"{new}@{B}", "api": f"{REF}@{A}"}
