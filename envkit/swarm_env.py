@@ -109,7 +109,9 @@ class SwarmEnvironment(Environment):
 
     def logs(self, service: str | None = None, *, tail: int | None = None) -> str:
         """The service logs of ``service`` (or every service) through the manager, each line
-        prefixed ``service.replica@node | `` when there are several tasks."""
+        prefixed ``service.replica@node | `` when there are several tasks. When the manager
+        cannot read them all (a node down), ``EngineError`` (``logs-incomplete``) says which,
+        with the lines it could read as its ``detail``."""
         from envkit.engine.base import LogOptions
         from envkit.reconcile.swarm_status import incomplete_logs, log_sources, split_details
 
@@ -146,7 +148,9 @@ class SwarmEnvironment(Environment):
                     out.append(f"{name} | {text}\n" if prefix else f"{text}\n")
             if said or unread:
                 raise incomplete_logs(
-                    list(dict.fromkeys(said)), [names.get(t.id, t.id[:12]) for t in unread]
+                    list(dict.fromkeys(said)),
+                    [names.get(t.id, t.id[:12]) for t in unread],
+                    read="".join(out),
                 )
             return "".join(out)
         finally:

@@ -243,15 +243,19 @@ def log_sources(
     return sources, unread
 
 
-def incomplete_logs(said: Sequence[str], unread: Sequence[str] = ()) -> EngineError:
-    """The lines shown are not all there are: the tasks on nodes that are down (``unread``,
-    by name), and what the manager said (most often a node whose log session with it is
-    down)."""
+def incomplete_logs(
+    said: Sequence[str], unread: Sequence[str] = (), *, read: str | None = None
+) -> EngineError:
+    """The logs are not all there: the tasks on nodes that are down (``unread``, by name)
+    and what the manager said (most often a node whose log session with it is down).
+    ``read``: the lines that were read, kept as the error's detail (the Python API, which
+    has no stream to print them to first)."""
     reasons = [f"{name} is on a node that is down" for name in unread] + list(said)
     return EngineError(
         "the Swarm manager could not read every log: " + "; ".join(reasons),
         code="logs-incomplete",
-        hint="the lines above are what it could read. A node's log session comes back "
-        "seconds after the node reconnects; if it stays down while the node is Ready, "
-        "restart the docker engine on that node (moby/moby#35011)",
+        detail=read,
+        hint="what it could read is shown. A node's log session comes back seconds after "
+        "the node reconnects; if it stays down while the node is Ready, restart the docker "
+        "engine on that node (moby/moby#35011)",
     )

@@ -59,3 +59,42 @@ def test_attach_names_the_manager_without_connecting() -> None:
         with pytest.raises(UsageError) as caught:
             refused()
         assert caught.value.code == "swarm-environment" and caught.value.hint
+
+
+def test_logs_with_a_node_down_keep_what_was_read_and_name_what_was_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """env.logs() reads a service with a task on a node that is down task by task (the
+    manager's service log would wait for that node), and says which task it could not
+    read, with the lines it read as the error's detail."""
+    from envkit.engine.swarm_base import ObservedService, ObservedSwarm, ObservedTask
+    from envkit.errors import EngineError
+    from envkit.swarm_env import SwarmEnvironment
+
+    tasks = (
+        ObservedTask("t1", "s1", "envkit-n1", "running", "running", 4, slot=1),
+        ObservedTask("t3", "s1", "envkit-n3", "running", "running", 4, slot=3, node_ready=False),
+    )
+    asked: list[tuple[str, str]] = []
+
+    class Manager:
+        def observe_swarm(self, project: str) -> ObservedSwarm:
+            return ObservedSwarm(project, (ObservedService("s1", project + "_web", "web", 4,
+                                                           tasks=tasks),))  # fmt: skip
+
+        def read_logs(self, kind, object_id, options, *, follow=False, engine_said):  # type: ignore[no-untyped-def]
+            asked.append((kind, object_id))
+            yield b"com.docker.swarm.task.id=t1 hello from n1\n"
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(SwarmEnvironment, "_manager", lambda self: Manager())
+    env = envkit.loads(STACK).attach("cluster")
+    assert isinstance(env, SwarmEnvironment)
+    with pytest.raises(EngineError) as caught:
+        env.logs("web")
+    assert asked == [("task", "t1")]  # never the service read, never the lost node's task
+    assert caught.value.code == "logs-incomplete"
+    assert "web.3@envkit-n3 is on a node that is down" in caught.value.message
+    assert caught.value.detail == "web.1@envkit-n1 | hello from n1\n"
