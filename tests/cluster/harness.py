@@ -181,7 +181,7 @@ def restore_node_logs(
             time.sleep(1)
         pid = int((RUN_DIR / node.name / "dockerd.pid").read_text(encoding="utf-8"))
         os.kill(pid, 15)
-        wait_until(f"the engine of {node.hostname} to stop", lambda: not _alive(pid), timeout=60)
+        wait_until(f"the engine of {node.hostname} to stop", lambda: _ended(pid), timeout=60)
         subprocess.run(
             ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "cluster-up.sh")],
             check=True,
@@ -200,12 +200,13 @@ def restore_node_logs(
         manager.close()
 
 
-def _alive(pid: int) -> bool:
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie its parent has not reaped yet."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _require(values: dict[str, str], path: Path, *keys: str) -> None:
