@@ -64,7 +64,9 @@ t_images=$(now_ms)
 
 # Swarm. The heartbeat is short so that a node whose link goes down is seen Down in seconds.
 mgr="unix://$(sock_of n1)"
-if [ "$("$DOCKER" -H "$mgr" info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+# Only a node that is in no swarm joins one: a restarted node is "pending" until it has
+# reconnected, and `swarm join` there would fail ("already part of a swarm").
+if [ "$("$DOCKER" -H "$mgr" info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then
     "$DOCKER" -H "$mgr" swarm init --advertise-addr "$(addr_of n1)" \
         --listen-addr "$(addr_of n1):2377" --dispatcher-heartbeat 2s --task-history-limit 2 \
         --default-addr-pool 10.250.0.0/16 --default-addr-pool-mask-length 24 >/dev/null
@@ -72,7 +74,7 @@ fi
 token=$("$DOCKER" -H "$mgr" swarm join-token -q worker)
 for n in n2 n3; do
     h="unix://$(sock_of "$n")"
-    if [ "$("$DOCKER" -H "$h" info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    if [ "$("$DOCKER" -H "$h" info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then
         "$DOCKER" -H "$h" swarm join --token "$token" --advertise-addr "$(addr_of "$n")" \
             --listen-addr "$(addr_of "$n"):2377" "$(addr_of n1):2377" >/dev/null
     fi

@@ -167,9 +167,10 @@ def restore_node_logs(
     """Wait until ``node`` is Ready and the manager reads its logs again. A node that was
     cut off sometimes comes back Ready while the manager's log broker has lost it for good
     (moby/moby#35011: every later service log with a task there says "node ... is not
-    available"); the remedy is a restart of that node's engine, done here through the
-    idempotent ``scripts/cluster-up.sh``, so one test's cut does not break the next test's
-    logs. ``restart``: restart the engine without asking the log broker first (its test)."""
+    available"); the remedy is a restart of that node's engine
+    (``scripts/cluster-node-restart.sh``), so one test's cut does not break the next
+    test's logs. ``restart``: restart the engine without asking the log broker first
+    (the test of that remedy)."""
     manager = docker.DockerClient(base_url=cluster.manager_host, timeout=30)
     try:
         wait_until(f"{node.hostname} to be ready", lambda: _node_state(manager, node) == "ready",
@@ -179,15 +180,11 @@ def restore_node_logs(
             if _logs_readable(cluster, manager, node):
                 return
             time.sleep(1)
-        pid = int((RUN_DIR / node.name / "dockerd.pid").read_text(encoding="utf-8"))
-        os.kill(pid, 15)
-        wait_until(f"the engine of {node.hostname} to stop", lambda: _ended(pid), timeout=60)
-        subprocess.run(
-            ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "cluster-up.sh")],
-            check=True,
-            capture_output=True,
-            timeout=180,
+        script = Path(__file__).resolve().parents[2] / "scripts" / "cluster-node-restart.sh"
+        done = subprocess.run(
+            ["bash", str(script), node.name], capture_output=True, text=True, timeout=240
         )
+        assert done.returncode == 0, f"{script.name} {node.name} failed:\n{done.stderr}"
         wait_until(f"{node.hostname} to be ready", lambda: _node_state(manager, node) == "ready",
                    timeout=timeout)  # fmt: skip
         wait_until(
@@ -198,15 +195,6 @@ def restore_node_logs(
         )
     finally:
         manager.close()
-
-
-def _ended(pid: int) -> bool:
-    """The process is gone, or a zombie its parent has not reaped yet."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _require(values: dict[str, str], path: Path, *keys: str) -> None:
