@@ -433,7 +433,7 @@ class SwarmEngine:
             api._raise_for_status(res)
             if follow:
                 api._disable_socket_timeout(api._get_raw_response_socket(res))
-            for stream, data in read_log_frames(res.raw.read):
+            for stream, data in read_log_frames(res.raw.read, getattr(res.raw, "read1", None)):
                 if stream == SYSTEM_ERR:
                     for message in self._named([data.decode("utf-8", "replace")]):
                         engine_said(message)
@@ -524,18 +524,26 @@ _NODE_ID = re.compile(r"(?<=node )[a-z0-9]{25}\b")
 _RPC_WRAPPING = re.compile(r"^(?:Error grabbing logs: )?(?:rpc error: code = \w+ desc = )?")
 
 
-def read_log_frames(read: Callable[[int], bytes]) -> Iterator[tuple[int, bytes]]:
+def read_log_frames(
+    read: Callable[[int], bytes], read_some: Callable[[int], bytes] | None = None
+) -> Iterator[tuple[int, bytes]]:
     """The frames of Docker's multiplexed stream, ``(stream, payload)``, from ``read(n)``
     (a socket's or a response's read): an 8-byte header (stream 0-3, three zero bytes,
     a big-endian length) before each payload. Ends at the end of the input, or at a
-    header that is not one (the rest is then yielded as stream 1: a TTY's raw stream)."""
+    header that is not one: a TTY's raw stream, whose bytes are then yielded as stream 1
+    as they come (``read_some(n)``: whatever is there, up to n, for a followed stream)."""
+    more = read_some or read
     while True:
-        header = _read_exactly(read, 8)
-        if not header:
+        first = read(1)
+        if not first:
             return
-        if len(header) < 8 or header[0] > SYSTEM_ERR or header[1:4] != b"\0\0\0":
-            rest = header + b"".join(iter(lambda: read(65536), b""))
-            yield 1, rest
+        # A TTY's stream is told by its first byte (text, not a stream number), so a short
+        # line is shown at once, not when 8 bytes have come.
+        header = first if first[0] > SYSTEM_ERR else first + _read_exactly(read, 7)
+        if len(header) < 8 or header[1:4] != b"\0\0\0":
+            yield 1, header
+            while chunk := more(65536):
+                yield 1, chunk
             return
         size = int.from_bytes(header[4:8], "big")
         if size:

@@ -64,8 +64,34 @@ def test_frames_are_read_whole_whatever_size_the_reads_come_in(step: int) -> Non
 
 def test_a_tty_stream_has_no_frames_and_is_read_as_it_is() -> None:
     text = b"plain output\nfrom a tty\n"
-    assert list(read_log_frames(reader(text, 5))) == [(1, text)]
+    assert b"".join(d for _, d in read_log_frames(reader(text, 5))) == text
     assert demux_log_frames(text) == (["plain output", "from a tty"], [])
+
+
+def test_a_followed_tty_stream_comes_out_as_it_arrives() -> None:
+    """A TTY service's raw stream, followed: what has arrived is yielded at once, even a
+    line shorter than a frame header, not when the stream ends (it never does while
+    following)."""
+
+    class Stream:
+        def __init__(self) -> None:
+            self.arrived = b""
+
+        def read(self, n: int) -> bytes:  # blocks until n bytes: here, refuses to wait
+            assert len(self.arrived) >= n, "read would block on bytes that have not come"
+            out, self.arrived = self.arrived[:n], self.arrived[n:]
+            return out
+
+        def read_some(self, n: int) -> bytes:
+            assert self.arrived, "read_some would block: nothing has come"
+            return self.read(min(n, len(self.arrived)))
+
+    stream = Stream()
+    frames = read_log_frames(stream.read, stream.read_some)
+    stream.arrived = b"hi\n"
+    assert b"".join([next(frames)[1], next(frames)[1]]) == b"hi\n"
+    stream.arrived = b"second line\n"
+    assert next(frames) == (1, b"second line\n")
 
 
 def test_a_truncated_frame_ends_the_stream_with_what_came() -> None:
