@@ -34,6 +34,7 @@ __all__ = [
     "IMPLICIT_ENVIRONMENT",
     "Dialect",
     "dialect_of",
+    "environment_def",
     "environments_of",
     "normalize_project_name",
     "stack_name",
@@ -74,3 +75,9 @@ def environments_of(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return {IMPLICIT_ENVIRONMENT: {}}
     envs = data.get("environments")
     return envs if isinstance(envs, Mapping) else {}
+
+
+def environment_def(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The definition of environment ``name`` as written (``{}`` when it has none)."""
+    found = environments_of(data).get(name)
+    return found if isinstance(found, Mapping) else {}

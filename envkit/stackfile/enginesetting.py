@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from envkit.errors import Diagnostic, DocPath, StackError
 from envkit.model import EngineSetting
+from envkit.stackfile.dialect import environment_def
 from envkit.stackfile.document import Document
 
 ResolveImage = Literal["always", "changed", "never"]
@@ -73,22 +74,18 @@ def engine_setting(doc: Document, environment: str) -> EngineSetting | None:
 def swarm_manager(doc: Document, environment: str) -> str | None:
     """The Swarm manager ``environment`` names (``engine: {swarm: ADDRESS}``), or None when
     it lives on a container engine."""
-    envs = doc.data.get("environments")
-    env_def = envs.get(environment) if isinstance(envs, dict) else None
-    engine = env_def.get("engine") if isinstance(env_def, dict) else None
+    engine = environment_def(doc.data, environment).get("engine")
     if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
         return str(engine["swarm"])
     return None
 
 
-def swarm_resolve_image(data: dict[str, Any], environment: str) -> ResolveImage:
+def swarm_resolve_image(data: Mapping[str, Any], environment: str) -> ResolveImage:
     """How a Swarm environment pins its images (``engine: {swarm: ..., resolve_image:}``,
     as ``docker stack deploy --resolve-image``): ``always`` (the default) asks the
     registry at every deploy, ``changed`` only for an image whose reference changed,
     ``never`` sends the references as written. ``data``: the stack document's data."""
-    envs = data.get("environments")
-    env_def = envs.get(environment) if isinstance(envs, dict) else None
-    engine = env_def.get("engine") if isinstance(env_def, dict) else None
+    engine = environment_def(data, environment).get("engine")
     mode = engine.get("resolve_image") if isinstance(engine, dict) else None
     return mode if mode in ("changed", "never") else "always"
 

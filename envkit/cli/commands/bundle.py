@@ -206,6 +206,8 @@ def _push_target(args: argparse.Namespace, console: Console) -> tuple[str, Image
     its manager, so the registry's address is the one the nodes pull from."""
     from envkit.cli.commands.common import read_stack, stack_path
     from envkit.errors import UsageError
+    from envkit.stackfile.dialect import environment_def
+    from envkit.stackfile.enginesetting import swarm_manager
 
     if args.env is None:
         if args.registry is None:
@@ -215,10 +217,7 @@ def _push_target(args: argparse.Namespace, console: Console) -> tuple[str, Image
             )
         return args.registry, engine(address=args.engine)
     doc = read_stack(args)
-    envs = doc.data.get("environments")
-    env_def = envs.get(args.env) if isinstance(envs, dict) else None
-    env_def = env_def if isinstance(env_def, dict) else {}
-    registry = args.registry or env_def.get("registry")
+    registry = args.registry or environment_def(doc.data, args.env).get("registry")
     if not isinstance(registry, str):
         raise UsageError(
             f"environment {args.env} of {stack_path(args)} has no `registry:`",
@@ -227,9 +226,9 @@ def _push_target(args: argparse.Namespace, console: Console) -> tuple[str, Image
         )
     if args.engine:
         return registry, engine(address=args.engine)
-    setting = env_def.get("engine")
-    if isinstance(setting, dict) and isinstance(setting.get("swarm"), str):
-        return registry, engine(address=setting["swarm"])  # the manager's engine
+    manager = swarm_manager(doc, args.env)
+    if manager is not None:
+        return registry, engine(address=manager)  # the manager's engine
     return registry, engine(resolve_env(args, console, doc).desired)
 
 

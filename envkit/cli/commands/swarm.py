@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from envkit.cli.commands.common import read_stack, resolve_env
 from envkit.errors import UsageError
@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     from envkit.swarm_model import SwarmStack
 
 __all__ = ["swarm_down", "swarm_endpoint", "swarm_plan", "swarm_up"]
-
-
-def _env_def(doc: Document, env: str) -> dict[str, Any]:
-    envs = doc.data.get("environments")
-    found = envs.get(env) if isinstance(envs, dict) else None
-    return found if isinstance(found, dict) else {}
 
 
 def _stack(args: argparse.Namespace) -> Document:
@@ -37,24 +31,23 @@ def _stack(args: argparse.Namespace) -> Document:
 def swarm_endpoint(args: argparse.Namespace) -> str | None:
     """The Swarm manager the environment names, or None for a container engine. Without
     ENV (or with a service named where ENV goes), a stack's only environment."""
+    from envkit.stackfile.enginesetting import swarm_manager
     from envkit.stackfile.pipeline import environments
 
     doc = _stack(args)
     env, names = args.env, environments(doc)
     if (env is None or env not in names) and len(names) == 1:
         env = names[0]
-    engine = _env_def(doc, env).get("engine") if env is not None else None
-    if isinstance(engine, dict) and isinstance(engine.get("swarm"), str):
-        return str(engine["swarm"])
-    return None
+    return swarm_manager(doc, env) if env is not None else None
 
 
 def _load(args: argparse.Namespace, console: Console) -> tuple[SwarmStack, str | None]:
+    from envkit.stackfile.dialect import environment_def
     from envkit.stackfile.swarmkeys import to_swarm
 
     doc = _stack(args)
     resolved = resolve_env(args, console, doc)
-    registry = _env_def(doc, args.env).get("registry")
+    registry = environment_def(doc.data, args.env).get("registry")
     stack = to_swarm(resolved.rendered, resolved.desired)
     return stack, registry if isinstance(registry, str) else None
 
