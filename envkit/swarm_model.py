@@ -15,8 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from envkit.model import DesiredState, ServiceSpec
+
+if TYPE_CHECKING:
+    from envkit.stackfile.enginesetting import ResolveImage
 
 __all__ = [
     "Deploy",
@@ -166,8 +170,8 @@ class SwarmStack:
     networks: tuple[SwarmNetwork, ...] = ()
     secrets: tuple[SwarmObject, ...] = ()
     configs: tuple[SwarmObject, ...] = ()
-    # engine: {swarm:, resolve_image:}: always | changed | never (envkit.reconcile.swarm_images)
-    resolve_image: str = "always"
+    # engine: {swarm:, resolve_image:} (envkit.reconcile.swarm_images)
+    resolve_image: ResolveImage = "always"
 
     @property
     def project(self) -> str:

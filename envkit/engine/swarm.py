@@ -18,6 +18,7 @@ into :class:`~envkit.errors.EngineError`, naming the object and the operation.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
 import time
@@ -564,18 +565,9 @@ def _read_exactly(read: Callable[[int], bytes], n: int) -> bytes:
 def demux_log_frames(raw: bytes) -> tuple[list[str], list[str]]:
     """A whole multiplexed log answer (or a TTY's plain text): its lines (stdout and
     stderr in order) and what the engine said about the stream (stream 3)."""
-    view = memoryview(raw)
-    pos = 0
-
-    def read(n: int) -> bytes:
-        nonlocal pos
-        chunk = bytes(view[pos : pos + n])
-        pos += len(chunk)
-        return chunk
-
     text: list[bytes] = []
     said: list[str] = []
-    for stream, data in read_log_frames(read):
+    for stream, data in read_log_frames(io.BytesIO(raw).read):
         if stream == SYSTEM_ERR:
             said.append(data.decode("utf-8", "replace").strip())
         else:

@@ -34,8 +34,11 @@ class Pinned:
 def unpinned_refs(stack: SwarmStack, observed: ObservedSwarm | None = None) -> list[str]:
     """The image references to resolve: each once, those without a digest already. With
     ``resolve_image: changed`` (and ``observed``), not those every service using them
-    already runs pinned: their digest is kept without asking the registry."""
+    already runs pinned: their digest is kept without asking the registry. With
+    ``never``, none."""
     out: list[str] = []
+    if stack.resolve_image == "never":
+        return out
     for svc in stack.services:
         ref = svc.spec.image
         if not ref or "@" in ref or ref in out:
@@ -97,7 +100,5 @@ def pinned(
 ) -> Pinned:
     """Resolve ``stack``'s unpinned images with ``resolve`` (the engine's
     ``image_digests``) and pin them."""
-    if stack.resolve_image == "never":
-        return Pinned(stack)
     refs = unpinned_refs(stack, observed)
     return pin_images(stack, resolve(refs) if refs else {}, observed)

@@ -5,7 +5,8 @@
 lease when given an expiry (``envkit.reconcile.expiry``) -> apply -> observe again and
 check that what runs is what was planned (that read overlaps the start check's settle
 time; the containers' states come from the start check's list, made after it). ``down``:
-under the same lock, remove the instance. Neither prints: the plan is handed to ``on_plan`` and progress goes to the reporter.
+under the same lock, remove the instance. Neither prints: the plan is handed to
+``on_plan`` and progress goes to the reporter.
 """
 
 from __future__ import annotations

@@ -74,11 +74,10 @@ def to_swarm(rendered: Rendered, desired: DesiredState) -> SwarmStack:
     )
     # The task hash records sensitive values as keyed tokens (envkit.secretkey).
     keyed = with_secret_key(desired)
-    resolve = "always"
-    if rendered.document is not None:
-        from envkit.stackfile.enginesetting import swarm_resolve_image
+    from envkit.stackfile.enginesetting import swarm_resolve_image
 
-        resolve = swarm_resolve_image(rendered.document.data, rendered.environment)
+    data = rendered.document.data if rendered.document is not None else {}
+    resolve = swarm_resolve_image(data, rendered.environment)  # "always" without a document
     return SwarmStack(keyed, services, tuple(networks), secrets, configs, resolve)
 
 
